@@ -1,0 +1,69 @@
+/* config.h - command line and config file into one validated struct. */
+#ifndef BTBLOCKD_CONFIG_H
+#define BTBLOCKD_CONFIG_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_FILE	"/etc/btblockd.conf"
+#define CONFIG_DEFAULT_CONTROL	"/run/btblockd.sock"
+#define CONFIG_DEFAULT_PIDFILE	"/run/btblockd.pid"
+#define CONFIG_MAX_QUEUES	64
+#define CONFIG_MAX_CPUS		256
+#define CONFIG_PATH_MAX		4096
+#define CONFIG_CONTROL_MAX	108	/* sizeof(sockaddr_un.sun_path) */
+
+struct btb_config {
+	char config_path[CONFIG_PATH_MAX];
+	int config_explicit;		/* --config given: the file must exist */
+
+	uint16_t queue_first;
+	uint16_t queue_last;
+	int ncpus;			/* 0: round-robin over online CPUs */
+	int cpus[CONFIG_MAX_CPUS];
+
+	char control_path[CONFIG_CONTROL_MAX];
+	uint32_t copy_range;
+	uint32_t queue_maxlen;
+	uint32_t rcvbuf;
+	int fail_open;
+	int foreground;
+	char pidfile[CONFIG_PATH_MAX];
+	int pidfile_explicit;
+	int log_level;			/* LOG_* priority */
+
+	int show_help;
+	int show_version;
+	int read_pcap;			/* offline mode: files below */
+	int npcap_files;
+	char **pcap_files;		/* points into argv */
+};
+
+enum config_status {
+	CONFIG_OK = 0,
+	CONFIG_ERROR = -1,		/* message in err; exit status 2 */
+};
+
+/* Fill c with the built-in defaults. */
+void config_defaults(struct btb_config *c);
+
+/* Defaults, then the config file (--config or the default path), then the
+ * command line, which wins. On error err holds one sentence naming the
+ * option and its origin. argv is not modified (it is re-read on reload). */
+enum config_status config_load(struct btb_config *c, int argc, char *const argv[],
+			       char *err, size_t errlen);
+
+/* Print --help to f. */
+void config_usage(FILE *f, const char *prog);
+
+/* Number of queues configured. */
+static inline unsigned config_nqueues(const struct btb_config *c)
+{
+	return (unsigned)(c->queue_last - c->queue_first) + 1;
+}
+
+/* The CPU that the worker of the i-th queue is pinned to. */
+int config_worker_cpu(const struct btb_config *c, unsigned i);
+
+#endif

@@ -1,0 +1,285 @@
+/* control.c - the Unix socket server: line commands, JSON replies.
+ *
+ * Served by its own thread, never by packet workers. Every client is
+ * bounded: line length, idle time and the number of clients. */
+#include "sysincl.h"
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include "control.h"
+#include "log.h"
+#include "worker.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Remove a socket file left by a daemon that died; refuse a live one. */
+static int control_claim_path(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "control socket %s: %s", path,
+						       strerror(errno)), -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "control socket %s exists and is not a socket", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "another daemon is listening on %s", path);
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int control_open(struct control *c, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+
+	memset(c, 0, sizeof(*c));
+	c->listen_fd = -1;
+	c->wake_pipe[0] = c->wake_pipe[1] = -1;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return -1;
+	}
+	if (control_claim_path(path, err, errlen) < 0)
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path));
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0) {
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0117);	/* never world-accessible, not even briefly */
+	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old);
+		snprintf(err, errlen, "cannot bind control socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	umask(old);
+	if (chmod(path, 0660) < 0 || listen(c->listen_fd, 16) < 0) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	if (pipe2(c->wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "control socket: pipe: %s", strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	return 0;
+fail:
+	close(c->listen_fd);
+	c->listen_fd = -1;
+	c->path[0] = '\0';
+	return -1;
+}
+
+static char *json_reply(json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_COMPACT);
+
+	json_decref(doc);
+	return s;
+}
+
+char *control_dispatch(struct control *c, const char *line)
+{
+	char shown[65];
+	size_t i;
+
+	if (strcmp(line, "stats") == 0)
+		return json_reply(stats_build(c->info, c->workers, c->nworkers));
+	if (strcmp(line, "version") == 0)
+		return json_reply(json_pack("{s:s,s:s}", "name", PACKAGE_NAME, "version", PACKAGE_VERSION));
+	if (strcmp(line, "help") == 0)
+		return json_reply(json_pack("{s:[s,s,s]}", "commands", "stats", "version", "help"));
+	/* Echo a printable prefix only: the line may be anything. */
+	for (i = 0; i < sizeof(shown) - 1 && line[i]; i++)
+		shown[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
+	shown[i] = '\0';
+	return json_reply(json_pack("{s:s,s:s}", "error", "unknown command", "command", shown));
+}
+
+static void client_close(struct control_client *cl)
+{
+	if (cl->fd >= 0)
+		close(cl->fd);
+	cl->fd = -1;
+	cl->len = 0;
+}
+
+/* A reply that does not fit in the socket buffer at once goes to a client
+ * that does not read: drop it rather than block the control thread. */
+static int client_send(struct control_client *cl, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (send(cl->fd, s, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len ||
+	    send(cl->fd, "\n", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+		return -1;
+	return 0;
+}
+
+static void client_read(struct control *c, struct control_client *cl)
+{
+	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, MSG_DONTWAIT);
+	char *nl;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(cl);
+		return;
+	}
+	cl->len += (size_t)n;
+	cl->deadline_ms = now_ms() + CONTROL_IDLE_MS;
+	while (cl->fd >= 0 && (nl = memchr(cl->buf, '\n', cl->len)) != NULL) {
+		size_t linelen = (size_t)(nl - cl->buf);
+		char *reply;
+
+		*nl = '\0';
+		if (linelen > 0 && cl->buf[linelen - 1] == '\r')
+			cl->buf[linelen - 1] = '\0';
+		if (cl->buf[0] != '\0') {
+			reply = control_dispatch(c, cl->buf);
+			if (!reply || client_send(cl, reply) < 0)
+				client_close(cl);
+			free(reply);
+		}
+		if (cl->fd < 0)
+			return;
+		cl->len -= linelen + 1;
+		memmove(cl->buf, nl + 1, cl->len);
+	}
+	if (cl->len == sizeof(cl->buf)) {
+		client_send(cl, "{\"error\":\"line too long\"}");
+		client_close(cl);
+	}
+}
+
+static void control_accept(struct control *c)
+{
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		if (c->clients[i].fd < 0) {
+			c->clients[i].fd = fd;
+			c->clients[i].len = 0;
+			c->clients[i].deadline_ms = now_ms() + CONTROL_IDLE_MS;
+			return;
+		}
+	}
+	/* Full: say so and hang up rather than queue without bound. */
+	if (send(fd, "{\"error\":\"busy\"}\n", 17, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		LOG(LOG_DEBUG, "control: busy reply failed: %s", strerror(errno));
+	close(fd);
+}
+
+static void *control_main(void *arg)
+{
+	struct control *c = arg;
+
+	for (;;) {
+		struct pollfd pfd[CONTROL_MAX_CLIENTS + 2];
+		int slot[CONTROL_MAX_CLIENTS + 2];
+		int n = 0;
+		int64_t now;
+
+		pfd[n++] = (struct pollfd){ .fd = c->wake_pipe[0], .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+			if (c->clients[i].fd < 0)
+				continue;
+			slot[n] = i;
+			pfd[n++] = (struct pollfd){ .fd = c->clients[i].fd, .events = POLLIN };
+		}
+		if (poll(pfd, (nfds_t)n, 250) < 0 && errno != EINTR) {
+			LOG(LOG_ERR, "control: poll failed: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & POLLIN)
+			control_accept(c);
+		for (int i = 2; i < n; i++)
+			if (pfd[i].revents)
+				client_read(c, &c->clients[slot[i]]);
+		now = now_ms();
+		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+			if (c->clients[i].fd >= 0 && now > c->clients[i].deadline_ms)
+				client_close(&c->clients[i]);
+	}
+	return NULL;
+}
+
+int control_start(struct control *c, const struct stats_info *info,
+		  struct worker *workers, unsigned n)
+{
+	sigset_t all, old;
+	int e;
+
+	c->info = info;
+	c->workers = workers;
+	c->nworkers = n;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	e = pthread_create(&c->thread, NULL, control_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		LOG(LOG_ERR, "control: cannot start thread: %s", strerror(e));
+		return -1;
+	}
+	c->started = 1;
+	return 0;
+}
+
+void control_close(struct control *c)
+{
+	if (c->started) {
+		if (write(c->wake_pipe[1], "x", 1) < 0)
+			LOG(LOG_DEBUG, "control: wake failed: %s", strerror(errno));
+		pthread_join(c->thread, NULL);
+		c->started = 0;
+	}
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		client_close(&c->clients[i]);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	c->listen_fd = -1;
+	for (int i = 0; i < 2; i++)
+		if (c->wake_pipe[i] >= 0)
+			close(c->wake_pipe[i]);
+	c->wake_pipe[0] = c->wake_pipe[1] = -1;
+	if (c->path[0])
+		unlink(c->path);
+	c->path[0] = '\0';
+}

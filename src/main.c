@@ -1,0 +1,257 @@
+/* main.c - start-up, signals, threads and shutdown of btblockd. */
+#include "sysincl.h"
+#include <sys/file.h>
+#include <sys/stat.h>
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "stats.h"
+#include "worker.h"
+
+#define EXIT_CONFIG 2
+
+struct daemon {
+	struct btb_config cfg;
+	struct worker *workers;
+	unsigned nworkers;
+	struct control control;
+	struct stats_info info;
+	int pidfile_fd;
+	int ready_fd;		/* write end of the pipe the parent waits on */
+};
+
+/* Detach: the parent exits once the child says start-up went well, so
+ * that a service manager and an admin see a real exit status. */
+static int daemonize(struct daemon *d)
+{
+	int fds[2];
+	pid_t pid;
+	char status = 1;
+	int null;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(fds[0]);
+	d->ready_fd = fds[1];
+	if (setsid() < 0 || chdir("/") < 0)
+		return -1;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	return 0;
+}
+
+static void report_ready(struct daemon *d, char status)
+{
+	if (d->ready_fd < 0)
+		return;
+	if (write(d->ready_fd, &status, 1) != 1)
+		LOG(LOG_DEBUG, "cannot report start-up status: %s", strerror(errno));
+	close(d->ready_fd);
+	d->ready_fd = -1;
+}
+
+/* Locked for the daemon's lifetime: a second instance fails cleanly. */
+static int pidfile_write(struct daemon *d)
+{
+	char buf[32];
+	int fd = open(d->cfg.pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int len;
+
+	if (fd < 0) {
+		LOG(LOG_ERR, "cannot open pid file %s: %s", d->cfg.pidfile, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		LOG(LOG_ERR, "pid file %s is locked: another btblockd is running", d->cfg.pidfile);
+		close(fd);
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, buf, (size_t)len) != len) {
+		LOG(LOG_ERR, "cannot write pid file %s: %s", d->cfg.pidfile, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	d->pidfile_fd = fd;
+	return 0;
+}
+
+static void pidfile_remove(struct daemon *d)
+{
+	if (d->pidfile_fd < 0)
+		return;
+	unlink(d->cfg.pidfile);
+	close(d->pidfile_fd);
+	d->pidfile_fd = -1;
+}
+
+/* SIGHUP: re-read the config; apply what can change without leaving the queues. */
+static void reload(struct daemon *d, int argc, char *const argv[])
+{
+	struct btb_config next;
+	char err[512];
+
+	if (config_load(&next, argc, argv, err, sizeof(err)) != CONFIG_OK) {
+		LOG(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	if (next.log_level != d->cfg.log_level) {
+		log_set_level(next.log_level);
+		d->cfg.log_level = next.log_level;
+	}
+	if (next.queue_first != d->cfg.queue_first || next.queue_last != d->cfg.queue_last ||
+	    next.copy_range != d->cfg.copy_range || next.queue_maxlen != d->cfg.queue_maxlen ||
+	    next.fail_open != d->cfg.fail_open || next.rcvbuf != d->cfg.rcvbuf ||
+	    strcmp(next.control_path, d->cfg.control_path) != 0)
+		LOG(LOG_WARNING, "reload: queue, socket and buffer settings take effect on restart");
+	LOG(LOG_NOTICE, "configuration reloaded (log level %s)", log_level_name(d->cfg.log_level));
+}
+
+static int any_worker_failed(const struct daemon *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++)
+		if (__atomic_load_n(&d->workers[i].failed, __ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
+
+/* Wait for signals; returns the exit status. */
+static int run(struct daemon *d, const sigset_t *sigs, int argc, char *const argv[])
+{
+	const struct timespec tick = { .tv_sec = 1 };
+
+	for (;;) {
+		int sig = sigtimedwait(sigs, NULL, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			LOG(LOG_NOTICE, "signal %d: leaving the queues", sig);
+			return EXIT_SUCCESS;
+		}
+		if (sig == SIGHUP)
+			reload(d, argc, argv);
+		if (any_worker_failed(d)) {
+			LOG(LOG_ERR, "a worker failed; exiting so that the service manager restarts us");
+			return EXIT_FAILURE;
+		}
+	}
+}
+
+static void shutdown_all(struct daemon *d)
+{
+	control_close(&d->control);
+	for (unsigned i = 0; i < d->nworkers; i++)
+		worker_stop(&d->workers[i]);
+	for (unsigned i = 0; i < d->nworkers; i++)
+		worker_join(&d->workers[i]);
+	free(d->workers);
+	d->workers = NULL;
+	pidfile_remove(d);
+}
+
+int main(int argc, char *argv[])
+{
+	static struct daemon d;
+	struct timespec now;
+	char err[512];
+	sigset_t sigs;
+	unsigned opened = 0;
+	int status;
+
+	d.pidfile_fd = -1;
+	d.ready_fd = -1;
+	if (config_load(&d.cfg, argc, argv, err, sizeof(err)) != CONFIG_OK) {
+		fprintf(stderr, "%s: %s\n", PACKAGE, err);
+		return EXIT_CONFIG;
+	}
+	if (d.cfg.show_help) {
+		config_usage(stdout, PACKAGE);
+		return EXIT_SUCCESS;
+	}
+	if (d.cfg.show_version) {
+		printf("%s %s\n", PACKAGE, PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	log_init(PACKAGE, 1, d.cfg.log_level);
+
+	/* Signals are taken synchronously by this thread only. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.nworkers = config_nqueues(&d.cfg);
+	d.workers = aligned_alloc(64, sizeof(struct worker) * d.nworkers);
+	if (!d.workers) {
+		LOG(LOG_ERR, "out of memory");
+		return EXIT_FAILURE;
+	}
+	if (control_open(&d.control, d.cfg.control_path, err, sizeof(err)) < 0) {
+		LOG(LOG_ERR, "%s", err);
+		free(d.workers);
+		return EXIT_FAILURE;
+	}
+	/* Bind every queue before detaching, so errors reach the terminal. */
+	for (opened = 0; opened < d.nworkers; opened++) {
+		if (worker_open(&d.workers[opened], opened, &d.cfg, err, sizeof(err)) < 0) {
+			LOG(LOG_ERR, "%s", err);
+			d.nworkers = opened;
+			shutdown_all(&d);
+			return EXIT_FAILURE;
+		}
+	}
+	if (!d.cfg.foreground) {
+		if (daemonize(&d) < 0) {
+			LOG(LOG_ERR, "cannot detach: %s", strerror(errno));
+			shutdown_all(&d);
+			return EXIT_FAILURE;
+		}
+		log_init(PACKAGE, 0, d.cfg.log_level);
+	}
+	if ((!d.cfg.foreground || d.cfg.pidfile_explicit) && pidfile_write(&d) < 0) {
+		report_ready(&d, 1);
+		shutdown_all(&d);
+		return EXIT_FAILURE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d.info = (struct stats_info){ .mode = "enforce", .fail_open = d.cfg.fail_open,
+				      .started = now.tv_sec };
+	for (unsigned i = 0; i < d.nworkers; i++) {
+		if (worker_start(&d.workers[i]) < 0) {
+			report_ready(&d, 1);
+			shutdown_all(&d);
+			return EXIT_FAILURE;
+		}
+	}
+	if (control_start(&d.control, &d.info, d.workers, d.nworkers) < 0) {
+		report_ready(&d, 1);
+		shutdown_all(&d);
+		return EXIT_FAILURE;
+	}
+	LOG(LOG_NOTICE, "ready: queues %u-%u, %u workers, %s, control socket %s",
+	    d.cfg.queue_first, d.cfg.queue_last, d.nworkers,
+	    d.cfg.fail_open ? "fail-open" : "fail-closed", d.cfg.control_path);
+	report_ready(&d, 0);
+
+	status = run(&d, &sigs, argc, argv);
+	shutdown_all(&d);
+	LOG(LOG_NOTICE, "stopped");
+	log_fini();
+	return status;
+}

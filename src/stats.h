@@ -1,0 +1,37 @@
+/* stats.h - counters snapshotted from the workers, and their JSON form. */
+#ifndef BTBLOCKD_STATS_H
+#define BTBLOCKD_STATS_H
+
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+
+struct worker;
+
+/* One line of /proc/net/netfilter/nfnetlink_queue. */
+struct kernel_queue_stats {
+	uint32_t queue;
+	uint32_t portid;
+	uint64_t queue_total;		/* packets waiting for a verdict */
+	uint64_t queue_dropped;		/* dropped because the queue was full */
+	uint64_t user_dropped;		/* dropped because netlink could not deliver */
+	uint64_t id_sequence;		/* last packet id: packets queued so far */
+};
+
+#define STATS_PROC_PATH "/proc/net/netfilter/nfnetlink_queue"
+#define STATS_KERNEL_MAX 256
+
+/* Parse the kernel's table from path; returns entries read, -1 if unreadable. */
+int stats_read_kernel(const char *path, struct kernel_queue_stats *out, int max);
+
+/* What the stats document says about the daemon as a whole. */
+struct stats_info {
+	const char *mode;		/* "enforce" */
+	int fail_open;
+	time_t started;			/* CLOCK_MONOTONIC seconds */
+};
+
+/* The stats document: totals and one object per queue. */
+json_t *stats_build(const struct stats_info *info, struct worker *workers, unsigned n);
+
+#endif

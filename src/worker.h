@@ -1,0 +1,52 @@
+/* worker.h - the per-queue thread: receive, classify, verdict. */
+#ifndef BTBLOCKD_WORKER_H
+#define BTBLOCKD_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "queue.h"
+
+struct btb_config;
+
+/* Written by the worker only, read by the control thread (COUNTER_GET). */
+struct worker_counters {
+	uint64_t packets;
+	uint64_t bytes;		/* original packet lengths */
+	uint64_t accepted;
+	uint64_t dropped;
+	uint64_t malformed;	/* truncated or inconsistent headers: accepted */
+	uint64_t fragments;	/* non-first IP fragments: accepted */
+	uint64_t other_l4;	/* neither TCP nor UDP: accepted */
+};
+
+struct worker {
+	unsigned index;
+	uint16_t queue_num;
+	int cpu;
+	int numa_node;			/* -1 when unknown */
+	const struct btb_config *cfg;
+	struct queue q;
+	struct worker_counters ctr;
+	pthread_t thread;
+	int started;
+	int stop;			/* set by the main thread */
+	int failed;			/* set by the worker when it had to give up */
+} __attribute__((aligned(64)));	/* no false sharing between workers */
+
+/* Bind the queue of worker index (main thread, before daemonizing). */
+int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
+		char *err, size_t errlen);
+
+/* Start the thread: pin, allocate, serve until worker_stop(). */
+int worker_start(struct worker *w);
+
+/* Ask the worker to finish; it drains its queue and unbinds. */
+void worker_stop(struct worker *w);
+
+/* Wait for the thread (if started) and release what is left. */
+void worker_join(struct worker *w);
+
+/* The NUMA node of a CPU, or -1 (from sysfs). */
+int worker_cpu_node(int cpu);
+
+#endif

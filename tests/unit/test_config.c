@@ -1,0 +1,248 @@
+/* test_config.c - options and config file: values, precedence, clear errors. */
+#include "../../src/config.c"
+
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+static char err[512];
+
+static enum config_status load(struct btb_config *c, const char *const *argv)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	err[0] = '\0';
+	return config_load(c, argc, (char *const *)(uintptr_t)argv, err, sizeof(err));
+}
+
+/* Write a config file and return its path (static buffer). */
+static const char *write_file(const char *text)
+{
+	static char path[] = "/tmp/btblockd-test-config-XXXXXX";
+	int fd;
+
+	strcpy(path, "/tmp/btblockd-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void test_defaults(void **state)
+{
+	const char *argv[] = { "btblockd", "--config", "/nonexistent-but-default", NULL };
+	struct btb_config c;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.queue_first, 0);
+	assert_int_equal(config_nqueues(&c), online < CONFIG_MAX_QUEUES ? online : CONFIG_MAX_QUEUES);
+	assert_int_equal(c.copy_range, 2048);
+	assert_int_equal(c.queue_maxlen, 4096);
+	assert_true(c.fail_open);
+	assert_false(c.foreground);
+	assert_string_equal(c.control_path, "/run/btblockd.sock");
+	assert_string_equal(c.config_path, "/etc/btblockd.conf");
+	assert_int_equal(c.log_level, LOG_NOTICE);
+	/* An explicit --config must exist. */
+	assert_int_equal(load(&c, argv), CONFIG_ERROR);
+	assert_non_null(strstr(err, "/nonexistent-but-default"));
+}
+
+static void test_command_line_values(void **state)
+{
+	const char *argv[] = { "btblockd", "-c", "/dev/null", "--queues", "4-7", "--cpus", "0,1-1,0",
+			 "-s", "/tmp/x.sock", "--copy-range", "512", "--queue-maxlen", "8192",
+			 "--fail-closed", "-f", "--pidfile", "/tmp/x.pid", "--log-level", "debug",
+			 "--rcvbuf", "1048576", NULL };
+	struct btb_config c;
+
+	(void)state;
+	assert_int_equal(load(&c, argv), CONFIG_OK);
+	assert_int_equal(c.queue_first, 4);
+	assert_int_equal(c.queue_last, 7);
+	assert_int_equal(config_nqueues(&c), 4);
+	assert_int_equal(c.ncpus, 3);
+	assert_int_equal(c.cpus[0], 0);
+	assert_int_equal(c.cpus[1], 1);
+	assert_int_equal(config_worker_cpu(&c, 2), 0);
+	assert_int_equal(config_worker_cpu(&c, 4), 1);
+	assert_string_equal(c.control_path, "/tmp/x.sock");
+	assert_int_equal(c.copy_range, 512);
+	assert_int_equal(c.queue_maxlen, 8192);
+	assert_int_equal(c.rcvbuf, 1048576);
+	assert_false(c.fail_open);
+	assert_true(c.foreground);
+	assert_true(c.pidfile_explicit);
+	assert_string_equal(c.pidfile, "/tmp/x.pid");
+	assert_int_equal(c.log_level, LOG_DEBUG);
+}
+
+/* Each bad value: refused, and the message names the option. */
+static void test_bad_values_name_the_option(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "--queues", "5-3" }, { "--queues", "0-64" }, { "--queues", "70000" },
+		{ "--queues", "-1" }, { "--queues", "a" }, { "--queues", "" },
+		{ "--cpus", "0,,1" }, { "--cpus", "1-" }, { "--cpus", "x" }, { "--cpus", "0," },
+		{ "--copy-range", "63" }, { "--copy-range", "65532" }, { "--copy-range", "12k" },
+		{ "--queue-maxlen", "0" }, { "--queue-maxlen", "99999999999" },
+		{ "--rcvbuf", "1" }, { "--log-level", "loud" }, { "--control", "" },
+	};
+	struct btb_config c;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *argv[] = { "btblockd", "-c", "/dev/null", (char *)cases[i][0],
+				 (char *)cases[i][1], NULL };
+
+		assert_int_equal(load(&c, argv), CONFIG_ERROR);
+		assert_non_null(strstr(err, cases[i][0]));
+	}
+}
+
+static void test_unknown_and_missing(void **state)
+{
+	const char *unknown[] = { "btblockd", "--frobnicate", NULL };
+	const char *unknown_short[] = { "btblockd", "-Z", NULL };
+	const char *missing[] = { "btblockd", "--queues", NULL };
+	const char *flag_value[] = { "btblockd", "--fail-open=yes", NULL };
+	const char *stray[] = { "btblockd", "-c", "/dev/null", "extra", NULL };
+	const char *pcap_empty[] = { "btblockd", "--read-pcap", NULL };
+	const char *pcap[] = { "btblockd", "--read-pcap", "a.pcap", "b.pcapng", NULL };
+	struct btb_config c;
+
+	(void)state;
+	assert_int_equal(load(&c, unknown), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--frobnicate"));
+	assert_int_equal(load(&c, unknown_short), CONFIG_ERROR);
+	assert_non_null(strstr(err, "-Z"));
+	assert_int_equal(load(&c, missing), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--queues needs a value"));
+	assert_int_equal(load(&c, flag_value), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--fail-open takes no value"));
+	assert_int_equal(load(&c, stray), CONFIG_ERROR);
+	assert_non_null(strstr(err, "extra"));
+	assert_int_equal(load(&c, pcap_empty), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--read-pcap"));
+	assert_int_equal(load(&c, pcap), CONFIG_OK);
+	assert_true(c.read_pcap);
+	assert_int_equal(c.npcap_files, 2);
+	assert_string_equal(c.pcap_files[1], "b.pcapng");
+}
+
+static void test_file_and_precedence(void **state)
+{
+	const char *path = write_file(
+		"# btblockd test\n"
+		"\n"
+		"queues = 2-3   # trailing comment\n"
+		"copy-range 1024\n"
+		"fail-closed\n"
+		"foreground yes\n"
+		"log-level=info\n"
+		"control /tmp/from-file.sock\n");
+	const char *argv[] = { "btblockd", "--config", (char *)path, "--copy-range", "300", NULL };
+	struct btb_config c;
+
+	(void)state;
+	assert_int_equal(load(&c, argv), CONFIG_OK);
+	assert_int_equal(c.queue_first, 2);
+	assert_int_equal(c.queue_last, 3);
+	assert_int_equal(c.copy_range, 300);	/* the command line wins */
+	assert_false(c.fail_open);
+	assert_true(c.foreground);
+	assert_int_equal(c.log_level, LOG_INFO);
+	assert_string_equal(c.control_path, "/tmp/from-file.sock");
+	unlink(path);
+}
+
+static void test_file_errors_name_file_line_and_key(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *expect;
+	} cases[] = {
+		{ "queues 0-1\nbogus-key 3\n", ":2: unknown option 'bogus-key'" },
+		{ "copy-range\n", ":1: option 'copy-range' needs a value" },
+		{ "copy-range 10\n", ":1: invalid value '10' for 'copy-range'" },
+		{ "fail-open maybe\n", ":1: invalid value 'maybe' for 'fail-open'" },
+		{ "config /etc/other.conf\n", ":1: unknown option 'config'" },
+		{ "help\n", ":1: unknown option 'help'" },
+	};
+	struct btb_config c;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *path = write_file(cases[i].text);
+		const char *argv[] = { "btblockd", "-c", (char *)path, NULL };
+
+		assert_int_equal(load(&c, argv), CONFIG_ERROR);
+		assert_non_null(strstr(err, path));
+		assert_non_null(strstr(err, cases[i].expect));
+		unlink(path);
+	}
+}
+
+static void test_file_long_line_and_unreadable(void **state)
+{
+	char text[2048];
+	const char *path;
+	struct btb_config c;
+
+	(void)state;
+	memset(text, 'a', sizeof(text) - 2);
+	text[sizeof(text) - 2] = '\n';
+	text[sizeof(text) - 1] = '\0';
+	path = write_file(text);
+	{
+		const char *argv[] = { "btblockd", "-c", (char *)path, NULL };
+
+		assert_int_equal(load(&c, argv), CONFIG_ERROR);
+		assert_non_null(strstr(err, "longer than"));
+	}
+	unlink(path);
+	{
+		const char *argv[] = { "btblockd", "-c", "/", NULL };	/* a directory */
+
+		assert_int_equal(load(&c, argv), CONFIG_ERROR);
+		assert_non_null(strstr(err, "cannot read config file /"));
+	}
+}
+
+static void test_help_text_lists_every_option(void **state)
+{
+	char buf[8192] = { 0 };
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	(void)state;
+	assert_non_null(f);
+	config_usage(f, "btblockd");
+	fclose(f);
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "--%s", opt_table[i].name);
+		assert_non_null(strstr(buf, name));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_command_line_values),
+		cmocka_unit_test(test_bad_values_name_the_option),
+		cmocka_unit_test(test_unknown_and_missing),
+		cmocka_unit_test(test_file_and_precedence),
+		cmocka_unit_test(test_file_errors_name_file_line_and_key),
+		cmocka_unit_test(test_file_long_line_and_unreadable),
+		cmocka_unit_test(test_help_text_lists_every_option),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -320,6 +320,10 @@ static void handle_packet_msg(struct queue *q, const struct nlmsghdr *nlh,
 			if (len >= 4)
 				p.skb_info = ntohl(mnl_attr_get_u32(attr));
 			break;
+		case NFQA_MARK:
+			if (len >= 4)
+				p.mark = ntohl(mnl_attr_get_u32(attr));
+			break;
 		default:
 			break;
 		}

@@ -25,12 +25,13 @@ struct queue_packet {
 	uint32_t cap_len;		/* bytes in data */
 	uint32_t wire_len;		/* original length (NFQA_CAP_LEN) */
 	uint32_t skb_info;		/* NFQA_SKB_INFO flags */
+	uint32_t mark;			/* the packet's mark (0 when it has none) */
 };
 
 /* The classifier's answer. */
 struct queue_verdict {
 	uint32_t verdict;		/* NF_ACCEPT or NF_DROP */
-	uint32_t mark;			/* packet mark to set when set_mark */
+	uint32_t mark;			/* the whole packet mark to set when set_mark */
 	int set_mark;
 };
 

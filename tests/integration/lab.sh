@@ -1,0 +1,366 @@
+# tests/integration/lab.sh: the client/router/server namespace lab (sourced bash library).
+# shellcheck shell=bash
+#
+# Usage (from a bash script running as root, with `set -eu`):
+#   . tests/integration/lab.sh
+#   lab_trap                           # cleanup on EXIT and signals
+#   lab_require_kernel || exit $?      # loud reason; 77 if BTBLOCKD_SKIP_KERNEL_TESTS=1
+#   lab_create
+#   lab_server_start
+#   lab_daemon_start --queues 0-1      # btblockd in the router, foreground, background job
+#   lab_tcp 0 4 1000000                # client addr index, family, bytes
+#   lab_stats                          # stats JSON on stdout
+#   lab_daemon_kill -9
+#
+# Topology (every name carries $LAB_ID so parallel runs never clash):
+#
+#   client ns                 router ns                    server ns
+#   c0: 10.71.1.10-13/24  <-> r0: 10.71.1.1/24  r1: 10.71.2.1/24 <-> s0: 10.71.2.2/24
+#       fd00:71:1::10-13/64     fd00:71:1::1/64  fd00:71:2::1/64      fd00:71:2::2/64
+#
+# The addresses are namespace internal (RFC 1918 and ULA), so they can never
+# collide with the host's. The client has several addresses because the xt
+# NFQUEUE balance hashes addresses and protocol only, not ports.
+
+LAB_ID="btb$$"
+LAB_CLIENT="$LAB_ID-client"
+LAB_ROUTER="$LAB_ID-router"
+LAB_SERVER="$LAB_ID-server"
+LAB_CLIENT4="10.71.1.10 10.71.1.11 10.71.1.12 10.71.1.13"
+LAB_CLIENT6="fd00:71:1::10 fd00:71:1::11 fd00:71:1::12 fd00:71:1::13"
+LAB_SERVER4="10.71.2.2"
+LAB_SERVER6="fd00:71:2::2"
+LAB_PORT=5201
+LAB_TMP=""
+LAB_NS_CREATED=""
+LAB_DAEMON_PID=""
+LAB_DAEMON_STATUS=0
+LAB_SERVER_PID=""
+LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LAB_TRAFFIC="$LAB_DIR/traffic.py"
+LAB_PYTHON="${PYTHON:-python3}"
+
+lab_log() {
+	printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
+}
+
+# Prints a loud reason and returns 1, or 77 when BTBLOCKD_SKIP_KERNEL_TESTS=1.
+lab_unavailable() {
+	if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then
+		printf '\n*** SKIP: %s (BTBLOCKD_SKIP_KERNEL_TESTS=1) ***\n\n' "$*" >&2
+		return 77
+	fi
+	printf '\n*** FAIL: %s ***\n' "$*" >&2
+	printf '*** This test needs root and network namespaces; set BTBLOCKD_SKIP_KERNEL_TESTS=1 to skip it. ***\n\n' >&2
+	return 1
+}
+
+# Checks that this process can build the lab at all.
+lab_require_kernel() {
+	local probe="$LAB_ID-probe" tool
+	if [ "$(id -u)" != 0 ]; then
+		lab_unavailable "not running as root (uid $(id -u))"
+		return
+	fi
+	for tool in ip "$LAB_PYTHON"; do
+		if ! command -v "$tool" >/dev/null 2>&1; then
+			lab_unavailable "required tool '$tool' not found"
+			return
+		fi
+	done
+	if ! ip netns add "$probe" 2>/dev/null; then
+		lab_unavailable "cannot create a network namespace (ip netns add failed)"
+		return
+	fi
+	ip netns del "$probe"
+	return 0
+}
+
+# Creates the temporary directory and the three namespaces with their links.
+lab_create() {
+	local ns i a
+	LAB_TMP="$(mktemp -d "${TMPDIR:-/tmp}/$LAB_ID.XXXXXX")"
+	for ns in "$LAB_CLIENT" "$LAB_ROUTER" "$LAB_SERVER"; do
+		ip netns add "$ns"
+		LAB_NS_CREATED="$LAB_NS_CREATED $ns"
+		ip -n "$ns" link set lo up
+		# No duplicate address detection on any interface created from
+		# now on, link-local addresses included: IPv6 works at once.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0
+	done
+	# Created straight inside the namespaces: no interface name ever
+	# appears in the host namespace, so parallel labs cannot clash.
+	ip -n "$LAB_CLIENT" link add c0 type veth peer name r0 netns "$LAB_ROUTER"
+	ip -n "$LAB_SERVER" link add s0 type veth peer name r1 netns "$LAB_ROUTER"
+
+	# nodad: IPv6 addresses are usable at once instead of after ~2 s of DAD.
+	ip -n "$LAB_ROUTER" addr add 10.71.1.1/24 dev r0
+	ip -n "$LAB_ROUTER" addr add fd00:71:1::1/64 dev r0 nodad
+	ip -n "$LAB_ROUTER" addr add 10.71.2.1/24 dev r1
+	ip -n "$LAB_ROUTER" addr add fd00:71:2::1/64 dev r1 nodad
+	for a in $LAB_CLIENT4; do
+		ip -n "$LAB_CLIENT" addr add "$a/24" dev c0
+	done
+	for a in $LAB_CLIENT6; do
+		ip -n "$LAB_CLIENT" addr add "$a/64" dev c0 nodad
+	done
+	ip -n "$LAB_SERVER" addr add "$LAB_SERVER4/24" dev s0
+	ip -n "$LAB_SERVER" addr add "$LAB_SERVER6/64" dev s0 nodad
+
+	for i in "$LAB_CLIENT:c0" "$LAB_ROUTER:r0" "$LAB_ROUTER:r1" "$LAB_SERVER:s0"; do
+		ip -n "${i%%:*}" link set "${i#*:}" up
+	done
+	ip -n "$LAB_CLIENT" route add default via 10.71.1.1
+	ip -n "$LAB_CLIENT" -6 route add default via fd00:71:1::1
+	ip -n "$LAB_SERVER" route add default via 10.71.2.1
+	ip -n "$LAB_SERVER" -6 route add default via fd00:71:2::1
+
+	ip netns exec "$LAB_ROUTER" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$LAB_ROUTER" sysctl -qw net.ipv6.conf.all.forwarding=1
+
+	lab_wait_links
+	lab_log "namespaces $LAB_CLIENT $LAB_ROUTER $LAB_SERVER up (tmp $LAB_TMP)"
+}
+
+# The kernel reports a veth's carrier through linkwatch, up to a second
+# late, and IPv6 ignores neighbour solicitations until then: wait (bounded)
+# for every link to be UP with no tentative address, so that the first
+# packets of a test are not lost to neighbour discovery.
+lab_wait_links() {
+	local n i ready
+	for n in $(seq 1 50); do
+		ready=1
+		for i in "$LAB_CLIENT:c0" "$LAB_ROUTER:r0" "$LAB_ROUTER:r1" "$LAB_SERVER:s0"; do
+			if ! ip -n "${i%%:*}" -o link show dev "${i#*:}" | grep -q 'state UP' ||
+			   [ -n "$(ip -n "${i%%:*}" -6 -o addr show dev "${i#*:}" tentative)" ]; then
+				ready=0
+				break
+			fi
+		done
+		[ "$ready" = 1 ] && return 0
+		[ "$n" = 50 ] || sleep 0.1
+	done
+	lab_log "links not ready after 5 s; continuing"
+}
+
+# Runs a command inside one of the namespaces: lab_exec client|router|server CMD...
+lab_exec() {
+	local ns
+	case "$1" in
+	client) ns="$LAB_CLIENT" ;;
+	router) ns="$LAB_ROUTER" ;;
+	server) ns="$LAB_SERVER" ;;
+	*) lab_log "lab_exec: unknown namespace '$1'"; return 2 ;;
+	esac
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# Starts the traffic server (TCP sink + UDP echo) in the server namespace.
+lab_server_start() {
+	local ready="$LAB_TMP/server.ready" n
+	ip netns exec "$LAB_SERVER" "$LAB_PYTHON" "$LAB_TRAFFIC" server \
+		--bind "$LAB_SERVER4" --bind "$LAB_SERVER6" --port "$LAB_PORT" \
+		--ready-file "$ready" --lifetime 900 >"$LAB_TMP/server.log" 2>&1 &
+	LAB_SERVER_PID=$!
+	for n in $(seq 1 100); do
+		[ -s "$ready" ] && return 0
+		if ! kill -0 "$LAB_SERVER_PID" 2>/dev/null; then
+			break
+		fi
+		[ "$n" = 100 ] || sleep 0.05
+	done
+	lab_log "traffic server did not start:"
+	cat "$LAB_TMP/server.log" >&2
+	return 1
+}
+
+# Checks (bounded) that both families route from the client to the server.
+lab_probe() {
+	local fam
+	for fam in 4 6; do
+		if ! lab_udp 0 "$fam" 1 --timeout 5 --wait 0.2 >/dev/null; then
+			lab_log "server not reachable over IPv$fam from the client"
+			return 1
+		fi
+	done
+}
+
+# Prints the client address with index $1 (0-3) of family $2 (4 or 6).
+lab_client_addr() {
+	local list
+	if [ "$2" = 6 ]; then list="$LAB_CLIENT6"; else list="$LAB_CLIENT4"; fi
+	# shellcheck disable=SC2086 # word splitting of the address list is intended
+	set -- "$1" $list
+	shift "$(( $1 + 1 ))"
+	printf '%s\n' "$1"
+}
+
+lab_server_addr() {
+	if [ "$1" = 6 ]; then echo "$LAB_SERVER6"; else echo "$LAB_SERVER4"; fi
+}
+
+# lab_tcp INDEX FAMILY BYTES [traffic.py tcp options...]: one checked transfer.
+lab_tcp() {
+	local idx="$1" fam="$2" bytes="$3"
+	shift 3
+	ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" "$LAB_TRAFFIC" tcp \
+		--source "$(lab_client_addr "$idx" "$fam")" --dest "$(lab_server_addr "$fam")" \
+		--port "$LAB_PORT" --bytes "$bytes" --seed "$(( idx * 10 + fam ))" "$@"
+}
+
+# lab_udp INDEX FAMILY COUNT [traffic.py udp options...]: checked echo exchange.
+lab_udp() {
+	local idx="$1" fam="$2" count="$3"
+	shift 3
+	ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" "$LAB_TRAFFIC" udp \
+		--source "$(lab_client_addr "$idx" "$fam")" --dest "$(lab_server_addr "$fam")" \
+		--port "$LAB_PORT" --count "$count" --seed "$(( idx * 10 + fam ))" "$@"
+}
+
+# Sends one control command to the daemon's socket and prints the reply line.
+lab_ctl() {
+	"$LAB_PYTHON" - "$LAB_TMP/btblockd.sock" "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(2.0)
+try:
+    s.connect(sys.argv[1])
+    s.sendall(sys.argv[2].encode() + b"\n")
+    buf = b""
+    while b"\n" not in buf:
+        part = s.recv(65536)
+        if not part:
+            break
+        buf += part
+except OSError as e:
+    sys.stderr.write("control socket %s: %s\n" % (sys.argv[1], e))
+    sys.exit(1)
+line = buf.split(b"\n", 1)[0].decode()
+if not line:
+    sys.exit(1)
+print(line)
+EOF
+}
+
+lab_stats() {
+	lab_ctl stats
+}
+
+# Prints "queue packets bytes" per queue from a stats JSON document on stdin.
+lab_stats_queues() {
+	"$LAB_PYTHON" -c '
+import json, sys
+doc = json.load(sys.stdin)
+for q in doc["queues"]:
+    print(q["queue"], q["packets"], q["bytes"])
+'
+}
+
+# Starts $BTBLOCKD in the router namespace in the foreground as a background
+# job with its control socket, pid file and log in the lab's temp dir, then
+# waits (bounded) until `stats` answers. Extra arguments go to the daemon.
+lab_daemon_start() {
+	local n
+	: "${BTBLOCKD:?BTBLOCKD must point to the btblockd binary}"
+	# ip netns exec execs the command, so $! is the daemon's own pid.
+	ip netns exec "$LAB_ROUTER" "$BTBLOCKD" --foreground \
+		--control "$LAB_TMP/btblockd.sock" --pidfile "$LAB_TMP/btblockd.pid" \
+		"$@" >>"$LAB_TMP/btblockd.log" 2>&1 &
+	LAB_DAEMON_PID=$!
+	for n in $(seq 1 50); do
+		if lab_stats >/dev/null 2>&1; then
+			lab_log "btblockd running (pid $LAB_DAEMON_PID)"
+			return 0
+		fi
+		if ! kill -0 "$LAB_DAEMON_PID" 2>/dev/null; then
+			LAB_DAEMON_STATUS=0
+			wait "$LAB_DAEMON_PID" || LAB_DAEMON_STATUS=$?
+			lab_log "btblockd exited during start-up (status $LAB_DAEMON_STATUS); log:"
+			sed 's/^/  | /' "$LAB_TMP/btblockd.log" >&2
+			LAB_DAEMON_PID=""
+			return 1
+		fi
+		sleep 0.1
+	done
+	lab_log "btblockd control socket did not answer 'stats' within 5 s; log:"
+	sed 's/^/  | /' "$LAB_TMP/btblockd.log" >&2
+	return 1
+}
+
+# Stops the daemon: lab_daemon_kill [-SIGNAL] (default TERM); waits up to
+# 5 s, then kills it. Its exit status is left in LAB_DAEMON_STATUS.
+lab_daemon_kill() {
+	local sig="${1:--TERM}" n
+	LAB_DAEMON_STATUS=0
+	[ -n "$LAB_DAEMON_PID" ] || return 0
+	kill "$sig" "$LAB_DAEMON_PID" 2>/dev/null || true
+	for n in $(seq 1 50); do
+		kill -0 "$LAB_DAEMON_PID" 2>/dev/null || break
+		[ "$n" = 50 ] || sleep 0.1
+	done
+	if kill -0 "$LAB_DAEMON_PID" 2>/dev/null; then
+		lab_log "btblockd did not stop on $sig within 5 s; killing it"
+		kill -KILL "$LAB_DAEMON_PID" 2>/dev/null || true
+	fi
+	{ wait "$LAB_DAEMON_PID"; } 2>/dev/null || LAB_DAEMON_STATUS=$?
+	LAB_DAEMON_PID=""
+}
+
+lab_daemon_log() {
+	[ -n "$LAB_TMP" ] && [ -f "$LAB_TMP/btblockd.log" ] && sed 's/^/  | /' "$LAB_TMP/btblockd.log" >&2
+	return 0
+}
+
+# Removes everything the lab made. Safe to call twice and from a trap.
+lab_cleanup() {
+	local status=$? ns pid f
+	# On failure, show what the lab's processes said before it all goes.
+	if [ "$status" != 0 ] && [ -n "$LAB_TMP" ] && [ -d "$LAB_TMP" ]; then
+		for f in "$LAB_TMP"/*.log; do
+			[ -s "$f" ] || continue
+			lab_log "last lines of $(basename "$f"):"
+			tail -n 40 "$f" | sed 's/^/  | /' >&2
+		done
+	fi
+	# stderr off for the whole block: bash reports killed jobs ("Killed")
+	# whenever it reaps them, which is noise here.
+	{
+		if [ -n "$LAB_DAEMON_PID" ]; then
+			kill -KILL "$LAB_DAEMON_PID" || true
+		fi
+		for ns in $LAB_NS_CREATED; do
+			# Every process still living in the namespace (servers,
+			# clients, daemons of a failed step) dies with it.
+			for pid in $(ip netns pids "$ns"); do
+				kill -KILL "$pid" || true
+			done
+		done
+		# Reap our own killed jobs (never a bare `wait`: the caller may
+		# have unrelated jobs running).
+		for pid in $LAB_DAEMON_PID $LAB_SERVER_PID; do
+			wait "$pid" || true
+		done
+		for ns in $LAB_NS_CREATED; do
+			ip netns del "$ns" || true
+		done
+	} 2>/dev/null
+	LAB_NS_CREATED=""
+	LAB_DAEMON_PID=""
+	LAB_SERVER_PID=""
+	if [ -n "$LAB_TMP" ] && [ -d "$LAB_TMP" ]; then
+		rm -rf "$LAB_TMP"
+	fi
+	LAB_TMP=""
+}
+
+# Installs the cleanup: on EXIT, and on HUP/INT/PIPE/TERM by exiting (which
+# runs the EXIT trap once) with the conventional status. An untrapped signal
+# would kill bash without running the EXIT trap, e.g. `demo.sh | head`.
+lab_trap() {
+	trap lab_cleanup EXIT
+	trap 'exit 129' HUP
+	trap 'exit 130' INT
+	trap 'exit 141' PIPE
+	trap 'exit 143' TERM
+}

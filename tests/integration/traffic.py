@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+# tests/integration/traffic.py: bounded TCP/UDP traffic with end-to-end integrity checks.
+"""Traffic generator and checker for the namespace lab (stdlib only).
+
+server  listens on TCP and UDP on every --bind address. TCP: reads a
+        length-prefixed stream and answers with the byte count and sha256 of
+        what arrived. UDP: echoes every datagram whose checksum is intact.
+tcp     sends N bytes of seeded pseudo-random data from --source, optionally
+        rate limited, and compares the server's sha256 with its own.
+udp     sends K numbered, checksummed datagrams from --source, retransmits
+        the unanswered ones a bounded number of times, and verifies every echo.
+
+Every client prints one "key=value" result line and exits 0 only when all data
+arrived intact. Every wait has a deadline, so nothing can hang a test run.
+"""
+
+import argparse
+import hashlib
+import random
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+TCP_MAGIC = b"BTBT"
+TCP_HDR = struct.Struct("!4sQ")          # magic, payload length
+TCP_REPLY = struct.Struct("!4sQ32s")     # magic, bytes received, sha256
+UDP_MAGIC = b"BTBU"
+UDP_HDR = struct.Struct("!4sIH8s")       # magic, sequence, payload length, checksum
+CHUNK = 64 * 1024
+# A sender that stops mid-stream must not pin a server thread forever.
+SERVER_IO_TIMEOUT = 30.0
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        part = sock.recv(n - len(buf))
+        if not part:
+            raise ConnectionError("peer closed after %d of %d bytes" % (len(buf), n))
+        buf += part
+    return bytes(buf)
+
+
+def udp_checksum(payload):
+    return hashlib.sha256(payload).digest()[:8]
+
+
+def udp_payload(seed, seq, max_size):
+    # Sizes vary so that both tiny and near-MTU datagrams are exercised.
+    rng = random.Random(seed * 1000003 + seq)
+    size = 1 + rng.randrange(max_size)
+    return rng.randbytes(size)
+
+
+def udp_datagram(seed, seq, max_size):
+    payload = udp_payload(seed, seq, max_size)
+    return UDP_HDR.pack(UDP_MAGIC, seq, len(payload), udp_checksum(payload)) + payload
+
+
+def udp_valid(data):
+    """Returns the sequence number of an intact datagram, None otherwise."""
+    if len(data) < UDP_HDR.size:
+        return None
+    magic, seq, length, csum = UDP_HDR.unpack_from(data)
+    payload = data[UDP_HDR.size:]
+    if magic != UDP_MAGIC or length != len(payload) or udp_checksum(payload) != csum:
+        return None
+    return seq
+
+
+# ---------------------------------------------------------------- server
+
+def serve_tcp_conn(conn):
+    try:
+        conn.settimeout(SERVER_IO_TIMEOUT)
+        magic, length = TCP_HDR.unpack(recv_exact(conn, TCP_HDR.size))
+        if magic != TCP_MAGIC:
+            return
+        digest = hashlib.sha256()
+        received = 0
+        while received < length:
+            part = conn.recv(min(CHUNK, length - received))
+            if not part:
+                break
+            digest.update(part)
+            received += len(part)
+        conn.sendall(TCP_REPLY.pack(TCP_MAGIC, received, digest.digest()))
+    except (OSError, ConnectionError, struct.error):
+        pass
+    finally:
+        conn.close()
+
+
+def serve_tcp(lsock):
+    while True:
+        try:
+            conn, _ = lsock.accept()
+        except OSError:
+            return
+        threading.Thread(target=serve_tcp_conn, args=(conn,), daemon=True).start()
+
+
+def serve_udp(usock):
+    while True:
+        try:
+            data, peer = usock.recvfrom(65535)
+        except OSError:
+            return
+        # Corrupted datagrams are not echoed: the client then counts them lost.
+        if udp_valid(data) is not None:
+            try:
+                usock.sendto(data, peer)
+            except OSError:
+                pass
+
+
+def cmd_server(args):
+    socks = []
+    for addr in args.bind:
+        fam = family_of(addr)
+        lsock = socket.socket(fam, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((addr, args.port))
+        lsock.listen(64)
+        usock = socket.socket(fam, socket.SOCK_DGRAM)
+        usock.bind((addr, args.port))
+        socks += [lsock, usock]
+        threading.Thread(target=serve_tcp, args=(lsock,), daemon=True).start()
+        threading.Thread(target=serve_udp, args=(usock,), daemon=True).start()
+    if args.ready_file:
+        with open(args.ready_file, "w", encoding="ascii") as f:
+            f.write("ready\n")
+    print("server ready port=%d bind=%s" % (args.port, ",".join(args.bind)), flush=True)
+    # The server is killed by the lab cleanup; the lifetime bound is a backstop.
+    time.sleep(args.lifetime)
+    for s in socks:
+        s.close()
+    return 0
+
+
+# ---------------------------------------------------------------- clients
+
+def cmd_tcp(args):
+    start = time.monotonic()
+    deadline = start + args.timeout
+    rng = random.Random(args.seed)
+    digest = hashlib.sha256()
+    sent = 0
+    result = "tcp src=%s dst=%s port=%d" % (args.source, args.dest, args.port)
+    try:
+        sock = socket.socket(family_of(args.dest), socket.SOCK_STREAM)
+        sock.bind((args.source, 0))
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        sock.connect((args.dest, args.port))
+        sock.sendall(TCP_HDR.pack(TCP_MAGIC, args.bytes))
+        while sent < args.bytes:
+            chunk = rng.randbytes(min(CHUNK, args.bytes - sent))
+            digest.update(chunk)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("deadline reached while sending")
+            sock.settimeout(remaining)
+            sock.sendall(chunk)
+            sent += len(chunk)
+            if args.rate:
+                # Sleep until the average rate is back under the limit.
+                ahead = sent / args.rate - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(min(ahead, max(0.0, deadline - time.monotonic())))
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        magic, received, remote = TCP_REPLY.unpack(recv_exact(sock, TCP_REPLY.size))
+        sock.close()
+    except (OSError, ConnectionError, TimeoutError, struct.error) as e:
+        print("%s FAIL sent=%d error=%r" % (result, sent, str(e)), flush=True)
+        return 1
+    secs = time.monotonic() - start
+    ok = magic == TCP_MAGIC and received == args.bytes and remote == digest.digest()
+    print("%s %s bytes=%d received=%d seconds=%.2f sha256=%s%s" % (
+        result, "ok" if ok else "FAIL", sent, received, secs, digest.hexdigest(),
+        "" if ok else " remote_sha256=" + remote.hex()), flush=True)
+    return 0 if ok else 1
+
+
+def cmd_udp(args):
+    start = time.monotonic()
+    deadline = start + args.timeout
+    sock = socket.socket(family_of(args.dest), socket.SOCK_DGRAM)
+    sock.bind((args.source, 0))
+    sock.connect((args.dest, args.port))
+    sent = {seq: udp_datagram(args.seed, seq, args.size) for seq in range(args.count)}
+    pending = set(sent)
+    tries = dict.fromkeys(sent, 0)
+    transmissions = 0
+    corrupt = 0
+    nbytes = 0
+    while pending and time.monotonic() < deadline:
+        # Bounded window per round so that the socket buffers never overflow;
+        # a datagram sent retries+1 times without an answer is given up.
+        window = [s for s in sorted(pending) if tries[s] <= args.retries][:args.window]
+        if not window:
+            break
+        for seq in window:
+            tries[seq] += 1
+            transmissions += 1
+            try:
+                sock.send(sent[seq])
+            except OSError:
+                pass
+        outstanding = set(window)
+        round_end = min(deadline, time.monotonic() + args.wait)
+        while outstanding:
+            left = round_end - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([sock], [], [], left)
+            if not ready:
+                break
+            try:
+                data = sock.recv(65535)
+            except OSError:
+                continue
+            seq = udp_valid(data)
+            if seq is None or sent.get(seq) != data:
+                corrupt += 1
+                continue
+            outstanding.discard(seq)
+            if seq in pending:
+                pending.discard(seq)
+                nbytes += len(data)
+    sock.close()
+    ok = not pending and corrupt == 0
+    print("udp src=%s dst=%s port=%d %s datagrams=%d received=%d bytes=%d "
+          "transmissions=%d corrupt=%d seconds=%.2f" % (
+              args.source, args.dest, args.port, "ok" if ok else "FAIL",
+              args.count, args.count - len(pending), nbytes, transmissions,
+              corrupt, time.monotonic() - start), flush=True)
+    return 0 if ok else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("server", help="TCP sha256 sink and UDP echo")
+    s.add_argument("--bind", action="append", required=True, help="address (repeatable)")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--ready-file", help="written once every socket is bound")
+    s.add_argument("--lifetime", type=float, default=600.0, help="exit after this many seconds")
+
+    for name in ("tcp", "udp"):
+        c = sub.add_parser(name)
+        c.add_argument("--source", required=True, help="local address to send from")
+        c.add_argument("--dest", required=True)
+        c.add_argument("--port", type=int, required=True)
+        c.add_argument("--seed", type=int, default=1)
+        c.add_argument("--timeout", type=float, default=20.0, help="overall deadline (s)")
+        if name == "tcp":
+            c.add_argument("--bytes", type=int, default=1 << 20)
+            c.add_argument("--rate", type=float, default=0.0,
+                           help="limit to this many bytes/s (0: unlimited)")
+        else:
+            c.add_argument("--count", type=int, default=200)
+            c.add_argument("--size", type=int, default=1200, help="max payload bytes")
+            c.add_argument("--retries", type=int, default=5)
+            c.add_argument("--window", type=int, default=64)
+            c.add_argument("--wait", type=float, default=0.5,
+                           help="seconds to wait for echoes per round")
+    args = p.parse_args()
+    return {"server": cmd_server, "tcp": cmd_tcp, "udp": cmd_udp}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

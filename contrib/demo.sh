@@ -12,6 +12,8 @@
 #
 # Each part of the show is a function demo_step_<name>, run in the order of
 # DEMO_STEPS, so a new scenario is one function and one word.
+# The lab library is bash: re-run under bash when started as "sh demo.sh".
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -eu
 
 cd "$(dirname "$0")/.."

@@ -1,0 +1,135 @@
+/* dpi.c - the detector registry: names, dispatch of a packet to the
+ * detectors of src/dpi/ that apply to it, and the endpoint-learning
+ * helpers they share. */
+#include "dpi.h"
+#include "packet.h"
+#include "dpi/peerwire.h"
+#include "dpi/dht.h"
+#include "dpi/udp_tracker.h"
+#include "dpi/http.h"
+#include "dpi/tls_sni.h"
+#include "dpi/lsd.h"
+#include "dpi/utp.h"
+#include "dpi/mse.h"
+#include "dpi/socks5.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+static const char *const names[DPI_COUNT] = {
+	[DPI_NONE] = "",
+	[DPI_BT_HANDSHAKE] = "bt-handshake",
+	[DPI_BT_FRAMING] = "bt-framing",
+	[DPI_BT_EXTENSION] = "bt-extension",
+	[DPI_DHT] = "dht",
+	[DPI_UDP_TRACKER] = "udp-tracker",
+	[DPI_HTTP_TRACKER] = "http-tracker",
+	[DPI_WEBSEED] = "webseed",
+	[DPI_MAGNET] = "magnet",
+	[DPI_PEER_ID] = "peer-id",
+	[DPI_USER_AGENT] = "user-agent",
+	[DPI_TLS_TRACKER] = "tls-tracker",
+	[DPI_LSD] = "lsd",
+	[DPI_UTP] = "utp",
+	[DPI_MSE] = "mse",
+	[DPI_SOCKS5] = "socks5",
+	[DPI_ENDPOINT] = "endpoint-cache",
+};
+
+const char *dpi_name(enum dpi_id id)
+{
+	return (unsigned)id < DPI_COUNT ? names[id] : "";
+}
+
+void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port,
+	       int peer)
+{
+	static const uint8_t zero[16];
+
+	/* Ports below 1024 are never learned: a poisoned DHT reply must not
+	 * be able to get DNS or web servers blocked. */
+	if (!p->learn || port < 1024)
+		return;
+	if (family == 4 && (addr[0] == 0 || addr[0] >= 224))
+		return;
+	if (family == 6 && (addr[0] == 0xff || memcmp(addr, zero, 16) == 0))
+		return;
+	p->learn(p->learn_ctx, family, addr, port, peer);
+}
+
+void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len, int family)
+{
+	size_t sz = family == 6 ? 18 : 6;
+
+	for (; len >= sz; list += sz, len -= sz)
+		dpi_learn(p, family, list, (uint16_t)(list[sz - 2] << 8 | list[sz - 1]), 1);
+}
+
+/* TCP: the stream head decides the handshake, HTTP and TLS tests; the
+ * framer covers flows caught after their start. */
+static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	enum dpi_id r;
+	const uint8_t *h = p->stream ? p->stream : p->data;
+	uint32_t hl = p->stream ? p->stream_len : p->len;
+
+	if (p->stream_grew || !p->stream) {
+		r = peerwire_handshake(p);
+		if (r)
+			return r;
+		/* clear-text heads: HTTP (and magnet links in any text), TLS */
+		if (p->dir_payload_pkts <= 4 && hl >= 8) {
+			r = h[0] == 0x16 ? tls_sni_check(p) : http_check(p);
+			if (r)
+				return r;
+		}
+	}
+	if (!p->start_seen)
+		return peerwire_framing(st, p);
+	return mse_check(st, p);
+}
+
+static enum dpi_id inspect_udp(struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	enum dpi_id r;
+	const uint8_t *d = p->data;
+
+	if (p->len == 0)
+		return DPI_NONE;
+	if (d[0] == 'd' && dht_check(d, p->len, p) == DPI_DHT)
+		return DPI_DHT;
+	if (d[0] == 'B' && lsd_check(d, p->len) == DPI_LSD)
+		return DPI_LSD;
+	r = udp_tracker_check(st, p);
+	if (r)
+		return r;
+	r = utp_check(st, p);
+	if (r)
+		return r;
+	if (d[0] == 0 && p->len >= 10 && d[1] == 0)
+		return socks5_check(p);
+	return DPI_NONE;
+}
+
+enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	if (p->v->l4proto == IPPROTO_TCP)
+		return inspect_tcp(st, p);
+	if (p->v->l4proto == IPPROTO_UDP)
+		return inspect_udp(st, p);
+	return DPI_NONE;
+}
+
+void dpi_learn_blocked(const struct dpi_pkt *p)
+{
+	if (p->len == 0)
+		return;
+	if (p->v->l4proto == IPPROTO_UDP) {
+		if (p->data[0] == 'd')
+			(void)dht_check(p->data, p->len, p);
+		else
+			udp_tracker_learn(p);
+	} else if (p->v->l4proto == IPPROTO_TCP) {
+		http_learn(p);
+	}
+}

@@ -1,0 +1,115 @@
+/* dpi.h - the detector registry: per-flow detector state, the packet as
+ * detectors see it, and the dispatch over every detector of src/dpi/. */
+#ifndef BTBLOCKD_DPI_H
+#define BTBLOCKD_DPI_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+struct pkt_view;
+
+/* Detector ids; also the index of per-detector counters and names. */
+enum dpi_id {
+	DPI_NONE = 0,
+	DPI_BT_HANDSHAKE,	/* peer wire handshake (BEP 3, v2 bits of BEP 52) */
+	DPI_BT_FRAMING,		/* peer wire messages seen mid-stream */
+	DPI_BT_EXTENSION,	/* extension protocol handshake (BEP 10) */
+	DPI_DHT,		/* KRPC (BEP 5) */
+	DPI_UDP_TRACKER,	/* BEP 15 */
+	DPI_HTTP_TRACKER,	/* announce / scrape over HTTP */
+	DPI_WEBSEED,		/* BEP 17/19 requests from a BitTorrent client */
+	DPI_MAGNET,		/* magnet URI in clear text */
+	DPI_PEER_ID,		/* known client peer-id in clear text */
+	DPI_USER_AGENT,		/* HTTP request from a BitTorrent client */
+	DPI_TLS_TRACKER,	/* TLS SNI naming a well-known tracker */
+	DPI_LSD,		/* local service discovery (BEP 14) */
+	DPI_UTP,		/* uTP (BEP 29) validated over the flow */
+	DPI_MSE,		/* encrypted handshake from a known BitTorrent host */
+	DPI_SOCKS5,		/* BitTorrent inside a SOCKS5 UDP datagram */
+	DPI_ENDPOINT,		/* flow to an endpoint learned as BitTorrent */
+	DPI_COUNT
+};
+
+/* Per-direction state of the mid-stream peer wire framer. */
+struct dpi_pw_dir {
+	uint32_t expect_seq;	/* TCP seq where the next unparsed byte sits */
+	uint32_t skip;		/* bytes of an open message still to come */
+	uint8_t sync;		/* framing follows this direction */
+	uint8_t strong;		/* messages validated in this direction */
+	uint8_t packets;	/* packets whose messages validated */
+};
+
+/* uTP state per direction. */
+struct dpi_utp_dir {
+	uint16_t conn_id;
+	uint16_t seq;
+	uint16_t ack;
+	uint8_t valid;		/* valid headers seen (saturating) */
+	uint8_t bad;		/* packets that are not uTP */
+};
+
+/* Everything the detectors remember about a flow: plain data, zeroed when
+ * the flow is created. */
+struct dpi_flow {
+	struct dpi_pw_dir pw[2];
+	struct dpi_utp_dir utp[2];
+	uint16_t utp_syn_conn;
+	uint16_t utp_syn_seq;
+	uint8_t utp_syn_dir;	/* 1 + direction of the SYN, 0: none */
+	uint8_t utp_syn_retries;	/* retransmissions whose clock matched */
+	uint32_t utp_syn_ts;	/* timestamp_microseconds of the first SYN */
+	uint64_t utp_syn_ns;	/* when that SYN was seen */
+	uint8_t udptrk_conn_dir;	/* 1 + direction of a connect response */
+	uint8_t mse_candidate;	/* looks like an MSE key exchange */
+	uint8_t mse_first;	/* 1 + direction of the first payload */
+	uint8_t mse_random[2];	/* first payload of the direction looked random */
+	uint32_t udptrk_tid;	/* transaction id of a connect request */
+	uint8_t udptrk_tid_set;
+	uint8_t udptrk_conn_set;
+	uint8_t udptrk_conn[8];	/* connection id handed out on this flow */
+	uint32_t first_len[2];	/* payload length of each direction's first packet */
+};
+
+/* Callback through which detectors report endpoints learned from the
+ * payload: peers (DHT values, tracker and PEX peer lists; peer = 1) and
+ * DHT nodes (peer = 0). */
+typedef void (*dpi_learn_fn)(void *ctx, int family, const uint8_t *addr, uint16_t port,
+			     int peer);
+
+/* One packet as the detectors see it. */
+struct dpi_pkt {
+	const struct pkt_view *v;
+	int dir;			/* 0: from the flow's initiator, 1: reply */
+	int start_seen;			/* TCP: the SYN or SYN-ACK was seen */
+	uint64_t now_ns;		/* arrival time */
+	uint32_t dir_payload_pkts;	/* payload packets so far in this direction (incl. this) */
+	const uint8_t *data;		/* this packet's payload */
+	uint32_t len;
+	const uint8_t *stream;		/* TCP: in-order head of this direction, or NULL */
+	uint32_t stream_len;
+	int stream_grew;		/* this packet added bytes to the head */
+	dpi_learn_fn learn;		/* may be NULL */
+	void *learn_ctx;
+};
+
+/* Run every detector that applies; returns the detector that fired or
+ * DPI_NONE. May set st->mse_candidate (the engine confirms it). */
+enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p);
+
+/* On a flow already blocked: parse replies only to learn endpoints
+ * (DHT nodes and values, tracker peer lists). */
+void dpi_learn_blocked(const struct dpi_pkt *p);
+
+/* The stable short name of a detector, e.g. "bt-handshake". */
+const char *dpi_name(enum dpi_id id);
+
+/* Report an endpoint through p->learn, ignoring unusable ones (port 0,
+ * privileged ports, unspecified and multicast addresses). */
+void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port,
+	       int peer);
+
+/* Report each 6-byte (IPv4) or 18-byte (IPv6) compact peer of a list
+ * (as peers). */
+void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len, int family);
+
+#endif

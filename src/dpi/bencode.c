@@ -1,0 +1,203 @@
+/* bencode.c - a bounded, allocation-free bencode walker for hostile input. */
+#include "dpi/bencode.h"
+
+#include <string.h>
+
+/* Parse the decimal length of a string at p; the digits must be followed
+ * by ':'. Returns the index of ':' or -1; *n gets the length. */
+static long parse_strlen(const uint8_t *p, size_t len, size_t *n)
+{
+	size_t i = 0, v = 0;
+
+	if (len == 0 || p[0] < '0' || p[0] > '9')
+		return -1;
+	if (p[0] == '0' && len > 1 && p[1] != ':')
+		return -1;		/* no leading zeros */
+	while (i < len && p[i] >= '0' && p[i] <= '9') {
+		if (i >= 9)
+			return -1;	/* no string of a gigabyte in a packet */
+		v = v * 10 + (size_t)(p[i] - '0');
+		i++;
+	}
+	if (i >= len || p[i] != ':')
+		return -1;
+	*n = v;
+	return (long)i;
+}
+
+/* A string value at p: total length (digits, ':', bytes) or -1. */
+static long string_len(const uint8_t *p, size_t len)
+{
+	size_t n;
+	long c = parse_strlen(p, len, &n);
+
+	if (c < 0 || n > len - (size_t)c - 1)
+		return -1;
+	return c + 1 + (long)n;
+}
+
+/* An integer value at p ("i-12e"): total length or -1. */
+static long int_len(const uint8_t *p, size_t len)
+{
+	size_t i = 1, start;
+
+	if (len < 3 || p[0] != 'i')
+		return -1;
+	if (p[i] == '-')
+		i++;
+	start = i;
+	while (i < len && p[i] >= '0' && p[i] <= '9' && i - start < 20)
+		i++;
+	if (i == start || i >= len || p[i] != 'e')
+		return -1;
+	if (p[start] == '0' && (i - start > 1 || start == 2))
+		return -1;		/* "i03e" and "i-0e" are invalid */
+	return (long)i + 1;
+}
+
+long bencode_value_len(const uint8_t *p, size_t len)
+{
+	/* Iterative walk with an explicit stack: per level, whether it is a
+	 * dictionary and, if so, whether a key is expected next. */
+	uint8_t is_dict[BENCODE_MAX_DEPTH];
+	uint8_t want_key[BENCODE_MAX_DEPTH];
+	int depth = 0;
+	size_t off = 0;
+
+	do {
+		long n;
+
+		if (off >= len)
+			return -1;
+		if (p[off] == 'e' && depth > 0) {
+			if (is_dict[depth - 1] && !want_key[depth - 1])
+				return -1;	/* key without value */
+			depth--;
+			off++;
+			goto value_done;
+		}
+		if (depth > 0 && is_dict[depth - 1] && want_key[depth - 1]) {
+			n = string_len(p + off, len - off);
+			if (n < 0)
+				return -1;
+			off += (size_t)n;
+			want_key[depth - 1] = 0;
+			continue;
+		}
+		switch (p[off]) {
+		case 'd':
+		case 'l':
+			if (depth >= BENCODE_MAX_DEPTH)
+				return -1;
+			is_dict[depth] = p[off] == 'd';
+			want_key[depth] = 1;
+			depth++;
+			off++;
+			continue;
+		case 'i':
+			n = int_len(p + off, len - off);
+			break;
+		default:
+			n = string_len(p + off, len - off);
+			break;
+		}
+		if (n < 0)
+			return -1;
+		off += (size_t)n;
+value_done:
+		if (depth > 0 && is_dict[depth - 1])
+			want_key[depth - 1] = 1;
+	} while (depth > 0);
+	return (long)off;
+}
+
+int bencode_string(const uint8_t *p, size_t len, const uint8_t **s, size_t *slen)
+{
+	size_t n;
+	long c = parse_strlen(p, len, &n);
+
+	if (c < 0 || n > len - (size_t)c - 1)
+		return 0;
+	*s = p + c + 1;
+	*slen = n;
+	return 1;
+}
+
+int bencode_dict_get(const uint8_t *d, size_t dlen, const char *key,
+		     const uint8_t **val, size_t *vlen)
+{
+	size_t klen = strlen(key), off = 1;
+
+	if (dlen < 2 || d[0] != 'd')
+		return -1;
+	while (off < dlen && d[off] != 'e') {
+		const uint8_t *k;
+		size_t kl;
+		long n = string_len(d + off, dlen - off);
+		long v;
+
+		if (n < 0 || !bencode_string(d + off, dlen - off, &k, &kl))
+			return -1;
+		off += (size_t)n;
+		v = bencode_value_len(d + off, dlen - off);
+		if (v < 0)
+			return -1;
+		if (kl == klen && memcmp(k, key, klen) == 0) {
+			*val = d + off;
+			*vlen = (size_t)v;
+			return 1;
+		}
+		off += (size_t)v;
+	}
+	return off < dlen ? 0 : -1;
+}
+
+long bencode_dict_scan(const uint8_t *d, size_t dlen, const char *const keys[], int nkeys,
+		       const uint8_t *vals[], size_t vlens[])
+{
+	size_t off = 1, klens[BENCODE_SCAN_MAX];
+	int i;
+
+	if (nkeys > BENCODE_SCAN_MAX)
+		return -1;
+	for (i = 0; i < nkeys; i++) {
+		vals[i] = NULL;
+		vlens[i] = 0;
+		klens[i] = strlen(keys[i]);
+	}
+	if (dlen < 2 || d[0] != 'd')
+		return -1;
+	while (off < dlen && d[off] != 'e') {
+		const uint8_t *k;
+		size_t kl;
+		long n = string_len(d + off, dlen - off), v;
+
+		if (n < 0 || !bencode_string(d + off, dlen - off, &k, &kl))
+			return -1;
+		off += (size_t)n;
+		v = bencode_value_len(d + off, dlen - off);
+		if (v < 0)
+			return -1;
+		for (i = 0; i < nkeys; i++) {
+			if (klens[i] == kl && kl > 0 && (uint8_t)keys[i][0] == k[0] &&
+			    memcmp(keys[i], k, kl) == 0) {
+				vals[i] = d + off;
+				vlens[i] = (size_t)v;
+				break;
+			}
+		}
+		off += (size_t)v;
+	}
+	return off < dlen ? (long)off + 1 : -1;
+}
+
+int bencode_dict_str(const uint8_t *d, size_t dlen, const char *key,
+		     const uint8_t **s, size_t *slen)
+{
+	const uint8_t *v;
+	size_t vl;
+
+	if (bencode_dict_get(d, dlen, key, &v, &vl) != 1)
+		return 0;
+	return bencode_string(v, vl, s, slen);
+}

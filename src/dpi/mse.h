@@ -1,0 +1,18 @@
+/* mse.h - Message Stream Encryption / Protocol Encryption heuristic. */
+#ifndef BTBLOCKD_DPI_MSE_H
+#define BTBLOCKD_DPI_MSE_H
+
+#include "dpi.h"
+
+/* 1 if b[0..len) looks like a Diffie-Hellman key plus random padding:
+ * 96..608 bytes, no known protocol header, high byte diversity. */
+int mse_looks_random(const uint8_t *b, size_t len);
+
+/* Watch the first payload of each direction of a TCP flow whose start was
+ * seen; sets st->mse_candidate when both are key-exchange shaped (the
+ * initiator first). Never blocks by itself: returns DPI_NONE always, the
+ * engine confirms a candidate when the answering host is in the
+ * endpoint cache. */
+enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p);
+
+#endif

@@ -1,0 +1,21 @@
+/* peerwire.h - BitTorrent peer wire protocol (BEP 3, BEP 6, BEP 52). */
+#ifndef BTBLOCKD_DPI_PEERWIRE_H
+#define BTBLOCKD_DPI_PEERWIRE_H
+
+#include "dpi.h"
+
+/* Length of the fixed handshake head: 19 "BitTorrent protocol". */
+#define PEERWIRE_PSTR_LEN 20
+
+/* 1 if p[0..len) starts with the handshake head (or a complete prefix of
+ * it when partial_ok and len < 20), else 0. */
+int peerwire_is_handshake(const uint8_t *p, size_t len, int partial_ok);
+
+/* Handshake on the head of a TCP stream: DPI_BT_HANDSHAKE or DPI_NONE. */
+enum dpi_id peerwire_handshake(const struct dpi_pkt *p);
+
+/* Mid-stream framing of one TCP packet (flows whose start was not seen):
+ * DPI_BT_FRAMING / DPI_BT_EXTENSION when validated, else DPI_NONE. */
+enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p);
+
+#endif

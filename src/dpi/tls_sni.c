@@ -1,0 +1,84 @@
+/* tls_sni.c - trackers and BitTorrent services reached over TLS, by the
+ * server name of the ClientHello. The list holds only hosts that serve
+ * nothing but BitTorrent, so a match cannot be ordinary web traffic. */
+#include "dpi/tls_sni.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* Matched as the whole name or as a suffix after a dot. */
+static const char *const hosts[] = {
+	"utorrent.com", "bittorrent.com", "tracker.opentrackr.org",
+	"open.stealth.si", "tracker.torrent.eu.org", "tracker.openbittorrent.com",
+	"tracker.publicbt.com", "tracker.coppersurfer.tk", "tracker.leechers-paradise.org",
+	"tracker.internetwarriors.net", "exodus.desync.com", "tracker.cyberia.is",
+	"tracker.tiny-vps.com", "tracker.moeking.me", "tracker.dler.org",
+	"opentracker.i2p.rocks", "tracker.trackerfix.com", "bt.t-ru.org",
+	"tracker.gbitt.info", "tracker.files.fm", "tracker.bt4g.com",
+};
+
+static uint16_t be16(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+int tls_sni_get(const uint8_t *d, size_t len, const uint8_t **name, size_t *nlen)
+{
+	size_t off, end, l;
+
+	/* record header, handshake header, version, random */
+	if (len < 5 + 4 + 2 + 32 + 1 || d[0] != 0x16 || d[1] != 3 || d[5] != 1)
+		return 0;
+	end = 5 + (size_t)be16(d + 3);
+	if (end > len)
+		end = len;	/* the head may hold only part of the record */
+	off = 5 + 4 + 2 + 32;
+	l = d[off];			/* session id */
+	off += 1 + l;
+	if (off + 2 > end)
+		return 0;
+	off += 2 + (size_t)be16(d + off);	/* cipher suites */
+	if (off + 1 > end)
+		return 0;
+	off += 1 + (size_t)d[off];		/* compression methods */
+	if (off + 2 > end)
+		return 0;
+	off += 2;				/* extensions length */
+	while (off + 4 <= end) {
+		uint16_t type = be16(d + off);
+		size_t el = be16(d + off + 2);
+
+		off += 4;
+		if (off + el > end)
+			return 0;
+		if (type == 0 && el >= 5) {	/* server_name: list, type, len */
+			size_t hl = be16(d + off + 3);
+
+			if (d[off + 2] != 0 || hl == 0 || 5 + hl > el)
+				return 0;
+			*name = d + off + 5;
+			*nlen = hl;
+			return 1;
+		}
+		off += el;
+	}
+	return 0;
+}
+
+enum dpi_id tls_sni_check(const struct dpi_pkt *p)
+{
+	const uint8_t *d = p->stream ? p->stream : p->data, *n;
+	size_t len = p->stream ? p->stream_len : p->len, nl, i;
+
+	if (!tls_sni_get(d, len, &n, &nl))
+		return DPI_NONE;
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t hl = strlen(hosts[i]);
+
+		if (nl < hl || strncasecmp((const char *)n + nl - hl, hosts[i], hl) != 0)
+			continue;
+		if (nl == hl || n[nl - hl - 1] == '.')
+			return DPI_TLS_TRACKER;
+	}
+	return DPI_NONE;
+}

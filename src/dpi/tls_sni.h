@@ -1,0 +1,15 @@
+/* tls_sni.h - trackers and BitTorrent services reached over TLS, by SNI. */
+#ifndef BTBLOCKD_DPI_TLS_SNI_H
+#define BTBLOCKD_DPI_TLS_SNI_H
+
+#include "dpi.h"
+
+/* Extract the server name of a TLS ClientHello at d[0..len): 1 and
+ * *name and *nlen set, or 0 (not a ClientHello, truncated, no SNI). */
+int tls_sni_get(const uint8_t *d, size_t len, const uint8_t **name, size_t *nlen);
+
+/* DPI_TLS_TRACKER when the head of the stream is a ClientHello naming a
+ * well-known BitTorrent tracker or service, else DPI_NONE. */
+enum dpi_id tls_sni_check(const struct dpi_pkt *p);
+
+#endif

@@ -1,0 +1,68 @@
+/* udp_tracker.c - the UDP tracker protocol (BEP 15): the connect request
+ * by its 64-bit magic, announce and scrape by the connection id the
+ * tracker handed out earlier on the same flow. */
+#include "dpi/udp_tracker.h"
+#include "packet.h"
+
+#include <string.h>
+
+static const uint8_t magic[8] = { 0x00, 0x00, 0x04, 0x17, 0x27, 0x10, 0x19, 0x80 };
+
+enum { ACT_CONNECT = 0, ACT_ANNOUNCE = 1, ACT_SCRAPE = 2, ACT_ERROR = 3 };
+
+static uint32_t be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+int udp_tracker_is_connect(const uint8_t *data, size_t len)
+{
+	/* 16 bytes; some clients pad (BEP 41 options) */
+	return len >= 16 && len <= 64 && memcmp(data, magic, 8) == 0 &&
+		be32(data + 8) == ACT_CONNECT;
+}
+
+enum dpi_id udp_tracker_check(struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	const uint8_t *d = p->data;
+	uint32_t len = p->len;
+
+	if (udp_tracker_is_connect(d, len)) {
+		st->udptrk_tid = be32(d + 12);
+		st->udptrk_tid_set = 1;
+		return DPI_UDP_TRACKER;
+	}
+	if (len < 16)
+		return DPI_NONE;
+	/* A connect reply: action 0, transaction id, connection id. Alone it
+	 * proves nothing; it arms the check of the next request. */
+	if (len == 16 && be32(d) == ACT_CONNECT) {
+		st->udptrk_conn_set = 1;
+		st->udptrk_conn_dir = (uint8_t)(1 + p->dir);
+		memcpy(st->udptrk_conn, d + 8, 8);
+		return DPI_NONE;
+	}
+	if (st->udptrk_conn_set && st->udptrk_conn_dir != 1 + p->dir &&
+	    memcmp(d, st->udptrk_conn, 8) == 0) {
+		uint32_t action = be32(d + 8);
+
+		if (action == ACT_ANNOUNCE && len >= 98)
+			return DPI_UDP_TRACKER;
+		if (action == ACT_SCRAPE && len >= 36 && (len - 16) % 20 == 0)
+			return DPI_UDP_TRACKER;
+	}
+	return DPI_NONE;
+}
+
+
+void udp_tracker_learn(const struct dpi_pkt *p)
+{
+	size_t psz = p->v->family == 6 ? 18 : 6;
+
+	/* Announce reply from the tracker: action, transaction id, interval,
+	 * leechers, seeders, then compact peers of the flow's family. */
+	if (p->dir != 1 || p->len < 20 || be32(p->data) != ACT_ANNOUNCE ||
+	    (p->len - 20) % psz != 0)
+		return;
+	dpi_learn_compact(p, p->data + 20, p->len - 20, p->v->family);
+}

@@ -1,0 +1,18 @@
+/* udp_tracker.h - the UDP tracker protocol (BEP 15). */
+#ifndef BTBLOCKD_DPI_UDP_TRACKER_H
+#define BTBLOCKD_DPI_UDP_TRACKER_H
+
+#include "dpi.h"
+
+/* 1 if data is a connect request (protocol magic, action 0), else 0. */
+int udp_tracker_is_connect(const uint8_t *data, size_t len);
+
+/* Follow the exchange on a UDP flow: a connect request fires; announce
+ * and scrape fire when they carry the connection id the flow handed out.
+ * Announce replies feed their peers to p->learn. */
+enum dpi_id udp_tracker_check(struct dpi_flow *st, const struct dpi_pkt *p);
+
+/* Feed the peers of an announce reply (flow already blocked) to p->learn. */
+void udp_tracker_learn(const struct dpi_pkt *p);
+
+#endif

@@ -1,0 +1,109 @@
+/* engine.h - the per-worker BitTorrent engine: flow table, detectors and
+ * endpoint cache behind one call per packet. One engine per thread; no
+ * locks, nothing shared. */
+#ifndef BTBLOCKD_ENGINE_H
+#define BTBLOCKD_ENGINE_H
+
+#include <stdint.h>
+
+#include "dpi.h"
+#include "flow.h"
+#include "endpoints.h"
+
+struct pkt_view;
+
+/* Everything is sized from this at engine_init. Memory per engine with the
+ * defaults: 16 MiB of flows (256 B each), 256 KiB of hash buckets, 8 MiB
+ * of stream heads (lent to one flow in 16), 512 KiB of endpoint cache:
+ * about 25 MiB, all faulted in at start-up. */
+struct engine_config {
+	uint32_t flow_capacity;		/* flows per worker */
+	uint32_t tcp_timeout_s;		/* idle TCP flow lifetime */
+	uint32_t udp_timeout_s;		/* idle UDP flow lifetime */
+	uint32_t stream_prefix;		/* stream head bytes kept per direction */
+	uint32_t allow_after;		/* payload packets without detection before "allow" */
+	uint32_t endpoint_capacity;	/* endpoint cache entries; 0 turns the cache off */
+	uint32_t endpoint_ttl_s;	/* endpoint cache entry lifetime */
+};
+
+#define ENGINE_DEF_FLOW_CAPACITY	65536
+#define ENGINE_DEF_TCP_TIMEOUT		300
+#define ENGINE_DEF_UDP_TIMEOUT		60
+#define ENGINE_DEF_STREAM_PREFIX	1024
+#define ENGINE_DEF_ALLOW_AFTER		6
+#define ENGINE_DEF_ENDPOINT_CAPACITY	16384
+#define ENGINE_DEF_ENDPOINT_TTL		3600
+
+enum engine_verdict { ENGINE_UNDECIDED = 0, ENGINE_ALLOW, ENGINE_BLOCK };
+
+struct engine_result {
+	enum engine_verdict verdict;
+	const char *reason;		/* detector name (static), NULL when none */
+	uint32_t decided_at;		/* packet index in the flow (1-based), 0: undecided */
+	uint32_t flow_packets;		/* packets seen on the flow so far */
+};
+
+/* Per-engine counters: plain integers written by the owning thread only. */
+struct engine_counters {
+	uint64_t packets;
+	uint64_t payload_packets;
+	uint64_t inspected_packets;	/* packets that went through detectors */
+	uint64_t flows_inserted;
+	uint64_t flows_evicted;
+	uint64_t flows_timed_out;
+	uint64_t flows_active;
+	uint64_t decided_allow;
+	uint64_t decided_block;
+	uint64_t stream_heads_exhausted;
+	uint64_t endpoints_learned;
+	uint64_t endpoint_cache_size;
+	uint64_t detector[DPI_COUNT];	/* blocks per detector, named by engine_detector_name */
+};
+
+#define ENGINE_NDETECTORS DPI_COUNT
+
+/* Called for each flow leaving the table (offline mode prints it). */
+typedef void (*engine_flow_end_fn)(void *arg, const struct flow *f);
+
+struct engine {
+	struct engine_config cfg;
+	struct flow_table flows;
+	struct endpoints eps;
+	struct engine_counters ctr;
+	uint64_t now_ns;
+	engine_flow_end_fn on_end;
+	void *on_end_arg;
+};
+
+/* Fill c with the defaults above. */
+void engine_config_defaults(struct engine_config *c);
+
+/* NULL if c is usable, else a sentence naming the bad option. */
+const char *engine_config_check(const struct engine_config *c);
+
+/* Allocate every table; 0, or -1 (bad config or ENOMEM). */
+int engine_init(struct engine *e, const struct engine_config *c);
+
+/* Free the tables. */
+void engine_fini(struct engine *e);
+
+/* Report every flow leaving the table to fn (NULL: none). */
+void engine_set_flow_end(struct engine *e, engine_flow_end_fn fn, void *arg);
+
+/* Remove every flow (each reported) and forget learned endpoints. */
+void engine_reset(struct engine *e);
+
+/* Classify one parsed packet (pkt_parse()==PKT_OK) seen at now_ns. */
+void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
+		    struct engine_result *out);
+
+/* Copy the counters (any thread; fields read with relaxed atomics). */
+void engine_counters_get(const struct engine *e, struct engine_counters *out);
+
+/* Name of counters.detector[i] for the stats JSON ("" for index 0). */
+const char *engine_detector_name(unsigned i);
+
+/* The verdict name of a flow ("block", "allow", "undecided"). */
+const char *engine_verdict_name(enum engine_verdict v);
+
+#endif

@@ -1,0 +1,117 @@
+/* flow.h - the per-worker flow table: both directions of a 5-tuple in one
+ * entry, fixed capacity, idle timeouts, oldest evicted when full, and a
+ * pool of per-direction stream heads for the flows still undecided. */
+#ifndef BTBLOCKD_FLOW_H
+#define BTBLOCKD_FLOW_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "dpi.h"
+
+struct pkt_view;
+
+#define FLOW_NONE UINT32_MAX
+
+/* One direction of a flow. Direction 0 is the sender of the first packet. */
+struct flow_dir {
+	uint32_t next_seq;	/* TCP: the next in-order byte of the head */
+	uint32_t packets;
+	uint32_t payload_packets;
+	uint16_t head_len;	/* bytes in the stream head */
+	uint8_t seq_set;
+};
+
+/* The first 64 bytes hold all a decided flow needs per packet (lookup,
+ * verdict, counters, ages), so such a packet touches one cache line. */
+struct flow {
+	/* first cache line */
+	uint8_t a[16], b[16];	/* a: sender of the first packet seen */
+	uint16_t pa, pb;
+	uint8_t family;		/* 4 or 6 */
+	uint8_t l4;		/* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t verdict;	/* enum engine_verdict */
+	uint8_t reason;		/* enum dpi_id */
+	uint32_t hnext;		/* hash chain, or the free list */
+	uint32_t packets;
+	uint64_t last_ns;	/* last packet */
+	uint32_t linked;	/* last_ns >> 30 (about 1 s) when last moved to the
+				 * young end of its age list */
+	uint32_t decided_at;
+	/* the rest: undecided flows, age list moves, reports */
+	uint32_t prev, next;	/* age list of the flow's class */
+	uint8_t in_use;
+	uint8_t start_seen;	/* TCP: SYN or SYN-ACK seen */
+	uint8_t server;		/* TCP: 1 b listens, 2 a listens, 0 unknown */
+	uint8_t learn_budget;	/* blocked: reply packets still parsed to learn */
+	uint32_t eps_gen;	/* endpoint cache generation last checked */
+	uint32_t head;		/* stream head slot or FLOW_NONE */
+	uint64_t first_ns;
+	uint32_t payload_packets;
+	struct flow_dir dir[2];	/* counted while undecided */
+	struct dpi_flow dpi;
+} __attribute__((aligned(64)));
+
+/* Why a flow left the table, for the removal callback. */
+enum flow_end { FLOW_END_TIMEOUT, FLOW_END_EVICTED, FLOW_END_FLUSH };
+
+typedef void (*flow_end_fn)(void *arg, const struct flow *f, enum flow_end why);
+
+struct flow_table {
+	struct flow *flows;
+	uint32_t capacity;
+	uint32_t *buckets;
+	uint32_t mask;
+	uint32_t free_list;
+	uint32_t count;
+	uint32_t age_head[2], age_tail[2];	/* 0: TCP, 1: UDP; oldest first */
+	uint64_t timeout_ns[2];
+	uint8_t *heads;			/* head_slots * 2 * head_size bytes */
+	uint32_t head_size;
+	uint32_t head_slots;
+	uint32_t *head_free;		/* stack of free slots */
+	uint32_t head_free_n;
+	uint64_t seed;
+	uint64_t inserted, evicted, timed_out, head_exhausted;	/* read by the control thread */
+	flow_end_fn on_end;
+	void *on_end_arg;
+};
+
+/* Allocate a table of capacity flows with stream heads of head_size bytes
+ * per direction (0: none). 0, or -1 on bad arguments or ENOMEM. */
+int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
+		    uint32_t tcp_timeout_s, uint32_t udp_timeout_s, uint64_t seed);
+
+/* Free what flow_table_init allocated. */
+void flow_table_fini(struct flow_table *t);
+
+/* Remove every flow (reported as FLOW_END_FLUSH), e.g. between files. */
+void flow_table_flush(struct flow_table *t);
+
+/* The flow of a TCP/UDP packet, created if new (evicting the oldest when
+ * full). *dir gets 0 or 1, *created 1 for a new flow. NULL for other L4. */
+struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
+			 uint64_t now_ns, int *dir, int *created);
+
+/* Mark f as used now (moves it to the young end of its age list). */
+void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_ns);
+
+/* Remove up to max idle flows (oldest first); returns how many. */
+uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max);
+
+/* Append TCP payload of direction dir at sequence seq to the flow's
+ * stream head, in order only (retransmitted bytes skipped, gaps stop the
+ * head). Returns 1 if bytes were added, 0 otherwise. */
+int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq,
+		     const uint8_t *data, uint32_t len);
+
+/* The head of direction dir, or NULL when the flow has no head slot. */
+const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir);
+
+/* Give the flow's head slot back (the flow is decided). */
+void flow_head_release(struct flow_table *t, struct flow *f);
+
+/* Call fn for every flow in the table. */
+void flow_foreach(struct flow_table *t, void (*fn)(void *arg, const struct flow *f), void *arg);
+
+#endif

@@ -1,0 +1,254 @@
+/* test_flow.c - unit tests of the flow table (src/flow.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "../../src/flow.c"
+#include "dpi_test.h"
+
+#define S 1000000000ULL
+
+static void view(struct pkt_view *v, int l4, uint8_t host, uint16_t sport, uint16_t dport, int rev)
+{
+	test_view(v, l4, sport, dport, "", 0);
+	v->saddr[3] = host;
+	if (rev) {
+		uint8_t t[16];
+		uint16_t p = v->sport;
+
+		memcpy(t, v->saddr, 16);
+		memcpy(v->saddr, v->daddr, 16);
+		memcpy(v->daddr, t, 16);
+		v->sport = v->dport;
+		v->dport = p;
+	}
+}
+
+static int ended;
+static enum flow_end last_why;
+
+static void on_end(void *arg, const struct flow *f, enum flow_end why)
+{
+	(void)arg;
+	(void)f;
+	ended++;
+	last_why = why;
+}
+
+static void test_both_directions_one_entry(void **state)
+{
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *f, *g;
+	int dir, created;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 64, 256, 300, 60, 1), 0);
+	view(&v, IPPROTO_TCP, 1, 40000, 443, 0);
+	f = flow_lookup(&t, &v, S, &dir, &created);
+	assert_non_null(f);
+	assert_int_equal(created, 1);
+	assert_int_equal(dir, 0);
+	view(&v, IPPROTO_TCP, 1, 40000, 443, 1);
+	g = flow_lookup(&t, &v, S, &dir, &created);
+	assert_ptr_equal(f, g);
+	assert_int_equal(created, 0);
+	assert_int_equal(dir, 1);
+	/* the same ports over UDP are another flow */
+	view(&v, IPPROTO_UDP, 1, 40000, 443, 0);
+	g = flow_lookup(&t, &v, S, &dir, &created);
+	assert_ptr_not_equal(f, g);
+	assert_int_equal(t.count, 2);
+	assert_int_equal(t.inserted, 2);
+	/* ICMP has no flow */
+	v.l4proto = 1;
+	assert_null(flow_lookup(&t, &v, S, &dir, &created));
+	flow_table_fini(&t);
+}
+
+static void test_ipv6(void **state)
+{
+	struct flow_table t;
+	struct pkt_view v, w;
+	struct flow *f;
+	int dir, created;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 16, 0, 300, 60, 1), 0);
+	view(&v, IPPROTO_UDP, 1, 6881, 6881, 0);
+	v.family = 6;
+	memset(v.saddr, 0x20, 16);
+	memset(v.daddr, 0x30, 16);
+	f = flow_lookup(&t, &v, S, &dir, &created);
+	w = v;
+	memcpy(w.saddr, v.daddr, 16);
+	memcpy(w.daddr, v.saddr, 16);
+	assert_ptr_equal(flow_lookup(&t, &w, S, &dir, &created), f);
+	assert_int_equal(dir, 1);
+	/* same bytes as IPv4 is another flow */
+	w.family = 4;
+	assert_ptr_not_equal(flow_lookup(&t, &w, S, &dir, &created), f);
+	flow_table_fini(&t);
+}
+
+static void test_timeouts(void **state)
+{
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *f;
+	int dir, created;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 64, 0, 300, 60, 1), 0);
+	t.on_end = on_end;
+	ended = 0;
+	view(&v, IPPROTO_TCP, 1, 1000, 80, 0);
+	flow_lookup(&t, &v, 0, &dir, &created);
+	view(&v, IPPROTO_UDP, 1, 1000, 53, 0);
+	f = flow_lookup(&t, &v, 0, &dir, &created);
+	flow_touch(&t, f, 0);
+	/* at 61 s only the UDP flow is idle for too long */
+	assert_int_equal(flow_expire(&t, 61 * S, 100), 1);
+	assert_int_equal(ended, 1);
+	assert_int_equal(last_why, FLOW_END_TIMEOUT);
+	assert_int_equal(t.count, 1);
+	assert_int_equal(flow_expire(&t, 299 * S, 100), 0);
+	assert_int_equal(flow_expire(&t, 301 * S, 100), 1);
+	assert_int_equal(t.timed_out, 2);
+	/* an idle flow met again by lookup is replaced by a fresh one */
+	view(&v, IPPROTO_UDP, 1, 1000, 53, 0);
+	f = flow_lookup(&t, &v, 400 * S, &dir, &created);
+	f->packets = 9;
+	f = flow_lookup(&t, &v, 500 * S, &dir, &created);
+	assert_int_equal(created, 1);
+	assert_int_equal(f->packets, 0);
+	assert_int_equal(t.timed_out, 3);
+	flow_table_fini(&t);
+}
+
+static void test_evicts_oldest(void **state)
+{
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *first;
+	int dir, created, i;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 16, 0, 300, 60, 1), 0);
+	t.on_end = on_end;
+	ended = 0;
+	for (i = 0; i < 16; i++) {
+		view(&v, i & 1 ? IPPROTO_UDP : IPPROTO_TCP, 1, (uint16_t)(1000 + i), 80, 0);
+		flow_lookup(&t, &v, (uint64_t)i * S, &dir, &created);
+	}
+	/* touch flow 0 again: flow 1 becomes the oldest */
+	view(&v, IPPROTO_TCP, 1, 1000, 80, 0);
+	first = flow_lookup(&t, &v, 20 * S, &dir, &created);
+	flow_touch(&t, first, 20 * S);
+	view(&v, IPPROTO_TCP, 1, 2000, 80, 0);
+	flow_lookup(&t, &v, 21 * S, &dir, &created);
+	assert_int_equal(t.evicted, 1);
+	assert_int_equal(last_why, FLOW_END_EVICTED);
+	assert_int_equal(t.count, 16);
+	view(&v, IPPROTO_UDP, 1, 1001, 80, 0);
+	flow_lookup(&t, &v, 22 * S, &dir, &created);
+	assert_int_equal(created, 1);		/* flow 1 was the victim */
+	view(&v, IPPROTO_TCP, 1, 1000, 80, 0);
+	flow_lookup(&t, &v, 22 * S, &dir, &created);
+	assert_int_equal(created, 0);		/* flow 0 survived */
+	flow_table_flush(&t);
+	assert_int_equal(t.count, 0);
+	assert_int_equal(last_why, FLOW_END_FLUSH);
+	flow_table_fini(&t);
+}
+
+static void test_stream_head(void **state)
+{
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *f;
+	const uint8_t *h;
+	int dir, created;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 16, 16, 300, 60, 1), 0);
+	view(&v, IPPROTO_TCP, 1, 1000, 80, 0);
+	f = flow_lookup(&t, &v, 0, &dir, &created);
+	assert_null(flow_head(&t, f, 0));
+	assert_int_equal(flow_head_append(&t, f, 0, 100, (const uint8_t *)"abcd", 4), 1);
+	/* retransmission: nothing new */
+	assert_int_equal(flow_head_append(&t, f, 0, 100, (const uint8_t *)"abcd", 4), 0);
+	/* out of order: held back */
+	assert_int_equal(flow_head_append(&t, f, 0, 108, (const uint8_t *)"ijkl", 4), 0);
+	/* overlap: only the new part */
+	assert_int_equal(flow_head_append(&t, f, 0, 102, (const uint8_t *)"cdefgh", 6), 1);
+	h = flow_head(&t, f, 0);
+	assert_int_equal(f->dir[0].head_len, 8);
+	assert_memory_equal(h, "abcdefgh", 8);
+	/* the other direction has its own head */
+	assert_int_equal(flow_head_append(&t, f, 1, 7, (const uint8_t *)"XY", 2), 1);
+	assert_memory_equal(flow_head(&t, f, 1), "XY", 2);
+	/* full at 16 bytes */
+	assert_int_equal(flow_head_append(&t, f, 0, 108, (const uint8_t *)"ijklmnopqrstuvwxyz", 18), 1);
+	assert_int_equal(f->dir[0].head_len, 16);
+	assert_memory_equal(h, "abcdefghijklmnop", 16);
+	assert_int_equal(flow_head_append(&t, f, 0, 126, (const uint8_t *)"z", 1), 0);
+	/* sequence numbers wrap */
+	flow_head_release(&t, f);
+	f->dir[0].head_len = 0;
+	assert_int_equal(flow_head_append(&t, f, 0, 0xfffffffe, (const uint8_t *)"ab", 2), 1);
+	assert_int_equal(flow_head_append(&t, f, 0, 0, (const uint8_t *)"cd", 2), 1);
+	assert_memory_equal(flow_head(&t, f, 0), "abcd", 4);
+	flow_table_fini(&t);
+}
+
+static void test_head_pool_exhaustion(void **state)
+{
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *f[40];
+	int dir, created, i, with = 0;
+
+	(void)state;
+	/* a 40-flow table lends heads to at most 40 flows; force a small
+	 * pool to see flows go on without one */
+	assert_int_equal(flow_table_init(&t, 40, 32, 300, 60, 1), 0);
+	t.head_free_n = 4;
+	for (i = 0; i < 8; i++) {
+		view(&v, IPPROTO_TCP, 1, (uint16_t)(3000 + i), 80, 0);
+		f[i] = flow_lookup(&t, &v, 0, &dir, &created);
+		with += flow_head_append(&t, f[i], 0, 1, (const uint8_t *)"x", 1);
+	}
+	assert_int_equal(with, 4);
+	assert_int_equal(t.head_exhausted, 4);
+	/* a decided flow gives its slot back */
+	flow_head_release(&t, f[0]);
+	assert_int_equal(flow_head_append(&t, f[7], 0, 1, (const uint8_t *)"x", 1), 1);
+	flow_table_fini(&t);
+}
+
+static void test_bad_init(void **state)
+{
+	struct flow_table t;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 0, 16, 1, 1, 0), -1);
+	assert_int_equal(flow_table_init(&t, 16, 70000, 1, 1, 0), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_both_directions_one_entry),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_evicts_oldest),
+		cmocka_unit_test(test_stream_head),
+		cmocka_unit_test(test_head_pool_exhaustion),
+		cmocka_unit_test(test_bad_init),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

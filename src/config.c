@@ -22,6 +22,22 @@ enum opt_id {
 	OPT_FOREGROUND,
 	OPT_PIDFILE,
 	OPT_LOG_LEVEL,
+	OPT_FLOW_CAPACITY,
+	OPT_TCP_TIMEOUT,
+	OPT_UDP_TIMEOUT,
+	OPT_STREAM_PREFIX,
+	OPT_ALLOW_AFTER,
+	OPT_ENDPOINT_CAPACITY,
+	OPT_ENDPOINT_TTL,
+	OPT_MONITOR,
+	OPT_REJECT,
+	OPT_MARK_MASK,
+	OPT_MARK_ALLOW,
+	OPT_MARK_BLOCK,
+	OPT_MARK_REJECT,
+	OPT_DETECT_LOG,
+	OPT_DETECT_SYSLOG,
+	OPT_DETECT_LOG_RATE,
 	OPT_READ_PCAP,
 	OPT_HELP,
 	OPT_VERSION,
@@ -35,45 +51,87 @@ struct opt_def {
 	int in_file;		/* allowed in the config file */
 	const char *arg_name;
 	const char *help;
+	size_t field;		/* uint32_t options: offsetof(struct btb_config, ...) */
+	uint32_t min, max;	/* their range */
+	const char *unit;	/* their unit, for error messages */
 };
+
+#define U32(f, lo, hi, u) offsetof(struct btb_config, f), lo, hi, u
+#define NO_RANGE 0, 0, 0, NULL
 
 static const struct opt_def opt_table[] = {
 	{ "config", OPT_CONFIG, 'c', required_argument, 0, "FILE",
-	  "config file (default " CONFIG_DEFAULT_FILE ")" },
+	  "config file (default " CONFIG_DEFAULT_FILE ")", NO_RANGE },
 	{ "queues", OPT_QUEUES, 'q', required_argument, 1, "A[-B]",
-	  "NFQUEUE numbers to serve (default 0-N-1, N online CPUs)" },
+	  "NFQUEUE numbers to serve (default 0-N-1, N online CPUs)", NO_RANGE },
 	{ "cpus", OPT_CPUS, 0, required_argument, 1, "LIST",
-	  "CPUs to pin workers to, e.g. 0,2-3 (default round-robin)" },
+	  "CPUs to pin workers to, e.g. 0,2-3 (default round-robin)", NO_RANGE },
 	{ "control", OPT_CONTROL, 's', required_argument, 1, "PATH",
-	  "control socket (default " CONFIG_DEFAULT_CONTROL ")" },
+	  "control socket (default " CONFIG_DEFAULT_CONTROL ")", NO_RANGE },
 	{ "copy-range", OPT_COPY_RANGE, 0, required_argument, 1, "BYTES",
-	  "bytes of each packet copied to the daemon (default 2048)" },
+	  "bytes of each packet copied to the daemon (default 2048)",
+	  U32(copy_range, 64, 65531, "bytes") },	/* kernel: 0xffff - NLA_HDRLEN */
 	{ "queue-maxlen", OPT_QUEUE_MAXLEN, 0, required_argument, 1, "N",
-	  "kernel queue length per queue (default 4096)" },
+	  "kernel queue length per queue (default 4096)",
+	  U32(queue_maxlen, 16, 1048576, "packets") },
 	{ "rcvbuf", OPT_RCVBUF, 0, required_argument, 1, "BYTES",
-	  "netlink receive buffer per queue (default 67108864)" },
+	  "netlink receive buffer per queue (default 67108864)",
+	  U32(rcvbuf, 65536, 1073741824, "bytes") },
+	{ "flow-capacity", OPT_FLOW_CAPACITY, 0, required_argument, 1, "N",
+	  "flows tracked per worker (default 65536)",
+	  U32(engine.flow_capacity, 16, 16777216, "flows") },
+	{ "tcp-timeout", OPT_TCP_TIMEOUT, 0, required_argument, 1, "SECONDS",
+	  "idle time after which a TCP flow is forgotten (default 300)",
+	  U32(engine.tcp_timeout_s, 1, 86400, "seconds") },
+	{ "udp-timeout", OPT_UDP_TIMEOUT, 0, required_argument, 1, "SECONDS",
+	  "idle time after which a UDP flow is forgotten (default 60)",
+	  U32(engine.udp_timeout_s, 1, 86400, "seconds") },
+	{ "stream-prefix", OPT_STREAM_PREFIX, 0, required_argument, 1, "BYTES",
+	  "payload bytes kept per flow direction for detection (default 1024)",
+	  U32(engine.stream_prefix, 64, 16384, "bytes") },
+	{ "allow-after", OPT_ALLOW_AFTER, 0, required_argument, 1, "N",
+	  "payload packets without detection before a flow is allowed (default 6)",
+	  U32(engine.allow_after, 1, 1000, "packets") },
+	{ "endpoint-capacity", OPT_ENDPOINT_CAPACITY, 0, required_argument, 1, "N",
+	  "known BitTorrent endpoints remembered per worker, 0: off (default 16384)",
+	  U32(engine.endpoint_capacity, 0, 16777216, "entries") },
+	{ "endpoint-ttl", OPT_ENDPOINT_TTL, 0, required_argument, 1, "SECONDS",
+	  "how long a known endpoint is remembered (default 3600)",
+	  U32(engine.endpoint_ttl_s, 1, 604800, "seconds") },
+	{ "monitor", OPT_MONITOR, 'm', no_argument, 1, NULL,
+	  "detect, count and log, but never block", NO_RANGE },
+	{ "reject", OPT_REJECT, 0, no_argument, 1, NULL,
+	  "reset blocked TCP flows instead of dropping them silently", NO_RANGE },
+	{ "mark-mask", OPT_MARK_MASK, 0, required_argument, 1, "MASK",
+	  "packet and conntrack mark bits owned by btblockd (default 0x00ff0000)", NO_RANGE },
+	{ "mark-allow", OPT_MARK_ALLOW, 0, required_argument, 1, "VALUE",
+	  "mark of allowed flows, inside the mask (default 0x00a10000)", NO_RANGE },
+	{ "mark-block", OPT_MARK_BLOCK, 0, required_argument, 1, "VALUE",
+	  "mark of blocked flows, inside the mask (default 0x00b10000)", NO_RANGE },
+	{ "mark-reject", OPT_MARK_REJECT, 0, required_argument, 1, "VALUE",
+	  "mark of blocked TCP flows with --reject (default 0x00b20000)", NO_RANGE },
+	{ "detect-log", OPT_DETECT_LOG, 0, required_argument, 1, "PATH",
+	  "append one JSON line per detection to PATH", NO_RANGE },
+	{ "detect-syslog", OPT_DETECT_SYSLOG, 0, no_argument, 1, NULL,
+	  "send detections to syslog too", NO_RANGE },
+	{ "detect-log-rate", OPT_DETECT_LOG_RATE, 0, required_argument, 1, "N",
+	  "at most N detection lines per second, the rest counted (default 50)",
+	  U32(detect_log_rate, 1, 100000, "lines per second") },
 	{ "fail-open", OPT_FAIL_OPEN, 0, no_argument, 1, NULL,
-	  "accept packets when a queue is full (default)" },
+	  "accept packets when a queue is full (default)", NO_RANGE },
 	{ "fail-closed", OPT_FAIL_CLOSED, 0, no_argument, 1, NULL,
-	  "drop packets when a queue is full" },
+	  "drop packets when a queue is full", NO_RANGE },
 	{ "foreground", OPT_FOREGROUND, 'f', no_argument, 1, NULL,
-	  "stay in the foreground and log to stderr" },
+	  "stay in the foreground and log to stderr", NO_RANGE },
 	{ "pidfile", OPT_PIDFILE, 'p', required_argument, 1, "PATH",
-	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")" },
+	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")", NO_RANGE },
 	{ "log-level", OPT_LOG_LEVEL, 'l', required_argument, 1, "LEVEL",
-	  "error, warning, notice (default), info or debug" },
+	  "error, warning, notice (default), info or debug", NO_RANGE },
 	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
-	  "classify the pcap FILEs given as arguments, print JSON lines, exit" },
-	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit" },
-	{ "version", OPT_VERSION, 'V', no_argument, 0, NULL, "show the version and exit" },
+	  "classify the pcap FILEs given as arguments, print JSON lines, exit", NO_RANGE },
+	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", NO_RANGE },
+	{ "version", OPT_VERSION, 'V', no_argument, 0, NULL, "show the version and exit", NO_RANGE },
 };
-
-#define RANGE_COPY_MIN		64u
-#define RANGE_COPY_MAX		65531u	/* kernel limit: 0xffff - NLA_HDRLEN */
-#define RANGE_MAXLEN_MIN	16u
-#define RANGE_MAXLEN_MAX	1048576u
-#define RANGE_RCVBUF_MIN	65536u
-#define RANGE_RCVBUF_MAX	1073741824u
 
 /* The CPUs this process may run on, in ascending order. */
 static int allowed_cpus(int *cpus, int max)
@@ -112,6 +170,21 @@ void config_defaults(struct btb_config *c)
 	c->fail_open = 1;
 	snprintf(c->pidfile, sizeof(c->pidfile), "%s", CONFIG_DEFAULT_PIDFILE);
 	c->log_level = LOG_NOTICE;
+	/* The engine's own defaults, without linking the engine here. */
+	c->engine = (struct engine_config){
+		.flow_capacity = ENGINE_DEF_FLOW_CAPACITY,
+		.tcp_timeout_s = ENGINE_DEF_TCP_TIMEOUT,
+		.udp_timeout_s = ENGINE_DEF_UDP_TIMEOUT,
+		.stream_prefix = ENGINE_DEF_STREAM_PREFIX,
+		.allow_after = ENGINE_DEF_ALLOW_AFTER,
+		.endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY,
+		.endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL,
+	};
+	c->mark_mask = 0x00ff0000;
+	c->mark_allow = 0x00a10000;
+	c->mark_block = 0x00b10000;
+	c->mark_reject = 0x00b20000;
+	c->detect_log_rate = 50;
 }
 
 int config_worker_cpu(const struct btb_config *c, unsigned i)
@@ -220,13 +293,38 @@ static int copy_path(char *dst, size_t size, const char *value)
 	return 0;
 }
 
+/* A mark or mask: hexadecimal (0x...) or decimal, 32 bits. */
+static int parse_mark(const char *s, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end != '\0' || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 /* Apply one option. On a bad value, write what was expected into want. */
 static int config_set(struct btb_config *c, const struct opt_def *o,
 		      const char *value, char *want, size_t wantlen)
 {
-	uint32_t a, b;
+	uint32_t a, b, *mark;
 	int flag;
 
+	if (o->unit) {
+		uint32_t *field = (uint32_t *)(void *)((char *)c + o->field);
+
+		if (parse_u32(value, o->min, o->max, field) < 0) {
+			snprintf(want, wantlen, "a number of %s from %u to %u", o->unit, o->min, o->max);
+			return -1;
+		}
+		return 0;
+	}
 	switch (o->id) {
 	case OPT_CONFIG:
 		if (copy_path(c->config_path, sizeof(c->config_path), value) < 0)
@@ -255,35 +353,41 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 			return -1;
 		}
 		return 0;
-	case OPT_COPY_RANGE:
-		if (parse_u32(value, RANGE_COPY_MIN, RANGE_COPY_MAX, &c->copy_range) < 0) {
-			snprintf(want, wantlen, "a number of bytes from %u to %u", RANGE_COPY_MIN, RANGE_COPY_MAX);
-			return -1;
-		}
-		return 0;
-	case OPT_QUEUE_MAXLEN:
-		if (parse_u32(value, RANGE_MAXLEN_MIN, RANGE_MAXLEN_MAX, &c->queue_maxlen) < 0) {
-			snprintf(want, wantlen, "a number of packets from %u to %u", RANGE_MAXLEN_MIN, RANGE_MAXLEN_MAX);
-			return -1;
-		}
-		return 0;
-	case OPT_RCVBUF:
-		if (parse_u32(value, RANGE_RCVBUF_MIN, RANGE_RCVBUF_MAX, &c->rcvbuf) < 0) {
-			snprintf(want, wantlen, "a number of bytes from %u to %u", RANGE_RCVBUF_MIN, RANGE_RCVBUF_MAX);
-			return -1;
-		}
-		return 0;
 	case OPT_FAIL_OPEN:
 	case OPT_FAIL_CLOSED:
 	case OPT_FOREGROUND:
+	case OPT_MONITOR:
+	case OPT_REJECT:
+	case OPT_DETECT_SYSLOG:
 		if (parse_bool(value, &flag) < 0) {
 			snprintf(want, wantlen, "yes or no");
 			return -1;
 		}
 		if (o->id == OPT_FOREGROUND)
 			c->foreground = flag;
+		else if (o->id == OPT_MONITOR)
+			c->monitor = flag;
+		else if (o->id == OPT_REJECT)
+			c->reject = flag;
+		else if (o->id == OPT_DETECT_SYSLOG)
+			c->detect_syslog = flag;
 		else
 			c->fail_open = (o->id == OPT_FAIL_OPEN) ? flag : !flag;
+		return 0;
+	case OPT_MARK_MASK:
+	case OPT_MARK_ALLOW:
+	case OPT_MARK_BLOCK:
+	case OPT_MARK_REJECT:
+		mark = o->id == OPT_MARK_MASK ? &c->mark_mask : o->id == OPT_MARK_ALLOW ? &c->mark_allow :
+		       o->id == OPT_MARK_BLOCK ? &c->mark_block : &c->mark_reject;
+		if (parse_mark(value, mark) < 0 || *mark == 0) {
+			snprintf(want, wantlen, "a non-zero 32-bit number such as 0x00b10000");
+			return -1;
+		}
+		return 0;
+	case OPT_DETECT_LOG:
+		if (copy_path(c->detect_log, sizeof(c->detect_log), value) < 0)
+			goto bad_path;
 		return 0;
 	case OPT_PIDFILE:
 		if (copy_path(c->pidfile, sizeof(c->pidfile), value) < 0)
@@ -314,6 +418,29 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 bad_path:
 	snprintf(want, wantlen, "a path of 1 to %d bytes", CONFIG_PATH_MAX - 1);
 	return -1;
+}
+
+/* Checks across options, once everything is read. */
+static int config_check_marks(const struct btb_config *c, char *err, size_t errlen)
+{
+	static const char *const names[] = { "mark-allow", "mark-block", "mark-reject" };
+	const uint32_t values[] = { c->mark_allow, c->mark_block, c->mark_reject };
+
+	for (int i = 0; i < 3; i++) {
+		if (values[i] & ~c->mark_mask) {
+			snprintf(err, errlen, "invalid value 0x%08x for --%s: it must lie inside --mark-mask 0x%08x",
+				 values[i], names[i], c->mark_mask);
+			return -1;
+		}
+		for (int j = 0; j < i; j++) {
+			if (values[i] == values[j]) {
+				snprintf(err, errlen, "invalid value 0x%08x for --%s: it equals --%s",
+					 values[i], names[i], names[j]);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 static const struct opt_def *opt_by_name(const char *name)
@@ -520,12 +647,17 @@ enum config_status config_load(struct btb_config *c, int argc, char *const argv[
 		return CONFIG_ERROR;
 	if (config_argv_pass(c, argc, argv, 0, err, errlen) < 0)
 		return CONFIG_ERROR;
-	if (c->show_help || c->show_version || c->read_pcap)
+	if (c->show_help || c->show_version)
+		return CONFIG_OK;
+	/* Offline mode: no file, so that captures classify the same anywhere. */
+	if (c->read_pcap)
 		return CONFIG_OK;
 	/* The command line wins over the file: read the file, then argv again. */
 	if (config_file_load(c, err, errlen) < 0)
 		return CONFIG_ERROR;
 	if (config_argv_pass(c, argc, argv, 0, err, errlen) < 0)
+		return CONFIG_ERROR;
+	if (config_check_marks(c, err, errlen) < 0)
 		return CONFIG_ERROR;
 	return CONFIG_OK;
 }

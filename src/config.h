@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "engine.h"
 
 #define CONFIG_DEFAULT_FILE	"/etc/btblockd.conf"
 #define CONFIG_DEFAULT_CONTROL	"/run/btblockd.sock"
@@ -32,6 +33,17 @@ struct btb_config {
 	char pidfile[CONFIG_PATH_MAX];
 	int pidfile_explicit;
 	int log_level;			/* LOG_* priority */
+
+	struct engine_config engine;	/* flow table and detectors */
+	int monitor;			/* detect and log, never block */
+	int reject;			/* blocked TCP: mark_reject, reset by the ruleset */
+	uint32_t mark_mask;		/* the mark bits that belong to btblockd */
+	uint32_t mark_allow;
+	uint32_t mark_block;
+	uint32_t mark_reject;
+	char detect_log[CONFIG_PATH_MAX];	/* empty: no file */
+	int detect_syslog;
+	uint32_t detect_log_rate;	/* lines per second */
 
 	int show_help;
 	int show_version;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "control.h"
+#include "detect_log.h"
 #include "log.h"
 #include "worker.h"
 
@@ -204,6 +205,26 @@ static void control_accept(struct control *c)
 	close(fd);
 }
 
+/* Move detection events from every worker's ring to the log. */
+static void drain_detections(struct control *c)
+{
+	struct detect_event e;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (__atomic_exchange_n(&c->reopen_requested, 0, __ATOMIC_ACQ_REL) && c->detect_log)
+		detect_log_reopen(c->detect_log);
+	for (unsigned i = 0; i < c->nworkers; i++)
+		while (detect_ring_pop(&c->workers[i].detections, &e))
+			if (c->detect_log)
+				detect_log_write(c->detect_log, &e, (uint64_t)ts.tv_sec);
+}
+
+void control_request_reopen(struct control *c)
+{
+	__atomic_store_n(&c->reopen_requested, 1, __ATOMIC_RELEASE);
+}
+
 static void *control_main(void *arg)
 {
 	struct control *c = arg;
@@ -222,10 +243,12 @@ static void *control_main(void *arg)
 			slot[n] = i;
 			pfd[n++] = (struct pollfd){ .fd = c->clients[i].fd, .events = POLLIN };
 		}
-		if (poll(pfd, (nfds_t)n, 250) < 0 && errno != EINTR) {
+		/* 100 ms: how long a detection may wait before it is logged. */
+		if (poll(pfd, (nfds_t)n, 100) < 0 && errno != EINTR) {
 			LOG(LOG_ERR, "control: poll failed: %s", strerror(errno));
 			break;
 		}
+		drain_detections(c);
 		if (pfd[0].revents)
 			break;
 		if (pfd[1].revents & POLLIN)
@@ -242,7 +265,7 @@ static void *control_main(void *arg)
 }
 
 int control_start(struct control *c, const struct stats_info *info,
-		  struct worker *workers, unsigned n)
+		  struct worker *workers, unsigned n, struct detect_log *dlog)
 {
 	sigset_t all, old;
 	int e;
@@ -250,6 +273,7 @@ int control_start(struct control *c, const struct stats_info *info,
 	c->info = info;
 	c->workers = workers;
 	c->nworkers = n;
+	c->detect_log = dlog;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	e = pthread_create(&c->thread, NULL, control_main, c);

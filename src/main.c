@@ -1,9 +1,13 @@
 /* main.c - start-up, signals, threads and shutdown of btblockd. */
 #include "sysincl.h"
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include "config.h"
 #include "control.h"
+#include "detect_log.h"
+#include "pcap_replay.h"
 #include "log.h"
 #include "stats.h"
 #include "worker.h"
@@ -16,6 +20,7 @@ struct daemon {
 	unsigned nworkers;
 	struct control control;
 	struct stats_info info;
+	struct detect_log detect_log;
 	int pidfile_fd;
 	int ready_fd;		/* write end of the pipe the parent waits on */
 };
@@ -65,6 +70,32 @@ static void report_ready(struct daemon *d, char status)
 	d->ready_fd = -1;
 }
 
+/*
+ * Tell systemd (Type=notify) that start-up is complete. The protocol is one
+ * datagram to $NOTIFY_SOCKET; speaking it directly avoids a dependency on
+ * libsystemd, which OpenWrt does not have.
+ */
+static void notify_service_manager(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';		/* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+		LOG(LOG_WARNING, "cannot notify the service manager: %s", strerror(errno));
+	close(fd);
+}
+
 /* Locked for the daemon's lifetime: a second instance fails cleanly. */
 static int pidfile_write(struct daemon *d)
 {
@@ -110,6 +141,7 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 		LOG(LOG_ERR, "reload failed, keeping the running configuration: %s", err);
 		return;
 	}
+	control_request_reopen(&d->control);
 	if (next.log_level != d->cfg.log_level) {
 		log_set_level(next.log_level);
 		d->cfg.log_level = next.log_level;
@@ -117,8 +149,14 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	if (next.queue_first != d->cfg.queue_first || next.queue_last != d->cfg.queue_last ||
 	    next.copy_range != d->cfg.copy_range || next.queue_maxlen != d->cfg.queue_maxlen ||
 	    next.fail_open != d->cfg.fail_open || next.rcvbuf != d->cfg.rcvbuf ||
-	    strcmp(next.control_path, d->cfg.control_path) != 0)
-		LOG(LOG_WARNING, "reload: queue, socket and buffer settings take effect on restart");
+	    strcmp(next.control_path, d->cfg.control_path) != 0 ||
+	    memcmp(&next.engine, &d->cfg.engine, sizeof(next.engine)) != 0 ||
+	    next.monitor != d->cfg.monitor || next.reject != d->cfg.reject ||
+	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
+	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
+	    strcmp(next.detect_log, d->cfg.detect_log) != 0)
+		LOG(LOG_WARNING, "reload: only the log level changes without a restart; "
+		    "the detection log file is reopened");
 	LOG(LOG_NOTICE, "configuration reloaded (log level %s)", log_level_name(d->cfg.log_level));
 }
 
@@ -142,8 +180,11 @@ static int run(struct daemon *d, const sigset_t *sigs, int argc, char *const arg
 			LOG(LOG_NOTICE, "signal %d: leaving the queues", sig);
 			return EXIT_SUCCESS;
 		}
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
+			notify_service_manager("RELOADING=1");
 			reload(d, argc, argv);
+			notify_service_manager("READY=1");
+		}
 		if (any_worker_failed(d)) {
 			LOG(LOG_ERR, "a worker failed; exiting so that the service manager restarts us");
 			return EXIT_FAILURE;
@@ -160,6 +201,7 @@ static void shutdown_all(struct daemon *d)
 		worker_join(&d->workers[i]);
 	free(d->workers);
 	d->workers = NULL;
+	detect_log_close(&d->detect_log);
 	pidfile_remove(d);
 }
 
@@ -186,6 +228,8 @@ int main(int argc, char *argv[])
 		printf("%s %s\n", PACKAGE, PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
+	if (d.cfg.read_pcap)
+		return pcap_replay_run(&d.cfg.engine, d.cfg.npcap_files, d.cfg.pcap_files, stdout);
 	log_init(PACKAGE, 1, d.cfg.log_level);
 
 	/* Signals are taken synchronously by this thread only. */
@@ -204,6 +248,12 @@ int main(int argc, char *argv[])
 	}
 	if (control_open(&d.control, d.cfg.control_path, err, sizeof(err)) < 0) {
 		LOG(LOG_ERR, "%s", err);
+		free(d.workers);
+		return EXIT_FAILURE;
+	}
+	if (detect_log_open(&d.detect_log, d.cfg.detect_log, d.cfg.detect_syslog,
+			    d.cfg.detect_log_rate) < 0) {
+		control_close(&d.control);
 		free(d.workers);
 		return EXIT_FAILURE;
 	}
@@ -230,8 +280,9 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	d.info = (struct stats_info){ .mode = "enforce", .fail_open = d.cfg.fail_open,
-				      .started = now.tv_sec };
+	d.info = (struct stats_info){ .mode = d.cfg.monitor ? "monitor" : "enforce",
+				      .fail_open = d.cfg.fail_open, .started = now.tv_sec,
+				      .detect_log = &d.detect_log };
 	for (unsigned i = 0; i < d.nworkers; i++) {
 		if (worker_start(&d.workers[i]) < 0) {
 			report_ready(&d, 1);
@@ -239,17 +290,19 @@ int main(int argc, char *argv[])
 			return EXIT_FAILURE;
 		}
 	}
-	if (control_start(&d.control, &d.info, d.workers, d.nworkers) < 0) {
+	if (control_start(&d.control, &d.info, d.workers, d.nworkers, &d.detect_log) < 0) {
 		report_ready(&d, 1);
 		shutdown_all(&d);
 		return EXIT_FAILURE;
 	}
-	LOG(LOG_NOTICE, "ready: queues %u-%u, %u workers, %s, control socket %s",
-	    d.cfg.queue_first, d.cfg.queue_last, d.nworkers,
+	LOG(LOG_NOTICE, "ready: queues %u-%u, %u workers, %s, %s, control socket %s",
+	    d.cfg.queue_first, d.cfg.queue_last, d.nworkers, d.info.mode,
 	    d.cfg.fail_open ? "fail-open" : "fail-closed", d.cfg.control_path);
 	report_ready(&d, 0);
+	notify_service_manager("READY=1");
 
 	status = run(&d, &sigs, argc, argv);
+	notify_service_manager("STOPPING=1");
 	shutdown_all(&d);
 	LOG(LOG_NOTICE, "stopped");
 	log_fini();

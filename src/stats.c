@@ -3,6 +3,7 @@
 #include "sysincl.h"
 #include "stats.h"
 #include "worker.h"
+#include "detect_log.h"
 
 int stats_read_kernel(const char *path, struct kernel_queue_stats *out, int max)
 {
@@ -41,68 +42,101 @@ static json_t *kernel_json(const struct kernel_queue_stats *k, int nk, uint16_t 
 	return json_null();
 }
 
+/* Add n to the integer member key of obj (created at 0). */
+static void json_add(json_t *obj, const char *key, uint64_t n)
+{
+	json_t *v = json_object_get(obj, key);
+
+	json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + (json_int_t)n));
+}
+
+/* Worker counters, engine counters and queue counters of one worker,
+ * set into obj and added into totals and detectors. */
+static void worker_json(const struct worker *w, json_t *obj, json_t *totals, json_t *detectors)
+{
+	struct engine_counters e = { 0 };
+	const struct {
+		const char *key;
+		uint64_t value;
+	} fields[] = {
+		{ "packets", COUNTER_GET(w->ctr.packets) },
+		{ "bytes", COUNTER_GET(w->ctr.bytes) },
+		{ "accepted", COUNTER_GET(w->ctr.accepted) },
+		{ "dropped", COUNTER_GET(w->ctr.dropped) },
+		{ "malformed", COUNTER_GET(w->ctr.malformed) },
+		{ "fragments", COUNTER_GET(w->ctr.fragments) },
+		{ "other_l4", COUNTER_GET(w->ctr.other_l4) },
+		{ "marked_allow", COUNTER_GET(w->ctr.marked_allow) },
+		{ "marked_block", COUNTER_GET(w->ctr.marked_block) },
+		{ "bans_issued", COUNTER_GET(w->ctr.flows_blocked) },
+		{ "monitor_detections", COUNTER_GET(w->ctr.flows_monitored) },
+		{ "detections_lost", COUNTER_GET(w->detections.overflow) },
+		{ "enobufs", COUNTER_GET(w->q.ctr.enobufs) },
+		{ "batches", COUNTER_GET(w->q.ctr.batches) },
+		{ "verdict_msgs", COUNTER_GET(w->q.ctr.verdict_msgs) },
+		{ "verdict_errors", COUNTER_GET(w->q.ctr.verdict_errors) },
+	};
+	json_t *flows;
+
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		json_object_set_new(obj, fields[i].key, json_integer((json_int_t)fields[i].value));
+		json_add(totals, fields[i].key, fields[i].value);
+	}
+	if (__atomic_load_n(&w->engine_ready, __ATOMIC_ACQUIRE))
+		engine_counters_get(&w->engine, &e);
+	flows = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			  "active", (json_int_t)e.flows_active,
+			  "inserted", (json_int_t)e.flows_inserted,
+			  "evicted", (json_int_t)e.flows_evicted,
+			  "timed_out", (json_int_t)e.flows_timed_out,
+			  "decided_allow", (json_int_t)e.decided_allow,
+			  "decided_block", (json_int_t)e.decided_block,
+			  "stream_heads_exhausted", (json_int_t)e.stream_heads_exhausted);
+	json_object_set_new(obj, "flows", flows);
+	json_object_set_new(obj, "inspected_packets", json_integer((json_int_t)e.inspected_packets));
+	json_object_set_new(obj, "endpoint_cache_size", json_integer((json_int_t)e.endpoint_cache_size));
+	json_add(totals, "inspected_packets", e.inspected_packets);
+	json_add(totals, "endpoint_cache_size", e.endpoint_cache_size);
+	json_add(totals, "flows_active", e.flows_active);
+	json_add(totals, "flows_decided_allow", e.decided_allow);
+	json_add(totals, "flows_decided_block", e.decided_block);
+	for (unsigned i = 1; i < ENGINE_NDETECTORS; i++)
+		json_add(detectors, engine_detector_name(i), e.detector[i]);
+}
+
 json_t *stats_build(const struct stats_info *info, struct worker *workers, unsigned n)
 {
 	struct kernel_queue_stats kernel[STATS_KERNEL_MAX];
-	struct worker_counters sum = { 0 };
-	struct timespec now;
 	json_t *queues = json_array();
+	json_t *totals = json_object();
+	json_t *detectors = json_object();
+	struct timespec now;
 	json_t *doc;
 	int nk;
 
 	nk = stats_read_kernel(STATS_PROC_PATH, kernel, STATS_KERNEL_MAX);
 	for (unsigned i = 0; i < n; i++) {
 		const struct worker *w = &workers[i];
-		struct worker_counters c = {
-			.packets = COUNTER_GET(w->ctr.packets),
-			.bytes = COUNTER_GET(w->ctr.bytes),
-			.accepted = COUNTER_GET(w->ctr.accepted),
-			.dropped = COUNTER_GET(w->ctr.dropped),
-			.malformed = COUNTER_GET(w->ctr.malformed),
-			.fragments = COUNTER_GET(w->ctr.fragments),
-			.other_l4 = COUNTER_GET(w->ctr.other_l4),
-		};
-		json_t *q;
+		json_t *q = json_pack("{s:i,s:i,s:i}", "queue", (int)w->queue_num, "cpu", w->cpu,
+				      "numa_node", w->numa_node);
 
-		sum.packets += c.packets;
-		sum.bytes += c.bytes;
-		sum.accepted += c.accepted;
-		sum.dropped += c.dropped;
-		sum.malformed += c.malformed;
-		sum.fragments += c.fragments;
-		sum.other_l4 += c.other_l4;
-		q = json_pack("{s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
-			      "queue", (int)w->queue_num,
-			      "cpu", w->cpu,
-			      "numa_node", w->numa_node,
-			      "packets", (json_int_t)c.packets,
-			      "bytes", (json_int_t)c.bytes,
-			      "accepted", (json_int_t)c.accepted,
-			      "dropped", (json_int_t)c.dropped,
-			      "malformed", (json_int_t)c.malformed,
-			      "fragments", (json_int_t)c.fragments,
-			      "other_l4", (json_int_t)c.other_l4,
-			      "enobufs", (json_int_t)COUNTER_GET(w->q.ctr.enobufs),
-			      "batches", (json_int_t)COUNTER_GET(w->q.ctr.batches),
-			      "verdict_msgs", (json_int_t)COUNTER_GET(w->q.ctr.verdict_msgs),
-			      "verdict_errors", (json_int_t)COUNTER_GET(w->q.ctr.verdict_errors),
-			      "kernel", nk >= 0 ? kernel_json(kernel, nk, w->queue_num) : json_null());
+		worker_json(w, q, totals, detectors);
+		json_object_set_new(q, "kernel", nk >= 0 ? kernel_json(kernel, nk, w->queue_num) : json_null());
 		json_array_append_new(queues, q);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	doc = json_pack("{s:s,s:I,s:s,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
+	doc = json_pack("{s:s,s:I,s:s,s:b,s:o,s:o,s:o}",
 			"version", PACKAGE_VERSION,
 			"uptime_s", (json_int_t)(now.tv_sec - info->started),
 			"mode", info->mode,
 			"fail_open", info->fail_open,
-			"totals",
-			"packets", (json_int_t)sum.packets,
-			"bytes", (json_int_t)sum.bytes,
-			"accepted", (json_int_t)sum.accepted,
-			"dropped", (json_int_t)sum.dropped,
-			"malformed", (json_int_t)sum.malformed,
-			"fragments", (json_int_t)sum.fragments,
-			"other_l4", (json_int_t)sum.other_l4,
+			"totals", totals,
+			"detectors", detectors,
 			"queues", queues);
+	if (doc && info->detect_log)
+		json_object_set_new(doc, "detect_log",
+				    json_pack("{s:I,s:I}",
+					      "written", (json_int_t)COUNTER_GET(info->detect_log->written),
+					      "suppressed", (json_int_t)COUNTER_GET(info->detect_log->suppressed_total)));
 	return doc;
 }

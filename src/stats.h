@@ -25,10 +25,13 @@ struct kernel_queue_stats {
 int stats_read_kernel(const char *path, struct kernel_queue_stats *out, int max);
 
 /* What the stats document says about the daemon as a whole. */
+struct detect_log;
+
 struct stats_info {
-	const char *mode;		/* "enforce" */
+	const char *mode;		/* "enforce" or "monitor" */
 	int fail_open;
 	time_t started;			/* CLOCK_MONOTONIC seconds */
+	const struct detect_log *detect_log;	/* lines written and suppressed */
 };
 
 /* The stats document: totals and one object per queue. */

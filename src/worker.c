@@ -1,5 +1,6 @@
 /* worker.c - the per-queue loop tying queue, packet view and verdict together. */
 #include "sysincl.h"
+#include <netinet/in.h>	/* before linux/netfilter.h: glibc then the uapi */
 #include <sched.h>
 #include <dirent.h>
 #include <linux/netfilter.h>
@@ -53,8 +54,86 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 	return queue_open(&w->q, w->queue_num, &p, err, errlen);
 }
 
-/* The classifier: today every well-formed packet is accepted; malformed,
- * fragmented and non-TCP/UDP packets are counted and accepted too, since
+static void report_detection(struct worker *w, const struct pkt_view *view,
+			     const struct engine_result *r, enum detect_action action)
+{
+	struct detect_event e = {
+		.sport = view->sport,
+		.dport = view->dport,
+		.queue = w->queue_num,
+		.family = view->family,
+		.l4 = view->l4proto,
+		.action = (uint8_t)action,
+		.detector = r->reason,
+		.packet_index = r->decided_at,
+	};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	e.wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	memcpy(e.saddr, view->saddr, sizeof(e.saddr));
+	memcpy(e.daddr, view->daddr, sizeof(e.daddr));
+	detect_ring_push(&w->detections, &e);
+}
+
+/* Put our value into the mark field, keeping the bits that are not ours. */
+static void set_mark(struct queue_verdict *v, const struct queue_packet *p,
+		     uint32_t mask, uint32_t value)
+{
+	v->set_mark = 1;
+	v->mark = (p->mark & ~mask) | value;
+}
+
+/*
+ * The mark contract (nft/btblockd.nft): every verdict is an accept; a
+ * decided flow's packet carries the allow or block value in the mark
+ * field, a chain after the queue copies it to the conntrack mark, drops
+ * and bans blocked flows, and stops queueing allowed ones.
+ */
+static void decide(struct worker *w, const struct queue_packet *p, const struct pkt_view *view,
+		   struct queue_verdict *v)
+{
+	const struct btb_config *cfg = w->cfg;
+	struct engine_result r;
+	struct timespec ts;
+	enum detect_action action;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	engine_process(&w->engine, view, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &r);
+	switch (r.verdict) {
+	case ENGINE_UNDECIDED:
+		return;
+	case ENGINE_ALLOW:
+		set_mark(v, p, cfg->mark_mask, cfg->mark_allow);
+		COUNTER_INC(w->ctr.marked_allow);
+		return;
+	case ENGINE_BLOCK:
+		break;
+	}
+	if (cfg->monitor) {
+		/* Seen, counted, logged; the flow leaves the queue as allowed. */
+		set_mark(v, p, cfg->mark_mask, cfg->mark_allow);
+		COUNTER_INC(w->ctr.marked_allow);
+		action = DETECT_MONITOR;
+	} else if (cfg->reject && view->l4proto == IPPROTO_TCP) {
+		set_mark(v, p, cfg->mark_mask, cfg->mark_reject);
+		COUNTER_INC(w->ctr.marked_block);
+		action = DETECT_REJECT;
+	} else {
+		set_mark(v, p, cfg->mark_mask, cfg->mark_block);
+		COUNTER_INC(w->ctr.marked_block);
+		action = DETECT_BLOCK;
+	}
+	if (r.decided_at != r.flow_packets)
+		return;		/* decided earlier: reported then */
+	if (action == DETECT_MONITOR)
+		COUNTER_INC(w->ctr.flows_monitored);
+	else
+		COUNTER_INC(w->ctr.flows_blocked);
+	report_detection(w, view, &r, action);
+}
+
+/* Malformed, fragmented and non-TCP/UDP packets are counted and accepted:
  * nothing can be concluded from them and dropping would harm the network. */
 static struct queue_verdict worker_classify(void *ctx, const struct queue_packet *p)
 {
@@ -66,6 +145,7 @@ static struct queue_verdict worker_classify(void *ctx, const struct queue_packet
 	COUNTER_ADD(w->ctr.bytes, p->wire_len);
 	switch (pkt_parse(&view, p->data, p->cap_len, p->wire_len)) {
 	case PKT_OK:
+		decide(w, p, &view, &v);
 		break;
 	case PKT_OTHER_L4:
 		COUNTER_INC(w->ctr.other_l4);
@@ -98,14 +178,23 @@ static void *worker_main(void *arg)
 	/* Buffers are allocated after pinning: first touch makes them local. */
 	if (queue_alloc_buffers(&w->q) < 0) {
 		LOG(LOG_ERR, "queue %u: out of memory for receive buffers", w->queue_num);
-		__atomic_store_n(&w->failed, 1, __ATOMIC_RELAXED);
-		queue_close(&w->q);
-		return NULL;
+		goto fail;
 	}
+	if (engine_init(&w->engine, &w->cfg->engine) < 0) {
+		LOG(LOG_ERR, "queue %u: out of memory for a flow table of %u flows", w->queue_num,
+		    w->cfg->engine.flow_capacity);
+		goto fail;
+	}
+	__atomic_store_n(&w->engine_ready, 1, __ATOMIC_RELEASE);
 	LOG(LOG_INFO, "queue %u: worker on CPU %d (node %d)", w->queue_num, w->cpu, w->numa_node);
 	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED))
 		queue_service(&w->q, worker_classify, w);
 	queue_drain_and_close(&w->q, worker_classify, w);
+	return NULL;
+fail:
+	/* Leave the queue: with bypass the kernel passes its traffic on. */
+	__atomic_store_n(&w->failed, 1, __ATOMIC_RELAXED);
+	queue_close(&w->q);
 	return NULL;
 }
 
@@ -139,5 +228,9 @@ void worker_join(struct worker *w)
 		w->started = 0;
 	} else {
 		queue_close(&w->q);
+	}
+	if (w->engine_ready) {
+		engine_fini(&w->engine);
+		w->engine_ready = 0;
 	}
 }

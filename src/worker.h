@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "queue.h"
+#include "engine.h"
+#include "detect_log.h"
 
 struct btb_config;
 
@@ -17,6 +19,10 @@ struct worker_counters {
 	uint64_t malformed;	/* truncated or inconsistent headers: accepted */
 	uint64_t fragments;	/* non-first IP fragments: accepted */
 	uint64_t other_l4;	/* neither TCP nor UDP: accepted */
+	uint64_t marked_allow;	/* packets sent back with the allow mark */
+	uint64_t marked_block;	/* packets sent back with the block or reject mark */
+	uint64_t flows_blocked;	/* flows decided block: each makes the ruleset ban its pair */
+	uint64_t flows_monitored;	/* monitor mode: flows that would have been blocked */
 };
 
 struct worker {
@@ -27,6 +33,9 @@ struct worker {
 	const struct btb_config *cfg;
 	struct queue q;
 	struct worker_counters ctr;
+	struct engine engine;		/* allocated by the worker after pinning */
+	int engine_ready;
+	struct detect_ring detections;	/* drained by the control thread */
 	pthread_t thread;
 	int started;
 	int stop;			/* set by the main thread */

@@ -92,6 +92,9 @@ static void test_bad_values_name_the_option(void **state)
 		{ "--copy-range", "63" }, { "--copy-range", "65532" }, { "--copy-range", "12k" },
 		{ "--queue-maxlen", "0" }, { "--queue-maxlen", "99999999999" },
 		{ "--rcvbuf", "1" }, { "--log-level", "loud" }, { "--control", "" },
+		{ "--flow-capacity", "8" }, { "--tcp-timeout", "0" }, { "--stream-prefix", "65536" },
+		{ "--allow-after", "0" }, { "--endpoint-ttl", "0" }, { "--detect-log-rate", "0" },
+		{ "--mark-allow", "0x" }, { "--mark-reject", "-1" },
 	};
 	struct btb_config c;
 
@@ -214,6 +217,56 @@ static void test_file_long_line_and_unreadable(void **state)
 	}
 }
 
+static void test_engine_and_mark_options(void **state)
+{
+	const char *argv[] = { "btblockd", "-c", "/dev/null", "--flow-capacity", "1024",
+			       "--tcp-timeout", "120", "--udp-timeout", "30", "--stream-prefix", "512",
+			       "--allow-after", "4", "--endpoint-capacity", "0", "--endpoint-ttl", "60",
+			       "--monitor", "--reject", "--mark-mask", "0xff000000",
+			       "--mark-allow", "0x01000000", "--mark-block", "0x02000000",
+			       "--mark-reject", "50331648", "--detect-log", "/tmp/d.log",
+			       "--detect-syslog", "--detect-log-rate", "10", NULL };
+	const char *outside[] = { "btblockd", "-c", "/dev/null", "--mark-block", "0x00000100", NULL };
+	const char *same[] = { "btblockd", "-c", "/dev/null", "--mark-allow", "0x00b10000", NULL };
+	const char *zero[] = { "btblockd", "-c", "/dev/null", "--mark-mask", "0", NULL };
+	const char *big[] = { "btblockd", "-c", "/dev/null", "--mark-mask", "0x1ffffffff", NULL };
+	struct btb_config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.engine.flow_capacity, ENGINE_DEF_FLOW_CAPACITY);
+	assert_int_equal(c.mark_mask, 0x00ff0000);
+	assert_int_equal(c.mark_block & ~c.mark_mask, 0);
+	assert_false(c.monitor);
+	assert_int_equal(load(&c, argv), CONFIG_OK);
+	assert_int_equal(c.engine.flow_capacity, 1024);
+	assert_int_equal(c.engine.tcp_timeout_s, 120);
+	assert_int_equal(c.engine.udp_timeout_s, 30);
+	assert_int_equal(c.engine.stream_prefix, 512);
+	assert_int_equal(c.engine.allow_after, 4);
+	assert_int_equal(c.engine.endpoint_capacity, 0);
+	assert_int_equal(c.engine.endpoint_ttl_s, 60);
+	assert_true(c.monitor);
+	assert_true(c.reject);
+	assert_int_equal(c.mark_mask, 0xff000000);
+	assert_int_equal(c.mark_allow, 0x01000000);
+	assert_int_equal(c.mark_block, 0x02000000);
+	assert_int_equal(c.mark_reject, 0x03000000);
+	assert_string_equal(c.detect_log, "/tmp/d.log");
+	assert_true(c.detect_syslog);
+	assert_int_equal(c.detect_log_rate, 10);
+
+	assert_int_equal(load(&c, outside), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--mark-block"));
+	assert_non_null(strstr(err, "inside --mark-mask"));
+	assert_int_equal(load(&c, same), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--mark-block: it equals --mark-allow"));
+	assert_int_equal(load(&c, zero), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--mark-mask"));
+	assert_int_equal(load(&c, big), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--mark-mask"));
+}
+
 static void test_help_text_lists_every_option(void **state)
 {
 	char buf[8192] = { 0 };
@@ -241,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_file_and_precedence),
 		cmocka_unit_test(test_file_errors_name_file_line_and_key),
 		cmocka_unit_test(test_file_long_line_and_unreadable),
+		cmocka_unit_test(test_engine_and_mark_options),
 		cmocka_unit_test(test_help_text_lists_every_option),
 	};
 

@@ -10,6 +10,9 @@
 #   lab_daemon_start --queues 0-1      # btblockd in the router, foreground, background job
 #   lab_tcp 0 4 1000000                # client addr index, family, bytes
 #   lab_stats                          # stats JSON on stdout
+#   lab_sink_start 6881                # logs every TCP/UDP arrival (server ns)
+#   lab_bt 0 4 6881 --hold 3           # BitTorrent handshake, connection held
+#   lab_sink_bytes tcp 10.71.1.10      # bytes that really arrived from a peer
 #   lab_daemon_kill -9
 #
 # Topology (every name carries $LAB_ID so parallel runs never clash):
@@ -36,6 +39,7 @@ LAB_NS_CREATED=""
 LAB_DAEMON_PID=""
 LAB_DAEMON_STATUS=0
 LAB_SERVER_PID=""
+LAB_PIDS=""
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_TRAFFIC="$LAB_DIR/traffic.py"
 LAB_PYTHON="${PYTHON:-python3}"
@@ -218,6 +222,92 @@ lab_udp() {
 		--port "$LAB_PORT" --count "$count" --seed "$(( idx * 10 + fam ))" "$@"
 }
 
+# lab_wait_file FILE PATTERN SECONDS PID: waits (bounded) until FILE has a
+# line matching PATTERN; fails early when process PID is gone.
+lab_wait_file() {
+	local file="$1" pattern="$2" n
+	for n in $(seq 1 "$(( $3 * 20 ))"); do
+		grep -q -e "$pattern" "$file" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || break
+		sleep 0.05
+	done
+	lab_log "no /$pattern/ in $(basename "$file") after $3 s:"
+	sed 's/^/  | /' "$file" >&2
+	return 1
+}
+
+# lab_sink_start PORT...: starts traffic.py sink on both server addresses
+# and every PORT (TCP and UDP); it logs each arrival to $LAB_TMP/sink.log.
+lab_sink_start() {
+	local args="" port pid
+	for port in "$@"; do
+		args="$args --port $port"
+	done
+	# shellcheck disable=SC2086 # word splitting of the port options is intended
+	ip netns exec "$LAB_SERVER" "$LAB_PYTHON" "$LAB_TRAFFIC" sink \
+		--bind "$LAB_SERVER4" --bind "$LAB_SERVER6" $args \
+		--lifetime 900 >>"$LAB_TMP/sink.log" 2>&1 &
+	pid=$!
+	LAB_PIDS="$LAB_PIDS $pid"
+	lab_wait_file "$LAB_TMP/sink.log" '^sink ready' 5 "$pid"
+}
+
+# lab_sink_bytes PROTO PEER [PORT]: payload bytes the sink received from
+# address PEER over PROTO (tcp or udp), on PORT or on any port.
+lab_sink_bytes() {
+	awk -v proto="proto=$1" -v peer="peer=$2" -v port="${3:+port=$3}" '
+		$1 == "recv" && $2 == proto && $3 == peer && (port == "" || $4 == port) {
+			sub("bytes=", "", $5); n += $5
+		}
+		END { print n + 0 }' "$LAB_TMP/sink.log"
+}
+
+# lab_bt INDEX FAMILY PORT [traffic.py bt options...]: a BitTorrent
+# handshake from client address INDEX to the server, connection held.
+lab_bt() {
+	local idx="$1" fam="$2" port="$3"
+	shift 3
+	ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" "$LAB_TRAFFIC" bt \
+		--source "$(lab_client_addr "$idx" "$fam")" --dest "$(lab_server_addr "$fam")" \
+		--port "$port" --seed "$(( idx * 10 + fam ))" "$@"
+}
+
+# lab_http_start PORT DIR: python3 -m http.server serving DIR on PORT of
+# both server addresses (one dual-stack socket), logging to http.log.
+lab_http_start() {
+	local pid
+	# -u: the "Serving HTTP" line is not held back in a buffer.
+	ip netns exec "$LAB_SERVER" "$LAB_PYTHON" -u -m http.server --bind :: \
+		--directory "$2" "$1" >>"$LAB_TMP/http.log" 2>&1 &
+	pid=$!
+	LAB_PIDS="$LAB_PIDS $pid"
+	lab_wait_file "$LAB_TMP/http.log" '^Serving HTTP' 5 "$pid"
+}
+
+# lab_http_get INDEX FAMILY PORT PATH [traffic.py http options...]
+lab_http_get() {
+	local idx="$1" fam="$2" port="$3" path="$4"
+	shift 4
+	ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" "$LAB_TRAFFIC" http \
+		--source "$(lab_client_addr "$idx" "$fam")" --dest "$(lab_server_addr "$fam")" \
+		--port "$port" --path "$path" "$@"
+}
+
+# The router's ruleset, table by table in a fixed order, counter values
+# masked: comparable before and after a load (iptables-nft tables add a
+# "do not touch" warning on stderr, dropped here).
+lab_ruleset() {
+	ip netns exec "$LAB_ROUTER" nft list tables | sort | while read -r _ family name; do
+		ip netns exec "$LAB_ROUTER" nft list table "$family" "$name" 2>/dev/null
+	done | sed 's/packets [0-9]* bytes [0-9]*/packets - bytes -/'
+}
+
+# lab_nft_counter NAME: packets of the named counter of table inet btblockd.
+lab_nft_counter() {
+	ip netns exec "$LAB_ROUTER" nft list counter inet btblockd "$1" |
+		sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p'
+}
+
 # Sends one control command to the daemon's socket and prints the reply line.
 lab_ctl() {
 	"$LAB_PYTHON" - "$LAB_TMP/btblockd.sock" "$1" <<'EOF'
@@ -338,7 +428,7 @@ lab_cleanup() {
 		done
 		# Reap our own killed jobs (never a bare `wait`: the caller may
 		# have unrelated jobs running).
-		for pid in $LAB_DAEMON_PID $LAB_SERVER_PID; do
+		for pid in $LAB_DAEMON_PID $LAB_SERVER_PID $LAB_PIDS; do
 			wait "$pid" || true
 		done
 		for ns in $LAB_NS_CREATED; do
@@ -348,6 +438,7 @@ lab_cleanup() {
 	LAB_NS_CREATED=""
 	LAB_DAEMON_PID=""
 	LAB_SERVER_PID=""
+	LAB_PIDS=""
 	if [ -n "$LAB_TMP" ] && [ -d "$LAB_TMP" ]; then
 		rm -rf "$LAB_TMP"
 	fi

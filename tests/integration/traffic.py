@@ -9,6 +9,14 @@ tcp     sends N bytes of seeded pseudo-random data from --source, optionally
         rate limited, and compares the server's sha256 with its own.
 udp     sends K numbered, checksummed datagrams from --source, retransmits
         the unanswered ones a bounded number of times, and verifies every echo.
+sink    listens on TCP and UDP on every --bind address and --port and prints
+        one line per arrival (peer, bytes): what really got through. UDP
+        datagrams are echoed unchanged, so "udp" clients work against it.
+bt      opens a TCP connection from --source, sends a 68-byte BitTorrent
+        handshake, and holds the connection open for --hold seconds (the
+        kernel retransmits the handshake while it is unacknowledged).
+http    fetches one URL path from --dest over HTTP/1.1 from --source and
+        prints its size and sha256 (checked against --expect-sha256).
 
 Every client prints one "key=value" result line and exits 0 only when all data
 arrived intact. Every wait has a deadline, so nothing can hang a test run.
@@ -16,6 +24,7 @@ arrived intact. Every wait has a deadline, so nothing can hang a test run.
 
 import argparse
 import hashlib
+import http.client
 import random
 import select
 import socket
@@ -145,6 +154,87 @@ def cmd_server(args):
     return 0
 
 
+# ---------------------------------------------------------------- sink
+
+class SinkLog:
+    """One line per event on stdout, whole lines even from many threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __call__(self, line):
+        with self.lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+
+def sink_tcp_conn(conn, peer, port, log):
+    total = 0
+    log("accept proto=tcp peer=%s port=%d" % (peer[0], port))
+    try:
+        conn.settimeout(SERVER_IO_TIMEOUT)
+        while True:
+            part = conn.recv(CHUNK)
+            if not part:
+                break
+            total += len(part)
+            log("recv proto=tcp peer=%s port=%d bytes=%d total=%d" % (
+                peer[0], port, len(part), total))
+    except OSError:
+        pass
+    finally:
+        log("close proto=tcp peer=%s port=%d total=%d" % (peer[0], port, total))
+        conn.close()
+
+
+def sink_tcp(lsock, port, log):
+    while True:
+        try:
+            conn, peer = lsock.accept()
+        except OSError:
+            return
+        threading.Thread(target=sink_tcp_conn, args=(conn, peer, port, log),
+                         daemon=True).start()
+
+
+def sink_udp(usock, port, log):
+    while True:
+        try:
+            data, peer = usock.recvfrom(65535)
+        except OSError:
+            return
+        log("recv proto=udp peer=%s port=%d bytes=%d" % (peer[0], port, len(data)))
+        try:
+            usock.sendto(data, peer)
+        except OSError:
+            pass
+
+
+def cmd_sink(args):
+    log = SinkLog()
+    socks = []
+    for addr in args.bind:
+        for port in args.port:
+            fam = family_of(addr)
+            lsock = socket.socket(fam, socket.SOCK_STREAM)
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lsock.bind((addr, port))
+            lsock.listen(64)
+            usock = socket.socket(fam, socket.SOCK_DGRAM)
+            usock.bind((addr, port))
+            socks += [lsock, usock]
+            threading.Thread(target=sink_tcp, args=(lsock, port, log), daemon=True).start()
+            threading.Thread(target=sink_udp, args=(usock, port, log), daemon=True).start()
+    if args.ready_file:
+        with open(args.ready_file, "w", encoding="ascii") as f:
+            f.write("ready\n")
+    log("sink ready ports=%s bind=%s" % (",".join(map(str, args.port)), ",".join(args.bind)))
+    time.sleep(args.lifetime)
+    for s in socks:
+        s.close()
+    return 0
+
+
 # ---------------------------------------------------------------- clients
 
 def cmd_tcp(args):
@@ -244,6 +334,90 @@ def cmd_udp(args):
     return 0 if ok else 1
 
 
+def bt_handshake(seed):
+    """A BitTorrent peer-wire handshake as a real client sends it."""
+    rng = random.Random(seed)
+    # Reserved bits of a typical client: extension protocol, DHT, fast.
+    reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0x05])
+    alnum = b"0123456789abcdefghijklmnopqrstuvwxyz"
+    peer_id = b"-qB4250-" + bytes(rng.choice(alnum) for _ in range(12))
+    return b"\x13BitTorrent protocol" + reserved + rng.randbytes(20) + peer_id
+
+
+def cmd_bt(args):
+    start = time.monotonic()
+    result = "bt src=%s dst=%s port=%d" % (args.source, args.dest, args.port)
+    hello = bt_handshake(args.seed)
+    received = 0
+    try:
+        sock = socket.socket(family_of(args.dest), socket.SOCK_STREAM)
+        sock.bind((args.source, 0))
+        sock.settimeout(args.timeout)
+        sock.connect((args.dest, args.port))
+    except OSError as e:
+        print("%s FAIL connected=0 sent=0 error=%r" % (result, str(e)), flush=True)
+        return 1
+    try:
+        sock.sendall(hello)
+        # Hold the connection: while the handshake is unacknowledged the
+        # kernel keeps retransmitting it.  Whatever the peer answers is
+        # counted, not parsed.
+        end = time.monotonic() + args.hold
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([sock], [], [], left)
+            if not ready:
+                continue
+            part = sock.recv(CHUNK)
+            if not part:
+                break
+            received += len(part)
+        state = "held"
+    except OSError as e:
+        state = "error:" + type(e).__name__
+    # A reset on close: no FIN_WAIT socket outlives the client.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    print("%s ok connected=1 sent=%d received=%d state=%s seconds=%.2f" % (
+        result, len(hello), received, state, time.monotonic() - start), flush=True)
+    return 0
+
+
+def cmd_http(args):
+    start = time.monotonic()
+    result = "http src=%s dst=%s port=%d path=%s" % (args.source, args.dest, args.port, args.path)
+    digest = hashlib.sha256()
+    nbytes = 0
+    status = 0
+    try:
+        # port given explicitly: an IPv6 literal host is then taken whole.
+        conn = http.client.HTTPConnection(args.dest, args.port, timeout=args.timeout,
+                                          source_address=(args.source, 0))
+        conn.request("GET", args.path)
+        resp = conn.getresponse()
+        status = resp.status
+        deadline = start + args.timeout
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError("deadline reached while reading")
+            part = resp.read(CHUNK)
+            if not part:
+                break
+            digest.update(part)
+            nbytes += len(part)
+        conn.close()
+    except (OSError, http.client.HTTPException, TimeoutError) as e:
+        print("%s FAIL status=%d bytes=%d error=%r" % (result, status, nbytes, str(e)), flush=True)
+        return 1
+    ok = status == 200 and (not args.expect_sha256 or digest.hexdigest() == args.expect_sha256)
+    print("%s %s status=%d bytes=%d seconds=%.2f sha256=%s" % (
+        result, "ok" if ok else "FAIL", status, nbytes, time.monotonic() - start,
+        digest.hexdigest()), flush=True)
+    return 0 if ok else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -273,8 +447,30 @@ def main():
             c.add_argument("--window", type=int, default=64)
             c.add_argument("--wait", type=float, default=0.5,
                            help="seconds to wait for echoes per round")
+
+    k = sub.add_parser("sink", help="log every TCP and UDP arrival; echo UDP")
+    k.add_argument("--bind", action="append", required=True, help="address (repeatable)")
+    k.add_argument("--port", action="append", type=int, required=True, help="port (repeatable)")
+    k.add_argument("--ready-file", help="written once every socket is bound")
+    k.add_argument("--lifetime", type=float, default=600.0, help="exit after this many seconds")
+
+    for name in ("bt", "http"):
+        c = sub.add_parser(name)
+        c.add_argument("--source", required=True, help="local address to connect from")
+        c.add_argument("--dest", required=True)
+        c.add_argument("--port", type=int, required=True)
+        c.add_argument("--timeout", type=float, default=10.0,
+                       help="connect timeout (bt), overall deadline (http)")
+        if name == "bt":
+            c.add_argument("--seed", type=int, default=1)
+            c.add_argument("--hold", type=float, default=3.0,
+                           help="seconds to keep the connection open after sending")
+        else:
+            c.add_argument("--path", default="/")
+            c.add_argument("--expect-sha256", default="", help="sha256 the body must have")
     args = p.parse_args()
-    return {"server": cmd_server, "tcp": cmd_tcp, "udp": cmd_udp}[args.cmd](args)
+    return {"server": cmd_server, "tcp": cmd_tcp, "udp": cmd_udp, "sink": cmd_sink,
+            "bt": cmd_bt, "http": cmd_http}[args.cmd](args)
 
 
 if __name__ == "__main__":

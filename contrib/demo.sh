@@ -86,8 +86,8 @@ lab_exec router "$BTBLOCKD_FIREWALL" up --queues 0-1
 explain "forwarded TCP and UDP now goes to NFQUEUE 0 or 1, picked by a hash of the" \
 	"addresses, so both directions of a flow meet the same worker thread."
 
-say "Starting btblockd in the router: btblockd --queues 0-1 --foreground"
-lab_daemon_start --queues 0-1
+say "Starting btblockd in the router: btblockd --queues 0-1 --foreground --detect-log ..."
+lab_daemon_start --queues 0-1 --detect-log "$LAB_TMP/detect.log"
 explain "pid $LAB_DAEMON_PID, control socket $LAB_TMP/btblockd.sock"
 
 # ---- the steps ---------------------------------------------------------
@@ -110,10 +110,35 @@ demo_step_normal() {
 }
 
 demo_step_bittorrent() {
-	say "BitTorrent traffic"
-	explain "Not in this build yet: the DPI engine that recognises and drops BitTorrent" \
-		"lands later; until then btblockd accepts every packet (mode \"enforce\" with" \
-		"no detector), which is what the counters below show."
+	local before got
+	say "BitTorrent: a peer-wire handshake from client $(lab_client_addr 1 4) to the server, port 6881"
+	lab_sink_start 6881 6882
+	before=$(lab_stats | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["packets"])')
+	lab_bt 1 4 6881 --hold 2 || true
+	got=$(lab_sink_bytes tcp "$(lab_client_addr 1 4)" 6881)
+	explain "the server received $got of the 68 handshake bytes: btblockd recognised the" \
+		"handshake, marked the flow blocked, and the kernel dropped it and its retransmits."
+	lab_udp_to_banned_pair
+	explain "btblockd saw $(( $(lab_stats | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["packets"])') - before )) packets in all for these flows."
+	say "The ban set in the router (nft list set inet btblockd ban4)"
+	lab_exec router nft list set inet btblockd ban4 | sed -n '/elements/,/}/p'
+	say "The detection log ($LAB_TMP/detect.log)"
+	cat "$LAB_TMP/detect.log"
+}
+
+# A UDP datagram between the banned pair, to another port: dropped in the
+# kernel, it never reaches btblockd.
+lab_udp_to_banned_pair() {
+	ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" - "$(lab_client_addr 1 4)" "$LAB_SERVER4" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+for _ in range(3):
+    s.sendto(b"hello after the ban", (sys.argv[2], 6882))
+PY
+	sleep 0.5
+	explain "then 3 UDP datagrams between the same two hosts, to port 6882: the server" \
+		"received $(lab_sink_bytes udp "$(lab_client_addr 1 4)" 6882) bytes (the address pair is banned for an hour)."
 }
 
 for step in $DEMO_STEPS; do
@@ -137,10 +162,14 @@ EOF
 echo "$stats" | "$LAB_PYTHON" -c '
 import json, sys
 t = json.load(sys.stdin)["totals"]
-print("    all queues: %d packets, %d accepted, %d dropped, %d malformed"
-      % (t["packets"], t["accepted"], t["dropped"], t["malformed"]))
+print("    all queues: %d packets; flows decided allow %d, block %d; bans issued %d"
+      % (t["packets"], t["flows_decided_allow"], t["flows_decided_block"], t["bans_issued"]))
 '
-explain "Both queues carry traffic because the kernel spreads flows over them by" \
+explain "The router forwarded thousands of packets (counter forward) but queued only" \
+	"the first packets of each flow (counter queued): once btblockd decides a flow," \
+	"its verdict mark becomes the conntrack mark and the kernel carries on alone:" \
+	"allowed flows leave the queue, blocked flows and banned pairs are dropped." \
+	"Both queues carry traffic because the kernel spreads flows over them by" \
 	"address hash; the \"kernel\" block of each queue is the kernel's own view" \
 	"(queue_dropped/user_dropped stay 0 when nothing was lost on the way)." \
 	"Stopping btblockd (SIGTERM) or killing it leaves traffic flowing: the rules" \

@@ -2,19 +2,10 @@
  * 4-way set-associative table sized at start-up; an entry expires after
  * its TTL, and a full set gives up the entry closest to expiry. */
 #include "endpoints.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
 
 static struct endpoint *set_of(const struct endpoints *c, const uint8_t *addr,
 			       uint16_t port, int family)
@@ -23,7 +14,7 @@ static struct endpoint *set_of(const struct endpoints *c, const uint8_t *addr,
 
 	memcpy(&w0, addr, 8);
 	memcpy(&w1, addr + 8, 8);
-	w0 = mix(c->seed ^ w0 ^ mix(w1 ^ ((uint64_t)port << 8 | (uint64_t)family)));
+	w0 = hash_mix64(c->seed ^ w0 ^ hash_mix64(w1 ^ ((uint64_t)port << 8 | (uint64_t)family)));
 	return c->slots + (size_t)(w0 & (c->nsets - 1)) * ENDPOINTS_WAYS;
 }
 

@@ -4,6 +4,7 @@
  * last-use order so that timeouts and eviction of the oldest are O(1),
  * and a pool of stream-head slots lent to undecided TCP flows only. */
 #include "flow.h"
+#include "hash.h"
 #include "packet.h"
 
 #include <netinet/in.h>
@@ -17,16 +18,6 @@
 static int cls(const struct flow *f)
 {
 	return f->l4 == IPPROTO_TCP ? 0 : 1;
-}
-
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
 }
 
 /* One endpoint: cheap multiply-xor; the bucket index gets a full mix. */
@@ -47,7 +38,7 @@ static uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t
 {
 	uint64_t h = ep_hash(a, pa, t->seed) + ep_hash(b, pb, t->seed) + l4;
 
-	return (uint32_t)mix(h) & t->mask;
+	return (uint32_t)hash_mix64(h) & t->mask;
 }
 
 int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,

@@ -59,6 +59,24 @@ lab_unavailable() {
 	return 1
 }
 
+# Checks that BTBLOCKD and BTBLOCKD_FIREWALL name executables (make check
+# exports them) and defaults BTBLOCKD_RULESET to the source tree's ruleset.
+lab_require_binaries() {
+	local var path
+	for var in BTBLOCKD BTBLOCKD_FIREWALL; do
+		path=${!var:-}
+		if [ -z "$path" ] || [ ! -x "$path" ]; then
+			printf '\n*** FAIL: %s is not set to an executable (got %s); run through make check or export it ***\n\n' \
+				"$var" "'$path'" >&2
+			return 1
+		fi
+	done
+	if [ -z "${BTBLOCKD_RULESET:-}" ] && [ -n "${BTBLOCKD_SRCDIR:-}" ]; then
+		BTBLOCKD_RULESET="$BTBLOCKD_SRCDIR/nft/btblockd.nft"
+		export BTBLOCKD_RULESET
+	fi
+}
+
 # Checks that this process can build the lab at all.
 lab_require_kernel() {
 	local probe="$LAB_ID-probe" tool

@@ -150,17 +150,7 @@ download() {
 }
 
 lab_require_kernel || exit $?
-for var in BTBLOCKD BTBLOCKD_FIREWALL; do
-	eval "path=\${$var:-}"
-	# shellcheck disable=SC2154 # set by the eval above
-	if [ -z "$path" ] || [ ! -x "$path" ]; then
-		fail "$var is not set to an executable (got '$path'); run through 'make check' or export it"
-	fi
-done
-if [ -z "${BTBLOCKD_RULESET:-}" ] && [ -n "${BTBLOCKD_SRCDIR:-}" ]; then
-	BTBLOCKD_RULESET="$BTBLOCKD_SRCDIR/nft/btblockd.nft"
-	export BTBLOCKD_RULESET
-fi
+lab_require_binaries || exit 1
 command -v nft >/dev/null 2>&1 || fail "nft not found (needed to read the ban sets)"
 
 lab_trap

@@ -18,7 +18,12 @@
 #define LEARN_BUDGET 8
 
 /* Idle flows expired per packet: bounded so no packet pays for many. */
-#define EXPIRE_PER_PACKET 4
+/* Idle flows are looked for every EXPIRE_INTERVAL_NS of packet time, up
+ * to EXPIRE_BATCH at a time: timeouts are seconds long, so a walk per
+ * packet bought nothing but cycles. A full table still evicts the oldest
+ * flow at once, and a lookup that finds an expired flow drops it. */
+#define EXPIRE_INTERVAL_NS (50 * 1000 * 1000ull)
+#define EXPIRE_BATCH 256
 
 void engine_config_defaults(struct engine_config *c)
 {
@@ -102,6 +107,7 @@ void engine_reset(struct engine *e)
 	flow_table_flush(&e->flows);
 	endpoints_clear(&e->eps);
 	e->now_ns = 0;
+	e->next_expire_ns = 0;
 }
 
 static void learn(void *ctx, int family, const uint8_t *addr, uint16_t port, int peer)
@@ -247,7 +253,10 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 	if (now_ns > e->now_ns)
 		e->now_ns = now_ns;	/* capture clocks may step back */
 	BUMP(e->ctr.packets);
-	flow_expire(&e->flows, e->now_ns, EXPIRE_PER_PACKET);
+	if (e->now_ns >= e->next_expire_ns) {
+		flow_expire(&e->flows, e->now_ns, EXPIRE_BATCH);
+		e->next_expire_ns = e->now_ns + EXPIRE_INTERVAL_NS;
+	}
 	f = flow_lookup(&e->flows, v, e->now_ns, &dir, &created);
 	if (!f) {
 		out->verdict = ENGINE_UNDECIDED;

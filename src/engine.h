@@ -71,6 +71,7 @@ struct engine {
 	struct endpoints eps;
 	struct engine_counters ctr;
 	uint64_t now_ns;
+	uint64_t next_expire_ns;	/* packet time of the next idle-flow walk */
 	engine_flow_end_fn on_end;
 	void *on_end_arg;
 };

@@ -7,7 +7,8 @@ set -eu
 
 # build: compiler, autotools, libraries
 # tests: cmocka, the kernel tools the namespace tests drive, the traffic
-#        tool's interpreter, distcheck's xz, man page and shell linting
+#        tool's interpreter, distcheck's xz, man page and shell linting,
+#        the Debian package build and lint (contrib/test_deb.sh)
 PACKAGES="
 build-essential
 autoconf
@@ -29,6 +30,9 @@ procps
 xz-utils
 mandoc
 shellcheck
+debhelper
+fakeroot
+lintian
 "
 
 missing=""

@@ -1,0 +1,215 @@
+#!/bin/sh
+# test_deb.sh: builds the Debian package from contrib/debian, lints it, installs it, checks it, purges it.
+#
+# Run by make check (as root), or by hand from a build directory:
+#   BTBLOCKD_BUILDDIR=/path/to/build sh contrib/test_deb.sh
+# Steps: "make distdir" into a temporary directory (so the package is
+# built from exactly what a release tarball holds), contrib/debian copied
+# to debian/ there, dpkg-buildpackage -us -uc -b, lintian (no errors
+# allowed; warnings printed), dpkg -i, the installed files, conffiles,
+# versions, the unit (systemd-analyze verify) and the firewall helper
+# finding the installed ruleset (dry run, in a throw-away namespace), then
+# dpkg --purge and a check that nothing is left.  The machine is left as
+# it was: the package is purged on any exit, a running systemd is kept
+# from starting the service (policy-rc.d), and a btblockd package that
+# was already installed makes the test skip instead of replacing it.
+#
+# Skipped (77) with BTBLOCKD_SKIP_KERNEL_TESTS=1 or BTBLOCKD_SKIP_DEB_TEST=1
+# (it changes the machine), and inside a package build.  Without root or
+# the Debian build tools it fails with the reason.
+set -eu
+
+srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+builddir=${BTBLOCKD_BUILDDIR:-}
+
+skip() {
+	echo "*** SKIP: test_deb.sh: $* ***" >&2
+	exit 77
+}
+[ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ] && skip "BTBLOCKD_SKIP_KERNEL_TESTS=1"
+[ "${BTBLOCKD_SKIP_DEB_TEST:-0}" = 1 ] && skip "BTBLOCKD_SKIP_DEB_TEST=1"
+# Inside dpkg-buildpackage (our own or any other): never recurse.
+[ -n "${DEB_BUILD_ARCH:-}${DH_INTERNAL_OPTIONS:-}" ] && skip "inside a package build"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "test_deb.sh installs a package: run make check as root, or set BTBLOCKD_SKIP_DEB_TEST=1" >&2
+	exit 1
+fi
+for tool in dpkg-buildpackage dh fakeroot lintian; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "test_deb.sh: $tool is missing (contrib/install-deps.sh installs dpkg-dev, debhelper, fakeroot, lintian)" >&2
+		exit 1
+	fi
+done
+status=$(dpkg-query -W -f='${Status}' btblockd 2>/dev/null || true)
+case $status in
+*" not-installed" | "") ;;
+*) skip "a btblockd package is already installed ($status); not replacing it" ;;
+esac
+
+tmp=$(mktemp -d)
+installed=no
+policy=
+ns=
+fails=0
+
+cleanup() {
+	if [ "$installed" = yes ]; then
+		dpkg --purge btblockd >/dev/null 2>&1 || echo "test_deb.sh: dpkg --purge btblockd failed" >&2
+	fi
+	[ -n "$policy" ] && rm -f "$policy"
+	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { echo "ok: $*"; }
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+# check DESCRIPTION CMD...: ok or fail, by CMD's status.
+check() {
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+started=$(date +%s)
+
+# --- the source, as in a release tarball -----------------------------------
+if [ -z "$builddir" ] || [ ! -f "$builddir/Makefile" ]; then
+	builddir=$tmp/configure
+	mkdir -p "$builddir"
+	(cd "$builddir" && "$srcdir/configure" -q)
+fi
+make -s -C "$builddir" distdir distdir="$tmp/src" >/dev/null
+version=$(sed -n 's/^PACKAGE_VERSION = //p' "$builddir/Makefile")
+cp -R "$tmp/src/contrib/debian" "$tmp/src/debian"
+chmod -R u+w "$tmp/src"
+
+# --- build -------------------------------------------------------------------
+if (cd "$tmp/src" && dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
+	ok "dpkg-buildpackage -us -uc -b"
+else
+	tail -40 "$tmp/build.log"
+	fail "dpkg-buildpackage failed (log above)"
+	exit 1
+fi
+deb=$(ls "$tmp"/btblockd_"$version"_*.deb)
+echo "built $(basename "$deb"): $(wc -c <"$deb") bytes"
+built=$(date +%s)
+
+# --- lintian -----------------------------------------------------------------
+lintian --fail-on error \
+	"$tmp"/btblockd_"$version"_*.changes >"$tmp/lintian" 2>&1 && lint=0 || lint=$?
+sed 's/^/    lintian: /' "$tmp/lintian"
+if [ "$lint" = 0 ]; then
+	ok "lintian: no errors ($(grep -c '^W:' "$tmp/lintian" || true) warnings, listed above)"
+else
+	fail "lintian reports errors"
+fi
+
+# --- install -------------------------------------------------------------------
+# With systemd running, postinst would start the service (and load the
+# ruleset into the host's firewall): forbid that for this install.
+if [ -d /run/systemd/system ]; then
+	if [ -e /usr/sbin/policy-rc.d ]; then
+		skip "systemd is running and /usr/sbin/policy-rc.d exists: cannot keep the service from starting"
+	fi
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+fi
+installed=yes
+if dpkg -i "$deb" >"$tmp/install.log" 2>&1; then
+	ok "dpkg -i $(basename "$deb")"
+else
+	cat "$tmp/install.log"
+	fail "dpkg -i failed"
+	exit 1
+fi
+
+for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl; do
+	check "installed, executable: $f" test -x "$f"
+done
+for f in /usr/share/man/man8/btblockd.8.gz /usr/share/man/man8/btblockctl.8.gz \
+	/usr/share/man/man8/btblockd-firewall.8.gz /usr/share/man/man5/btblockd.conf.5.gz \
+	/usr/share/btblockd/btblockd.nft /etc/btblockd.conf /etc/default/btblockd \
+	/lib/systemd/system/btblockd.service /usr/share/doc/btblockd/copyright; do
+	check "installed: $f" test -f "$f"
+done
+conffiles=$(dpkg-query -W -f='${Conffiles}\n' btblockd)
+for f in /etc/btblockd.conf /etc/default/btblockd; do
+	if printf '%s\n' "$conffiles" | grep -q "^ $f "; then
+		ok "conffile: $f"
+	else
+		fail "not a conffile: $f"
+	fi
+done
+check "/etc/btblockd.conf is contrib/btblockd.conf" \
+	cmp -s /etc/btblockd.conf "$srcdir/contrib/btblockd.conf"
+check "the unit is contrib/systemd/btblockd.service" \
+	cmp -s /lib/systemd/system/btblockd.service "$srcdir/contrib/systemd/btblockd.service"
+
+out=$(/usr/sbin/btblockd --version 2>&1) || true
+check "btblockd --version: $out" test "$out" = "btblockd $version"
+out=$(/usr/bin/btblockctl --version 2>&1) || true
+check "btblockctl --version: $out" test "$out" = "btblockctl $version"
+# Not running: the sentence, and status 1.
+if /usr/bin/btblockctl -s "$tmp/none.sock" stats >"$tmp/out" 2>&1; then
+	fail "btblockctl stats without a daemon succeeded"
+else
+	check "installed btblockctl: $(cat "$tmp/out")" grep -q "is btblockd running?" "$tmp/out"
+fi
+# The helper finds the installed ruleset (dry run, in a namespace of its own).
+ns=btbdeb-$$
+ip netns add "$ns"
+if ip netns exec "$ns" /usr/sbin/btblockd-firewall up --dry-run >"$tmp/dry" 2>&1 &&
+	grep -q 'table inet btblockd' "$tmp/dry"; then
+	ok "btblockd-firewall up --dry-run renders /usr/share/btblockd/btblockd.nft"
+else
+	fail "btblockd-firewall up --dry-run: $(head -5 "$tmp/dry")"
+fi
+if command -v systemd-analyze >/dev/null 2>&1; then
+	# Documentation= is checked with man(1) when it is installed.
+	systemd-analyze verify /lib/systemd/system/btblockd.service >"$tmp/verify" 2>&1 || true
+	if grep -v -e "Command 'man " -e '^$' "$tmp/verify" | grep -q .; then
+		fail "systemd-analyze verify:"
+		cat "$tmp/verify"
+	else
+		ok "systemd-analyze verify btblockd.service"
+	fi
+	if command -v systemd-analyze >/dev/null 2>&1 &&
+		systemd-analyze security --offline=yes /lib/systemd/system/btblockd.service >"$tmp/security" 2>&1; then
+		echo "    $(grep -i 'overall exposure' "$tmp/security")"
+	fi
+fi
+
+# --- purge -------------------------------------------------------------------
+if dpkg --purge btblockd >"$tmp/purge.log" 2>&1; then
+	installed=no
+	ok "dpkg --purge btblockd"
+else
+	cat "$tmp/purge.log"
+	fail "dpkg --purge failed"
+fi
+left=
+for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl /etc/btblockd.conf \
+	/etc/default/btblockd /lib/systemd/system/btblockd.service /usr/share/btblockd \
+	/etc/systemd/system/multi-user.target.wants/btblockd.service; do
+	[ -e "$f" ] && left="$left $f"
+done
+status=$(dpkg-query -W -f='${Status}' btblockd 2>/dev/null || true)
+if [ -z "$left" ] && { [ -z "$status" ] || [ "${status%not-installed}" != "$status" ]; }; then
+	ok "purged: nothing left"
+else
+	fail "left after purge:$left ($status)"
+fi
+
+echo "time: build $((built - started)) s, total $(($(date +%s) - started)) s"
+if [ "$fails" != 0 ]; then
+	echo "$fails check(s) failed"
+	exit 1
+fi
+echo "all checks passed"

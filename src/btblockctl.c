@@ -1,0 +1,1063 @@
+/* btblockctl.c - the command line client of btblockd: stats, top, prometheus, reload, version. */
+#include "sysincl.h"
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <jansson.h>
+
+#define CTL_DEFAULT_SOCKET "/run/btblockd.sock"
+#define CTL_DEFAULT_PIDFILE "/run/btblockd.pid"
+/* Tried in turn when the defaults do not exist and no path was given:
+ * where the shipped systemd unit puts them (its RuntimeDirectory, because
+ * ProtectSystem=strict leaves the rest of /run read-only), and where the
+ * OpenWrt init script does (OpenWrt has /var/run, not /run). */
+static const char *const ctl_socket_fallbacks[] = {
+	"/run/btblockd/btblockd.sock", "/var/run/btblockd.sock", NULL,
+};
+static const char *const ctl_pidfile_fallbacks[] = {
+	"/run/btblockd/btblockd.pid", "/var/run/btblockd.pid", NULL,
+};
+#define CTL_DEFAULT_TIMEOUT_MS 5000
+/* A stats reply of 64 queues is ~100 KB; the bound only stops a runaway peer. */
+#define CTL_REPLY_MAX (8u << 20)
+#define CTL_ERR_MAX 512
+/* Metric families rendered at most; a queue object has ~30 numeric fields. */
+#define PROM_FAMILIES_MAX 256
+
+enum ctl_exit { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
+
+enum ctl_command { CMD_NONE, CMD_STATS, CMD_TOP, CMD_PROMETHEUS, CMD_RELOAD, CMD_VERSION };
+
+struct ctl_options {
+	enum ctl_command command;
+	const char *socket_path;
+	const char *pidfile;
+	const char *const *socket_fallbacks;	/* NULL when -s was given */
+	const char *const *pidfile_fallbacks;	/* NULL when -p was given */
+	int timeout_ms;
+	int table;		/* stats --table */
+	long count;		/* top --count, 0: until interrupted */
+	int help;
+	int version;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: btblockctl [OPTION]... COMMAND\n"
+		"Query and control a running btblockd.\n"
+		"\n"
+		"Commands:\n"
+		"  stats [-t|--table]     counters as pretty JSON, or as a table per queue\n"
+		"  top [-n|--count N]     per-queue packet and verdict rates, refreshed every second\n"
+		"  prometheus             counters in the Prometheus text exposition format\n"
+		"  reload                 make btblockd re-read its configuration (SIGHUP)\n"
+		"  version                versions of btblockd and btblockctl\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH      control socket (default " CTL_DEFAULT_SOCKET ")\n"
+		"  -p, --pidfile PATH     pid file, for reload (default " CTL_DEFAULT_PIDFILE ")\n"
+		"      --timeout SECONDS  give up on an answer after SECONDS, 1 to 300 (default 5)\n"
+		"  -h, --help             show this help and exit\n"
+		"  -V, --version          show the version of btblockctl and exit\n"
+		"\n"
+		"Exit status: 0 success, 1 btblockd not reachable or an error, 2 usage error.\n");
+}
+
+/* Print a usage error and return the usage exit status. */
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "btblockctl: %s%s%s\n", what, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr, "Try 'btblockctl --help'.\n");
+	return CTL_USAGE;
+}
+
+/* A decimal integer in [min, max] and nothing else. */
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static enum ctl_command command_from_name(const char *name)
+{
+	static const struct {
+		const char *name;
+		enum ctl_command cmd;
+	} names[] = {
+		{ "stats", CMD_STATS }, { "top", CMD_TOP }, { "prometheus", CMD_PROMETHEUS },
+		{ "reload", CMD_RELOAD }, { "version", CMD_VERSION },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(name, names[i].name) == 0)
+			return names[i].cmd;
+	return CMD_NONE;
+}
+
+/* The value of option opt at argv[*i]: "--opt=value", "-oVALUE" or the next
+ * argument. NULL when missing. */
+static const char *option_value(int argc, char **argv, int *i, size_t namelen)
+{
+	const char *a = argv[*i];
+
+	if (a[namelen] == '=' && a[1] == '-')
+		return a + namelen + 1;
+	if (a[namelen] != '\0' && a[1] != '-')
+		return a + namelen;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+/* Does argument a name option short (e.g. "-s") or long (e.g. "--socket"),
+ * with or without an attached value? Sets *namelen to the length matched. */
+static int is_option(const char *a, const char *shortopt, const char *longopt, size_t *namelen)
+{
+	size_t l;
+
+	if (shortopt && strncmp(a, shortopt, 2) == 0) {
+		*namelen = 2;
+		return 1;
+	}
+	l = strlen(longopt);
+	if (strncmp(a, longopt, l) == 0 && (a[l] == '\0' || a[l] == '=')) {
+		*namelen = l;
+		return 1;
+	}
+	return 0;
+}
+
+/* Options may come before or after the command; "--" ends them. Returns 0,
+ * or the usage exit status after printing why. */
+static int parse_args(int argc, char **argv, struct ctl_options *o)
+{
+	int only_words = 0;
+	int count_given = 0;
+
+	*o = (struct ctl_options){
+		.socket_path = CTL_DEFAULT_SOCKET,
+		.pidfile = CTL_DEFAULT_PIDFILE,
+		.socket_fallbacks = ctl_socket_fallbacks,
+		.pidfile_fallbacks = ctl_pidfile_fallbacks,
+		.timeout_ms = CTL_DEFAULT_TIMEOUT_MS,
+	};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v;
+		size_t n;
+		long l;
+
+		if (only_words || a[0] != '-' || a[1] == '\0') {
+			if (o->command != CMD_NONE)
+				return usage_error("unexpected argument", a);
+			o->command = command_from_name(a);
+			if (o->command == CMD_NONE)
+				return usage_error("unknown command", a);
+		} else if (strcmp(a, "--") == 0) {
+			only_words = 1;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			o->help = 1;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			o->version = 1;
+		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--table") == 0) {
+			o->table = 1;
+		} else if (is_option(a, "-s", "--socket", &n)) {
+			if (!(v = option_value(argc, argv, &i, n)) || !*v)
+				return usage_error("option needs a path", a);
+			o->socket_path = v;
+			o->socket_fallbacks = NULL;
+		} else if (is_option(a, "-p", "--pidfile", &n)) {
+			if (!(v = option_value(argc, argv, &i, n)) || !*v)
+				return usage_error("option needs a path", a);
+			o->pidfile = v;
+			o->pidfile_fallbacks = NULL;
+		} else if (is_option(a, NULL, "--timeout", &n)) {
+			v = option_value(argc, argv, &i, n);
+			if (parse_long(v, 1, 300, &l) < 0)
+				return usage_error("--timeout needs a number of seconds from 1 to 300",
+						   v);
+			o->timeout_ms = (int)l * 1000;
+		} else if (is_option(a, "-n", "--count", &n)) {
+			v = option_value(argc, argv, &i, n);
+			if (parse_long(v, 1, 1000000, &l) < 0)
+				return usage_error("--count needs a number from 1 to 1000000", v);
+			o->count = l;
+			count_given = 1;
+		} else {
+			return usage_error("unknown option", a);
+		}
+	}
+	if (o->help || o->version)
+		return 0;
+	if (o->command == CMD_NONE)
+		return usage_error("a command is needed: stats, top, prometheus, reload or version",
+				   NULL);
+	if (o->table && o->command != CMD_STATS)
+		return usage_error("--table goes with the stats command only", NULL);
+	if (count_given && o->command != CMD_TOP)
+		return usage_error("--count goes with the top command only", NULL);
+	return 0;
+}
+
+/* ---- the control socket ---------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A sentence an administrator can act on, for a failed connect(). */
+static void connect_error(const char *path, int e, int timeout_ms, char *err, size_t errlen)
+{
+	switch (e) {
+	case ENOENT:
+	case ECONNREFUSED:
+	case ENOTDIR:
+		snprintf(err, errlen, "cannot connect to %s: %s: is btblockd running?",
+			 path, strerror(e));
+		break;
+	case EACCES:
+	case EPERM:
+		snprintf(err, errlen,
+			 "cannot connect to %s: %s: the socket is readable and writable only by "
+			 "its owner and group; run btblockctl as root or as a member of that group",
+			 path, strerror(e));
+		break;
+	case EAGAIN:
+	case ETIMEDOUT:
+		snprintf(err, errlen,
+			 "cannot connect to %s: btblockd did not accept the connection within %d s",
+			 path, timeout_ms / 1000);
+		break;
+	default:
+		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(e));
+	}
+}
+
+/* Connect with every blocking step bounded: on a Unix socket, connect()
+ * honours SO_SNDTIMEO when the daemon's backlog is full. */
+static int ctl_connect(const char *path, int timeout_ms, int *error, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	int fd;
+
+	*error = 0;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a socket: %s", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		snprintf(err, errlen, "cannot set socket timeouts: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		*error = errno;
+		connect_error(path, errno, timeout_ms, err, errlen);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send one command line and read one reply line (without its newline),
+ * within timeout_ms in total. Returns a string the caller frees, or NULL. */
+static char *ctl_exchange(int fd, const char *path, const char *command, int timeout_ms,
+			  char *err, size_t errlen)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	size_t cap = 65536, len = 0;
+	char *buf, *nl;
+	char line[64];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%s\n", command);
+	if (n < 0 || (size_t)n >= sizeof(line) || send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+		snprintf(err, errlen, "cannot send the command to btblockd on %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - mono_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			snprintf(err, errlen, "btblockd on %s did not answer within %d s", path,
+				 timeout_ms / 1000);
+			break;
+		}
+		if (len + 1 >= cap) {
+			char *bigger;
+
+			if (cap >= CTL_REPLY_MAX) {
+				snprintf(err, errlen, "the answer of btblockd on %s is larger than %u bytes",
+					 path, CTL_REPLY_MAX);
+				break;
+			}
+			bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				snprintf(err, errlen, "out of memory");
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		r = recv(fd, buf + len, cap - len - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(err, errlen, "btblockd on %s closed the connection without an answer%s%s",
+				 path, r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+			break;
+		}
+		nl = memchr(buf + len, '\n', (size_t)r);
+		len += (size_t)r;
+		if (nl) {
+			*nl = '\0';
+			return buf;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Parse a reply: a JSON object that is not an error report. */
+static json_t *ctl_parse_reply(const char *reply, const char *path, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(reply, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *e;
+
+	if (!doc || !json_is_object(doc)) {
+		snprintf(err, errlen, "btblockd on %s sent an answer that is not a JSON object: %s",
+			 path, doc ? "wrong type" : jerr.text);
+		json_decref(doc);
+		return NULL;
+	}
+	e = json_object_get(doc, "error");
+	if (e) {
+		const char *msg = json_is_string(e) ? json_string_value(e) : "error";
+
+		if (strcmp(msg, "busy") == 0)
+			snprintf(err, errlen, "btblockd on %s is busy (too many clients): try again",
+				 path);
+		else
+			snprintf(err, errlen, "btblockd on %s answered: %s", path, msg);
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* One command, one parsed reply; NULL with err set on any failure. */
+static json_t *ctl_request(const struct ctl_options *o, const char *command, char *err,
+			   size_t errlen)
+{
+	const char *path = o->socket_path;
+	char err2[CTL_ERR_MAX];
+	char *reply;
+	json_t *doc;
+	int fd, e;
+
+	fd = ctl_connect(path, o->timeout_ms, &e, err, errlen);
+	/* While nothing exists, the error reported stays the one naming the
+	 * default; a fallback that exists but fails reports its own. */
+	for (const char *const *f = o->socket_fallbacks; fd < 0 && e == ENOENT && f && *f; f++) {
+		fd = ctl_connect(*f, o->timeout_ms, &e, err2, sizeof(err2));
+		if (fd >= 0 || e != ENOENT) {
+			path = *f;
+			snprintf(err, errlen, "%s", err2);
+		}
+	}
+	if (fd < 0)
+		return NULL;
+	reply = ctl_exchange(fd, path, command, o->timeout_ms, err, errlen);
+	close(fd);
+	if (!reply)
+		return NULL;
+	doc = ctl_parse_reply(reply, path, err, errlen);
+	free(reply);
+	return doc;
+}
+
+/* ---- reading the stats document ----------------------------------------- */
+
+/* An integer member, 0 when absent or not a number (old or new daemons). */
+static json_int_t jint(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_real(v))
+		return (json_int_t)json_real_value(v);
+	return 0;
+}
+
+static json_int_t jint2(const json_t *obj, const char *key, const char *sub)
+{
+	return jint(json_object_get(obj, key), sub);
+}
+
+static const char *jstr(const json_t *obj, const char *key, const char *dflt)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static json_int_t kernel_drops(const json_t *q)
+{
+	return jint2(q, "kernel", "queue_dropped") + jint2(q, "kernel", "user_dropped");
+}
+
+static void format_uptime(json_int_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	snprintf(buf, len, "%" JSON_INTEGER_FORMAT "d %02d:%02d:%02d", s / 86400,
+		 (int)(s / 3600 % 24), (int)(s / 60 % 60), (int)(s % 60));
+}
+
+/* The first line of table and top: who, how, since when. */
+static void render_header(const json_t *doc, FILE *out)
+{
+	char up[64];
+
+	format_uptime(jint(doc, "uptime_s"), up, sizeof(up));
+	fprintf(out, "btblockd %s  mode %s  %s  uptime %s\n", jstr(doc, "version", "?"),
+		jstr(doc, "mode", "?"),
+		json_is_false(json_object_get(doc, "fail_open")) ? "fail-closed" : "fail-open", up);
+}
+
+/* ---- stats --table ------------------------------------------------------ */
+
+static void table_row(FILE *out, const char *label, json_int_t cpu, int has_cpu,
+		      const json_int_t v[9])
+{
+	char cpubuf[24] = "-";
+
+	if (has_cpu)
+		snprintf(cpubuf, sizeof(cpubuf), "%" JSON_INTEGER_FORMAT, cpu);
+	fprintf(out, "%-6s %4s", label, cpubuf);
+	for (int i = 0; i < 9; i++)
+		fprintf(out, " %12" JSON_INTEGER_FORMAT, v[i]);
+	fputc('\n', out);
+}
+
+/* The per-queue counters an administrator reads first, one row per queue,
+ * a total row, then the blocked flows per detector. */
+static int render_table(const json_t *doc, FILE *out)
+{
+	const json_t *queues = json_object_get(doc, "queues");
+	const json_t *totals = json_object_get(doc, "totals");
+	const json_t *detectors = json_object_get(doc, "detectors");
+	json_int_t sum_kdrop = 0;
+	const json_t *q;
+	const char *name;
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(queues) || !json_is_object(totals))
+		return -1;
+	render_header(doc, out);
+	fprintf(out, "\n%-6s %4s %12s %12s %12s %12s %12s %12s %12s %12s %12s\n", "QUEUE", "CPU",
+		"PACKETS", "BYTES", "ACCEPTED", "DROPPED", "ALLOW", "BLOCK", "FLOWS", "KDROP",
+		"ENOBUFS");
+	json_array_foreach(queues, i, q) {
+		json_int_t row[9] = {
+			jint(q, "packets"), jint(q, "bytes"), jint(q, "accepted"), jint(q, "dropped"),
+			jint(q, "marked_allow"), jint(q, "marked_block"), jint2(q, "flows", "active"),
+			kernel_drops(q), jint(q, "enobufs"),
+		};
+		char label[24];
+
+		snprintf(label, sizeof(label), "%" JSON_INTEGER_FORMAT, jint(q, "queue"));
+		table_row(out, label, jint(q, "cpu"), 1, row);
+		sum_kdrop += row[7];
+	}
+	{
+		json_int_t row[9] = {
+			jint(totals, "packets"), jint(totals, "bytes"), jint(totals, "accepted"),
+			jint(totals, "dropped"), jint(totals, "marked_allow"),
+			jint(totals, "marked_block"), jint(totals, "flows_active"), sum_kdrop,
+			jint(totals, "enobufs"),
+		};
+
+		table_row(out, "total", 0, 0, row);
+	}
+	fprintf(out, "\nALLOW, BLOCK: packets sent back with a decision; FLOWS: flows tracked now;\n"
+		"KDROP: packets the kernel dropped (queue full or undeliverable).\n");
+	if (json_is_object(detectors) && json_object_size(detectors) > 0) {
+		fprintf(out, "\n%-24s %12s\n", "DETECTOR", "BLOCKED");
+		json_object_foreach((json_t *)detectors, name, v)
+			fprintf(out, "%-24s %12" JSON_INTEGER_FORMAT "\n", name,
+				json_is_integer(v) ? json_integer_value(v) : 0);
+	}
+	return 0;
+}
+
+/* ---- top ------------------------------------------------------------- */
+
+static const json_t *find_queue(const json_t *doc, json_int_t queue)
+{
+	const json_t *queues = json_object_get(doc, "queues");
+	const json_t *q;
+	size_t i;
+
+	json_array_foreach(queues, i, q)
+		if (jint(q, "queue") == queue)
+			return q;
+	return NULL;
+}
+
+/* Per second; a counter that went down (daemon restarted) counts from 0. */
+static double rate(json_int_t now, json_int_t before, double seconds)
+{
+	json_int_t d = now >= before ? now - before : now;
+
+	return seconds > 0 ? (double)d / seconds : 0.0;
+}
+
+struct top_row {
+	double pkts, mbits, accepted, dropped, allow, block, kdrop;
+	json_int_t flows;
+};
+
+static void top_print_row(FILE *out, const char *label, const struct top_row *r)
+{
+	fprintf(out, "%-6s %10.1f %9.2f %10.1f %9.1f %9.1f %9.1f %9" JSON_INTEGER_FORMAT " %8.1f\n",
+		label, r->pkts, r->mbits, r->accepted, r->dropped, r->allow, r->block, r->flows,
+		r->kdrop);
+}
+
+/* One screen of rates between two stats documents taken seconds apart. */
+static int render_top(const json_t *prev, const json_t *cur, double seconds, FILE *out)
+{
+	const json_t *queues = json_object_get(cur, "queues");
+	struct top_row total = { 0 };
+	const json_t *q;
+	size_t i;
+
+	if (!json_is_array(queues))
+		return -1;
+	render_header(cur, out);
+	fprintf(out, "rates over the last %.1f s\n\n", seconds);
+	fprintf(out, "%-6s %10s %9s %10s %9s %9s %9s %9s %8s\n", "QUEUE", "PKT/S", "MBIT/S",
+		"ACCEPT/S", "DROP/S", "ALLOW/S", "BLOCK/S", "FLOWS", "KDROP/S");
+	json_array_foreach(queues, i, q) {
+		json_int_t num = jint(q, "queue");
+		const json_t *p = find_queue(prev, num);
+		struct top_row r;
+		char label[24];
+
+		if (!p)
+			p = q;	/* a queue that just appeared: no rate yet */
+		r = (struct top_row){
+			.pkts = rate(jint(q, "packets"), jint(p, "packets"), seconds),
+			.mbits = rate(jint(q, "bytes"), jint(p, "bytes"), seconds) * 8 / 1e6,
+			.accepted = rate(jint(q, "accepted"), jint(p, "accepted"), seconds),
+			.dropped = rate(jint(q, "dropped"), jint(p, "dropped"), seconds),
+			.allow = rate(jint(q, "marked_allow"), jint(p, "marked_allow"), seconds),
+			.block = rate(jint(q, "marked_block"), jint(p, "marked_block"), seconds),
+			.kdrop = rate(kernel_drops(q), kernel_drops(p), seconds),
+			.flows = jint2(q, "flows", "active"),
+		};
+		snprintf(label, sizeof(label), "%" JSON_INTEGER_FORMAT, num);
+		top_print_row(out, label, &r);
+		total.pkts += r.pkts;
+		total.mbits += r.mbits;
+		total.accepted += r.accepted;
+		total.dropped += r.dropped;
+		total.allow += r.allow;
+		total.block += r.block;
+		total.kdrop += r.kdrop;
+		total.flows += r.flows;
+	}
+	top_print_row(out, "total", &total);
+	return 0;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int cmd_top(const struct ctl_options *o)
+{
+	char err[CTL_ERR_MAX];
+	int clear = isatty(STDOUT_FILENO);
+	json_t *prev, *cur;
+	int64_t t_prev, t_cur;
+
+	prev = ctl_request(o, "stats", err, sizeof(err));
+	if (!prev)
+		goto fail;
+	t_prev = mono_ms();
+	for (long n = 0; o->count == 0 || n < o->count; n++) {
+		sleep_ms(t_prev + 1000 - mono_ms());
+		cur = ctl_request(o, "stats", err, sizeof(err));
+		if (!cur) {
+			json_decref(prev);
+			goto fail;
+		}
+		t_cur = mono_ms();
+		if (clear)
+			fputs("\033[H\033[2J", stdout);
+		else if (n > 0)
+			fputc('\n', stdout);
+		if (render_top(prev, cur, (double)(t_cur - t_prev) / 1000.0, stdout) < 0) {
+			snprintf(err, sizeof(err), "btblockd sent stats without a queues list");
+			json_decref(prev);
+			json_decref(cur);
+			goto fail;
+		}
+		fflush(stdout);
+		json_decref(prev);
+		prev = cur;
+		t_prev = t_cur;
+	}
+	json_decref(prev);
+	return CTL_OK;
+fail:
+	fprintf(stderr, "btblockctl: %s\n", err);
+	return CTL_FAIL;
+}
+
+/* ---- prometheus ------------------------------------------------------- */
+
+/* Append s to a metric name, anything outside [a-zA-Z0-9_] made '_'. */
+static size_t prom_name_append(char *dst, size_t n, size_t len, const char *s)
+{
+	for (; *s && n + 1 < len; s++)
+		dst[n++] = ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			    (*s >= '0' && *s <= '9')) ? *s : '_';
+	dst[n] = '\0';
+	return n;
+}
+
+/* "a" or "a_b", whatever names the daemon sent. */
+static void prom_name(char *dst, size_t len, const char *a, const char *b)
+{
+	size_t n = prom_name_append(dst, 0, len, a);
+
+	if (b) {
+		n = prom_name_append(dst, n, len, "_");
+		prom_name_append(dst, n, len, b);
+	}
+}
+
+/* Label values: backslash, double quote and newline escaped (text format). */
+static void prom_label_value(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", out);
+		else if (*s == '"')
+			fputs("\\\"", out);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void prom_value(FILE *out, const json_t *v)
+{
+	if (json_is_integer(v))
+		fprintf(out, "%" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
+	else if (json_is_real(v))
+		fprintf(out, "%.17g\n", json_real_value(v));
+	else
+		fprintf(out, "%d\n", json_is_true(v) ? 1 : 0);
+}
+
+static int prom_is_number(const json_t *v)
+{
+	return json_is_number(v) || json_is_boolean(v);
+}
+
+/* What the per-queue fields mean; gauges are levels, the rest only grow. */
+static const struct prom_known {
+	const char *field;	/* flattened: key or key_subkey */
+	const char *metric;	/* NULL: btblockd_<field>[_total] */
+	int gauge;
+	const char *help;
+} prom_known[] = {
+	{ "packets", NULL, 0, "Packets received from the queue." },
+	{ "bytes", NULL, 0, "Bytes received from the queue (original packet lengths)." },
+	{ "accepted", NULL, 0, "Packets answered with an accept verdict." },
+	{ "dropped", NULL, 0, "Packets answered with a drop verdict." },
+	{ "malformed", NULL, 0, "Malformed or truncated packets (accepted)." },
+	{ "fragments", NULL, 0, "Non-first IP fragments (accepted)." },
+	{ "other_l4", NULL, 0, "Packets neither TCP nor UDP (accepted)." },
+	{ "marked_allow", NULL, 0, "Packets sent back with the allow mark." },
+	{ "marked_block", NULL, 0, "Packets sent back with the block mark." },
+	{ "bans_issued", NULL, 0, "Flows decided block; the ruleset bans their address pair." },
+	{ "monitor_detections", NULL, 0, "Detections in monitor mode (not blocked)." },
+	{ "detections_lost", NULL, 0, "Detections lost because the log ring was full." },
+	{ "enobufs", NULL, 0, "Netlink receive buffer overflows (ENOBUFS)." },
+	{ "batches", NULL, 0, "Receive batches." },
+	{ "verdict_msgs", NULL, 0, "Verdict messages sent to the kernel." },
+	{ "verdict_errors", NULL, 0, "Verdict messages the kernel refused." },
+	{ "inspected_packets", NULL, 0, "Packets the detectors looked at." },
+	{ "endpoint_cache_size", NULL, 1, "Known BitTorrent endpoints remembered now." },
+	{ "flows_active", NULL, 1, "Flows tracked now." },
+	{ "flows_inserted", NULL, 0, "Flows added to the flow table." },
+	{ "flows_evicted", NULL, 0, "Flows evicted because the table was full." },
+	{ "flows_timed_out", NULL, 0, "Flows forgotten after their idle timeout." },
+	{ "flows_decided_allow", NULL, 0, "Flows decided allow." },
+	{ "flows_decided_block", NULL, 0, "Flows decided block." },
+	{ "flows_stream_heads_exhausted", NULL, 0,
+	  "Undecided flows whose stream prefix buffer filled up." },
+	{ "kernel_queue_total", "btblockd_kernel_queue_waiting", 1,
+	  "Packets waiting in the kernel queue for a verdict." },
+	{ "kernel_queue_dropped", NULL, 0, "Packets the kernel dropped because the queue was full." },
+	{ "kernel_user_dropped", NULL, 0,
+	  "Packets the kernel could not deliver to the daemon (netlink buffer full)." },
+	{ "kernel_id_sequence", "btblockd_kernel_id_sequence", 1,
+	  "Last packet id the kernel gave out on the queue (wraps at 2^32)." },
+};
+
+struct prom_family {
+	char field[96];		/* flattened key, as in prom_known */
+	char key[48], sub[48];	/* where the value is in each queue object */
+	char metric[112];
+	int gauge;
+	const char *help;
+};
+
+/* Add the family of queue member key[.sub] unless already known. */
+static int prom_add_family(struct prom_family *f, int *n, const char *key, const char *sub)
+{
+	struct prom_family *x;
+	char field[96];
+
+	if (strlen(key) >= sizeof(f->key) || (sub && strlen(sub) >= sizeof(f->sub)))
+		return 0;	/* absurd names from a hostile peer: skipped */
+	prom_name(field, sizeof(field), key, sub);
+	for (int i = 0; i < *n; i++)
+		if (strcmp(f[i].field, field) == 0)
+			return 0;
+	if (*n >= PROM_FAMILIES_MAX)
+		return -1;
+	x = &f[(*n)++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->field, sizeof(x->field), "%s", field);
+	snprintf(x->key, sizeof(x->key), "%s", key);
+	snprintf(x->sub, sizeof(x->sub), "%s", sub ? sub : "");
+	x->help = "Per-queue counter of btblockd.";
+	for (size_t k = 0; k < ARRAY_SIZE(prom_known); k++) {
+		if (strcmp(prom_known[k].field, field) != 0)
+			continue;
+		x->gauge = prom_known[k].gauge;
+		x->help = prom_known[k].help;
+		if (prom_known[k].metric)
+			snprintf(x->metric, sizeof(x->metric), "%s", prom_known[k].metric);
+	}
+	if (!x->metric[0]) {
+		size_t l = strlen(field);
+		int has_total = l >= 6 && strcmp(field + l - 6, "_total") == 0;
+
+		snprintf(x->metric, sizeof(x->metric), "btblockd_%s%s", field,
+			 x->gauge || has_total ? "" : "_total");
+	}
+	return 0;
+}
+
+/* The members of a queue object that are not counters but its identity. */
+static int queue_label_key(const char *key)
+{
+	return strcmp(key, "queue") == 0 || strcmp(key, "cpu") == 0 ||
+	       strcmp(key, "numa_node") == 0;
+}
+
+static void prom_family_head(FILE *out, const char *metric, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+}
+
+/* Counters and gauges of every numeric field of every queue, labelled by
+ * queue; the per-detector blocked flows; uptime, mode and version. Totals
+ * are left out: they are sums of the per-queue series. */
+static int render_prometheus(const json_t *doc, FILE *out)
+{
+	static struct prom_family fam[PROM_FAMILIES_MAX];
+	const json_t *queues = json_object_get(doc, "queues");
+	const json_t *detectors = json_object_get(doc, "detectors");
+	const json_t *dlog = json_object_get(doc, "detect_log");
+	const char *key, *sub;
+	const json_t *q, *v, *w;
+	int nfam = 0;
+	size_t i;
+
+	if (!json_is_array(queues))
+		return -1;
+	json_array_foreach(queues, i, q) {
+		json_object_foreach((json_t *)q, key, v) {
+			if (queue_label_key(key))
+				continue;
+			if (prom_is_number(v) && prom_add_family(fam, &nfam, key, NULL) < 0)
+				return -1;
+			if (json_is_object(v))
+				json_object_foreach((json_t *)v, sub, w)
+					if (prom_is_number(w) &&
+					    prom_add_family(fam, &nfam, key, sub) < 0)
+						return -1;
+		}
+	}
+
+	prom_family_head(out, "btblockd_info", "gauge",
+			 "Version and mode of the running daemon (always 1).");
+	fputs("btblockd_info{version=\"", out);
+	prom_label_value(out, jstr(doc, "version", ""));
+	fputs("\",mode=\"", out);
+	prom_label_value(out, jstr(doc, "mode", ""));
+	fputs("\"} 1\n", out);
+	prom_family_head(out, "btblockd_uptime_seconds", "gauge", "Seconds since the daemon started.");
+	fprintf(out, "btblockd_uptime_seconds %" JSON_INTEGER_FORMAT "\n", jint(doc, "uptime_s"));
+	prom_family_head(out, "btblockd_fail_open", "gauge",
+			 "1 when full queues let packets pass (fail-open), 0 when they drop them.");
+	fprintf(out, "btblockd_fail_open %d\n", json_is_false(json_object_get(doc, "fail_open")) ? 0 : 1);
+
+	prom_family_head(out, "btblockd_queue_info", "gauge",
+			 "CPU and NUMA node of the worker serving each queue (always 1).");
+	json_array_foreach(queues, i, q)
+		fprintf(out, "btblockd_queue_info{queue=\"%" JSON_INTEGER_FORMAT "\",cpu=\"%"
+			JSON_INTEGER_FORMAT "\",numa_node=\"%" JSON_INTEGER_FORMAT "\"} 1\n",
+			jint(q, "queue"), jint(q, "cpu"), jint(q, "numa_node"));
+
+	for (int f = 0; f < nfam; f++) {
+		prom_family_head(out, fam[f].metric, fam[f].gauge ? "gauge" : "counter", fam[f].help);
+		json_array_foreach(queues, i, q) {
+			v = json_object_get(q, fam[f].key);
+			if (fam[f].sub[0])
+				v = json_is_object(v) ? json_object_get(v, fam[f].sub) : NULL;
+			if (!prom_is_number(v))
+				continue;	/* e.g. kernel counters of a queue not in procfs */
+			fprintf(out, "%s{queue=\"%" JSON_INTEGER_FORMAT "\"} ", fam[f].metric,
+				jint(q, "queue"));
+			prom_value(out, v);
+		}
+	}
+
+	if (json_is_object(detectors)) {
+		prom_family_head(out, "btblockd_detections_total", "counter",
+				 "Flows blocked, by the detector that fired.");
+		json_object_foreach((json_t *)detectors, key, v) {
+			if (!prom_is_number(v))
+				continue;
+			fputs("btblockd_detections_total{detector=\"", out);
+			prom_label_value(out, key);
+			fputs("\"} ", out);
+			prom_value(out, v);
+		}
+	}
+	if (json_is_object(dlog)) {
+		prom_family_head(out, "btblockd_detect_log_written_total", "counter",
+				 "Lines written to the detection log.");
+		fprintf(out, "btblockd_detect_log_written_total %" JSON_INTEGER_FORMAT "\n",
+			jint(dlog, "written"));
+		prom_family_head(out, "btblockd_detect_log_suppressed_total", "counter",
+				 "Detection log lines left out by the rate limit.");
+		fprintf(out, "btblockd_detect_log_suppressed_total %" JSON_INTEGER_FORMAT "\n",
+			jint(dlog, "suppressed"));
+	}
+	return 0;
+}
+
+/* ---- reload ----------------------------------------------------------- */
+
+/* The pid in a pid file: decimal digits and an optional newline. */
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || v < 2 || v > INT_MAX || (*end && strcmp(end, "\n") != 0))
+		return -1;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+/* Read the pid file and check that it names a running btblockd: a stale
+ * pid file may name a process that reused the pid, which must never get a
+ * SIGHUP it does not expect. */
+static int daemon_pid(const char *pidfile, pid_t *pid, char *err, size_t errlen)
+{
+	char buf[32], path[64], comm[32];
+	ssize_t n;
+	FILE *f;
+	int fd;
+
+	fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			snprintf(err, errlen, "cannot read pid file %s: %s: is btblockd running? "
+				 "(in the foreground it writes one only with --pidfile)",
+				 pidfile, strerror(e));
+		else
+			snprintf(err, errlen, "cannot read pid file %s: %s%s", pidfile, strerror(e),
+				 e == EACCES ? ": run btblockctl as root" : "");
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read pid file %s: %s", pidfile, strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	if (parse_pid(buf, pid) < 0) {
+		snprintf(err, errlen, "pid file %s does not hold a process id", pidfile);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)*pid);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "process %ld named by %s is not running (stale pid file): "
+			 "is btblockd running?", (long)*pid, pidfile);
+		return -1;
+	}
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	if (strcmp(comm, "btblockd") != 0) {
+		snprintf(err, errlen, "process %ld named by %s is \"%s\", not btblockd "
+			 "(stale pid file): is btblockd running?", (long)*pid, pidfile, comm);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_reload(const struct ctl_options *o)
+{
+	const char *const *f = o->pidfile_fallbacks;
+	char err[CTL_ERR_MAX];
+	pid_t pid;
+	int r = daemon_pid(o->pidfile, &pid, err, sizeof(err));
+
+	/* As for the socket: the first pid file that exists decides. */
+	if (r < 0 && f && access(o->pidfile, F_OK) < 0) {
+		for (; *f && access(*f, F_OK) < 0; f++)
+			;
+		if (*f)
+			r = daemon_pid(*f, &pid, err, sizeof(err));
+	}
+	if (r < 0) {
+		fprintf(stderr, "btblockctl: %s\n", err);
+		return CTL_FAIL;
+	}
+	if (kill(pid, SIGHUP) < 0) {
+		fprintf(stderr, "btblockctl: cannot send SIGHUP to btblockd (pid %ld): %s%s\n",
+			(long)pid, strerror(errno), errno == EPERM ? ": run btblockctl as root" : "");
+		return CTL_FAIL;
+	}
+	printf("btblockd (pid %ld) is re-reading its configuration; errors go to its log\n",
+	       (long)pid);
+	return CTL_OK;
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int cmd_query(const struct ctl_options *o)
+{
+	char err[CTL_ERR_MAX];
+	const char *command = o->command == CMD_VERSION ? "version" : "stats";
+	json_t *doc = ctl_request(o, command, err, sizeof(err));
+	int r = 0;
+
+	if (!doc) {
+		fprintf(stderr, "btblockctl: %s\n", err);
+		return CTL_FAIL;
+	}
+	switch (o->command) {
+	case CMD_VERSION:
+		printf("%s %s\nbtblockctl %s\n", jstr(doc, "name", "btblockd"),
+		       jstr(doc, "version", "?"), PACKAGE_VERSION);
+		break;
+	case CMD_STATS:
+		if (o->table) {
+			r = render_table(doc, stdout);
+		} else {
+			r = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+		}
+		break;
+	default:
+		r = render_prometheus(doc, stdout);
+		break;
+	}
+	json_decref(doc);
+	if (r < 0) {
+		fprintf(stderr, "btblockctl: btblockd sent a stats document without a queues list\n");
+		return CTL_FAIL;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "btblockctl: cannot write the output: %s\n", strerror(errno));
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl_options o;
+	int r = parse_args(argc, argv, &o);
+
+	if (r)
+		return r;
+	if (o.help) {
+		usage(stdout);
+		return CTL_OK;
+	}
+	if (o.version) {
+		printf("btblockctl %s\n", PACKAGE_VERSION);
+		return CTL_OK;
+	}
+	switch (o.command) {
+	case CMD_TOP:
+		return cmd_top(&o);
+	case CMD_RELOAD:
+		return cmd_reload(&o);
+	default:
+		return cmd_query(&o);
+	}
+}

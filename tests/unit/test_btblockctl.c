@@ -1,0 +1,415 @@
+/* test_btblockctl.c - btblockctl: argument parsing, replies, table, top and Prometheus rendering. */
+#define main btblockctl_main
+int btblockctl_main(int argc, char **argv);
+#include "../../src/btblockctl.c"
+#undef main
+
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+/* A stats document as btblockd sends it, with two queues: queue 3 has no
+ * kernel counters (not in procfs), and a hostile detector name and an
+ * unknown future field ("bad-name") that must come out well-formed. */
+static const char stats_doc[] =
+	"{\"version\":\"0.1.0\",\"uptime_s\":93784,\"mode\":\"enforce\",\"fail_open\":false,"
+	"\"totals\":{\"packets\":1500,\"bytes\":900000,\"accepted\":1400,\"dropped\":100,"
+	"\"marked_allow\":40,\"marked_block\":9,\"enobufs\":2,\"flows_active\":12},"
+	"\"detectors\":{\"bt-handshake\":5,\"dht\":3,\"we\\\"ird\\\\\":1},"
+	"\"queues\":["
+	"{\"queue\":2,\"cpu\":0,\"numa_node\":0,\"packets\":1000,\"bytes\":600000,"
+	"\"accepted\":950,\"dropped\":50,\"marked_allow\":30,\"marked_block\":6,"
+	"\"enobufs\":2,\"bad-name\":4,"
+	"\"flows\":{\"active\":7,\"inserted\":70,\"stream_heads_exhausted\":1},"
+	"\"inspected_packets\":800,\"endpoint_cache_size\":11,"
+	"\"kernel\":{\"queue_total\":3,\"queue_dropped\":17,\"user_dropped\":4,"
+	"\"id_sequence\":1000}},"
+	"{\"queue\":3,\"cpu\":1,\"numa_node\":0,\"packets\":500,\"bytes\":300000,"
+	"\"accepted\":450,\"dropped\":50,\"marked_allow\":10,\"marked_block\":3,"
+	"\"enobufs\":0,\"flows\":{\"active\":5,\"inserted\":20,\"stream_heads_exhausted\":0},"
+	"\"inspected_packets\":400,\"endpoint_cache_size\":2,\"kernel\":null}],"
+	"\"detect_log\":{\"written\":8,\"suppressed\":1}}";
+
+static json_t *load(const char *text)
+{
+	json_error_t e;
+	json_t *doc = json_loads(text, 0, &e);
+
+	assert_non_null(doc);
+	return doc;
+}
+
+/* Run a renderer into a string; returns its status, *out malloc'ed. */
+static int render(int (*fn)(const json_t *, FILE *), const json_t *doc, char **out)
+{
+	size_t len;
+	FILE *f = open_memstream(out, &len);
+	int r;
+
+	assert_non_null(f);
+	r = fn(doc, f);
+	fclose(f);
+	return r;
+}
+
+static int has_line(const char *text, const char *line)
+{
+	size_t l = strlen(line);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, line, l) == 0 && (p[l] == '\n' || p[l] == '\0'))
+			return 1;
+	return 0;
+}
+
+static int count_substr(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_prometheus_counters_and_gauges(void **state)
+{
+	json_t *doc = load(stats_doc);
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_true(has_line(out, "# TYPE btblockd_packets_total counter"));
+	assert_true(has_line(out, "btblockd_packets_total{queue=\"2\"} 1000"));
+	assert_true(has_line(out, "btblockd_packets_total{queue=\"3\"} 500"));
+	assert_true(has_line(out, "btblockd_bytes_total{queue=\"3\"} 300000"));
+	assert_true(has_line(out, "btblockd_enobufs_total{queue=\"2\"} 2"));
+	/* nested objects flattened, levels are gauges without _total */
+	assert_true(has_line(out, "# TYPE btblockd_flows_active gauge"));
+	assert_true(has_line(out, "btblockd_flows_active{queue=\"2\"} 7"));
+	assert_true(has_line(out, "btblockd_flows_inserted_total{queue=\"3\"} 20"));
+	assert_true(has_line(out, "# TYPE btblockd_endpoint_cache_size gauge"));
+	assert_true(has_line(out, "btblockd_endpoint_cache_size{queue=\"2\"} 11"));
+	/* kernel counters: present for queue 2, absent (null) for queue 3 */
+	assert_true(has_line(out, "btblockd_kernel_queue_dropped_total{queue=\"2\"} 17"));
+	assert_true(has_line(out, "btblockd_kernel_user_dropped_total{queue=\"2\"} 4"));
+	assert_true(has_line(out, "# TYPE btblockd_kernel_queue_waiting gauge"));
+	assert_true(has_line(out, "btblockd_kernel_queue_waiting{queue=\"2\"} 3"));
+	assert_null(strstr(out, "btblockd_kernel_queue_dropped_total{queue=\"3\"}"));
+	/* identity of a queue is a label, never a counter */
+	assert_null(strstr(out, "btblockd_cpu"));
+	assert_true(has_line(out, "btblockd_queue_info{queue=\"3\",cpu=\"1\",numa_node=\"0\"} 1"));
+	/* top-level gauges and the per-detector counters */
+	assert_true(has_line(out, "btblockd_uptime_seconds 93784"));
+	assert_true(has_line(out, "btblockd_fail_open 0"));
+	assert_true(has_line(out, "btblockd_info{version=\"0.1.0\",mode=\"enforce\"} 1"));
+	assert_true(has_line(out, "# TYPE btblockd_detections_total counter"));
+	assert_true(has_line(out, "btblockd_detections_total{detector=\"bt-handshake\"} 5"));
+	assert_true(has_line(out, "btblockd_detections_total{detector=\"we\\\"ird\\\\\"} 1"));
+	assert_true(has_line(out, "btblockd_detect_log_suppressed_total 1"));
+	/* an unknown field still comes out, with a valid metric name */
+	assert_true(has_line(out, "btblockd_bad_name_total{queue=\"2\"} 4"));
+	/* totals are not exported: they would double every sum() */
+	assert_null(strstr(out, "1500"));
+	free(out);
+	json_decref(doc);
+}
+
+/* Each family: one HELP, one TYPE, and its samples right after them. */
+static void test_prometheus_families_grouped(void **state)
+{
+	json_t *doc = load(stats_doc);
+	char *out = NULL, *copy, *line, *save = NULL;
+	char current[160] = "";
+	int types = 0, samples = 0;
+
+	(void)state;
+	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(count_substr(out, "# TYPE btblockd_packets_total "), 1);
+	assert_int_equal(count_substr(out, "# HELP btblockd_packets_total "), 1);
+	copy = strdup(out);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[160];
+
+		if (strncmp(line, "# HELP ", 7) == 0)
+			continue;
+		if (sscanf(line, "# TYPE %159s", current) == 1) {
+			types++;
+			continue;
+		}
+		assert_int_equal(sscanf(line, "%159[a-zA-Z0-9_]", name), 1);
+		assert_string_equal(name, current);	/* sample under its own TYPE */
+		assert_non_null(strchr(line, ' '));
+		samples++;
+	}
+	assert_int_equal(types, 24);
+	assert_true(samples > types);
+	free(copy);
+	free(out);
+	json_decref(doc);
+}
+
+static void test_prometheus_rejects_document_without_queues(void **state)
+{
+	json_t *doc = load("{\"version\":\"0.1.0\",\"queues\":{}}");
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(render(render_prometheus, doc, &out), -1);
+	free(out);
+	json_decref(doc);
+}
+
+static void test_prometheus_name_and_label_escaping(void **state)
+{
+	char name[16];
+	char *out = NULL;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	prom_name(name, sizeof(name), "a-b c", "d.e");
+	assert_string_equal(name, "a_b_c_d_e");
+	prom_name(name, sizeof(name), "very_long_metric_name", NULL);
+	assert_string_equal(name, "very_long_metri");	/* truncated, terminated */
+	f = open_memstream(&out, &len);
+	prom_label_value(f, "x\"y\\z\nw");
+	fclose(f);
+	assert_string_equal(out, "x\\\"y\\\\z\\nw");
+	free(out);
+}
+
+static void test_table(void **state)
+{
+	json_t *doc = load(stats_doc);
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(render(render_table, doc, &out), 0);
+	assert_true(has_line(out, "btblockd 0.1.0  mode enforce  fail-closed  uptime 1d 02:03:04"));
+	/* queue 2: packets bytes accepted dropped allow block flows kdrop enobufs */
+	assert_true(has_line(out, "2         0         1000       600000          950           50"
+			     "           30            6            7           21            2"));
+	assert_true(has_line(out, "3         1          500       300000          450           50"
+			     "           10            3            5            0            0"));
+	/* total row: from totals, kernel drops summed over queues */
+	assert_true(has_line(out, "total     -         1500       900000         1400          100"
+			     "           40            9           12           21            2"));
+	assert_non_null(strstr(out, "\nbt-handshake                        5\n"));
+	json_decref(doc);
+	free(out);
+	doc = load("{\"queues\":[]}");
+	assert_int_equal(render(render_table, doc, &out), -1);	/* no totals */
+	json_decref(doc);
+	free(out);
+}
+
+static void test_top_rates(void **state)
+{
+	json_t *cur = load(stats_doc);
+	json_t *prev = load("{\"queues\":[{\"queue\":2,\"packets\":600,\"bytes\":350000,"
+			    "\"accepted\":550,\"dropped\":50,\"marked_allow\":10,\"marked_block\":2,"
+			    "\"kernel\":{\"queue_dropped\":1,\"user_dropped\":0}},"
+			    "{\"queue\":3,\"packets\":9000}]}");
+	char *out = NULL;
+	size_t len;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	assert_int_equal(render_top(prev, cur, 2.0, f), 0);
+	fclose(f);
+	/* queue 2 over 2 s: 200 pkt/s, 1 Mbit/s, 200 accept/s, 0 drop/s,
+	 * 10 allow/s, 2 block/s, 7 flows, (21-1)/2 = 10 kernel drops/s */
+	assert_true(has_line(out, "2           200.0      1.00      200.0       0.0      10.0"
+			     "       2.0         7     10.0"));
+	/* queue 3's counter went down (daemon restarted): counted from 0 */
+	assert_true(has_line(out, "3           250.0      1.20      225.0      25.0       5.0"
+			     "       1.5         5      0.0"));
+	assert_true(has_line(out, "total       450.0      2.20      425.0      25.0      15.0"
+			     "       3.5        12     10.0"));
+	assert_non_null(strstr(out, "rates over the last 2.0 s"));
+	free(out);
+	json_decref(prev);
+	json_decref(cur);
+}
+
+static int parse(struct ctl_options *o, ...)
+{
+	char *argv[16] = { (char *)"btblockctl" };
+	int argc = 1;
+	va_list ap;
+
+	va_start(ap, o);
+	while (argc < 15 && (argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	return parse_args(argc, argv, o);
+}
+
+static void test_parse_args(void **state)
+{
+	struct ctl_options o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "stats", NULL), 0);
+	assert_int_equal(o.command, CMD_STATS);
+	assert_string_equal(o.socket_path, CTL_DEFAULT_SOCKET);
+	assert_string_equal(o.pidfile, CTL_DEFAULT_PIDFILE);
+	assert_string_equal(o.socket_fallbacks[0], "/run/btblockd/btblockd.sock");
+	assert_string_equal(o.pidfile_fallbacks[1], "/var/run/btblockd.pid");
+	assert_int_equal(o.timeout_ms, 5000);
+	assert_int_equal(parse(&o, "-s", "/x.sock", "stats", "--table", NULL), 0);
+	assert_string_equal(o.socket_path, "/x.sock");
+	assert_null(o.socket_fallbacks);	/* a path given is the only one tried */
+	assert_non_null(o.pidfile_fallbacks);
+	assert_int_equal(o.table, 1);
+	assert_int_equal(parse(&o, "top", "--count=3", "--socket=/y", "--timeout", "2", NULL), 0);
+	assert_int_equal(o.count, 3);
+	assert_string_equal(o.socket_path, "/y");
+	assert_int_equal(o.timeout_ms, 2000);
+	assert_int_equal(parse(&o, "-n7", "top", "-p", "/p.pid", NULL), 0);
+	assert_int_equal(o.count, 7);
+	assert_string_equal(o.pidfile, "/p.pid");
+	assert_null(o.pidfile_fallbacks);
+	assert_int_equal(parse(&o, "--help", NULL), 0);
+	assert_int_equal(o.help, 1);
+	assert_int_equal(parse(&o, "-V", NULL), 0);
+	assert_int_equal(o.version, 1);
+	/* usage errors: exit status 2 */
+	assert_int_equal(parse(&o, NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "frobnicate", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "version", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "top", "--table", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "-n", "2", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "top", "-n", "0", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "top", "-n", "2x", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "top", "-n", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "-s", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--timeout=0", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--timeout=301", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--bogus", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "--", "-s", NULL), CTL_USAGE);
+}
+
+static void test_parse_pid(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(parse_pid("1234\n", &pid), 0);
+	assert_int_equal(pid, 1234);
+	assert_int_equal(parse_pid("77", &pid), 0);
+	assert_int_equal(pid, 77);
+	assert_int_equal(parse_pid("", &pid), -1);
+	assert_int_equal(parse_pid("-5\n", &pid), -1);
+	assert_int_equal(parse_pid(" 5", &pid), -1);
+	assert_int_equal(parse_pid("1\n", &pid), -1);	/* never init */
+	assert_int_equal(parse_pid("12ab", &pid), -1);
+	assert_int_equal(parse_pid("5\n6\n", &pid), -1);
+	assert_int_equal(parse_pid("99999999999999999999", &pid), -1);
+}
+
+static void test_daemon_pid_refuses_other_processes(void **state)
+{
+	char path[] = "/tmp/test_btblockctl.XXXXXX";
+	char err[CTL_ERR_MAX];
+	int fd = mkstemp(path);
+	pid_t pid;
+
+	(void)state;
+	assert_true(fd >= 0);
+	/* our own pid: a live process that is not btblockd */
+	dprintf(fd, "%ld\n", (long)getpid());
+	close(fd);
+	assert_int_equal(daemon_pid(path, &pid, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not btblockd"));
+	unlink(path);
+	assert_int_equal(daemon_pid(path, &pid, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file or directory: is btblockd running?"));
+}
+
+static void test_connect_messages(void **state)
+{
+	char err[CTL_ERR_MAX];
+	int e;
+
+	(void)state;
+	assert_int_equal(ctl_connect("/nonexistent/btblockd.sock", 1000, &e, err, sizeof(err)), -1);
+	assert_int_equal(e, ENOENT);
+	assert_string_equal(err, "cannot connect to /nonexistent/btblockd.sock: "
+			    "No such file or directory: is btblockd running?");
+	connect_error("/run/btblockd.sock", EACCES, 5000, err, sizeof(err));
+	assert_non_null(strstr(err, "cannot connect to /run/btblockd.sock: Permission denied: "));
+	assert_non_null(strstr(err, "as root"));
+	connect_error("/s", EAGAIN, 5000, err, sizeof(err));
+	assert_non_null(strstr(err, "within 5 s"));
+}
+
+static void test_replies(void **state)
+{
+	char err[CTL_ERR_MAX];
+	json_t *doc;
+
+	(void)state;
+	doc = ctl_parse_reply("{\"name\":\"btblockd\",\"version\":\"0.1.0\"}", "/s", err, sizeof(err));
+	assert_non_null(doc);
+	assert_string_equal(jstr(doc, "version", "?"), "0.1.0");
+	json_decref(doc);
+	assert_null(ctl_parse_reply("{\"error\":\"busy\"}", "/s", err, sizeof(err)));
+	assert_non_null(strstr(err, "busy"));
+	assert_null(ctl_parse_reply("{\"error\":\"unknown command\",\"command\":\"x\"}", "/s", err,
+				    sizeof(err)));
+	assert_string_equal(err, "btblockd on /s answered: unknown command");
+	assert_null(ctl_parse_reply("[1,2]", "/s", err, sizeof(err)));
+	assert_null(ctl_parse_reply("{\"a\":", "/s", err, sizeof(err)));
+	assert_non_null(strstr(err, "not a JSON object"));
+}
+
+/* The exchange over a socketpair standing in for the daemon. */
+static void test_exchange(void **state)
+{
+	char err[CTL_ERR_MAX], cmd[16];
+	int sv[2];
+	char *reply;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], "{\"a\":1}\n", 8), 8);
+	reply = ctl_exchange(sv[0], "/s", "stats", 1000, err, sizeof(err));
+	assert_non_null(reply);
+	assert_string_equal(reply, "{\"a\":1}");
+	free(reply);
+	assert_int_equal(read(sv[1], cmd, sizeof(cmd)), 6);
+	assert_memory_equal(cmd, "stats\n", 6);
+	/* no answer at all: bounded by the timeout */
+	reply = ctl_exchange(sv[0], "/s", "stats", 1000, err, sizeof(err));
+	assert_null(reply);
+	assert_string_equal(err, "btblockd on /s did not answer within 1 s");
+	/* hung up in the middle of a line */
+	assert_int_equal(write(sv[1], "{\"a\"", 4), 4);
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	reply = ctl_exchange(sv[0], "/s", "stats", 1000, err, sizeof(err));
+	assert_null(reply);
+	assert_string_equal(err, "btblockd on /s closed the connection without an answer");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prometheus_counters_and_gauges),
+		cmocka_unit_test(test_prometheus_families_grouped),
+		cmocka_unit_test(test_prometheus_rejects_document_without_queues),
+		cmocka_unit_test(test_prometheus_name_and_label_escaping),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_top_rates),
+		cmocka_unit_test(test_parse_args),
+		cmocka_unit_test(test_parse_pid),
+		cmocka_unit_test(test_daemon_pid_refuses_other_processes),
+		cmocka_unit_test(test_connect_messages),
+		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_exchange),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -33,6 +33,7 @@ shellcheck
 debhelper
 fakeroot
 lintian
+qemu-system-x86
 "
 
 missing=""

@@ -38,6 +38,11 @@ enum opt_id {
 	OPT_DETECT_LOG,
 	OPT_DETECT_SYSLOG,
 	OPT_DETECT_LOG_RATE,
+	OPT_CONTROL_GROUP,
+	OPT_CONTROL_MODE,
+	OPT_USER,
+	OPT_SECCOMP,
+	OPT_STALL_TIMEOUT,
 	OPT_READ_PCAP,
 	OPT_HELP,
 	OPT_VERSION,
@@ -68,6 +73,10 @@ static const struct opt_def opt_table[] = {
 	  "CPUs to pin workers to, e.g. 0,2-3 (default round-robin)", NO_RANGE },
 	{ "control", OPT_CONTROL, 's', required_argument, 1, "PATH",
 	  "control socket (default " CONFIG_DEFAULT_CONTROL ")", NO_RANGE },
+	{ "control-group", OPT_CONTROL_GROUP, 0, required_argument, 1, "GROUP",
+	  "group owning the control socket (default root)", NO_RANGE },
+	{ "control-mode", OPT_CONTROL_MODE, 0, required_argument, 1, "MODE",
+	  "control socket permissions, 0600 or 0660 (default 0660)", NO_RANGE },
 	{ "copy-range", OPT_COPY_RANGE, 0, required_argument, 1, "BYTES",
 	  "bytes of each packet copied to the daemon (default 2048)",
 	  U32(copy_range, 64, 65531, "bytes") },	/* kernel: 0xffff - NLA_HDRLEN */
@@ -127,6 +136,13 @@ static const struct opt_def opt_table[] = {
 	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")", NO_RANGE },
 	{ "log-level", OPT_LOG_LEVEL, 'l', required_argument, 1, "LEVEL",
 	  "error, warning, notice (default), info or debug", NO_RANGE },
+	{ "user", OPT_USER, 'u', required_argument, 1, "USER",
+	  "after start-up run as USER with only CAP_NET_ADMIN", NO_RANGE },
+	{ "seccomp", OPT_SECCOMP, 0, no_argument, 1, NULL,
+	  "after start-up allow only the system calls the daemon needs", NO_RANGE },
+	{ "stall-timeout", OPT_STALL_TIMEOUT, 0, required_argument, 1, "SECONDS",
+	  "report a worker without progress for this long (default 5)",
+	  U32(stall_timeout_s, 1, 3600, "seconds") },
 	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
 	  "classify the pcap FILEs given as arguments, print JSON lines, exit", NO_RANGE },
 	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", NO_RANGE },
@@ -185,6 +201,8 @@ void config_defaults(struct btb_config *c)
 	c->mark_block = 0x00b10000;
 	c->mark_reject = 0x00b20000;
 	c->detect_log_rate = 50;
+	c->control_mode = 0660;
+	c->stall_timeout_s = 5;
 }
 
 int config_worker_cpu(const struct btb_config *c, unsigned i)
@@ -293,6 +311,39 @@ static int copy_path(char *dst, size_t size, const char *value)
 	return 0;
 }
 
+/* A user or group name as useradd(8) accepts it: the name is looked up
+ * at start-up, this only keeps garbage out of error messages. */
+static int copy_name(char *dst, size_t size, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len == 0 || len >= size || value[0] == '-')
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)value[i]) && !strchr("._-", value[i]) &&
+		    !(value[i] == '$' && i == len - 1))
+			return -1;
+	memcpy(dst, value, len + 1);
+	return 0;
+}
+
+/* Socket permissions: the owner reads and writes; the group may too;
+ * others never (a socket anyone can use would bypass --control-group). */
+static int parse_mode(const char *s, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (s[0] != '0' || strlen(s) > 5)
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end != '\0' || (v != 0600 && v != 0660))
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 /* A mark or mask: hexadecimal (0x...) or decimal, 32 bits. */
 static int parse_mark(const char *s, uint32_t *out)
 {
@@ -353,12 +404,27 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 			return -1;
 		}
 		return 0;
+	case OPT_CONTROL_GROUP:
+	case OPT_USER:
+		if (copy_name(o->id == OPT_USER ? c->user : c->control_group, CONFIG_NAME_MAX, value) < 0) {
+			snprintf(want, wantlen, "a %s name of 1 to %d letters, digits, '.', '_' or '-'",
+				 o->id == OPT_USER ? "user" : "group", CONFIG_NAME_MAX - 1);
+			return -1;
+		}
+		return 0;
+	case OPT_CONTROL_MODE:
+		if (parse_mode(value, &c->control_mode) < 0) {
+			snprintf(want, wantlen, "0600 or 0660");
+			return -1;
+		}
+		return 0;
 	case OPT_FAIL_OPEN:
 	case OPT_FAIL_CLOSED:
 	case OPT_FOREGROUND:
 	case OPT_MONITOR:
 	case OPT_REJECT:
 	case OPT_DETECT_SYSLOG:
+	case OPT_SECCOMP:
 		if (parse_bool(value, &flag) < 0) {
 			snprintf(want, wantlen, "yes or no");
 			return -1;
@@ -371,6 +437,8 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 			c->reject = flag;
 		else if (o->id == OPT_DETECT_SYSLOG)
 			c->detect_syslog = flag;
+		else if (o->id == OPT_SECCOMP)
+			c->seccomp = flag;
 		else
 			c->fail_open = (o->id == OPT_FAIL_OPEN) ? flag : !flag;
 		return 0;

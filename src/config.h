@@ -14,6 +14,7 @@
 #define CONFIG_MAX_CPUS		256
 #define CONFIG_PATH_MAX		4096
 #define CONFIG_CONTROL_MAX	108	/* sizeof(sockaddr_un.sun_path) */
+#define CONFIG_NAME_MAX		33	/* user and group names: 32 bytes */
 
 struct btb_config {
 	char config_path[CONFIG_PATH_MAX];
@@ -25,6 +26,11 @@ struct btb_config {
 	int cpus[CONFIG_MAX_CPUS];
 
 	char control_path[CONFIG_CONTROL_MAX];
+	char control_group[CONFIG_NAME_MAX];	/* empty: the daemon's group (root) */
+	uint32_t control_mode;		/* 0600 or 0660 */
+	char user[CONFIG_NAME_MAX];	/* empty: stay root */
+	int seccomp;			/* system call allowlist after start-up */
+	uint32_t stall_timeout_s;	/* a worker silent this long is reported */
 	uint32_t copy_range;
 	uint32_t queue_maxlen;
 	uint32_t rcvbuf;

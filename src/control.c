@@ -54,7 +54,8 @@ static int control_claim_path(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int control_open(struct control *c, const char *path, char *err, size_t errlen)
+int control_open(struct control *c, const char *path, gid_t gid, unsigned mode,
+		 char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
@@ -84,7 +85,9 @@ int control_open(struct control *c, const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	umask(old);
-	if (chmod(path, 0660) < 0 || listen(c->listen_fd, 16) < 0) {
+	/* Group first, then mode: the socket never allows more than asked. */
+	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) ||
+	    chmod(path, (mode_t)(mode & 0660)) < 0 || listen(c->listen_fd, CONTROL_BACKLOG) < 0) {
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		unlink(path);
 		goto fail;
@@ -115,8 +118,17 @@ char *control_dispatch(struct control *c, const char *line)
 	char shown[65];
 	size_t i;
 
-	if (strcmp(line, "stats") == 0)
-		return json_reply(stats_build(c->info, c->workers, c->nworkers));
+	if (strcmp(line, "stats") == 0) {
+		json_t *doc = stats_build(c->info, c->workers, c->nworkers);
+
+		if (doc)
+			json_object_set_new(doc, "control",
+					    json_pack("{s:I,s:I,s:I}",
+						      "busy", (json_int_t)c->busy,
+						      "overlong", (json_int_t)c->overlong,
+						      "timeouts", (json_int_t)c->timeouts));
+		return json_reply(doc);
+	}
 	if (strcmp(line, "version") == 0)
 		return json_reply(json_pack("{s:s,s:s}", "name", PACKAGE_NAME, "version", PACKAGE_VERSION));
 	if (strcmp(line, "help") == 0)
@@ -160,15 +172,22 @@ static void client_read(struct control *c, struct control_client *cl)
 		return;
 	}
 	cl->len += (size_t)n;
-	cl->deadline_ms = now_ms() + CONTROL_IDLE_MS;
 	while (cl->fd >= 0 && (nl = memchr(cl->buf, '\n', cl->len)) != NULL) {
-		size_t linelen = (size_t)(nl - cl->buf);
+		size_t linelen = (size_t)(nl - cl->buf), textlen;
 		char *reply;
 
+		/* The deadline is per line, not per read: a client that
+		 * trickles bytes cannot hold a slot past CONTROL_IDLE_MS. */
+		cl->deadline_ms = now_ms() + CONTROL_IDLE_MS;
 		*nl = '\0';
-		if (linelen > 0 && cl->buf[linelen - 1] == '\r')
-			cl->buf[linelen - 1] = '\0';
-		if (cl->buf[0] != '\0') {
+		textlen = linelen;
+		if (textlen > 0 && cl->buf[textlen - 1] == '\r')
+			cl->buf[--textlen] = '\0';
+		if (memchr(cl->buf, '\0', textlen) != NULL) {
+			/* Binary: a NUL inside would hide the rest of the line. */
+			if (client_send(cl, "{\"error\":\"binary data in command\"}") < 0)
+				client_close(cl);
+		} else if (cl->buf[0] != '\0') {
 			reply = control_dispatch(c, cl->buf);
 			if (!reply || client_send(cl, reply) < 0)
 				client_close(cl);
@@ -180,29 +199,43 @@ static void client_read(struct control *c, struct control_client *cl)
 		memmove(cl->buf, nl + 1, cl->len);
 	}
 	if (cl->len == sizeof(cl->buf)) {
-		client_send(cl, "{\"error\":\"line too long\"}");
+		COUNTER_INC(c->overlong);
+		if (client_send(cl, "{\"error\":\"line too long\"}") < 0)
+			LOG(LOG_DEBUG, "control: line too long reply failed: %s", strerror(errno));
 		client_close(cl);
 	}
 }
 
-static void control_accept(struct control *c)
+/* Take one pending connection; returns 0 when there was none. */
+static int control_accept_one(struct control *c)
 {
 	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
-		return;
+		return 0;
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		if (c->clients[i].fd < 0) {
 			c->clients[i].fd = fd;
 			c->clients[i].len = 0;
 			c->clients[i].deadline_ms = now_ms() + CONTROL_IDLE_MS;
-			return;
+			return 1;
 		}
 	}
 	/* Full: say so and hang up rather than queue without bound. */
+	COUNTER_INC(c->busy);
 	if (send(fd, "{\"error\":\"busy\"}\n", 17, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		LOG(LOG_DEBUG, "control: busy reply failed: %s", strerror(errno));
 	close(fd);
+	return 1;
+}
+
+/* Empty the backlog (bounded per turn): a crowd of connections is
+ * answered at once instead of one per poll wake-up. */
+static void control_accept(struct control *c)
+{
+	for (int i = 0; i < CONTROL_ACCEPT_BURST; i++)
+		if (!control_accept_one(c))
+			break;
 }
 
 /* Move detection events from every worker's ring to the log. */
@@ -257,9 +290,12 @@ static void *control_main(void *arg)
 			if (pfd[i].revents)
 				client_read(c, &c->clients[slot[i]]);
 		now = now_ms();
-		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
-			if (c->clients[i].fd >= 0 && now > c->clients[i].deadline_ms)
+		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+			if (c->clients[i].fd >= 0 && now > c->clients[i].deadline_ms) {
+				COUNTER_INC(c->timeouts);
 				client_close(&c->clients[i]);
+			}
+		}
 	}
 	return NULL;
 }

@@ -9,9 +9,15 @@
 struct worker;
 struct detect_log;
 
-#define CONTROL_MAX_CLIENTS 16
+#include <sys/types.h>
+
+/* Every client is bounded: how many at once (more are told "busy" and
+ * closed), the length of a line, and the time to send one. */
+#define CONTROL_MAX_CLIENTS 64
 #define CONTROL_LINE_MAX 512
 #define CONTROL_IDLE_MS 5000
+#define CONTROL_BACKLOG 64
+#define CONTROL_ACCEPT_BURST 64		/* accepts per poll turn */
 
 struct control_client {
 	int fd;
@@ -32,11 +38,16 @@ struct control {
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 	struct detect_log *detect_log;	/* written by this thread only */
 	int reopen_requested;
+	uint64_t busy;			/* clients refused because every slot was taken */
+	uint64_t overlong;		/* clients cut for a line over CONTROL_LINE_MAX */
+	uint64_t timeouts;		/* clients cut for not finishing a line in time */
 };
 
-/* Create and listen on the socket at path (mode 0660). A stale socket is
- * replaced; a live one (another daemon) is an error. */
-int control_open(struct control *c, const char *path, char *err, size_t errlen);
+/* Create and listen on the socket at path with the given mode (0600 or
+ * 0660) and group (gid, or (gid_t)-1 to keep the creator's). A stale
+ * socket is replaced; a live one (another daemon) is an error. */
+int control_open(struct control *c, const char *path, gid_t gid, unsigned mode,
+		 char *err, size_t errlen);
 
 /* Serve commands from a thread of its own; it also drains the workers'
  * detection rings into dlog (may be NULL). */

@@ -9,6 +9,7 @@
 #include "detect_log.h"
 #include "pcap_replay.h"
 #include "log.h"
+#include "privs.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -23,6 +24,9 @@ struct daemon {
 	struct detect_log detect_log;
 	int pidfile_fd;
 	int ready_fd;		/* write end of the pipe the parent waits on */
+	uid_t uid;		/* --user, looked up before anything is opened */
+	gid_t gid;
+	gid_t control_gid;	/* --control-group, or (gid_t)-1 */
 };
 
 /* Detach: the parent exits once the child says start-up went well, so
@@ -142,6 +146,11 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 		return;
 	}
 	control_request_reopen(&d->control);
+	if (next.stall_timeout_s != d->cfg.stall_timeout_s) {
+		d->cfg.stall_timeout_s = next.stall_timeout_s;
+		__atomic_store_n(&d->info.stall_timeout_ms, (int64_t)next.stall_timeout_s * 1000,
+				 __ATOMIC_RELAXED);
+	}
 	if (next.log_level != d->cfg.log_level) {
 		log_set_level(next.log_level);
 		d->cfg.log_level = next.log_level;
@@ -154,8 +163,11 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.monitor != d->cfg.monitor || next.reject != d->cfg.reject ||
 	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
 	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
-	    strcmp(next.detect_log, d->cfg.detect_log) != 0)
-		LOG(LOG_WARNING, "reload: only the log level changes without a restart; "
+	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
+	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
+	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
+	    next.seccomp != d->cfg.seccomp)
+		LOG(LOG_WARNING, "reload: only the log level and stall timeout change without a restart; "
 		    "the detection log file is reopened");
 	LOG(LOG_NOTICE, "configuration reloaded (log level %s)", log_level_name(d->cfg.log_level));
 }
@@ -168,10 +180,36 @@ static int any_worker_failed(const struct daemon *d)
 	return 0;
 }
 
+/*
+ * The heartbeat check: a worker that has not gone round its loop for
+ * --stall-timeout is logged once per stall (the stats show it all along).
+ * The kernel's fail-open does not cover a stuck worker: its queue stays
+ * bound and fills, so this is the only place the stall becomes visible.
+ */
+static void check_stalls(struct daemon *d)
+{
+	int64_t now = worker_now_ms();
+	int64_t limit = (int64_t)d->cfg.stall_timeout_s * 1000;
+
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+		int64_t age = worker_progress_age_ms(w, now);
+
+		if (age > limit && !w->stall_logged) {
+			LOG(LOG_ERR, "queue %u: worker has made no progress for %lld ms (stalled)",
+			    w->queue_num, (long long)age);
+			w->stall_logged = 1;
+		} else if (age <= limit && w->stall_logged) {
+			LOG(LOG_NOTICE, "queue %u: worker is making progress again", w->queue_num);
+			w->stall_logged = 0;
+		}
+	}
+}
+
 /* Wait for signals; returns the exit status. */
 static int run(struct daemon *d, const sigset_t *sigs, int argc, char *const argv[])
 {
-	const struct timespec tick = { .tv_sec = 1 };
+	const struct timespec tick = { .tv_nsec = 500 * 1000000 };
 
 	for (;;) {
 		int sig = sigtimedwait(sigs, NULL, &tick);
@@ -185,6 +223,7 @@ static int run(struct daemon *d, const sigset_t *sigs, int argc, char *const arg
 			reload(d, argc, argv);
 			notify_service_manager("READY=1");
 		}
+		check_stalls(d);
 		if (any_worker_failed(d)) {
 			LOG(LOG_ERR, "a worker failed; exiting so that the service manager restarts us");
 			return EXIT_FAILURE;
@@ -240,13 +279,22 @@ int main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	d.control_gid = (gid_t)-1;
+	if ((d.cfg.user[0] && privs_lookup_user(d.cfg.user, &d.uid, &d.gid, err, sizeof(err)) < 0) ||
+	    (d.cfg.control_group[0] &&
+	     privs_lookup_group(d.cfg.control_group, &d.control_gid, err, sizeof(err)) < 0)) {
+		LOG(LOG_ERR, "%s", err);
+		return EXIT_CONFIG;
+	}
+
 	d.nworkers = config_nqueues(&d.cfg);
 	d.workers = aligned_alloc(64, sizeof(struct worker) * d.nworkers);
 	if (!d.workers) {
 		LOG(LOG_ERR, "out of memory");
 		return EXIT_FAILURE;
 	}
-	if (control_open(&d.control, d.cfg.control_path, err, sizeof(err)) < 0) {
+	if (control_open(&d.control, d.cfg.control_path, d.control_gid, d.cfg.control_mode,
+			 err, sizeof(err)) < 0) {
 		LOG(LOG_ERR, "%s", err);
 		free(d.workers);
 		return EXIT_FAILURE;
@@ -279,10 +327,30 @@ int main(int argc, char *argv[])
 		shutdown_all(&d);
 		return EXIT_FAILURE;
 	}
+	/* The kernel's queue counters are readable by root only. */
+	if (stats_open_kernel() < 0)
+		LOG(LOG_WARNING, "cannot open %s: %s; stats will lack kernel counters",
+		    STATS_PROC_PATH, strerror(errno));
+	/* Everything that needs root is open: sockets, queues, pid file.
+	 * Drop it before the first thread exists, so every thread runs with
+	 * the reduced credentials and the filter (both are per thread). */
+	if (d.cfg.user[0] && privs_drop(d.uid, d.gid, err, sizeof(err)) < 0) {
+		LOG(LOG_ERR, "%s", err);
+		report_ready(&d, 1);
+		shutdown_all(&d);
+		return EXIT_FAILURE;
+	}
+	if (d.cfg.seccomp && privs_seccomp(err, sizeof(err)) < 0) {
+		LOG(LOG_ERR, "%s", err);
+		report_ready(&d, 1);
+		shutdown_all(&d);
+		return EXIT_FAILURE;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	d.info = (struct stats_info){ .mode = d.cfg.monitor ? "monitor" : "enforce",
 				      .fail_open = d.cfg.fail_open, .started = now.tv_sec,
-				      .detect_log = &d.detect_log };
+				      .detect_log = &d.detect_log,
+				      .stall_timeout_ms = (int64_t)d.cfg.stall_timeout_s * 1000 };
 	for (unsigned i = 0; i < d.nworkers; i++) {
 		if (worker_start(&d.workers[i]) < 0) {
 			report_ready(&d, 1);
@@ -295,15 +363,17 @@ int main(int argc, char *argv[])
 		shutdown_all(&d);
 		return EXIT_FAILURE;
 	}
-	LOG(LOG_NOTICE, "ready: queues %u-%u, %u workers, %s, %s, control socket %s",
+	LOG(LOG_NOTICE, "ready: queues %u-%u, %u workers, %s, %s, control socket %s%s%s%s",
 	    d.cfg.queue_first, d.cfg.queue_last, d.nworkers, d.info.mode,
-	    d.cfg.fail_open ? "fail-open" : "fail-closed", d.cfg.control_path);
+	    d.cfg.fail_open ? "fail-open" : "fail-closed", d.cfg.control_path,
+	    d.cfg.user[0] ? ", user " : "", d.cfg.user, d.cfg.seccomp ? ", seccomp" : "");
 	report_ready(&d, 0);
 	notify_service_manager("READY=1");
 
 	status = run(&d, &sigs, argc, argv);
 	notify_service_manager("STOPPING=1");
 	shutdown_all(&d);
+	stats_close_kernel();
 	LOG(LOG_NOTICE, "stopped");
 	log_fini();
 	return status;

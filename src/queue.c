@@ -394,6 +394,20 @@ int queue_service(struct queue *q, queue_classify_fn fn, void *ctx)
 
 void queue_drain_and_close(struct queue *q, queue_classify_fn fn, void *ctx)
 {
+	/*
+	 * Unbinding drops whatever still waits in the kernel queue. With
+	 * fail-open, first shrink the queue to nothing: from then on the
+	 * kernel accepts new packets itself, and the drain below verdicts
+	 * every packet that was already queued, so none is lost.
+	 */
+	if (q->params.fail_open && q->nl) {
+		char buf[SMALL_MSG_SIZE];
+		struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
+
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, 0);
+		if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+			LOG(LOG_DEBUG, "queue %u: cannot shrink the queue: %s", q->num, strerror(errno));
+	}
 	/* Bounded: a flood must not keep a stopping daemon alive. */
 	for (int i = 0; i < 4096; i++)
 		if (queue_receive(q, MSG_DONTWAIT, fn, ctx) <= 0)

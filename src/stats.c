@@ -5,15 +5,13 @@
 #include "worker.h"
 #include "detect_log.h"
 
-int stats_read_kernel(const char *path, struct kernel_queue_stats *out, int max)
+/* One line per bound queue:
+ * queue portid waiting copy_mode copy_range queue_dropped user_dropped id_seq 1 */
+static int parse_kernel(FILE *f, struct kernel_queue_stats *out, int max)
 {
 	char line[256];
-	FILE *f = fopen(path, "re");
 	int n = 0;
 
-	if (!f)
-		return -1;
-	/* queue portid waiting copy_mode copy_range queue_dropped user_dropped id_seq 1 */
 	while (n < max && fgets(line, sizeof(line), f)) {
 		unsigned q, portid, mode, range;
 		unsigned long long total, qdrop, udrop, seq;
@@ -26,6 +24,62 @@ int stats_read_kernel(const char *path, struct kernel_queue_stats *out, int max)
 			.queue_dropped = qdrop, .user_dropped = udrop, .id_sequence = seq,
 		};
 	}
+	return n;
+}
+
+int stats_read_kernel(const char *path, struct kernel_queue_stats *out, int max)
+{
+	FILE *f = fopen(path, "re");
+	int n;
+
+	if (!f)
+		return -1;
+	n = parse_kernel(f, out, max);
+	fclose(f);
+	return n;
+}
+
+/* Set once at start-up, before the control thread exists. */
+static int kernel_fd = -1;
+
+int stats_open_kernel(void)
+{
+	if (kernel_fd < 0)
+		kernel_fd = open(STATS_PROC_PATH, O_RDONLY | O_CLOEXEC);
+	return kernel_fd < 0 ? -1 : 0;
+}
+
+void stats_close_kernel(void)
+{
+	if (kernel_fd >= 0)
+		close(kernel_fd);
+	kernel_fd = -1;
+}
+
+int stats_read_kernel_fd(int fd, struct kernel_queue_stats *out, int max)
+{
+	/* 256 lines of at most ~90 bytes: the whole table in one buffer. */
+	static char buf[STATS_KERNEL_MAX * 96];
+	size_t len = 0;
+	ssize_t r;
+	FILE *f;
+	int n;
+
+	/* A seq_file starts over from offset 0; it is read by one thread. */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -1;
+	while (len < sizeof(buf) && (r = read(fd, buf + len, sizeof(buf) - len)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		len += (size_t)r;
+	}
+	f = fmemopen(buf, len ? len : 1, "r");
+	if (!f)
+		return -1;
+	n = len ? parse_kernel(f, out, max) : 0;
 	fclose(f);
 	return n;
 }
@@ -114,13 +168,21 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 	json_t *doc;
 	int nk;
 
-	nk = stats_read_kernel(STATS_PROC_PATH, kernel, STATS_KERNEL_MAX);
+	nk = kernel_fd >= 0 ? stats_read_kernel_fd(kernel_fd, kernel, STATS_KERNEL_MAX) :
+			      stats_read_kernel(STATS_PROC_PATH, kernel, STATS_KERNEL_MAX);
 	for (unsigned i = 0; i < n; i++) {
 		const struct worker *w = &workers[i];
 		json_t *q = json_pack("{s:i,s:i,s:i}", "queue", (int)w->queue_num, "cpu", w->cpu,
 				      "numa_node", w->numa_node);
+		int64_t age = worker_progress_age_ms(w, worker_now_ms());
+		int64_t limit = __atomic_load_n(&info->stall_timeout_ms, __ATOMIC_RELAXED);
+		int stalled = limit > 0 && age > limit;
 
 		worker_json(w, q, totals, detectors);
+		/* The heartbeat: how long ago the worker last went round its loop. */
+		json_object_set_new(q, "last_progress_ms", json_integer((json_int_t)age));
+		json_object_set_new(q, "stalled", json_boolean(stalled));
+		json_add(totals, "stalled_workers", (uint64_t)stalled);
 		json_object_set_new(q, "kernel", nk >= 0 ? kernel_json(kernel, nk, w->queue_num) : json_null());
 		json_array_append_new(queues, q);
 	}

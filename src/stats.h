@@ -24,6 +24,17 @@ struct kernel_queue_stats {
 /* Parse the kernel's table from path; returns entries read, -1 if unreadable. */
 int stats_read_kernel(const char *path, struct kernel_queue_stats *out, int max);
 
+/* Keep the kernel's table open for the daemon's lifetime: it is readable
+ * by root only, and the daemon may drop root (--user). stats_build() then
+ * re-reads it through this descriptor. -1 if unavailable. */
+int stats_open_kernel(void);
+
+/* Close what stats_open_kernel() opened. */
+void stats_close_kernel(void);
+
+/* Re-read the table from an open descriptor; as stats_read_kernel. */
+int stats_read_kernel_fd(int fd, struct kernel_queue_stats *out, int max);
+
 /* What the stats document says about the daemon as a whole. */
 struct detect_log;
 
@@ -32,6 +43,7 @@ struct stats_info {
 	int fail_open;
 	time_t started;			/* CLOCK_MONOTONIC seconds */
 	const struct detect_log *detect_log;	/* lines written and suppressed */
+	int64_t stall_timeout_ms;	/* a worker without progress this long is "stalled" */
 };
 
 /* The stats document: totals and one object per queue. */

@@ -12,6 +12,36 @@
 #define WORKER_BATCH 64
 #define WORKER_RECV_TIMEOUT_MS 200
 
+/*
+ * Test only: BTBLOCKD_TEST_STALL_QUEUE=N makes the worker of queue N stop
+ * serving its queue after its first batch, as if it were stuck in a bug,
+ * so that the integration tests can check stall detection. Threads cannot
+ * be stopped one by one from outside (SIGSTOP stops the whole process),
+ * hence a trigger; it is read once at start-up and documented as a test
+ * hook in btblockd(8).
+ */
+#define WORKER_TEST_STALL_ENV "BTBLOCKD_TEST_STALL_QUEUE"
+
+int64_t worker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t worker_progress_age_ms(const struct worker *w, int64_t now_ms)
+{
+	int64_t age = now_ms - __atomic_load_n(&w->heartbeat_ms, __ATOMIC_RELAXED);
+
+	return age > 0 ? age : 0;
+}
+
+static void heartbeat(struct worker *w)
+{
+	__atomic_store_n(&w->heartbeat_ms, worker_now_ms(), __ATOMIC_RELAXED);
+}
+
 int worker_cpu_node(int cpu)
 {
 	char path[96];
@@ -44,6 +74,7 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 		.batch = WORKER_BATCH,
 		.recv_timeout_ms = WORKER_RECV_TIMEOUT_MS,
 	};
+	const char *stall = getenv(WORKER_TEST_STALL_ENV);
 
 	memset(w, 0, sizeof(*w));
 	w->index = index;
@@ -51,6 +82,12 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 	w->cpu = config_worker_cpu(cfg, index);
 	w->numa_node = worker_cpu_node(w->cpu);
 	w->cfg = cfg;
+	w->heartbeat_ms = worker_now_ms();
+	if (stall && *stall && strtoul(stall, NULL, 10) == w->queue_num) {
+		w->test_stall = 1;
+		LOG(LOG_WARNING, "queue %u: %s set: this worker will stall (test only)",
+		    w->queue_num, WORKER_TEST_STALL_ENV);
+	}
 	return queue_open(&w->q, w->queue_num, &p, err, errlen);
 }
 
@@ -175,6 +212,7 @@ static void *worker_main(void *arg)
 	e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	if (e)
 		LOG(LOG_WARNING, "queue %u: cannot pin worker to CPU %d: %s", w->queue_num, w->cpu, strerror(e));
+	heartbeat(w);
 	/* Buffers are allocated after pinning: first touch makes them local. */
 	if (queue_alloc_buffers(&w->q) < 0) {
 		LOG(LOG_ERR, "queue %u: out of memory for receive buffers", w->queue_num);
@@ -187,8 +225,18 @@ static void *worker_main(void *arg)
 	}
 	__atomic_store_n(&w->engine_ready, 1, __ATOMIC_RELEASE);
 	LOG(LOG_INFO, "queue %u: worker on CPU %d (node %d)", w->queue_num, w->cpu, w->numa_node);
-	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED))
+	/* One stamp per turn: the receive timeout bounds a healthy turn. */
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		heartbeat(w);
+		if (w->test_stall && COUNTER_GET(w->q.ctr.batches) > 0) {
+			const struct timespec nap = { .tv_nsec = 100 * 1000000 };
+
+			while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED))
+				nanosleep(&nap, NULL);
+			break;
+		}
 		queue_service(&w->q, worker_classify, w);
+	}
 	queue_drain_and_close(&w->q, worker_classify, w);
 	return NULL;
 fail:

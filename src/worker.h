@@ -40,6 +40,9 @@ struct worker {
 	int started;
 	int stop;			/* set by the main thread */
 	int failed;			/* set by the worker when it had to give up */
+	int64_t heartbeat_ms;		/* CLOCK_MONOTONIC, stamped every loop turn */
+	int stall_logged;		/* main thread: the current stall was logged */
+	int test_stall;			/* test only: BTBLOCKD_TEST_STALL_QUEUE */
 } __attribute__((aligned(64)));	/* no false sharing between workers */
 
 /* Bind the queue of worker index (main thread, before daemonizing). */
@@ -54,6 +57,13 @@ void worker_stop(struct worker *w);
 
 /* Wait for the thread (if started) and release what is left. */
 void worker_join(struct worker *w);
+
+/* CLOCK_MONOTONIC in milliseconds, the clock of heartbeat_ms. */
+int64_t worker_now_ms(void);
+
+/* Milliseconds since the worker last made progress (went round its loop:
+ * it does at least every receive timeout, 200 ms, when healthy). */
+int64_t worker_progress_age_ms(const struct worker *w, int64_t now_ms);
 
 /* The NUMA node of a CPU, or -1 (from sysfs). */
 int worker_cpu_node(int cpu);

@@ -267,6 +267,71 @@ static void test_engine_and_mark_options(void **state)
 	assert_non_null(strstr(err, "--mark-mask"));
 }
 
+/* Hardening options: control socket access, user, seccomp, stall timeout. */
+static void test_hardening_options(void **state)
+{
+	const char *none[] = { "btblockd", "-c", "/dev/null", NULL };
+	const char *all[] = { "btblockd", "-c", "/dev/null", "--control-group", "btb-ctl",
+			      "--control-mode", "0600", "-u", "_btblockd", "--seccomp",
+			      "--stall-timeout", "30", NULL };
+	static const char *const bad[][2] = {
+		{ "--control-group", "" }, { "--control-group", "-root" },
+		{ "--control-group", "a b" }, { "--control-group", "g/../x" },
+		{ "--control-group", "abcdefghijklmnopqrstuvwxyz0123456" },
+		{ "--control-mode", "0666" }, { "--control-mode", "660" },
+		{ "--control-mode", "0700" }, { "--control-mode", "0660x" }, { "--control-mode", "" },
+		{ "--control-mode", "00000660" },
+		{ "--user", "" }, { "--user", "root;id" }, { "--user", "-u" }, { "--user", "\xff" },
+		{ "--stall-timeout", "0" }, { "--stall-timeout", "3601" }, { "--stall-timeout", "5s" },
+	};
+	const char *flag_value[] = { "btblockd", "--seccomp=yes", NULL };
+	char path[64], bad_file[64];
+	const char *file_argv[] = { "btblockd", "--config", path, "--seccomp", NULL };
+	const char *bad_file_argv[] = { "btblockd", "--config", bad_file, NULL };
+	struct btb_config c;
+
+	(void)state;
+	/* write_file returns a static buffer: keep copies. */
+	snprintf(path, sizeof(path), "%s", write_file("control-group adm\ncontrol-mode 0600\n"
+						      "user nobody\nseccomp no\nstall-timeout 7\n"));
+	snprintf(bad_file, sizeof(bad_file), "%s", write_file("user\n"));
+	assert_int_equal(load(&c, none), CONFIG_OK);
+	assert_string_equal(c.control_group, "");
+	assert_int_equal(c.control_mode, 0660);
+	assert_string_equal(c.user, "");
+	assert_false(c.seccomp);
+	assert_int_equal(c.stall_timeout_s, 5);
+
+	assert_int_equal(load(&c, all), CONFIG_OK);
+	assert_string_equal(c.control_group, "btb-ctl");
+	assert_int_equal(c.control_mode, 0600);
+	assert_string_equal(c.user, "_btblockd");
+	assert_true(c.seccomp);
+	assert_int_equal(c.stall_timeout_s, 30);
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		const char *argv[] = { "btblockd", "-c", "/dev/null", (char *)bad[i][0],
+				 (char *)bad[i][1], NULL };
+
+		assert_int_equal(load(&c, argv), CONFIG_ERROR);
+		assert_non_null(strstr(err, bad[i][0]));
+	}
+	assert_int_equal(load(&c, flag_value), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--seccomp takes no value"));
+
+	/* From the file; the command line's --seccomp wins over "seccomp no". */
+	assert_int_equal(load(&c, file_argv), CONFIG_OK);
+	assert_string_equal(c.control_group, "adm");
+	assert_int_equal(c.control_mode, 0600);
+	assert_string_equal(c.user, "nobody");
+	assert_true(c.seccomp);
+	assert_int_equal(c.stall_timeout_s, 7);
+	assert_int_equal(load(&c, bad_file_argv), CONFIG_ERROR);
+	assert_non_null(strstr(err, "'user' needs a value"));
+	unlink(path);
+	unlink(bad_file);
+}
+
 static void test_help_text_lists_every_option(void **state)
 {
 	char buf[8192] = { 0 };
@@ -295,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_file_errors_name_file_line_and_key),
 		cmocka_unit_test(test_file_long_line_and_unreadable),
 		cmocka_unit_test(test_engine_and_mark_options),
+		cmocka_unit_test(test_hardening_options),
 		cmocka_unit_test(test_help_text_lists_every_option),
 	};
 

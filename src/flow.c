@@ -333,10 +333,11 @@ int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq
 	delta = (int32_t)(seq - d->next_seq);
 	if (delta > 0)
 		return 0;			/* a gap: wait for the missing bytes */
-	if ((uint32_t)-delta >= len)
+	/* negated as unsigned: delta may be INT32_MIN (2^31 bytes behind) */
+	if (-(uint32_t)delta >= len)
 		return 0;			/* retransmission of bytes we have */
-	data += (uint32_t)-delta;
-	len -= (uint32_t)-delta;
+	data += -(uint32_t)delta;
+	len -= -(uint32_t)delta;
 	d->next_seq += len;
 	h = (uint8_t *)flow_head(t, f, dir);
 	room = t->head_size - d->head_len;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# contrib/check.sh: the test command: dependencies, -Werror build, make check, make distcheck, one summary line.
+# contrib/check.sh: the test command: dependencies, -Werror build, make check, make distcheck, sanitizers, fuzzing, one summary line.
 #
 # Run as root from anywhere on Debian 12 (the namespace tests need root):
 #   sh contrib/check.sh
@@ -9,8 +9,15 @@
 # (so a broken build can never print "0 failed"). Exit status 0 only when
 # every stage passed.
 #
+# After distcheck, two more builds, each in a directory of its own next to
+# $BUILD_DIR: $BUILD_DIR-san (--enable-sanitizers: `make check` with ASan
+# and UBSan in every program, the daemon of the kernel tests included; a
+# sanitizer report from any process, leaks at exit included, fails the
+# stage) and $BUILD_DIR-fuzz (--enable-fuzzing: `make fuzz`, each libFuzzer
+# harness for FUZZ_SECONDS). Each stage prints its time.
+#
 # Environment: BUILD_DIR, JOBS (default 2), SKIP_DEPS=1 (no apt step),
-# SKIP_DISTCHECK=1.
+# SKIP_DISTCHECK=1, SKIP_SANITIZERS=1, SKIP_FUZZ=1, FUZZ_SECONDS (default 60).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -116,6 +123,103 @@ if [ "${SKIP_DISTCHECK:-0}" != 1 ]; then
 			say "$log"
 			cat "$log"
 		done
+	fi
+fi
+
+# fresh_dir DIR: an empty directory for a build of its own; refuses to
+# empty one that holds something other than a build.
+# shellcheck disable=SC2317 # called through stage
+fresh_dir() {
+	if [ -e "$1" ] && [ ! -f "$1/config.status" ] && [ -n "$(ls -A "$1" 2>/dev/null)" ]; then
+		echo "refusing to reuse $1: not empty and not a build directory" >&2
+		return 1
+	fi
+	rm -rf "$1"
+	mkdir -p "$1"
+}
+
+# timed NAME CMD...: runs CMD, then prints how long it took.
+# shellcheck disable=SC2317 # called through stage
+timed() {
+	t0=$(date +%s)
+	rc=0
+	"$@" || rc=$?
+	echo "stage $1: $(($(date +%s) - t0)) s"
+	return "$rc"
+}
+
+# The sanitizer build: configure, build, make check. Every process writes
+# its ASan/LSan/UBSan reports to files in $san/sanitizer-reports (the
+# daemon runs in the background of the kernel tests, where a report on
+# stderr would go unseen), and any report fails the stage. The directory
+# is world-writable because the daemon may drop to another --user.
+# shellcheck disable=SC2317 # called through stage
+sanitizers() {
+	san=$1
+	fresh_dir "$san" || return 1
+	cd "$san" || return 1
+	mkdir -p sanitizer-reports
+	chmod 1777 sanitizer-reports
+	ASAN_OPTIONS="log_path=$san/sanitizer-reports/asan:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+	UBSAN_OPTIONS="log_path=$san/sanitizer-reports/ubsan:print_stacktrace=1:halt_on_error=1"
+	# Tests that measure memory (RSS) read this: ASan's quarantine and
+	# shadow memory make RSS grow by design.
+	BTBLOCKD_SANITIZERS=address,undefined
+	# The Debian package test builds its own, unsanitized binaries: it
+	# ran in the check stage already.
+	BTBLOCKD_SKIP_DEB_TEST=1
+	export ASAN_OPTIONS UBSAN_OPTIONS BTBLOCKD_SANITIZERS BTBLOCKD_SKIP_DEB_TEST
+	rc=0
+	if ! "$top/configure" --enable-werror --enable-sanitizers >configure.log 2>&1 ||
+	   ! make -j"$jobs" >build.log 2>&1; then
+		cat configure.log build.log >&2
+		rc=1
+	fi
+	if [ "$rc" = 0 ] && ! make -j"$jobs" check; then
+		rc=1
+		[ -f test-suite.log ] && cat test-suite.log
+	fi
+	unset ASAN_OPTIONS UBSAN_OPTIONS BTBLOCKD_SANITIZERS BTBLOCKD_SKIP_DEB_TEST
+	for report in sanitizer-reports/*; do
+		[ -f "$report" ] || continue
+		say "sanitizer report $report"
+		cat "$report"
+		rc=1
+	done
+	cd "$build"
+	return "$rc"
+}
+
+# The fuzzing build: clang, libFuzzer, each harness for $FUZZ_SECONDS.
+# shellcheck disable=SC2317 # called through stage
+fuzzing() {
+	fz=$1
+	fresh_dir "$fz" || return 1
+	cd "$fz" || return 1
+	rc=0
+	"$top/configure" --enable-werror --enable-fuzzing >configure.log 2>&1 ||
+		{ cat configure.log >&2; rc=1; }
+	if [ "$rc" = 0 ]; then
+		make -j"$jobs" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" || rc=1
+	fi
+	cd "$build"
+	return "$rc"
+}
+
+if [ "$build" = "$top" ]; then
+	# configure refuses the VPATH builds below in a configured tree
+	if [ "${SKIP_SANITIZERS:-0}" != 1 ] || [ "${SKIP_FUZZ:-0}" != 1 ]; then
+		echo "note: $top is configured in-tree: no sanitizer or fuzzing build" \
+			"(run 'make distclean' there first)" >&2
+		stage_failed=$((stage_failed + 1))
+		failed_stages="$failed_stages sanitizers/fuzz"
+	fi
+else
+	if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
+		stage sanitizers timed sanitizers "$build-san" || true
+	fi
+	if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+		stage fuzz timed fuzzing "$build-fuzz" || true
 	fi
 fi
 finish

@@ -9,6 +9,7 @@ set -eu
 # tests: cmocka, the kernel tools the namespace tests drive, the traffic
 #        tool's interpreter, distcheck's xz, man page and shell linting,
 #        the Debian package build and lint (contrib/test_deb.sh)
+# fuzz:  clang with libFuzzer and the sanitizer runtimes (--enable-fuzzing)
 PACKAGES="
 build-essential
 autoconf
@@ -34,6 +35,8 @@ debhelper
 fakeroot
 lintian
 qemu-system-x86
+clang
+libclang-rt-14-dev
 "
 
 missing=""

@@ -1,0 +1,51 @@
+/* fuzz_bencode.c - libFuzzer harness: the bencode walker on hostile
+ * bytes. Besides the sanitizers, it checks what the walker promises:
+ * lengths and slices inside the input, and a value complete in the
+ * length it reports. */
+#include "sysincl.h"
+#include "dpi/bencode.h"
+#include "fuzz.h"
+
+static void check_slice(const uint8_t *s, size_t slen, const uint8_t *d, size_t len)
+{
+	FUZZ_ASSERT(s >= d && s <= d + len);
+	FUZZ_ASSERT(slen <= (size_t)(d + len - s));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const keys[BENCODE_SCAN_MAX + 1] = {
+		"y", "q", "a", "r", "id", "nodes", "values", "m", "peers",
+	};
+	const uint8_t *vals[BENCODE_SCAN_MAX], *s;
+	size_t vlens[BENCODE_SCAN_MAX], slen;
+	uint8_t *d = fuzz_dup(data, size);
+	long n;
+	int r;
+
+	n = bencode_value_len(d, size);
+	FUZZ_ASSERT(n >= -1 && (n < 0 || (size_t)n <= size));
+	if (n > 0)	/* complete in n bytes: the same length from a tight buffer */
+		FUZZ_ASSERT(bencode_value_len(d, (size_t)n) == n);
+	FUZZ_ASSERT(n != 0);	/* a value is never empty */
+	if (bencode_string(d, size, &s, &slen))
+		check_slice(s, slen, d, size);
+	for (unsigned i = 0; i < BENCODE_SCAN_MAX; i++) {
+		r = bencode_dict_get(d, size, keys[i], &s, &slen);
+		FUZZ_ASSERT(r >= -1 && r <= 1);
+		if (r == 1)
+			check_slice(s, slen, d, size);
+		if (bencode_dict_str(d, size, keys[i], &s, &slen))
+			check_slice(s, slen, d, size);
+	}
+	n = bencode_dict_scan(d, size, keys, BENCODE_SCAN_MAX, vals, vlens);
+	FUZZ_ASSERT(n >= -1 && (n < 0 || (size_t)n <= size));
+	if (n >= 0)
+		for (unsigned i = 0; i < BENCODE_SCAN_MAX; i++)
+			if (vals[i])
+				check_slice(vals[i], vlens[i], d, size);
+	/* more keys than it can look for at once: refused, not overrun */
+	FUZZ_ASSERT(bencode_dict_scan(d, size, keys, BENCODE_SCAN_MAX + 1, vals, vlens) == -1);
+	free(d);
+	return 0;
+}

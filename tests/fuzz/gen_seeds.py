@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""gen_seeds.py - writes the seed corpora of the libFuzzer harnesses.
+
+Usage: gen_seeds.py OUTDIR [--srcdir DIR] [--pcaps DIR]
+
+Every seed is built here from protocol descriptions (BitTorrent handshake,
+DHT, uTP, UDP and HTTP trackers, TLS, LSD, SOCKS5, plain HTTP), in the
+input format of each harness (see the comment at the top of each
+tests/fuzz/fuzz_*.c). With --srcdir, the example config file of the tree
+seeds the config parser. With --pcaps (e.g. ../shared/corpus/pcap), the
+first packets of a few real captures are cut into small extra seeds at run
+time; nothing from there is kept in the tree.
+"""
+import os
+import struct
+import sys
+import zlib
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+A4, B4 = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+A6 = bytes.fromhex("20010db8000000000000000000000001")
+B6 = bytes.fromhex("20010db8000000000000000000000002")
+
+
+def ip4(proto, payload, src=A4, dst=B4, frag=0, ident=1):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, frag, 64,
+                    proto, 0, src, dst)
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return h + payload
+
+
+def ip6(proto, payload, src=A6, dst=B6, hbh=False):
+    if hbh:  # a hop-by-hop header in front of the transport
+        payload = bytes([proto, 0, 1, 4, 0, 0, 0, 0]) + payload
+        proto = 0
+    return struct.pack("!IHBB16s16s", 0x60000000, len(payload), proto, 64, src, dst) + payload
+
+
+def tcp(sport, dport, seq, ack, flags, data=b"", opts=b""):
+    off = (20 + len(opts)) // 4
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off << 4, flags, 65535, 0,
+                       0) + opts + data
+
+
+def udp(sport, dport, data):
+    return struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+
+
+SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
+
+
+def tcp_flow(c2s, s2c, v6=False, sport=51413, dport=6881, handshake=True):
+    """Packets of a TCP flow: optional 3-way handshake, then the payloads
+    of c2s and s2c interleaved (client first)."""
+    ip = (lambda p, rev=False: ip6(6, p, B6, A6) if rev else ip6(6, p)) if v6 else \
+         (lambda p, rev=False: ip4(6, p, B4, A4) if rev else ip4(6, p))
+    cs, ss = 1000, 5000
+    out = []
+    if handshake:
+        out.append(ip(tcp(sport, dport, cs - 1, 0, SYN, opts=b"\x02\x04\x05\xb4")))
+        out.append(ip(tcp(dport, sport, ss - 1, cs, SYN | ACK), True))
+        out.append(ip(tcp(sport, dport, cs, ss, ACK)))
+    for i in range(max(len(c2s), len(s2c))):
+        if i < len(c2s):
+            out.append(ip(tcp(sport, dport, cs, ss, PSH | ACK, c2s[i])))
+            cs += len(c2s[i])
+        if i < len(s2c):
+            out.append(ip(tcp(dport, sport, ss, cs, PSH | ACK, s2c[i]), True))
+            ss += len(s2c[i])
+    out.append(ip(tcp(sport, dport, cs, ss, FIN | ACK)))
+    return out
+
+
+def udp_flow(c2s, s2c, v6=False, sport=6881, dport=6881):
+    out = []
+    for i in range(max(len(c2s), len(s2c))):
+        if i < len(c2s):
+            u = udp(sport, dport, c2s[i])
+            out.append(ip6(17, u) if v6 else ip4(17, u))
+        if i < len(s2c):
+            u = udp(dport, sport, s2c[i])
+            out.append(ip6(17, u, B6, A6) if v6 else ip4(17, u, B4, A4))
+    return out
+
+
+INFOHASH = bytes(range(20))
+PEERID = b"-qB4500-" + b"abcdefghijkl"
+BT_HS = b"\x13BitTorrent protocol" + b"\0\0\0\0\0\x10\0\x05" + INFOHASH + PEERID
+EXT_HS = struct.pack("!IBB", 2 + 40, 20, 0) + b"d1:md11:ut_metadatai1e6:ut_pexi2ee1:pi6881ee"
+BITFIELD = struct.pack("!IB", 3, 5) + b"\xff\xf0"
+DHT_PING = b"d1:ad2:id20:" + b"A" * 20 + b"e1:q4:ping1:t2:aa1:y1:qe"
+DHT_GETPEERS = b"d1:ad2:id20:" + b"A" * 20 + b"9:info_hash20:" + INFOHASH + \
+    b"e1:q9:get_peers1:t2:ab1:y1:qe"
+DHT_REPLY = b"d1:rd2:id20:" + b"B" * 20 + b"5:nodes26:" + b"C" * 20 + \
+    bytes([81, 2, 3, 4, 0x1a, 0xe1]) + b"6:valuesl6:" + bytes([82, 1, 1, 1, 0x1a, 0xe2]) + \
+    b"ee1:t2:ab1:y1:re"
+UTP_SYN = struct.pack("!BBHIIIHH", 0x41, 0, 0x1234, 1000000, 0, 0x100000, 1, 0)
+UTP_STATE = struct.pack("!BBHIIIHH", 0x21, 0, 0x1234, 1000500, 500, 0x100000, 77, 1)
+UTP_DATA = struct.pack("!BBHIIIHH", 0x01, 0, 0x1235, 1001000, 500, 0x100000, 2, 77) + b"x" * 32
+TRK_CONNECT = struct.pack("!QII", 0x41727101980, 0, 0xdeadbeef)
+TRK_CONN_REPLY = struct.pack("!IIQ", 0, 0xdeadbeef, 0x1122334455667788)
+TRK_ANNOUNCE = struct.pack("!QII", 0x1122334455667788, 1, 0xcafe) + INFOHASH + PEERID + \
+    struct.pack("!QQQIIIiH", 0, 1000, 0, 2, 0, 0, -1, 6881)
+TRK_ANN_REPLY = struct.pack("!IIIII", 1, 0xcafe, 1800, 1, 2) + bytes([81, 2, 3, 4, 0x1a, 0xe1]) * 2
+HTTP_ANNOUNCE = (b"GET /announce?info_hash=%00%01%02%03%04%05%06%07%08%09%0a%0b%0c%0d%0e%0f"
+                 b"%10%11%12%13&peer_id=-qB4500-abcdefghijkl&port=6881&uploaded=0&downloaded=0"
+                 b"&left=0&compact=1 HTTP/1.1\r\nHost: tracker.example.org\r\n"
+                 b"User-Agent: qBittorrent/4.5.0\r\n\r\n")
+HTTP_ANN_REPLY = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + \
+    b"d8:intervali1800e5:peers12:" + bytes([81, 2, 3, 4, 0x1a, 0xe1]) * 2 + b"e"
+HTTP_PLAIN = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/7.88\r\n\r\n"
+HTTP_PLAIN_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world"
+MAGNET = b"POST /x HTTP/1.1\r\nHost: a\r\n\r\nmagnet:?xt=urn:btih:" + b"0123456789abcdef" * 2 + \
+    b"01234567"
+WEBSEED = b"GET /file.iso HTTP/1.1\r\nHost: mirror\r\nRange: bytes=0-16383\r\n" + \
+    b"User-Agent: Transmission/3.00\r\n\r\n"
+LSD = (b"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\n"
+       b"Infohash: " + INFOHASH.hex().encode() + b"\r\ncookie: x\r\n\r\n\r\n")
+SOCKS_DHT = b"\0\0\0\x01" + bytes([81, 2, 3, 4]) + struct.pack("!H", 6881) + DHT_PING
+
+
+def client_hello(sni):
+    name = sni.encode()
+    sni_ext = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    body = b"\x03\x03" + b"R" * 32 + b"\0" + struct.pack("!H", 2) + b"\x13\x01" + b"\x01\0" + \
+        struct.pack("!H", len(sni_ext)) + sni_ext
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+TLS_TRACKER = client_hello("tracker.opentrackr.org")
+TLS_PLAIN = client_hello("www.example.com")
+RANDOMISH = bytes((i * 151 + 7) & 0xFF for i in range(96))
+
+# (name, l4, client payloads, server payloads, sport, dport)
+FLOWS = [
+    ("bt_handshake", "tcp", [BT_HS, EXT_HS + BITFIELD], [BT_HS, EXT_HS], 51413, 6881),
+    ("bt_midstream", "tcp", [BITFIELD, struct.pack("!IBIII", 13, 6, 0, 0, 16384)],
+     [struct.pack("!IB", 1, 1)], 51413, 6881),
+    ("http_announce", "tcp", [HTTP_ANNOUNCE], [HTTP_ANN_REPLY], 40000, 80),
+    ("http_plain", "tcp", [HTTP_PLAIN], [HTTP_PLAIN_REPLY], 40001, 80),
+    ("magnet", "tcp", [MAGNET], [], 40002, 8080),
+    ("webseed", "tcp", [WEBSEED], [HTTP_PLAIN_REPLY], 40003, 80),
+    ("tls_tracker", "tcp", [TLS_TRACKER], [], 40004, 443),
+    ("tls_plain", "tcp", [TLS_PLAIN], [], 40005, 443),
+    ("mse", "tcp", [RANDOMISH], [RANDOMISH[::-1]], 51413, 6881),
+    ("dht", "udp", [DHT_PING, DHT_GETPEERS], [DHT_REPLY], 6881, 6881),
+    ("utp", "udp", [UTP_SYN, UTP_DATA], [UTP_STATE], 6881, 6882),
+    ("udp_tracker", "udp", [TRK_CONNECT, TRK_ANNOUNCE], [TRK_CONN_REPLY, TRK_ANN_REPLY], 40010, 6969),
+    ("lsd", "udp", [LSD], [], 6771, 6771),
+    ("socks5", "udp", [SOCKS_DHT], [], 40011, 1080),
+    ("dns_like", "udp", [b"\x12\x34\x01\x00\x00\x01" + b"\0" * 6 + b"\x07example\x03com\0\0\1\0\1"],
+     [], 40012, 53),
+]
+
+
+def records(pkts, ctl=1):
+    return b"".join(struct.pack("!BH", ctl, len(p)) + p for p in pkts)
+
+
+def flow_packets(f, v6):
+    name, l4, c2s, s2c, sp, dp = f
+    if l4 == "tcp":
+        return tcp_flow(c2s, s2c, v6, sp, dp)
+    return udp_flow(c2s, s2c, v6, sp, dp)
+
+
+def write(d, name, data):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as fh:
+        fh.write(data)
+
+
+def pcap_file(pkts, linktype=101, prefix=b""):
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
+    for i, p in enumerate(pkts):
+        p = prefix + p
+        out += struct.pack("<IIII", 1700000000 + i, i * 1000, len(p), len(p)) + p
+    return out
+
+
+def pcapng_file(pkts):
+    def block(t, body):
+        body += b"\0" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack("<II", t, n) + body + struct.pack("<I", n)
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", 101, 0, 65535))
+    for i, p in enumerate(pkts):
+        ts = (1700000000 + i) * 1000000
+        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(p), len(p)) + p)
+    return out
+
+
+ETH4 = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00"
+ETH6 = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x86\xdd"
+VLAN4 = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x81\x00\x00\x05\x08\x00"
+
+
+def gen(out, srcdir, pcaps):
+    seeds = {k: os.path.join(out, k) for k in
+             ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap")}
+    for f in FLOWS:
+        name, l4, c2s, s2c, sp, dp = f
+        for v6 in (False, True):
+            pkts = flow_packets(f, v6)
+            tag = "%s_%s" % (name, "v6" if v6 else "v4")
+            write(seeds["fuzz_packet"], tag, records(pkts))
+            write(seeds["fuzz_packet"], tag + "_single", pkts[3 if l4 == "tcp" else 0])
+            flags = (1 if l4 == "udp" else 0) | (2 if name != "bt_midstream" else 0) | (4 if v6 else 0)
+            payloads = []
+            for i in range(max(len(c2s), len(s2c))):
+                if i < len(c2s):
+                    payloads.append((0, c2s[i]))
+                if i < len(s2c):
+                    payloads.append((1, s2c[i]))
+            head = struct.pack("!BHH", flags, sp, dp)
+            write(seeds["fuzz_dpi"], tag, head + b"".join(
+                struct.pack("!BH", d | 4, len(p)) + p for d, p in payloads))
+        pkts = flow_packets(f, False)
+        write(seeds["fuzz_pcap"], name + "_raw.pcap", pcap_file(pkts, 101))
+    # link layers, fragments, IPv6 extension headers, a capture cut short
+    allp = [p for f in FLOWS[:4] + FLOWS[9:12] for p in flow_packets(f, False)]
+    write(seeds["fuzz_pcap"], "eth.pcap", pcap_file(allp[:12], 1, ETH4))
+    write(seeds["fuzz_pcap"], "vlan.pcap", pcap_file(allp[:12], 1, VLAN4))
+    write(seeds["fuzz_pcap"], "sll.pcap", pcap_file(allp[:8], 113, b"\0\0\0\1\0\6" + b"\0" * 8 + b"\x08\x00"))
+    write(seeds["fuzz_pcap"], "null.pcap", pcap_file(allp[:8], 0, b"\2\0\0\0"))
+    write(seeds["fuzz_pcap"], "eth6.pcapng", pcapng_file(
+        [ETH6 + p for p in flow_packets(FLOWS[0], True)]))
+    cut = pcap_file(allp[:6], 101)
+    write(seeds["fuzz_pcap"], "truncated.pcap", cut[:len(cut) - 17])
+    frag_payload = udp(6881, 6881, DHT_GETPEERS)
+    frags = [ip4(17, frag_payload[:24], frag=0x2000, ident=7), ip4(17, frag_payload[24:], frag=3, ident=7)]
+    write(seeds["fuzz_packet"], "fragments_v4", records(frags))
+    write(seeds["fuzz_packet"], "hbh_v6", records(
+        [ip6(17, udp(6881, 6881, DHT_PING), hbh=True)]))
+    # a segment exactly 2^31 bytes behind the stream head (signed overflow
+    # in flow_head_append, fixed; kept as a regression seed)
+    far = [ip4(6, tcp(51413, 6881, 1000, 1, PSH | ACK, b"abcd")),
+           ip4(6, tcp(51413, 6881, (1004 + 0x80000000) & 0xFFFFFFFF, 1, PSH | ACK, b"efgh"))]
+    write(seeds["fuzz_packet"], "seq_2_31_behind", records(far))
+    write(seeds["fuzz_pcap"], "seq_2_31_behind.pcap", pcap_file(far, 101))
+    write(seeds["fuzz_packet"], "timeouts", records(flow_packets(FLOWS[9], False)[:1], 0x80 | 63) +
+          records(flow_packets(FLOWS[0], False), 0x41))
+    # bencode: the DHT and extension payloads, plus edge shapes
+    for i, b in enumerate([DHT_PING, DHT_GETPEERS, DHT_REPLY, EXT_HS[6:], HTTP_ANN_REPLY[46:],
+                           b"i-42e", b"i0e", b"le", b"de", b"4:spam", b"l" * 24 + b"e" * 24,
+                           b"d1:ad1:bd1:cleeee", b"0:", b"d3:cow3:moo4:spam4:eggse"]):
+        write(seeds["fuzz_bencode"], "b%02d" % i, b)
+    for i, c in enumerate([b"stats\n", b"version\n", b"help\n", b"stats\r\nversion\r\nhelp\r\n",
+                           b"nonsense\n", b"\x00\xff\x1b[2J\n", b"s" * 600 + b"\n", b"\n\n\nstats"]):
+        write(seeds["fuzz_control"], "c%02d" % i, c)
+    conf = [b"queues 0-1\ncontrol /run/x.sock\nflow-capacity 4096\n",
+            b"# comment\n\nmonitor\nreject yes\nmark-mask 0x00ff0000\nmark-allow 0x00a10000\n",
+            b"cpus 0,2-3\nlog-level debug\ndetect-log /tmp/d.log\ndetect-log-rate 10\n",
+            b"tcp-timeout = 60\nudp-timeout=30\nstream-prefix 2048\nallow-after 4\n",
+            b"fail-closed\nendpoint-capacity 0\nendpoint-ttl 600\ncopy-range 512\n",
+            b"queue-maxlen 1024\nrcvbuf 1048576\nforeground no\npidfile /run/b.pid\n",
+            b"bogus-option 1\n", b"flow-capacity 99999999999\n", b"queues 5-2\n"]
+    if srcdir and os.path.exists(os.path.join(srcdir, "contrib", "btblockd.conf")):
+        with open(os.path.join(srcdir, "contrib", "btblockd.conf"), "rb") as fh:
+            conf.append(fh.read())
+    for i, c in enumerate(conf):
+        write(seeds["fuzz_config"], "conf%02d" % i, c)
+    if pcaps and os.path.isdir(pcaps):
+        from_pcaps(pcaps, seeds)
+
+
+def from_pcaps(pcaps, seeds, nfiles=40, npkts=24, snap=600):
+    """The first npkts packets (cut to snap bytes) of up to nfiles classic
+    pcap captures of raw IP or Ethernet: one small capture and one packet
+    record series each, written to the build tree only."""
+    done = 0
+    for fn in sorted(os.listdir(pcaps)):
+        if done >= nfiles:
+            break
+        try:
+            with open(os.path.join(pcaps, fn), "rb") as fh:
+                raw = fh.read(1 << 20)
+        except OSError:
+            continue
+        if len(raw) < 24 or raw[:4] not in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+            continue
+        e = "<" if raw[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+        link = struct.unpack(e + "I", raw[20:24])[0]
+        if link not in (1, 101):
+            continue
+        off, frames = 24, []
+        while off + 16 <= len(raw) and len(frames) < npkts:
+            incl = struct.unpack(e + "I", raw[off + 8:off + 12])[0]
+            frames.append(raw[off + 16:off + 16 + min(incl, snap)])
+            off += 16 + incl
+        ips = [f[14:] if link == 1 else f for f in frames]
+        ips = [p for p in ips if p and p[0] >> 4 in (4, 6)]
+        if not ips:
+            continue
+        tag = "shared_%08x" % zlib.crc32(fn.encode())
+        write(seeds["fuzz_pcap"], tag + ".pcap", pcap_file(frames, link))
+        write(seeds["fuzz_packet"], tag, records(ips))
+        done += 1
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        sys.exit(__doc__)
+    out, srcdir, pcaps = args[0], None, None
+    i = 1
+    while i < len(args):
+        if args[i] == "--srcdir" and i + 1 < len(args):
+            srcdir = args[i + 1]
+        elif args[i] == "--pcaps" and i + 1 < len(args):
+            pcaps = args[i + 1]
+        else:
+            sys.exit(__doc__)
+        i += 2
+    gen(out, srcdir, pcaps)
+
+
+if __name__ == "__main__":
+    main()

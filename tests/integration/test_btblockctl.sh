@@ -192,6 +192,12 @@ fi
 # A stale pid file naming another live process must not be signalled.
 sleep 30 &
 sleeper=$!
+# Until the child has exec'd, its name is still this script's: wait for it.
+n=0
+while [ "$(cat "/proc/$sleeper/comm" 2>/dev/null)" != sleep ] && [ "$n" -lt 50 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
 echo "$sleeper" >"$tmp/stale.pid"
 if expect 1 "$tmp/out" "$BTBLOCKCTL" -p "$tmp/stale.pid" reload; then
 	has "$tmp/out" "is \"sleep\", not btblockd" "stale pid file: refused"

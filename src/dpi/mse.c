@@ -2,8 +2,18 @@
  * MSE handshake opens with a 768-bit Diffie-Hellman public key and 0..512
  * bytes of random padding from each side, the initiator first. Random
  * bytes are no signature: TLS, SSH, HTTP and peer wire heads are excluded
- * by structure, and a candidate only blocks when the answering end is
- * already known to run BitTorrent (engine + endpoint cache). */
+ * by structure, and such a candidate alone only blocks when the answering
+ * end is already known to run BitTorrent (engine + endpoint cache).
+ *
+ * What follows the key exchange gives MSE away: RC4 keeps lengths, so the
+ * BitTorrent handshake inside is still 68 bytes long, and the crypto
+ * fields around it have fixed sizes. The responder answers with VC (8),
+ * crypto_select (4), len(PadD) (2) and PadD, which clients leave empty,
+ * then its handshake: 14 + 68 bytes. An initiator that leaves PadC empty
+ * and carries its handshake as IA sends 2 x 20 hash bytes, VC, crypto_provide,
+ * len(PadC), len(IA) and IA: 56 + 68 bytes. Or the 68-byte handshake
+ * travels in a segment of its own. One of these, after a key-exchange
+ * shaped opening, confirms MSE. */
 #include "dpi/mse.h"
 #include "dpi/peerwire.h"
 
@@ -28,6 +38,11 @@ static int structured(const uint8_t *b, size_t len)
 	 * TCP, DNS over TCP, many RPC framings) */
 	if ((size_t)(b[0] << 8 | b[1]) + 2 == len)
 		return 1;
+	/* zero bytes in a header's small fields (versions, lengths, types):
+	 * a random key has two zeros among its first 8 bytes once in ~2300 */
+	if ((b[0] == 0) + (b[1] == 0) + (b[2] == 0) + (b[3] == 0) + (b[4] == 0) +
+	    (b[5] == 0) + (b[6] == 0) + (b[7] == 0) >= 2)
+		return 1;
 	if (b[0] == 0 && b[1] == 0 && (size_t)(b[2] << 8 | b[3]) + 4 == len)
 		return 1;
 	return 0;
@@ -49,10 +64,36 @@ int mse_looks_random(const uint8_t *b, size_t len)
 	return distinct >= MIN_DISTINCT && printable < MSE_MIN * 3 / 4;
 }
 
+#define PW_HANDSHAKE_LEN 68
+#define MSE_RESPONDER_FIELDS 14	/* VC, crypto_select, len(PadD) */
+#define MSE_INITIATOR_FIELDS 56	/* two hashes, VC, crypto_provide, len(PadC), len(IA) */
+/* payload packets per direction in which the confirmation may show */
+#define MSE_CONFIRM_PKTS 4
+
+/* Does this segment, the direction's n-th payload packet after the key
+ * exchange, have one of the lengths MSE gives a BitTorrent handshake? */
+static int confirms(const struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	int initiator = p->dir == st->mse_first - 1;
+
+	if (p->len == PW_HANDSHAKE_LEN)
+		return 1;
+	if (p->dir_payload_pkts != 2)
+		return 0;
+	return p->len == (initiator ? MSE_INITIATOR_FIELDS : MSE_RESPONDER_FIELDS) +
+			 PW_HANDSHAKE_LEN;
+}
+
 enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	if (!p->start_seen || p->dir_payload_pkts != 1)
+	if (!p->start_seen)
 		return DPI_NONE;
+	if (p->dir_payload_pkts != 1) {
+		if (st->mse_candidate && p->dir_payload_pkts <= 1 + MSE_CONFIRM_PKTS &&
+		    confirms(st, p))
+			return DPI_MSE;
+		return DPI_NONE;
+	}
 	/* the initiator speaks first: the reply counts only after it */
 	if (!st->mse_first)
 		st->mse_first = (uint8_t)(1 + p->dir);

@@ -10,8 +10,9 @@ int mse_looks_random(const uint8_t *b, size_t len);
 
 /* Watch the first payload of each direction of a TCP flow whose start was
  * seen; sets st->mse_candidate when both are key-exchange shaped (the
- * initiator first). Never blocks by itself: returns DPI_NONE always, the
- * engine confirms a candidate when the answering host is in the
+ * initiator first). Returns DPI_MSE when a candidate's next segments have
+ * the lengths of an encrypted BitTorrent handshake; otherwise DPI_NONE,
+ * and the engine confirms a candidate when the answering host is in the
  * endpoint cache. */
 enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p);
 

@@ -9,7 +9,9 @@
 #include "dpi_test.h"
 #include "lookalikes.h"
 
-static void feed(struct dpi_flow *st, int dir, const uint8_t *d, size_t len, int start_seen)
+/* The direction's nth payload packet; returns the detector's answer. */
+static enum dpi_id feed_nth(struct dpi_flow *st, int dir, uint32_t nth, const uint8_t *d,
+			    size_t len, int start_seen)
 {
 	struct pkt_view v;
 	struct dpi_pkt p;
@@ -17,7 +19,27 @@ static void feed(struct dpi_flow *st, int dir, const uint8_t *d, size_t len, int
 	test_view(&v, IPPROTO_TCP, 40000, 6881, d, len);
 	test_pkt(&p, &v, dir, NULL);
 	p.start_seen = start_seen;
-	assert_int_equal(mse_check(st, &p), DPI_NONE);	/* never blocks alone */
+	p.dir_payload_pkts = nth;
+	return mse_check(st, &p);
+}
+
+/* A first payload: never blocks by itself. */
+static void feed(struct dpi_flow *st, int dir, const uint8_t *d, size_t len, int start_seen)
+{
+	assert_int_equal(feed_nth(st, dir, 1, d, len, start_seen), DPI_NONE);
+}
+
+/* An MSE-shaped opening: initiator dir 0 (248 bytes), responder 252. */
+static void open_exchange(struct dpi_flow *st)
+{
+	uint8_t a[248], b[252];
+
+	la_fill(a, sizeof(a), 11);
+	la_fill(b, sizeof(b), 12);
+	memset(st, 0, sizeof(*st));
+	feed(st, 0, a, sizeof(a), 1);
+	feed(st, 1, b, sizeof(b), 1);
+	assert_int_equal(st->mse_candidate, 1);
 }
 
 static void test_random_shape(void **state)
@@ -91,12 +113,82 @@ static void test_structured_lookalikes(void **state)
 	}
 }
 
+/* The lengths RC4 keeps after the key exchange confirm MSE (the segment
+ * sizes of an aria2 -> transmission transfer with encryption required:
+ * 248, 252, 66, 82, 68, ...). */
+static void test_confirmed(void **state)
+{
+	struct dpi_flow st;
+	uint8_t x[200];
+
+	(void)state;
+	la_fill(x, sizeof(x), 13);
+	/* responder: VC, crypto_select, empty PadD, then its handshake */
+	open_exchange(&st);
+	assert_int_equal(feed_nth(&st, 0, 2, x, 66, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 1, 2, x, 14 + 68, 1), DPI_MSE);
+	/* initiator: hashes and fields, empty PadC, its handshake as IA */
+	open_exchange(&st);
+	assert_int_equal(feed_nth(&st, 0, 2, x, 56 + 68, 1), DPI_MSE);
+	/* the handshake in a segment of its own, either side */
+	open_exchange(&st);
+	assert_int_equal(feed_nth(&st, 0, 2, x, 66, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 1, 2, x, 14, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 0, 3, x, 68, 1), DPI_MSE);
+	open_exchange(&st);
+	assert_int_equal(feed_nth(&st, 1, 3, x, 68, 1), DPI_MSE);
+}
+
+static void test_not_confirmed(void **state)
+{
+	struct dpi_flow st;
+	uint8_t a[361], b[105], x[800];
+
+	(void)state;
+	la_fill(x, sizeof(x), 14);
+	/* random opening, then lengths that carry no handshake (an
+	 * obfuscated messenger: 361, 105, 370, 773, 249, 540) */
+	la_fill(a, sizeof(a), 15);
+	la_fill(b, sizeof(b), 16);
+	memset(&st, 0, sizeof(st));
+	feed(&st, 0, a, sizeof(a), 1);
+	feed(&st, 1, b, sizeof(b), 1);
+	assert_int_equal(feed_nth(&st, 0, 2, x, 370, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 1, 2, x, 773, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 0, 3, x, 249, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 1, 3, x, 540, 1), DPI_NONE);
+	/* a 68-byte segment after the confirmation window */
+	assert_int_equal(feed_nth(&st, 0, 6, x, 68, 1), DPI_NONE);
+	/* 82 from the initiator or 124 from the responder mean nothing */
+	open_exchange(&st);
+	assert_int_equal(feed_nth(&st, 0, 2, x, 82, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 1, 2, x, 124, 1), DPI_NONE);
+	/* handshake lengths without a key-exchange opening */
+	memset(&st, 0, sizeof(st));
+	memcpy(a, "GET / HTTP/1.1\r\n", 16);
+	feed(&st, 0, a, sizeof(a), 1);
+	feed(&st, 1, b, sizeof(b), 1);
+	assert_int_equal(feed_nth(&st, 1, 2, x, 82, 1), DPI_NONE);
+	assert_int_equal(feed_nth(&st, 0, 2, x, 68, 1), DPI_NONE);
+	/* a binary header with zeroed small fields (a music service's hello:
+	 * version 0x0004, 32-bit length) is no key */
+	la_fill(a, sizeof(a), 17);
+	memcpy(a, "\x00\x04\x00\x00\x01\x49", 6);
+	memset(&st, 0, sizeof(st));
+	feed(&st, 0, a, 329, 1);
+	feed(&st, 1, b, sizeof(b), 1);
+	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(feed_nth(&st, 0, 2, x, 68, 1), DPI_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_shape),
 		cmocka_unit_test(test_exchange),
 		cmocka_unit_test(test_structured_lookalikes),
+		cmocka_unit_test(test_confirmed),
+		cmocka_unit_test(test_not_confirmed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -365,7 +365,7 @@ EOF
 # every 10 s. Prints the samples, start / end / max and the least-squares
 # slope of VmRSS over the whole run and over its second half.
 soak() {
-	local t pu pt
+	local t t0 pu pt
 	lab_server_start
 	rules_queue_all "--queue-num 0"
 	lab_daemon_start --queues 0 --cpus "$Q1_CPU" --flow-capacity "$SOAK_CAPACITY" \
@@ -376,8 +376,10 @@ soak() {
 	churn tcp "$SOAK_TCP_RATE" "$SOAK_SECONDS" >"$LAB_TMP/churn-tcp.out" &
 	pt=$!
 	LAB_PIDS="$LAB_PIDS $pu $pt"
+	t0=$(date +%s)
 	for t in $(seq 0 10 "$SOAK_SECONDS"); do
 		[ "$t" = 0 ] || sleep 10
+		t=$(( $(date +%s) - t0 ))	# the real time of the sample: stats take a while too
 		lab_stats | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["queues"][0]

@@ -6,7 +6,14 @@
 #   sudo /path/to/src/bench/run.sh            # or BENCH_REPS=3 BENCH_SECONDS=3 ...
 # Environment: BTBLOCKD_BUILDDIR (default .), BENCH_REPS (3), BENCH_SECONDS (3),
 # BENCH_GEN_CPU (0), BENCH_SINK_CPU (1), BENCH_Q1_CPU (1), BENCH_Q2_CPUS (0,1),
-# BENCH_PING_RATE (5000), BENCH_CONFIGS (all), BENCH_CORPUS (srcdir/../shared/corpus/pcap).
+# BENCH_PING_RATE (5000), BENCH_CONFIGS (all), BENCH_CORPUS (srcdir/../shared/corpus/pcap),
+# BTBLOCKD_FIREWALL / BTBLOCKD_RULESET (default: the build's and the source's),
+# BENCH_ALT_FIREWALL + BENCH_ALT_RULESET (another btblockd-firewall and ruleset,
+# e.g. an older release's, run as config btb1offalt next to btb1off).
+# BENCH_RESULTS=FILE keeps the raw measurements ("config metric rep value" lines).
+# BENCH_SOAK_SECONDS=600 runs the soak instead of the suite (see soak() below),
+# with BENCH_SOAK_FLOW_CAPACITY (4096), BENCH_SOAK_UDP_RATE (500 new UDP flows/s),
+# BENCH_SOAK_TCP_RATE (100 new TCP connections/s).
 #
 # Every measurement is repeated BENCH_REPS times, round-robin over the
 # configurations (so a burst of load from elsewhere hits all of them
@@ -27,8 +34,8 @@ PING_RATE="${BENCH_PING_RATE:-5000}"
 CORPUS="${BENCH_CORPUS:-$SRCDIR/../shared/corpus/pcap}"
 
 BTBLOCKD="$BUILDDIR/src/btblockd"
-BTBLOCKD_FIREWALL="$BUILDDIR/nft/btblockd-firewall"
-BTBLOCKD_RULESET="$SRCDIR/nft/btblockd.nft"
+BTBLOCKD_FIREWALL="${BTBLOCKD_FIREWALL:-$BUILDDIR/nft/btblockd-firewall}"
+BTBLOCKD_RULESET="${BTBLOCKD_RULESET:-$SRCDIR/nft/btblockd.nft}"
 FLOOR="$BUILDDIR/bench/nfq-floor"
 UDPPERF="$BUILDDIR/bench/udpperf"
 FLOW_MEM="$BUILDDIR/bench/flow_mem"
@@ -138,6 +145,16 @@ rules_shipped() {
 	in_ns "$LAB_ROUTER" "$BTBLOCKD_FIREWALL" up --queues "$1" --backend xt >/dev/null
 }
 
+# The same with another ruleset, to compare two in one run.
+rules_alt() {
+	if [ -z "${BENCH_ALT_FIREWALL:-}" ] || [ -z "${BENCH_ALT_RULESET:-}" ]; then
+		log "btb1offalt needs BENCH_ALT_FIREWALL and BENCH_ALT_RULESET"
+		exit 1
+	fi
+	in_ns "$LAB_ROUTER" env BTBLOCKD_RULESET="$BENCH_ALT_RULESET" \
+		"$BENCH_ALT_FIREWALL" up --queues "$1" --backend xt >/dev/null
+}
+
 # Conntrack with accounting on every packet, nothing queued: the part of
 # the shipped ruleset's cost that any stateful router already pays.
 rules_conntrack() {
@@ -156,6 +173,7 @@ config_begin() {
 	btb1) rules_queue_all "--queue-num 0"; lab_daemon_start --fail-closed --queues 0 --cpus "$Q1_CPU" >/dev/null ;;
 	btb2) rules_queue_all "--queue-balance 0:1"; lab_daemon_start --fail-closed --queues 0-1 --cpus "$Q2_CPUS" >/dev/null ;;
 	btb1off) rules_shipped 0; lab_daemon_start --fail-closed --queues 0 --cpus "$Q1_CPU" >/dev/null ;;
+	btb1offalt) rules_alt 0; lab_daemon_start --fail-closed --queues 0 --cpus "$Q1_CPU" >/dev/null ;;
 	esac
 	# Start-up work (tables faulted in) is not the cost of a packet.
 	CPU0=0
@@ -297,10 +315,111 @@ measure_ping() {	# config rep
 	} >>"$RES"
 }
 
+# ---- soak: RSS over a long run with constant flow churn -------------------------
+
+SOAK_SECONDS="${BENCH_SOAK_SECONDS:-}"
+SOAK_CAPACITY="${BENCH_SOAK_FLOW_CAPACITY:-4096}"
+SOAK_UDP_RATE="${BENCH_SOAK_UDP_RATE:-500}"
+SOAK_TCP_RATE="${BENCH_SOAK_TCP_RATE:-100}"
+
+# churn udp|tcp RATE SECONDS: a new 5-tuple RATE times a second, from every
+# client address in turn, to the lab server (TCP sink, UDP echo): 200 random
+# bytes per flow, so that every flow reaches the detectors and stays
+# undecided. Prints "flows N failed F".
+churn() {
+	# shellcheck disable=SC2086 # the candidate addresses, one argument each
+	in_ns "$LAB_CLIENT" taskset -c "$GEN_CPU" python3 - "$1" "$2" "$3" "$SRV4" "$LAB_PORT" $CANDIDATES <<'EOF'
+import collections, os, socket, sys, time
+proto, rate, secs, dst, port = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+srcs = sys.argv[6:]
+recent = collections.deque()   # UDP sockets kept open a moment for their replies
+n = failed = 0
+start = time.monotonic()
+while time.monotonic() - start < secs:
+    due = start + n / rate
+    now = time.monotonic()
+    if due > now:
+        time.sleep(due - now)
+    src = srcs[n % len(srcs)]
+    n += 1
+    try:
+        if proto == "udp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((src, 0))
+            s.sendto(os.urandom(200), (dst, port))
+            recent.append(s)
+            if len(recent) > 256:
+                recent.popleft().close()
+        else:
+            with socket.create_connection((dst, port), timeout=2, source_address=(src, 0)) as s:
+                s.sendall(os.urandom(200))
+    except OSError:
+        failed += 1
+print("flows %d failed %d" % (n, failed))
+EOF
+}
+
+# soak: btblockd on 1 queue, every packet queued, flows churning for
+# SOAK_SECONDS (more flows than the table holds, with short idle timeouts so
+# that both eviction and expiry run); VmRSS and the flow counters sampled
+# every 10 s. Prints the samples, start / end / max and the least-squares
+# slope of VmRSS over the whole run and over its second half.
+soak() {
+	local t t0 pu pt
+	lab_server_start
+	rules_queue_all "--queue-num 0"
+	lab_daemon_start --queues 0 --cpus "$Q1_CPU" --flow-capacity "$SOAK_CAPACITY" \
+		--udp-timeout 5 --tcp-timeout 30 >/dev/null
+	log "soak: ${SOAK_SECONDS} s, flow capacity $SOAK_CAPACITY, $SOAK_UDP_RATE UDP + $SOAK_TCP_RATE TCP new flows/s from $(echo "$CANDIDATES" | wc -w) addresses"
+	churn udp "$SOAK_UDP_RATE" "$SOAK_SECONDS" >"$LAB_TMP/churn-udp.out" &
+	pu=$!
+	churn tcp "$SOAK_TCP_RATE" "$SOAK_SECONDS" >"$LAB_TMP/churn-tcp.out" &
+	pt=$!
+	LAB_PIDS="$LAB_PIDS $pu $pt"
+	t0=$(date +%s)
+	for t in $(seq 0 10 "$SOAK_SECONDS"); do
+		[ "$t" = 0 ] || sleep 10
+		t=$(( $(date +%s) - t0 ))	# the real time of the sample: stats take a while too
+		lab_stats | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["queues"][0]
+f = d["flows"]
+print(sys.argv[1], sys.argv[2], d["packets"], f["active"], f["inserted"], f["evicted"], f["timed_out"], d["endpoint_cache_size"])
+' "$t" "$(rss_daemon)" >>"$LAB_TMP/soak" || echo "$t $(rss_daemon) 0 0 0 0 0 0" >>"$LAB_TMP/soak"
+		log "soak $(tail -n 1 "$LAB_TMP/soak")"
+	done
+	wait "$pu" "$pt" || true
+	python3 - "$LAB_TMP/soak" "$(cat "$LAB_TMP/churn-udp.out")" "$(cat "$LAB_TMP/churn-tcp.out")" "$SOAK_CAPACITY" <<'EOF'
+import sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
+def slope(rs):   # KiB per minute, least squares
+    n = len(rs)
+    if n < 2:
+        return float("nan")
+    mt = sum(r[0] for r in rs) / n
+    mr = sum(r[1] for r in rs) / n
+    num = sum((r[0] - mt) * (r[1] - mr) for r in rs)
+    den = sum((r[0] - mt) ** 2 for r in rs)
+    return num / den * 60 if den else float("nan")
+print("soak: %d s, flow capacity %s; churn udp: %s; churn tcp: %s" % (rows[-1][0], sys.argv[4], sys.argv[2], sys.argv[3]))
+print("| t s | VmRSS KiB | packets | flows active | inserted | evicted | timed out | endpoint cache |")
+print("|---|---|---|---|---|---|---|---|")
+for r in rows:
+    print("| " + " | ".join(str(x) for x in r) + " |")
+rss = [r[1] for r in rows]
+print("VmRSS KiB: start %d, end %d, max %d (end - start %+d); slope %.1f KiB/min over the run, %.1f KiB/min over its second half"
+      % (rss[0], rss[-1], max(rss), rss[-1] - rss[0], slope(rows), slope(rows[len(rows) // 2:])))
+EOF
+}
+
 # ---- the run ------------------------------------------------------------------------
 
 log "machine: $(nproc) CPUs, $(uname -r), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 log "pinning: generator CPU $GEN_CPU, sink CPU $SINK_CPU, 1 queue on CPU $Q1_CPU, 2 queues on CPUs $Q2_CPUS"
+if [ -n "$SOAK_SECONDS" ]; then
+	soak
+	exit 0
+fi
 for i in 0 1; do
 	ip netns exec "$LAB_SERVER" taskset -c "$SINK_CPU" iperf3 -s -B "$SRV4" -p $((5201 + i)) >/dev/null 2>&1 &
 	LAB_PIDS="$LAB_PIDS $!"
@@ -324,7 +443,7 @@ for rep in $(seq 1 "$REPS"); do
 		measure_tcp "$cfg" "$rep" tcp_nooff_gbps
 		offloads on
 		case "$cfg" in
-		noqueue|btb1|btb1off) measure_ping "$cfg" "$rep" ;;
+		noqueue|btb1|btb1off|btb1offalt) measure_ping "$cfg" "$rep" ;;
 		esac
 		echo "$cfg $(load1)" >>"$LOADS"
 		config_end "$cfg" "$rep"
@@ -342,6 +461,8 @@ log "memory per flow"
 "$FLOW_MEM" >"$LAB_TMP/mem.out" 2>&1 || true
 
 # ---- the table ------------------------------------------------------------------------
+
+[ -z "${BENCH_RESULTS:-}" ] || cp "$RES" "$BENCH_RESULTS"
 
 PING_RATE="$PING_RATE" python3 - "$RES" "$LOADS" "$LAB_TMP/rss" "$LAB_TMP/dpi.out" "$LAB_TMP/mem.out" "$REPS" "$DUR" <<'EOF'
 import collections, statistics, sys, time, os, platform
@@ -365,6 +486,7 @@ names = {
     "btb1": "btblockd, 1 queue (queue all)",
     "btb2": "btblockd, 2 queues (queue all)",
     "btb1off": "btblockd, 1 queue, shipped ruleset (flow offload)",
+    "btb1offalt": "btblockd, 1 queue, BENCH_ALT_RULESET (flow offload)",
 }
 print("date %s, %s, %d CPUs, kernel %s; medians of %s runs of %s s; load1 min-max per config (the suite itself keeps both CPUs busy: above ~2.5 means outside load)"
       % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), platform.processor() or platform.machine(),
@@ -372,7 +494,7 @@ print("date %s, %s, %d CPUs, kernel %s; medians of %s runs of %s s; load1 min-ma
 print()
 print("| configuration | UDP kpps (sent) | x no-queue | x floor | TCP Gbit/s | x no-queue | x floor | TCP offloads off Gbit/s | x no-queue | x floor | load1 |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
-for c in ["noqueue", "ct", "floor1", "floor2", "btb1", "btb2", "btb1off"]:
+for c in ["noqueue", "ct", "floor1", "floor2", "btb1", "btb2", "btb1off", "btb1offalt"]:
     fl = "floor2" if c in ("floor2", "btb2") else "floor1"
     row = [names[c]]
     if not v[(c, "udp_kpps")]:
@@ -387,8 +509,10 @@ for c in ["noqueue", "ct", "floor1", "floor2", "btb1", "btb2", "btb1off"]:
 print()
 print("| consumer CPU per queued packet (all workloads) | ns | x floor | context switches per 1000 packets | packets queued per run |")
 print("|---|---|---|---|---|")
-for c in ("floor1", "floor2", "btb1", "btb2", "btb1off"):
+for c in ("floor1", "floor2", "btb1", "btb2", "btb1off", "btb1offalt"):
     fl = "floor2" if c in ("floor2", "btb2") else "floor1"
+    if not v[(c, "queued_pkts")]:
+        continue
     if med(c, "queued_pkts") < 100000:
         print("| %s | n/a (too few packets queued) | - | - | %.0f |" % (names[c], med(c, "queued_pkts")))
         continue
@@ -401,7 +525,9 @@ for m, label in (("udp_kpps", "UDP"), ("tcp_nooff_gbps", "TCP offloads off"), ("
 print()
 print("| latency (UDP echo, %s req/s) | p50 us | p99 us | added p99 us | lost |" % os.environ.get("PING_RATE", ""))
 print("|---|---|---|---|---|")
-for c in ("noqueue", "btb1", "btb1off"):
+for c in ("noqueue", "btb1", "btb1off", "btb1offalt"):
+    if not v[(c, "p50_us")]:
+        continue
     print("| %s | %.1f | %.1f | %s | %d |" % (names[c], med(c, "p50_us"), med(c, "p99_us"),
           "-" if c == "noqueue" else "%.1f" % (med(c, "p99_us") - med("noqueue", "p99_us")),
           sum(v[(c, "ping_lost")])))

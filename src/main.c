@@ -358,6 +358,10 @@ int main(int argc, char *argv[])
 			return EXIT_FAILURE;
 		}
 	}
+	/* "Ready" (stats, the service manager) means the workers hold their
+	 * memory: flow tables and buffers are faulted in, RSS is final. */
+	for (unsigned i = 0; i < d.nworkers; i++)
+		worker_wait_ready(&d.workers[i]);
 	if (control_start(&d.control, &d.info, d.workers, d.nworkers, &d.detect_log) < 0) {
 		report_ready(&d, 1);
 		shutdown_all(&d);

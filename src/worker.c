@@ -241,7 +241,7 @@ static void *worker_main(void *arg)
 	return NULL;
 fail:
 	/* Leave the queue: with bypass the kernel passes its traffic on. */
-	__atomic_store_n(&w->failed, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->failed, 1, __ATOMIC_RELEASE);
 	queue_close(&w->q);
 	return NULL;
 }
@@ -262,6 +262,16 @@ int worker_start(struct worker *w)
 	}
 	w->started = 1;
 	return 0;
+}
+
+void worker_wait_ready(const struct worker *w)
+{
+	const struct timespec nap = { .tv_nsec = 1000000 };
+
+	/* Start-up is allocation and first touch only: it always ends. */
+	while (!__atomic_load_n(&w->engine_ready, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE))
+		nanosleep(&nap, NULL);
 }
 
 void worker_stop(struct worker *w)

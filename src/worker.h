@@ -52,6 +52,10 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 /* Start the thread: pin, allocate, serve until worker_stop(). */
 int worker_start(struct worker *w);
 
+/* Return once the started worker has pinned itself and allocated its flow
+ * table and buffers, or has given up (failed set). */
+void worker_wait_ready(const struct worker *w);
+
 /* Ask the worker to finish; it drains its queue and unbinds. */
 void worker_stop(struct worker *w);
 

@@ -289,7 +289,7 @@ test_backend() {
 	check firewall_up_nft "up --backend nft: exit $rc" '[ "$rc" = 0 ]'
 	st=$(in_ns router btblockd-firewall status 2>&1)
 	echo "$st" | sed 's/^/  status| /'
-	qline=$(in_ns router nft list chain inet btblockd enqueue |
+	qline=$(in_ns router nft list chain inet btblockd decide |
 		grep -E '(^|[[:space:]])queue (num|flags|to) ' | sed 's/^[[:space:]]*//')
 	result "queue_rule=$(echo "$qline" | tr ' ' '_')"
 	result "backend=$(echo "$st" | sed -n 's/^backend: //p') queues=$(echo "$st" | sed -n 's/^queues: //p') mode=$(echo "$st" | sed -n 's/^mode: //p')"

@@ -49,25 +49,25 @@ struct dpi_utp_dir {
 };
 
 /* Everything the detectors remember about a flow: plain data, zeroed when
- * the flow is created. */
+ * the flow is created. Ordered so that no padding is wasted: it sits in
+ * every flow entry (80 bytes). */
 struct dpi_flow {
 	struct dpi_pw_dir pw[2];
 	struct dpi_utp_dir utp[2];
 	uint16_t utp_syn_conn;
 	uint16_t utp_syn_seq;
-	uint8_t utp_syn_dir;	/* 1 + direction of the SYN, 0: none */
-	uint8_t utp_syn_retries;	/* retransmissions whose clock matched */
 	uint32_t utp_syn_ts;	/* timestamp_microseconds of the first SYN */
 	uint64_t utp_syn_ns;	/* when that SYN was seen */
+	uint8_t utp_syn_dir;	/* 1 + direction of the SYN, 0: none */
+	uint8_t utp_syn_retries;	/* retransmissions whose clock matched */
 	uint8_t udptrk_conn_dir;	/* 1 + direction of a connect response */
+	uint8_t udptrk_tid_set;
+	uint32_t udptrk_tid;	/* transaction id of a connect request */
 	uint8_t mse_candidate;	/* looks like an MSE key exchange */
 	uint8_t mse_first;	/* 1 + direction of the first payload */
 	uint8_t mse_random[2];	/* first payload of the direction looked random */
-	uint32_t udptrk_tid;	/* transaction id of a connect request */
-	uint8_t udptrk_tid_set;
 	uint8_t udptrk_conn_set;
 	uint8_t udptrk_conn[8];	/* connection id handed out on this flow */
-	uint32_t first_len[2];	/* payload length of each direction's first packet */
 };
 
 /* Callback through which detectors report endpoints learned from the

@@ -20,26 +20,86 @@ static int cls(const struct flow *f)
 	return f->l4 == IPPROTO_TCP ? 0 : 1;
 }
 
-/* One endpoint: cheap multiply-xor; the bucket index gets a full mix. */
-static uint64_t ep_hash(const uint8_t *addr, uint16_t port, uint64_t seed)
+static inline uint64_t load64(const uint8_t *p)
 {
-	uint64_t w0, w1, h;
+	uint64_t w;
 
-	memcpy(&w0, addr, 8);
-	memcpy(&w1, addr + 8, 8);
-	h = (w0 ^ seed) * 0x9e3779b97f4a7c15ULL;
-	h ^= (w1 + port) * 0xc2b2ae3d27d4eb4fULL;
-	return h ^ (h >> 29) ^ ((uint64_t)port << 32);
+	memcpy(&w, p, 8);
+	return w;
 }
 
-/* Symmetric: the sum does not depend on which end is which. */
-static uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t pa,
-			  const uint8_t *b, uint16_t pb, uint8_t l4)
+static inline uint32_t load32(const uint8_t *p)
 {
-	uint64_t h = ep_hash(a, pa, t->seed) + ep_hash(b, pb, t->seed) + l4;
+	uint32_t w;
 
-	return (uint32_t)hash_mix64(h) & t->mask;
+	memcpy(&w, p, 4);
+	return w;
 }
+
+/* One keyed multiply-xorshift round: the seed enters every round, so
+ * without it a sender cannot tell which tuples share a bucket. */
+static inline uint64_t absorb(uint64_t h, uint64_t w, uint64_t seed)
+{
+	h = (h ^ w ^ seed) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 31);
+}
+
+/* a last multiply spreads the high bits into the low ones taken */
+static inline uint32_t bucket_fold(const struct flow_table *t, uint64_t h)
+{
+	h *= 0xd6e8feb86659fd93ULL;
+	return (uint32_t)(h ^ (h >> 32)) & t->mask;
+}
+
+static __attribute__((noinline)) uint32_t bucket_of6(const struct flow_table *t,
+						     const uint8_t *a, uint16_t pa,
+						     const uint8_t *b, uint16_t pb, uint64_t meta)
+{
+	uint64_t a0 = load64(a), a1 = load64(a + 8), b0 = load64(b), b1 = load64(b + 8), h;
+	int swap = a0 != b0 ? a0 > b0 : a1 != b1 ? a1 > b1 : pa > pb;
+
+	if (swap) {
+		uint64_t t0 = a0, t1 = a1;
+		uint16_t tp = pa;
+
+		a0 = b0, a1 = b1, pa = pb;
+		b0 = t0, b1 = t1, pb = tp;
+	}
+	h = absorb(meta, a0, t->seed);
+	h = absorb(h, a1, t->seed);
+	h = absorb(h, b0, t->seed);
+	h = absorb(h, b1, t->seed);
+	h = absorb(h, (uint64_t)pa << 16 | pb, t->seed);
+	return bucket_fold(t, h);
+}
+
+/* Symmetric: the two endpoints are put in a canonical order (the lower
+ * (address, port) first) before hashing, so both directions of a flow
+ * land in one bucket. IPv4 addresses are zero-padded to 16 bytes
+ * (packet.h); an IPv4 endpoint fits one word. */
+static inline uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t pa,
+				 const uint8_t *b, uint16_t pb, uint8_t l4, uint8_t family)
+{
+	uint64_t h, x, y, meta = (uint64_t)l4 << 8 | family;
+
+	if (family != 4)
+		return bucket_of6(t, a, pa, b, pb, meta);
+	x = (uint64_t)load32(a) << 16 | pa;
+	y = (uint64_t)load32(b) << 16 | pb;
+	h = absorb(meta, x < y ? x : y, t->seed);
+	h = absorb(h, x < y ? y : x, t->seed);
+	return bucket_fold(t, h);
+}
+
+/* The stream-head pool: one slot (both directions) per FLOW_HEAD_RATIO
+ * flows. A slot is held only while a TCP flow is undecided, and a flow
+ * is decided within allow-after payload packets, so few are held at
+ * once; a slot whose flow has been idle for FLOW_HEAD_IDLE_NS is taken
+ * back when the pool runs dry (a flow that sent a little and went quiet
+ * would otherwise keep it until its idle timeout). */
+#define FLOW_HEAD_RATIO 64
+#define FLOW_HEAD_IDLE_NS (2 * 1000 * 1000 * 1000ull)
+#define FLOW_HEAD_SCAN 4
 
 int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 		    uint32_t tcp_timeout_s, uint32_t udp_timeout_s, uint64_t seed)
@@ -58,9 +118,10 @@ int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 	t->timeout_ns[1] = (uint64_t)udp_timeout_s * 1000000000ULL;
 	t->head_size = head_size;
 	/* Only undecided TCP flows hold a head, a small share of the table
-	 * (one flow in 16: 8 MiB for 65536 flows and 1 KiB heads);
-	 * when the pool runs dry flows are inspected packet by packet. */
-	t->head_slots = head_size ? (capacity / 16 > 64 ? capacity / 16 : (capacity < 64 ? capacity : 64)) : 0;
+	 * (2 MiB for 65536 flows and 1 KiB heads); when the pool runs dry
+	 * flows are inspected packet by packet. */
+	t->head_slots = head_size ? (capacity / FLOW_HEAD_RATIO > 64 ? capacity / FLOW_HEAD_RATIO :
+				     (capacity < 64 ? capacity : 64)) : 0;
 	/* malloc + memset rather than calloc: the pages are faulted in now,
 	 * not on the packet path */
 	t->flows = aligned_alloc(64, (size_t)capacity * sizeof(*t->flows));
@@ -68,8 +129,10 @@ int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 	if (t->head_slots) {
 		t->heads = malloc((size_t)t->head_slots * 2 * head_size);
 		t->head_free = malloc((size_t)t->head_slots * sizeof(*t->head_free));
+		t->head_owner = malloc((size_t)t->head_slots * sizeof(*t->head_owner));
 	}
-	if (!t->flows || !t->buckets || (t->head_slots && (!t->heads || !t->head_free))) {
+	if (!t->flows || !t->buckets ||
+	    (t->head_slots && (!t->heads || !t->head_free || !t->head_owner))) {
 		flow_table_fini(t);
 		return -1;
 	}
@@ -81,8 +144,10 @@ int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 	for (i = 0; i < capacity; i++)
 		t->flows[i].hnext = i + 1 < capacity ? i + 1 : FLOW_NONE;
 	t->free_list = 0;
-	for (i = 0; i < t->head_slots; i++)
+	for (i = 0; i < t->head_slots; i++) {
 		t->head_free[i] = t->head_slots - 1 - i;
+		t->head_owner[i] = FLOW_NONE;
+	}
 	t->head_free_n = t->head_slots;
 	t->age_head[0] = t->age_head[1] = FLOW_NONE;
 	t->age_tail[0] = t->age_tail[1] = FLOW_NONE;
@@ -95,6 +160,8 @@ void flow_table_fini(struct flow_table *t)
 	free(t->buckets);
 	free(t->heads);
 	free(t->head_free);
+	free(t->head_owner);
+	t->head_owner = NULL;
 	t->flows = NULL;
 	t->buckets = NULL;
 	t->heads = NULL;
@@ -133,6 +200,7 @@ void flow_head_release(struct flow_table *t, struct flow *f)
 {
 	if (f->head == FLOW_NONE)
 		return;
+	t->head_owner[f->head] = FLOW_NONE;
 	t->head_free[t->head_free_n++] = f->head;
 	f->head = FLOW_NONE;
 }
@@ -140,7 +208,7 @@ void flow_head_release(struct flow_table *t, struct flow *f)
 static void flow_remove(struct flow_table *t, struct flow *f, enum flow_end why)
 {
 	uint32_t idx = (uint32_t)(f - t->flows);
-	uint32_t *pp = &t->buckets[bucket_of(t, f->a, f->pa, f->b, f->pb, f->l4)];
+	uint32_t *pp = &t->buckets[bucket_of(t, f->a, f->pa, f->b, f->pb, f->l4, f->family)];
 
 	if (t->on_end)
 		t->on_end(t->on_end_arg, f, why);
@@ -180,12 +248,9 @@ static int expired(const struct flow_table *t, const struct flow *f, uint64_t no
 	return now > f->last_ns && now - f->last_ns > t->timeout_ns[cls(f)];
 }
 
-/* A busy flow is moved to the young end of its list at most once per
- * 2^30 ns (about a second): moving touches two neighbours' cache lines,
- * and an order exact to the second is all that timeouts need. */
-#define LINK_SHIFT 30
+#define LINK_SHIFT FLOW_LINK_SHIFT
 
-static void relink(struct flow_table *t, struct flow *f)
+void flow_relink(struct flow_table *t, struct flow *f)
 {
 	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
 	if (t->age_tail[cls(f)] != (uint32_t)(f - t->flows)) {
@@ -208,7 +273,7 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 				 * place and look at the next oldest */
 				if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked &&
 				    now_ns - ((uint64_t)f->linked << LINK_SHIFT) > t->timeout_ns[c]) {
-					relink(t, f);
+					flow_relink(t, f);
 					continue;
 				}
 				break;
@@ -221,12 +286,23 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 	return n;
 }
 
-void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_ns)
+uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns)
 {
-	if (now_ns > f->last_ns)
-		f->last_ns = now_ns;
-	if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked)
-		relink(t, f);
+	uint64_t due = UINT64_MAX;
+	int c;
+
+	/* each list is in the order flows were (re)linked, and a flow's
+	 * last packet is never older than its link time; a flow created
+	 * from now on lives at least a timeout */
+	for (c = 0; c < 2; c++) {
+		uint64_t d = now_ns + t->timeout_ns[c];
+
+		if (t->age_head[c] != FLOW_NONE)
+			d = ((uint64_t)t->flows[t->age_head[c]].linked << LINK_SHIFT) + t->timeout_ns[c];
+		if (d < due)
+			due = d;
+	}
+	return due;
 }
 
 static void evict_oldest(struct flow_table *t)
@@ -243,36 +319,58 @@ static void evict_oldest(struct flow_table *t)
 	BUMP(t->evicted);
 }
 
-struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
-			 uint64_t now_ns, int *dir, int *created)
-{
-	uint32_t b, idx;
-	struct flow *f;
+/* key_dir reads the key as words: the layouts it relies on */
+_Static_assert(offsetof(struct flow, b) == 16 && offsetof(struct flow, pa) == 32 &&
+	       offsetof(struct flow, pb) == 34 && offsetof(struct flow, family) == 36 &&
+	       offsetof(struct flow, l4) == 37, "struct flow key layout");
+_Static_assert(sizeof(struct flow) == 192, "struct flow is three cache lines");
 
-	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
-		return NULL;
-	*created = 0;
-	b = bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto);
-	for (idx = t->buckets[b]; idx != FLOW_NONE; idx = f->hnext) {
-		f = &t->flows[idx];
-		if (f->l4 != v->l4proto || f->family != v->family)
-			continue;
-		/* IPv4 addresses are zero-padded to 16 bytes (packet.h), so
-		 * fixed-size compares serve both families */
-		if (f->pa == v->sport && f->pb == v->dport &&
-		    memcmp(f->a, v->saddr, 16) == 0 && memcmp(f->b, v->daddr, 16) == 0)
-			*dir = 0;
-		else if (f->pa == v->dport && f->pb == v->sport &&
-			 memcmp(f->a, v->daddr, 16) == 0 && memcmp(f->b, v->saddr, 16) == 0)
-			*dir = 1;
-		else
-			continue;
-		if (!expired(t, f, now_ns))
-			return f;
-		flow_remove(t, f, FLOW_END_TIMEOUT);
-		BUMP(t->timed_out);
-		break;
-	}
+/* The key words of a packet, both ways round: the flow entry's a, b,
+ * pa, pb, family, l4 sit in the same order as the view's saddr, daddr,
+ * sport, dport, so a match is five 64-bit compares. */
+struct probe {
+	uint64_t s0, s1, d0, d1;
+	uint32_t ports_fwd, ports_rev;
+	uint16_t fam_l4;
+};
+
+static inline uint32_t ports_word(uint16_t x, uint16_t y)
+{
+	uint8_t p[4];
+
+	memcpy(p, &x, 2);
+	memcpy(p + 2, &y, 2);
+	return load32(p);
+}
+
+static inline int key_dir(const struct flow *f, const struct probe *k)
+{
+	const uint8_t *key = f->a;
+	uint32_t ports = load32(key + 32);
+	uint16_t fam_l4;
+
+	memcpy(&fam_l4, key + 36, 2);
+	if (fam_l4 != k->fam_l4)
+		return -1;
+	if (ports == k->ports_fwd &&
+	    ((load64(key) ^ k->s0) | (load64(key + 8) ^ k->s1) |
+	     (load64(key + 16) ^ k->d0) | (load64(key + 24) ^ k->d1)) == 0)
+		return 0;
+	if (ports == k->ports_rev &&
+	    ((load64(key) ^ k->d0) | (load64(key + 8) ^ k->d1) |
+	     (load64(key + 16) ^ k->s0) | (load64(key + 24) ^ k->s1)) == 0)
+		return 1;
+	return -1;
+}
+
+/* A new flow for v in bucket b, taking the oldest flow's entry when the
+ * table is full. */
+static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
+				uint32_t b, uint64_t now_ns)
+{
+	struct flow *f;
+	uint32_t idx;
+
 	if (t->free_list == FLOW_NONE)
 		evict_oldest(t);
 	idx = t->free_list;
@@ -287,16 +385,55 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
 	f->l4 = v->l4proto;
 	f->in_use = 1;
 	f->head = FLOW_NONE;
-	f->first_ns = f->last_ns = now_ns;
+	f->last_ns = now_ns;
 	f->linked = (uint32_t)(now_ns >> LINK_SHIFT);
 	f->hnext = t->buckets[b];
 	t->buckets[b] = idx;
 	age_append(t, f);
 	t->count++;
 	BUMP(t->inserted);
+	return f;
+}
+
+struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
+			 uint64_t now_ns, int *dir, int *created)
+{
+	struct probe k;
+	uint32_t b, idx;
+	struct flow *f;
+	uint8_t fl[2];
+
+	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
+		return NULL;
+	k.s0 = load64(v->saddr);
+	k.s1 = load64(v->saddr + 8);
+	k.d0 = load64(v->daddr);
+	k.d1 = load64(v->daddr + 8);
+	k.ports_fwd = ports_word(v->sport, v->dport);
+	k.ports_rev = ports_word(v->dport, v->sport);
+	fl[0] = v->family;
+	fl[1] = v->l4proto;
+	memcpy(&k.fam_l4, fl, 2);
+	b = bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto, v->family);
+	for (idx = t->buckets[b]; idx != FLOW_NONE; idx = f->hnext) {
+		int d;
+
+		f = &t->flows[idx];
+		d = key_dir(f, &k);
+		if (d < 0)
+			continue;
+		if (!expired(t, f, now_ns)) {
+			*dir = d;
+			*created = 0;
+			return f;
+		}
+		flow_remove(t, f, FLOW_END_TIMEOUT);
+		BUMP(t->timed_out);
+		break;
+	}
 	*dir = 0;
 	*created = 1;
-	return f;
+	return flow_create(t, v, b, now_ns);
 }
 
 const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)
@@ -304,6 +441,31 @@ const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int d
 	if (f->head == FLOW_NONE)
 		return NULL;
 	return t->heads + ((size_t)f->head * 2 + (size_t)dir) * t->head_size;
+}
+
+/* The pool is dry: take back the slot of the longest idle of the next
+ * FLOW_HEAD_SCAN holders if it has been idle long enough. Its flow goes
+ * on without a head, like a flow that found the pool dry. 1 if a slot
+ * was freed. */
+static int head_reclaim(struct flow_table *t, uint64_t now_ns)
+{
+	struct flow *victim = NULL;
+	uint32_t i;
+
+	for (i = 0; i < FLOW_HEAD_SCAN && i < t->head_slots; i++) {
+		uint32_t owner = t->head_owner[t->head_hand];
+
+		t->head_hand = t->head_hand + 1 < t->head_slots ? t->head_hand + 1 : 0;
+		if (owner != FLOW_NONE && (!victim || t->flows[owner].last_ns < victim->last_ns))
+			victim = &t->flows[owner];
+	}
+	if (!victim || now_ns < victim->last_ns || now_ns - victim->last_ns < FLOW_HEAD_IDLE_NS)
+		return 0;
+	flow_head_release(t, victim);
+	victim->dir[0].head_len = victim->dir[1].head_len = 0;
+	victim->dir[0].seq_set = victim->dir[1].seq_set = 0;
+	BUMP(t->head_reclaimed);
+	return 1;
 }
 
 int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq,
@@ -317,11 +479,12 @@ int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq
 	if (len == 0 || t->head_size == 0)
 		return 0;
 	if (f->head == FLOW_NONE) {
-		if (t->head_free_n == 0) {
+		if (t->head_free_n == 0 && !head_reclaim(t, f->last_ns)) {
 			BUMP(t->head_exhausted);
 			return 0;
 		}
 		f->head = t->head_free[--t->head_free_n];
+		t->head_owner[f->head] = (uint32_t)(f - t->flows);
 		f->dir[0].head_len = f->dir[1].head_len = 0;
 	}
 	/* The head starts at the first payload seen (the sequence after the

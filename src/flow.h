@@ -13,17 +13,18 @@ struct pkt_view;
 
 #define FLOW_NONE UINT32_MAX
 
-/* One direction of a flow. Direction 0 is the sender of the first packet. */
+/* One direction of a flow, kept while the flow is undecided. */
 struct flow_dir {
 	uint32_t next_seq;	/* TCP: the next in-order byte of the head */
-	uint32_t packets;
 	uint32_t payload_packets;
 	uint16_t head_len;	/* bytes in the stream head */
 	uint8_t seq_set;
 };
 
-/* The first 64 bytes hold all a decided flow needs per packet (lookup,
- * verdict, counters, ages), so such a packet touches one cache line. */
+/* Three cache lines. The first holds all a decided flow needs per packet
+ * (key, chain, verdict, counters, ages), so such a packet touches one
+ * line; the key comes first, laid out like the packet view's addresses
+ * and ports so that it is compared as 64-bit words. */
 struct flow {
 	/* first cache line */
 	uint8_t a[16], b[16];	/* a: sender of the first packet seen */
@@ -40,14 +41,12 @@ struct flow {
 	uint32_t decided_at;
 	/* the rest: undecided flows, age list moves, reports */
 	uint32_t prev, next;	/* age list of the flow's class */
+	uint32_t head;		/* stream head slot or FLOW_NONE */
+	uint32_t eps_gen;	/* endpoint cache generation last checked */
 	uint8_t in_use;
 	uint8_t start_seen;	/* TCP: SYN or SYN-ACK seen */
 	uint8_t server;		/* TCP: 1 b listens, 2 a listens, 0 unknown */
 	uint8_t learn_budget;	/* blocked: reply packets still parsed to learn */
-	uint32_t eps_gen;	/* endpoint cache generation last checked */
-	uint32_t head;		/* stream head slot or FLOW_NONE */
-	uint64_t first_ns;
-	uint32_t payload_packets;
 	struct flow_dir dir[2];	/* counted while undecided */
 	struct dpi_flow dpi;
 } __attribute__((aligned(64)));
@@ -71,8 +70,11 @@ struct flow_table {
 	uint32_t head_slots;
 	uint32_t *head_free;		/* stack of free slots */
 	uint32_t head_free_n;
+	uint32_t *head_owner;		/* flow index holding each slot */
+	uint32_t head_hand;		/* next slot looked at for reclaiming */
 	uint64_t seed;
 	uint64_t inserted, evicted, timed_out, head_exhausted;	/* read by the control thread */
+	uint64_t head_reclaimed;
 	flow_end_fn on_end;
 	void *on_end_arg;
 };
@@ -93,11 +95,30 @@ void flow_table_flush(struct flow_table *t);
 struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
 			 uint64_t now_ns, int *dir, int *created);
 
-/* Mark f as used now (moves it to the young end of its age list). */
-void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_ns);
+/* A busy flow is moved to the young end of its age list at most once per
+ * 2^FLOW_LINK_SHIFT ns (about a second): moving touches two neighbours'
+ * cache lines, and an order exact to the second is all timeouts need. */
+#define FLOW_LINK_SHIFT 30
+
+/* Move f to the young end of its age list (flow_touch decides when). */
+void flow_relink(struct flow_table *t, struct flow *f);
+
+/* Mark f as used now. */
+static inline void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_ns)
+{
+	if (now_ns > f->last_ns)
+		f->last_ns = now_ns;
+	if ((uint32_t)(f->last_ns >> FLOW_LINK_SHIFT) != f->linked)
+		flow_relink(t, f);
+}
 
 /* Remove up to max idle flows (oldest first); returns how many. */
 uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max);
+
+/* The earliest packet time at which flow_expire could find an idle flow,
+ * for the flows in the table and any created from now_ns on (packet
+ * times must not go back). */
+uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns);
 
 /* Append TCP payload of direction dir at sequence seq to the flow's
  * stream head, in order only (retransmitted bytes skipped, gaps stop the

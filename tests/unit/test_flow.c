@@ -229,6 +229,48 @@ static void test_head_pool_exhaustion(void **state)
 	flow_table_fini(&t);
 }
 
+/* A dry pool takes back the slot of a flow idle for FLOW_HEAD_IDLE_NS,
+ * and only then. */
+static void test_head_reclaimed_from_idle_flow(void **state)
+{
+	enum { SLOTS = 65 };
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *f[SLOTS], *late;
+	int dir, created, i, lost = 0;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, FLOW_HEAD_RATIO * SLOTS, 32, 300, 60, 1), 0);
+	assert_int_equal(t.head_slots, SLOTS);
+	for (i = 0; i < SLOTS; i++) {
+		view(&v, IPPROTO_TCP, 1, (uint16_t)(3000 + i), 80, 0);
+		f[i] = flow_lookup(&t, &v, S, &dir, &created);
+		assert_int_equal(flow_head_append(&t, f[i], 0, 1, (const uint8_t *)"ab", 2), 1);
+	}
+	assert_int_equal(t.head_free_n, 0);
+	/* the holders have not been idle long enough */
+	view(&v, IPPROTO_TCP, 2, 4000, 80, 0);
+	late = flow_lookup(&t, &v, S + FLOW_HEAD_IDLE_NS / 2, &dir, &created);
+	assert_int_equal(flow_head_append(&t, late, 0, 1, (const uint8_t *)"cd", 2), 0);
+	assert_int_equal(t.head_exhausted, 1);
+	assert_int_equal(t.head_reclaimed, 0);
+	/* now they have: one of them gives its slot up and starts afresh */
+	flow_touch(&t, late, S + FLOW_HEAD_IDLE_NS + 1);
+	assert_int_equal(flow_head_append(&t, late, 0, 1, (const uint8_t *)"cd", 2), 1);
+	assert_memory_equal(flow_head(&t, late, 0), "cd", 2);
+	assert_int_equal(t.head_reclaimed, 1);
+	for (i = 0; i < SLOTS; i++) {
+		if (f[i]->head != FLOW_NONE)
+			continue;
+		lost++;
+		assert_int_equal(f[i]->dir[0].head_len, 0);
+		assert_int_equal(f[i]->dir[0].seq_set, 0);
+		assert_null(flow_head(&t, f[i], 0));
+	}
+	assert_int_equal(lost, 1);
+	flow_table_fini(&t);
+}
+
 static void test_bad_init(void **state)
 {
 	struct flow_table t;
@@ -247,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_evicts_oldest),
 		cmocka_unit_test(test_stream_head),
 		cmocka_unit_test(test_head_pool_exhaustion),
+		cmocka_unit_test(test_head_reclaimed_from_idle_flow),
 		cmocka_unit_test(test_bad_init),
 	};
 

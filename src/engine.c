@@ -243,36 +243,24 @@ __attribute__((noinline)) static void learn_blocked(struct engine *e, struct flo
 	dpi_learn_blocked(&p);
 }
 
-void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
-		    struct engine_result *out)
+/* The idle-flow walk, when it is due. */
+static __attribute__((noinline)) void expire_idle(struct engine *e)
 {
-	struct flow *f;
-	int dir, created;
+	uint64_t due;
 
-	if (now_ns > e->now_ns)
-		e->now_ns = now_ns;	/* capture clocks may step back */
-	BUMP(e->ctr.packets);
-	if (e->now_ns >= e->next_expire_ns) {
-		uint64_t due;
+	flow_expire(&e->flows, e->now_ns, EXPIRE_BATCH);
+	/* no walk before a flow can have gone idle: sparse traffic (and
+	 * capture files) would otherwise walk every interval for nothing */
+	due = flow_expiry_due(&e->flows, e->now_ns);
+	e->next_expire_ns = e->now_ns + EXPIRE_INTERVAL_NS;
+	if (due > e->next_expire_ns)
+		e->next_expire_ns = due;
+}
 
-		flow_expire(&e->flows, e->now_ns, EXPIRE_BATCH);
-		/* no walk before a flow can have gone idle: sparse traffic
-		 * (and capture files) would otherwise walk every interval */
-		due = flow_expiry_due(&e->flows, e->now_ns);
-		e->next_expire_ns = e->now_ns + EXPIRE_INTERVAL_NS;
-		if (due > e->next_expire_ns)
-			e->next_expire_ns = due;
-	}
-	f = flow_lookup(&e->flows, v, e->now_ns, &dir, &created);
-	if (!f) {
-		out->verdict = ENGINE_UNDECIDED;
-		out->reason = NULL;
-		out->decided_at = 0;
-		out->flow_packets = 0;
-		return;
-	}
-	flow_touch(&e->flows, f, e->now_ns);
-	f->packets++;
+/* A new or undecided flow, or a blocked one still learning. */
+static __attribute__((noinline)) void process_open(struct engine *e, struct flow *f, int dir,
+						   int created, const struct pkt_view *v)
+{
 	if (created) {
 		f->eps_gen = (uint32_t)e->eps.inserted;
 		if (endpoint_known(e, v))
@@ -295,6 +283,35 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 		if (f->verdict == ENGINE_BLOCK && f->learn_budget)
 			learn_blocked(e, f, dir, v);
 	}
+}
+
+void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
+		    struct engine_result *out)
+{
+	struct flow *f;
+	int dir, created;
+
+	if (now_ns > e->now_ns)
+		e->now_ns = now_ns;	/* capture clocks may step back */
+	BUMP(e->ctr.packets);
+	if (e->now_ns >= e->next_expire_ns)
+		expire_idle(e);
+	f = flow_lookup(&e->flows, v, e->now_ns, &dir, &created);
+	if (!f) {
+		out->verdict = ENGINE_UNDECIDED;
+		out->reason = NULL;
+		out->decided_at = 0;
+		out->flow_packets = 0;
+		return;
+	}
+	flow_touch(&e->flows, f, e->now_ns);
+	f->packets++;
+	/* a decided flow: counted, nothing else (its first cache line only) */
+	if (created || f->verdict == ENGINE_UNDECIDED ||
+	    (f->verdict == ENGINE_BLOCK && v->payload_len > 0))
+		process_open(e, f, dir, created, v);
+	else if (v->payload_len > 0)
+		BUMP(e->ctr.payload_packets);
 	out->verdict = (enum engine_verdict)f->verdict;
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
 	out->decided_at = f->decided_at;

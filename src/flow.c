@@ -219,6 +219,7 @@ static void flow_remove(struct flow_table *t, struct flow *f, enum flow_end why)
 	age_unlink(t, f);
 	flow_head_release(t, f);
 	f->in_use = 0;
+	f->family = 0;		/* a free entry's key matches no packet */
 	f->hnext = t->free_list;
 	t->free_list = idx;
 	t->count--;
@@ -319,46 +320,24 @@ static void evict_oldest(struct flow_table *t)
 	BUMP(t->evicted);
 }
 
-/* key_dir reads the key as words: the layouts it relies on */
+/* view_dir compares the key with the view's fixed-size fields */
 _Static_assert(offsetof(struct flow, b) == 16 && offsetof(struct flow, pa) == 32 &&
 	       offsetof(struct flow, pb) == 34 && offsetof(struct flow, family) == 36 &&
 	       offsetof(struct flow, l4) == 37, "struct flow key layout");
 _Static_assert(sizeof(struct flow) == 192, "struct flow is three cache lines");
 
-/* The key words of a packet, both ways round: the flow entry's a, b,
- * pa, pb, family, l4 sit in the same order as the view's saddr, daddr,
- * sport, dport, so a match is five 64-bit compares. */
-struct probe {
-	uint64_t s0, s1, d0, d1;
-	uint32_t ports_fwd, ports_rev;
-	uint16_t fam_l4;
-};
-
-static inline uint32_t ports_word(uint16_t x, uint16_t y)
+/* Which direction of f the packet v goes, or -1 when v is not f's.
+ * The flow's a, b, pa, pb sit in the same order as the view's saddr,
+ * daddr, sport, dport (IPv4 zero-padded), so the compares are of fixed
+ * size and compile to word compares. */
+static inline int view_dir(const struct flow *f, const struct pkt_view *v)
 {
-	uint8_t p[4];
-
-	memcpy(p, &x, 2);
-	memcpy(p + 2, &y, 2);
-	return load32(p);
-}
-
-static inline int key_dir(const struct flow *f, const struct probe *k)
-{
-	const uint8_t *key = f->a;
-	uint32_t ports = load32(key + 32);
-	uint16_t fam_l4;
-
-	memcpy(&fam_l4, key + 36, 2);
-	if (fam_l4 != k->fam_l4)
+	if (f->family != v->family || f->l4 != v->l4proto)
 		return -1;
-	if (ports == k->ports_fwd &&
-	    ((load64(key) ^ k->s0) | (load64(key + 8) ^ k->s1) |
-	     (load64(key + 16) ^ k->d0) | (load64(key + 24) ^ k->d1)) == 0)
+	if (f->pa == v->sport && f->pb == v->dport && memcmp(f->a, v->saddr, 32) == 0)
 		return 0;
-	if (ports == k->ports_rev &&
-	    ((load64(key) ^ k->d0) | (load64(key + 8) ^ k->d1) |
-	     (load64(key + 16) ^ k->s0) | (load64(key + 24) ^ k->s1)) == 0)
+	if (f->pa == v->dport && f->pb == v->sport &&
+	    memcmp(f->a, v->daddr, 16) == 0 && memcmp(f->b, v->saddr, 16) == 0)
 		return 1;
 	return -1;
 }
@@ -395,45 +374,56 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	return f;
 }
 
-struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
-			 uint64_t now_ns, int *dir, int *created)
+/* The lookup past the last flow found: hash, walk the chain, create. */
+static __attribute__((noinline)) struct flow *
+lookup_chain(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
+	     int *dir, int *created)
 {
-	struct probe k;
-	uint32_t b, idx;
+	uint32_t b = bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto, v->family);
+	uint32_t idx;
 	struct flow *f;
-	uint8_t fl[2];
+	int d = -1;
 
-	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
-		return NULL;
-	k.s0 = load64(v->saddr);
-	k.s1 = load64(v->saddr + 8);
-	k.d0 = load64(v->daddr);
-	k.d1 = load64(v->daddr + 8);
-	k.ports_fwd = ports_word(v->sport, v->dport);
-	k.ports_rev = ports_word(v->dport, v->sport);
-	fl[0] = v->family;
-	fl[1] = v->l4proto;
-	memcpy(&k.fam_l4, fl, 2);
-	b = bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto, v->family);
 	for (idx = t->buckets[b]; idx != FLOW_NONE; idx = f->hnext) {
-		int d;
-
 		f = &t->flows[idx];
-		d = key_dir(f, &k);
-		if (d < 0)
-			continue;
+		d = view_dir(f, v);
+		if (d >= 0)
+			break;
+	}
+	if (idx != FLOW_NONE) {
 		if (!expired(t, f, now_ns)) {
+			t->last_found = idx;
 			*dir = d;
 			*created = 0;
 			return f;
 		}
 		flow_remove(t, f, FLOW_END_TIMEOUT);
 		BUMP(t->timed_out);
-		break;
 	}
+	f = flow_create(t, v, b, now_ns);
+	t->last_found = (uint32_t)(f - t->flows);
 	*dir = 0;
 	*created = 1;
-	return flow_create(t, v, b, now_ns);
+	return f;
+}
+
+struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
+			 uint64_t now_ns, int *dir, int *created)
+{
+	struct flow *f;
+	int d;
+
+	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
+		return NULL;
+	/* packets come in bursts per flow: the last flow found is tried
+	 * first, its key line still in cache, without hashing */
+	f = &t->flows[t->last_found];
+	d = view_dir(f, v);
+	if (d < 0 || expired(t, f, now_ns))
+		return lookup_chain(t, v, now_ns, dir, created);
+	*dir = d;
+	*created = 0;
+	return f;
 }
 
 const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)

@@ -62,6 +62,7 @@ struct flow_table {
 	uint32_t *buckets;
 	uint32_t mask;
 	uint32_t free_list;
+	uint32_t last_found;		/* flow of the last lookup, tried first */
 	uint32_t count;
 	uint32_t age_head[2], age_tail[2];	/* 0: TCP, 1: UDP; oldest first */
 	uint64_t timeout_ns[2];

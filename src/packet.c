@@ -153,7 +153,7 @@ static enum pkt_status parse_ipv6(struct pkt_view *v, const uint8_t *data,
  * complete TCP/UDP header, in straight-line code. Fills *v exactly as
  * the general path would and returns 1; 0 leaves it to the general path
  * (nothing to undo: it starts by clearing *v). */
-static int parse_ipv4_plain(struct pkt_view *v, const uint8_t *data,
+static inline int parse_ipv4_plain(struct pkt_view *v, const uint8_t *data,
 			    size_t cap_len, size_t wire_len)
 {
 	size_t total, end, hlen;
@@ -199,13 +199,12 @@ static int parse_ipv4_plain(struct pkt_view *v, const uint8_t *data,
 	return 1;
 }
 
-enum pkt_status pkt_parse(struct pkt_view *v, const uint8_t *data,
-			  size_t cap_len, size_t wire_len)
+/* Everything but the common case; out of line so that the common case
+ * needs no stack frame. */
+static __attribute__((noinline)) enum pkt_status parse_general(struct pkt_view *v,
+							       const uint8_t *data,
+							       size_t cap_len, size_t wire_len)
 {
-	if (wire_len < cap_len)
-		wire_len = cap_len;
-	if (parse_ipv4_plain(v, data, cap_len, wire_len))
-		return PKT_OK;
 	memset(v, 0, sizeof(*v));
 	if (cap_len < 1)
 		return PKT_MALFORMED;
@@ -217,6 +216,16 @@ enum pkt_status pkt_parse(struct pkt_view *v, const uint8_t *data,
 	default:
 		return PKT_MALFORMED;
 	}
+}
+
+enum pkt_status pkt_parse(struct pkt_view *v, const uint8_t *data,
+			  size_t cap_len, size_t wire_len)
+{
+	if (wire_len < cap_len)
+		wire_len = cap_len;
+	if (parse_ipv4_plain(v, data, cap_len, wire_len))
+		return PKT_OK;
+	return parse_general(v, data, cap_len, wire_len);
 }
 
 const char *pkt_status_name(enum pkt_status s)

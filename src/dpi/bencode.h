@@ -25,9 +25,11 @@ int bencode_dict_get(const uint8_t *d, size_t dlen, const char *key,
 
 /* One pass over the dictionary d[0..dlen): for each of the nkeys keys
  * found at the top level, vals[i]/vlens[i] get its value (NULL/0 when
- * absent). Returns the dictionary's length when it is well formed (every
- * value walked), -1 otherwise (also when nkeys > BENCODE_SCAN_MAX). Keys
- * are not empty. */
+ * absent; a key present twice: the last). Returns the dictionary's length
+ * when it is well formed (every value walked, nesting within
+ * BENCODE_MAX_DEPTH counting the dictionary itself, as
+ * bencode_value_len), -1 otherwise (also when nkeys > BENCODE_SCAN_MAX).
+ * Keys are not empty. */
 long bencode_dict_scan(const uint8_t *d, size_t dlen, const char *const keys[], int nkeys,
 		       const uint8_t *vals[], size_t vlens[]);
 

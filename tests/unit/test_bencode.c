@@ -139,6 +139,78 @@ static void test_dict_scan(void **state)
 	assert_int_equal(bencode_dict_scan((const uint8_t *)"d1:ti1eeXYZ", 11, keys, 3, v, vl), 8);
 }
 
+/* The one-pass scan picks top-level keys only (the last of a repeated
+ * key), skips nested values whole, counts the dictionary in the depth
+ * limit like bencode_value_len, and refuses what bencode_value_len
+ * refuses. */
+static void test_dict_scan_one_pass(void **state)
+{
+	static const char *const keys[] = { "id", "a", "e", "", "values" };
+	const char *ok = "d1:ad2:id3:in1e2:id3:top1:z0:2:id4:last6:valuesl6:abcdef6:ghijklee";
+	uint8_t deep[2 * BENCODE_MAX_DEPTH + 8];
+	const uint8_t *v[5];
+	size_t vl[5], n, i;
+
+	(void)state;
+	assert_int_equal(bencode_dict_scan((const uint8_t *)ok, strlen(ok), keys, 5, v, vl),
+			 (long)strlen(ok));
+	assert_int_equal(bencode_value_len((const uint8_t *)ok, strlen(ok)), (long)strlen(ok));
+	assert_int_equal(vl[0], 6);			/* the last "id", not the nested one */
+	assert_memory_equal(v[0], "4:last", 6);
+	assert_int_equal(vl[1], 11);			/* a nested dictionary, whole */
+	assert_memory_equal(v[1], "d2:id3:in1e", 11);
+	assert_null(v[2]);				/* "e" only inside values */
+	assert_null(v[3]);				/* an empty key is never wanted */
+	assert_int_equal(vl[4], 18);
+	assert_memory_equal(v[4], "l6:abcdef6:ghijkle", 18);
+	/* negative vectors, each also refused by bencode_value_len */
+	{
+		static const char *const bad[] = {
+			"d1:a",			/* key without value */
+			"d1:ai1e1:b",		/* key without value, no end */
+			"di1ei2ee",		/* integer key */
+			"d1:a01:xe",		/* leading zero in a length */
+			"d1:ai-0ee",		/* negative zero */
+			"d1:a5:abce",		/* string longer than the input */
+			"d1:ald1:xee",		/* nested key without value */
+			"d1:ai1e",		/* no end */
+		};
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(bencode_dict_scan((const uint8_t *)bad[i], strlen(bad[i]),
+							   keys, 5, v, vl), -1);
+			assert_int_equal(bencode_value_len((const uint8_t *)bad[i], strlen(bad[i])), -1);
+		}
+	}
+	/* the dictionary and BENCODE_MAX_DEPTH - 1 lists inside: accepted;
+	 * one more: refused, as by bencode_value_len */
+	for (n = BENCODE_MAX_DEPTH - 1; n <= BENCODE_MAX_DEPTH; n++) {
+		size_t len = 0;
+
+		deep[len++] = 'd';
+		deep[len++] = '1';
+		deep[len++] = ':';
+		deep[len++] = 'a';
+		for (i = 0; i < n; i++)
+			deep[len++] = 'l';
+		for (i = 0; i < n; i++)
+			deep[len++] = 'e';
+		deep[len++] = 'e';
+		assert_int_equal(bencode_dict_scan(deep, len, keys, 5, v, vl),
+				 n < BENCODE_MAX_DEPTH ? (long)len : -1);
+		assert_int_equal(bencode_value_len(deep, len), n < BENCODE_MAX_DEPTH ? (long)len : -1);
+	}
+	/* more keys than it can look for */
+	{
+		const char *many[BENCODE_SCAN_MAX + 1];
+
+		for (i = 0; i <= BENCODE_SCAN_MAX; i++)
+			many[i] = "a";
+		assert_int_equal(bencode_dict_scan((const uint8_t *)ok, strlen(ok), many,
+						   BENCODE_SCAN_MAX + 1, v, vl), -1);
+	}
+}
+
 static void test_string(void **state)
 {
 	const uint8_t *s;
@@ -163,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_never_overreads),
 		cmocka_unit_test(test_dict_get),
 		cmocka_unit_test(test_dict_scan),
+		cmocka_unit_test(test_dict_scan_one_pass),
 		cmocka_unit_test(test_string),
 	};
 

@@ -30,6 +30,15 @@ enum dpi_id {
 	DPI_COUNT
 };
 
+/* A string constant with its length, for the lists detectors compare
+ * against per packet (no strlen on the packet path). */
+struct dpi_lit {
+	const char *s;
+	size_t len;
+};
+#define DPI_LIT(str) { str, sizeof(str) - 1 }
+#define DPI_NLITS(list) (sizeof(list) / sizeof((list)[0]))
+
 /* Per-direction state of the mid-stream peer wire framer. */
 struct dpi_pw_dir {
 	uint32_t expect_seq;	/* TCP seq where the next unparsed byte sits */

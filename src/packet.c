@@ -181,21 +181,22 @@ static inline int parse_ipv4_plain(struct pkt_view *v, const uint8_t *data,
 	} else {
 		return 0;
 	}
-	*v = (struct pkt_view){
-		.family = 4,
-		.l4proto = proto,
-		.flags = end < total ? PKT_F_PAYLOAD_CUT : 0,
-		.tcp_flags = tcp_flags,
-		.sport = rd16(data + 20),
-		.dport = rd16(data + 22),
-		.tcp_seq = seq,
-		.tcp_ack = ack,
-		.payload = data + 20 + hlen,
-		.payload_len = (uint32_t)(end - 20 - hlen),
-		.payload_wire_len = total > 20 + hlen ? (uint32_t)(total - 20 - hlen) : 0,
-	};
+	/* every field written, none twice */
+	v->family = 4;
+	v->l4proto = proto;
+	v->flags = end < total ? PKT_F_PAYLOAD_CUT : 0;
+	v->tcp_flags = tcp_flags;
 	memcpy(v->saddr, data + 12, 4);
+	memset(v->saddr + 4, 0, 12);
 	memcpy(v->daddr, data + 16, 4);
+	memset(v->daddr + 4, 0, 12);
+	v->sport = rd16(data + 20);
+	v->dport = rd16(data + 22);
+	v->tcp_seq = seq;
+	v->tcp_ack = ack;
+	v->payload = data + 20 + hlen;
+	v->payload_len = (uint32_t)(end - 20 - hlen);
+	v->payload_wire_len = total > 20 + hlen ? (uint32_t)(total - 20 - hlen) : 0;
 	return 1;
 }
 

@@ -374,7 +374,16 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	return f;
 }
 
-/* The lookup past the last flow found: hash, walk the chain, create. */
+/* The slot of recent[] for a tuple, the same both ways round: the ports
+ * folded by xor (a client's ephemeral port tells its flows apart). */
+static inline uint32_t recent_slot(const struct pkt_view *v)
+{
+	uint32_t x = (uint32_t)(v->sport ^ v->dport);
+
+	return (x ^ (x >> 8)) & (FLOW_RECENT - 1);
+}
+
+/* The lookup past the recent flows: hash, walk the chain, create. */
 static __attribute__((noinline)) struct flow *
 lookup_chain(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
 	     int *dir, int *created)
@@ -392,7 +401,7 @@ lookup_chain(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
 	}
 	if (idx != FLOW_NONE) {
 		if (!expired(t, f, now_ns)) {
-			t->last_found = idx;
+			t->recent[recent_slot(v)] = idx;
 			*dir = d;
 			*created = 0;
 			return f;
@@ -401,7 +410,7 @@ lookup_chain(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
 		BUMP(t->timed_out);
 	}
 	f = flow_create(t, v, b, now_ns);
-	t->last_found = (uint32_t)(f - t->flows);
+	t->recent[recent_slot(v)] = (uint32_t)(f - t->flows);
 	*dir = 0;
 	*created = 1;
 	return f;
@@ -415,9 +424,9 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
 
 	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
 		return NULL;
-	/* packets come in bursts per flow: the last flow found is tried
-	 * first, its key line still in cache, without hashing */
-	f = &t->flows[t->last_found];
+	/* packets come in bursts per flow: a recent flow is tried first,
+	 * its key line still in cache, without hashing */
+	f = &t->flows[t->recent[recent_slot(v)]];
 	d = view_dir(f, v);
 	if (d < 0 || expired(t, f, now_ns))
 		return lookup_chain(t, v, now_ns, dir, created);

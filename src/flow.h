@@ -51,6 +51,11 @@ struct flow {
 	struct dpi_flow dpi;
 } __attribute__((aligned(64)));
 
+/* Flows remembered by a cheap unkeyed index of their tuple: a packet
+ * of one of them skips the keyed hash and the chain. A collision only
+ * costs the full lookup. */
+#define FLOW_RECENT 16
+
 /* Why a flow left the table, for the removal callback. */
 enum flow_end { FLOW_END_TIMEOUT, FLOW_END_EVICTED, FLOW_END_FLUSH };
 
@@ -62,7 +67,7 @@ struct flow_table {
 	uint32_t *buckets;
 	uint32_t mask;
 	uint32_t free_list;
-	uint32_t last_found;		/* flow of the last lookup, tried first */
+	uint32_t recent[FLOW_RECENT];	/* flows last found, tried before hashing */
 	uint32_t count;
 	uint32_t age_head[2], age_tail[2];	/* 0: TCP, 1: UDP; oldest first */
 	uint64_t timeout_ns[2];

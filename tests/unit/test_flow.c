@@ -388,7 +388,7 @@ static void test_collisions_share_a_chain(void **state)
 
 /* The key compare: a flow is found only by its own 5-tuple, whichever
  * way round, for IPv4 and IPv6, also right after another flow was found
- * (the last-found shortcut) and after its entry was freed. */
+ * (the recent-flow shortcut) and after its entry was freed. */
 static void test_key_compare(void **state)
 {
 	static const int families[] = { 4, 6 };
@@ -432,7 +432,7 @@ static void test_key_compare(void **state)
 			assert_ptr_equal(flow_lookup(&t, &w, S, &dir, &created), f);
 			assert_int_equal(dir, 1);
 		}
-		/* freed: the last-found entry must not answer for it */
+		/* freed: the recent-flow entry must not answer for it */
 		flow_remove(&t, f, FLOW_END_FLUSH);
 		assert_non_null(flow_lookup(&t, &v, S, &dir, &created));
 		assert_int_equal(created, 1);

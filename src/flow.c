@@ -15,10 +15,6 @@
  * read tear-free at the cost of a plain store. */
 #define BUMP(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
 
-static int cls(const struct flow *f)
-{
-	return f->l4 == IPPROTO_TCP ? 0 : 1;
-}
 
 static inline uint64_t load64(const uint8_t *p)
 {
@@ -170,7 +166,7 @@ void flow_table_fini(struct flow_table *t)
 
 static void age_unlink(struct flow_table *t, struct flow *f)
 {
-	int c = cls(f);
+	int c = flow_class(f);
 
 	if (f->prev != FLOW_NONE)
 		t->flows[f->prev].next = f->next;
@@ -184,7 +180,7 @@ static void age_unlink(struct flow_table *t, struct flow *f)
 
 static void age_append(struct flow_table *t, struct flow *f)
 {
-	int c = cls(f);
+	int c = flow_class(f);
 	uint32_t idx = (uint32_t)(f - t->flows);
 
 	f->next = FLOW_NONE;
@@ -244,17 +240,13 @@ void flow_foreach(struct flow_table *t, void (*fn)(void *arg, const struct flow 
 			fn(arg, &t->flows[i]);
 }
 
-static int expired(const struct flow_table *t, const struct flow *f, uint64_t now)
-{
-	return now > f->last_ns && now - f->last_ns > t->timeout_ns[cls(f)];
-}
 
 #define LINK_SHIFT FLOW_LINK_SHIFT
 
 void flow_relink(struct flow_table *t, struct flow *f)
 {
 	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
-	if (t->age_tail[cls(f)] != (uint32_t)(f - t->flows)) {
+	if (t->age_tail[flow_class(f)] != (uint32_t)(f - t->flows)) {
 		age_unlink(t, f);
 		age_append(t, f);
 	}
@@ -269,7 +261,7 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 		while (n < max && steps++ < 2 * max && t->age_head[c] != FLOW_NONE) {
 			struct flow *f = &t->flows[t->age_head[c]];
 
-			if (!expired(t, f, now_ns)) {
+			if (!flow_expired(t, f, now_ns)) {
 				/* used since it was linked: put it in its
 				 * place and look at the next oldest */
 				if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked &&
@@ -326,21 +318,6 @@ _Static_assert(offsetof(struct flow, b) == 16 && offsetof(struct flow, pa) == 32
 	       offsetof(struct flow, l4) == 37, "struct flow key layout");
 _Static_assert(sizeof(struct flow) == 192, "struct flow is three cache lines");
 
-/* Which direction of f the packet v goes, or -1 when v is not f's.
- * The flow's a, b, pa, pb sit in the same order as the view's saddr,
- * daddr, sport, dport (IPv4 zero-padded), so the compares are of fixed
- * size and compile to word compares. */
-static inline int view_dir(const struct flow *f, const struct pkt_view *v)
-{
-	if (f->family != v->family || f->l4 != v->l4proto)
-		return -1;
-	if (f->pa == v->sport && f->pb == v->dport && memcmp(f->a, v->saddr, 32) == 0)
-		return 0;
-	if (f->pa == v->dport && f->pb == v->sport &&
-	    memcmp(f->a, v->daddr, 16) == 0 && memcmp(f->b, v->saddr, 16) == 0)
-		return 1;
-	return -1;
-}
 
 /* A new flow for v in bucket b, taking the oldest flow's entry when the
  * table is full. */
@@ -374,19 +351,9 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	return f;
 }
 
-/* The slot of recent[] for a tuple, the same both ways round: the ports
- * folded by xor (a client's ephemeral port tells its flows apart). */
-static inline uint32_t recent_slot(const struct pkt_view *v)
-{
-	uint32_t x = (uint32_t)(v->sport ^ v->dport);
 
-	return (x ^ (x >> 8)) & (FLOW_RECENT - 1);
-}
-
-/* The lookup past the recent flows: hash, walk the chain, create. */
-static __attribute__((noinline)) struct flow *
-lookup_chain(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
-	     int *dir, int *created)
+struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
+			       uint64_t now_ns, int *dir, int *created)
 {
 	uint32_t b = bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto, v->family);
 	uint32_t idx;
@@ -395,13 +362,13 @@ lookup_chain(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
 
 	for (idx = t->buckets[b]; idx != FLOW_NONE; idx = f->hnext) {
 		f = &t->flows[idx];
-		d = view_dir(f, v);
+		d = flow_view_dir(f, v);
 		if (d >= 0)
 			break;
 	}
 	if (idx != FLOW_NONE) {
-		if (!expired(t, f, now_ns)) {
-			t->recent[recent_slot(v)] = idx;
+		if (!flow_expired(t, f, now_ns)) {
+			t->recent[flow_recent_slot(v)] = idx;
 			*dir = d;
 			*created = 0;
 			return f;
@@ -410,30 +377,12 @@ lookup_chain(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
 		BUMP(t->timed_out);
 	}
 	f = flow_create(t, v, b, now_ns);
-	t->recent[recent_slot(v)] = (uint32_t)(f - t->flows);
+	t->recent[flow_recent_slot(v)] = (uint32_t)(f - t->flows);
 	*dir = 0;
 	*created = 1;
 	return f;
 }
 
-struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
-			 uint64_t now_ns, int *dir, int *created)
-{
-	struct flow *f;
-	int d;
-
-	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
-		return NULL;
-	/* packets come in bursts per flow: a recent flow is tried first,
-	 * its key line still in cache, without hashing */
-	f = &t->flows[t->recent[recent_slot(v)]];
-	d = view_dir(f, v);
-	if (d < 0 || expired(t, f, now_ns))
-		return lookup_chain(t, v, now_ns, dir, created);
-	*dir = d;
-	*created = 0;
-	return f;
-}
 
 const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)
 {

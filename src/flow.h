@@ -7,9 +7,11 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "dpi.h"
+#include <netinet/in.h>
+#include <string.h>
 
-struct pkt_view;
+#include "dpi.h"
+#include "packet.h"
 
 #define FLOW_NONE UINT32_MAX
 
@@ -96,10 +98,66 @@ void flow_table_fini(struct flow_table *t);
 /* Remove every flow (reported as FLOW_END_FLUSH), e.g. between files. */
 void flow_table_flush(struct flow_table *t);
 
+/* 0 for the TCP age list and timeout, 1 for UDP. */
+static inline int flow_class(const struct flow *f)
+{
+	return f->l4 == IPPROTO_TCP ? 0 : 1;
+}
+
+static inline int flow_expired(const struct flow_table *t, const struct flow *f, uint64_t now)
+{
+	return now > f->last_ns && now - f->last_ns > t->timeout_ns[flow_class(f)];
+}
+
+/* Which direction of f the packet v goes, or -1 when v is not f's.
+ * The flow's a, b, pa, pb sit in the same order as the view's saddr,
+ * daddr, sport, dport (IPv4 zero-padded), so the compares are of fixed
+ * size and compile to word compares. A free entry has family 0. */
+static inline int flow_view_dir(const struct flow *f, const struct pkt_view *v)
+{
+	if (f->family != v->family || f->l4 != v->l4proto)
+		return -1;
+	if (f->pa == v->sport && f->pb == v->dport && memcmp(f->a, v->saddr, 32) == 0)
+		return 0;
+	if (f->pa == v->dport && f->pb == v->sport &&
+	    memcmp(f->a, v->daddr, 16) == 0 && memcmp(f->b, v->saddr, 16) == 0)
+		return 1;
+	return -1;
+}
+
+/* The slot of recent[] for a tuple, the same both ways round: the ports
+ * folded by xor (a client's ephemeral port tells its flows apart). */
+static inline uint32_t flow_recent_slot(const struct pkt_view *v)
+{
+	uint32_t x = (uint32_t)(v->sport ^ v->dport);
+
+	return (x ^ (x >> 8)) & (FLOW_RECENT - 1);
+}
+
+/* flow_lookup past the recent flows: keyed hash, chain, creation. */
+struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
+			       uint64_t now_ns, int *dir, int *created);
+
 /* The flow of a TCP/UDP packet, created if new (evicting the oldest when
- * full). *dir gets 0 or 1, *created 1 for a new flow. NULL for other L4. */
-struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
-			 uint64_t now_ns, int *dir, int *created);
+ * full). *dir gets 0 or 1, *created 1 for a new flow. NULL for other L4.
+ * Inline: packets come in bursts per flow, and a recent flow is found
+ * here, its key line still in cache, without hashing. */
+static inline struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
+				       uint64_t now_ns, int *dir, int *created)
+{
+	struct flow *f;
+	int d;
+
+	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
+		return NULL;
+	f = &t->flows[t->recent[flow_recent_slot(v)]];
+	d = flow_view_dir(f, v);
+	if (d < 0 || flow_expired(t, f, now_ns))
+		return flow_lookup_chain(t, v, now_ns, dir, created);
+	*dir = d;
+	*created = 0;
+	return f;
+}
 
 /* A busy flow is moved to the young end of its age list at most once per
  * 2^FLOW_LINK_SHIFT ns (about a second): moving touches two neighbours'

@@ -178,6 +178,8 @@ static inline int parse_ipv4_plain(struct pkt_view *v, const uint8_t *data,
 		tcp_flags = data[33];
 	} else if (proto == IPPROTO_UDP) {
 		hlen = 8;
+		if (end < 28)
+			return 0;	/* total length cuts the header */
 	} else {
 		return 0;
 	}

@@ -66,11 +66,10 @@ void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len,
 }
 
 /* Bytes of a packet the clear-text tests read when the flow has no
- * stream head (the pool ran dry): a head holds at most the stream prefix,
- * and without this bound a 64 KiB GSO packet of HTTP-looking text on each
- * of many new flows would cost tens of microseconds apiece. The daemon's
- * default copy range: live packets show no more anyway. */
-#define DPI_TEXT_WINDOW 2048
+ * stream head (the pool ran dry): what a head holds with the default
+ * stream prefix. Without this bound a 64 KiB GSO packet of HTTP-looking
+ * text on each of many new flows would cost tens of microseconds apiece. */
+#define DPI_TEXT_WINDOW 1024
 
 /* TCP: the stream head decides the handshake, HTTP and TLS tests; the
  * framer covers flows caught after their start. */

@@ -310,8 +310,9 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 	if (created || f->verdict == ENGINE_UNDECIDED ||
 	    (f->verdict == ENGINE_BLOCK && v->payload_len > 0))
 		process_open(e, f, dir, created, v);
-	else if (v->payload_len > 0)
-		BUMP(e->ctr.payload_packets);
+	else	/* no branch: pure ACKs and data interleave */
+		__atomic_store_n(&e->ctr.payload_packets,
+				 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
 	out->verdict = (enum engine_verdict)f->verdict;
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
 	out->decided_at = f->decided_at;

@@ -16,22 +16,6 @@
 #define BUMP(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
 
 
-static inline uint64_t load64(const uint8_t *p)
-{
-	uint64_t w;
-
-	memcpy(&w, p, 8);
-	return w;
-}
-
-static inline uint32_t load32(const uint8_t *p)
-{
-	uint32_t w;
-
-	memcpy(&w, p, 4);
-	return w;
-}
-
 /* One keyed multiply-xorshift round: the seed enters every round, so
  * without it a sender cannot tell which tuples share a bucket. */
 static inline uint64_t absorb(uint64_t h, uint64_t w, uint64_t seed)
@@ -51,7 +35,7 @@ static __attribute__((noinline)) uint32_t bucket_of6(const struct flow_table *t,
 						     const uint8_t *a, uint16_t pa,
 						     const uint8_t *b, uint16_t pb, uint64_t meta)
 {
-	uint64_t a0 = load64(a), a1 = load64(a + 8), b0 = load64(b), b1 = load64(b + 8), h;
+	uint64_t a0 = flow_load64(a), a1 = flow_load64(a + 8), b0 = flow_load64(b), b1 = flow_load64(b + 8), h;
 	int swap = a0 != b0 ? a0 > b0 : a1 != b1 ? a1 > b1 : pa > pb;
 
 	if (swap) {
@@ -80,8 +64,8 @@ static inline uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, u
 
 	if (family != 4)
 		return bucket_of6(t, a, pa, b, pb, meta);
-	x = (uint64_t)load32(a) << 16 | pa;
-	y = (uint64_t)load32(b) << 16 | pb;
+	x = (uint64_t)flow_load32(a) << 16 | pa;
+	y = (uint64_t)flow_load32(b) << 16 | pb;
 	h = absorb(meta, x < y ? x : y, t->seed);
 	h = absorb(h, x < y ? y : x, t->seed);
 	return bucket_fold(t, h);
@@ -312,10 +296,6 @@ static void evict_oldest(struct flow_table *t)
 	BUMP(t->evicted);
 }
 
-/* view_dir compares the key with the view's fixed-size fields */
-_Static_assert(offsetof(struct flow, b) == 16 && offsetof(struct flow, pa) == 32 &&
-	       offsetof(struct flow, pb) == 34 && offsetof(struct flow, family) == 36 &&
-	       offsetof(struct flow, l4) == 37, "struct flow key layout");
 _Static_assert(sizeof(struct flow) == 192, "struct flow is three cache lines");
 
 

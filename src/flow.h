@@ -58,6 +58,14 @@ struct flow {
  * costs the full lookup. */
 #define FLOW_RECENT 16
 
+/* flow_view_dir compares the key and the view's tuple as blocks */
+_Static_assert(offsetof(struct flow, b) == offsetof(struct flow, a) + 16 &&
+	       offsetof(struct flow, pb) == offsetof(struct flow, pa) + 2,
+	       "struct flow key layout");
+_Static_assert(offsetof(struct pkt_view, daddr) == offsetof(struct pkt_view, saddr) + 16 &&
+	       offsetof(struct pkt_view, dport) == offsetof(struct pkt_view, sport) + 2,
+	       "struct pkt_view tuple layout");
+
 /* Why a flow left the table, for the removal callback. */
 enum flow_end { FLOW_END_TIMEOUT, FLOW_END_EVICTED, FLOW_END_FLUSH };
 
@@ -107,6 +115,22 @@ static inline int flow_class(const struct flow *f)
 static inline int flow_expired(const struct flow_table *t, const struct flow *f, uint64_t now)
 {
 	return now > f->last_ns && now - f->last_ns > t->timeout_ns[flow_class(f)];
+}
+
+static inline uint64_t flow_load64(const void *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+static inline uint32_t flow_load32(const void *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, 4);
+	return w;
 }
 
 /* Which direction of f the packet v goes, or -1 when v is not f's.

@@ -121,16 +121,16 @@ long bencode_value_len(const uint8_t *p, size_t len)
 	return walk(p, len, BENCODE_MAX_DEPTH);
 }
 
-/* A value inside a dictionary: scalars parsed here, containers walked
- * with one level less to spend. */
-static long member_len(const uint8_t *p, size_t len)
+/* A value inside a dictionary that may use depth levels: scalars parsed
+ * here, containers walked. */
+static long member_len(const uint8_t *p, size_t len, int depth)
 {
 	if (len == 0)
 		return -1;
 	if (p[0] == 'i')
 		return int_len(p, len);
 	if (p[0] == 'd' || p[0] == 'l')
-		return walk(p, len, BENCODE_MAX_DEPTH - 1);
+		return walk(p, len, depth);
 	return string_len(p, len);
 }
 
@@ -182,48 +182,96 @@ int bencode_dict_get(const uint8_t *d, size_t dlen, const char *key,
 	return off < dlen ? 0 : -1;
 }
 
-long bencode_dict_scan(const uint8_t *d, size_t dlen, const char *const keys[], int nkeys,
-		       const uint8_t *vals[], size_t vlens[])
+static void pick_clear(const struct bencode_pick *pk)
+{
+	int i;
+
+	for (i = 0; i < pk->nkeys; i++) {
+		pk->vals[i] = NULL;
+		pk->vlens[i] = 0;
+		if (pk->subs && pk->subs[i])
+			pick_clear(pk->subs[i]);
+	}
+}
+
+/* The dictionary at d, itself one of the depth levels it may use. */
+static long scan(const uint8_t *d, size_t dlen, const struct bencode_pick *pk, int depth)
 {
 	uint32_t tags[BENCODE_SCAN_MAX];
 	size_t off = 1;
 	int i;
 
-	if (nkeys > BENCODE_SCAN_MAX)
+	pick_clear(pk);
+	if (depth < 1 || dlen < 2 || d[0] != 'd')
 		return -1;
-	for (i = 0; i < nkeys; i++) {
-		vals[i] = NULL;
-		vlens[i] = 0;
+	for (i = 0; i < pk->nkeys; i++)
 		/* an empty key gets a tag no key can have: never matched */
-		tags[i] = keys[i][0] ? key_tag(strlen(keys[i]), (uint8_t)keys[i][0]) : 0;
-	}
-	if (dlen < 2 || d[0] != 'd')
-		return -1;
+		tags[i] = pk->keys[i][0] ? key_tag(strlen(pk->keys[i]), (uint8_t)pk->keys[i][0]) : 0;
 	/* one pass: each key parsed once, each value walked once */
 	while (off < dlen && d[off] != 'e') {
+		const struct bencode_pick *sub = NULL;
 		const uint8_t *k;
 		size_t kl;
 		long c = parse_strlen(d + off, dlen - off, &kl), v;
 		uint32_t tag;
+		int picked = -1;
 
 		if (c < 0 || kl > dlen - off - (size_t)c - 1)
 			return -1;
 		k = d + off + c + 1;
 		off += (size_t)c + 1 + kl;
-		v = member_len(d + off, dlen - off);
-		if (v < 0)
-			return -1;
 		tag = kl && kl <= 0xffffff ? key_tag(kl, k[0]) : 0;
-		for (i = 0; i < nkeys; i++) {
-			if (tags[i] == tag && tag && memcmp(keys[i] + 1, k + 1, kl - 1) == 0) {
-				vals[i] = d + off;
-				vlens[i] = (size_t)v;
+		for (i = 0; tag && i < pk->nkeys; i++) {
+			if (tags[i] == tag && memcmp(pk->keys[i] + 1, k + 1, kl - 1) == 0) {
+				picked = i;
 				break;
 			}
+		}
+		if (picked >= 0 && pk->subs)
+			sub = pk->subs[picked];
+		if (sub && off < dlen && d[off] == 'd') {
+			v = scan(d + off, dlen - off, sub, depth - 1);
+		} else {
+			if (sub)
+				pick_clear(sub);	/* a later value replaces a dictionary */
+			v = member_len(d + off, dlen - off, depth - 1);
+		}
+		if (v < 0)
+			return -1;
+		if (picked >= 0) {
+			pk->vals[picked] = d + off;
+			pk->vlens[picked] = (size_t)v;
 		}
 		off += (size_t)v;
 	}
 	return off < dlen ? (long)off + 1 : -1;
+}
+
+static int pick_valid(const struct bencode_pick *pk)
+{
+	int i;
+
+	if (pk->nkeys > BENCODE_SCAN_MAX)
+		return 0;
+	for (i = 0; pk->subs && i < pk->nkeys; i++)
+		if (pk->subs[i] && !pick_valid(pk->subs[i]))
+			return 0;
+	return 1;
+}
+
+long bencode_dict_pick(const uint8_t *d, size_t dlen, const struct bencode_pick *pk)
+{
+	if (!pick_valid(pk))
+		return -1;
+	return scan(d, dlen, pk, BENCODE_MAX_DEPTH);
+}
+
+long bencode_dict_scan(const uint8_t *d, size_t dlen, const char *const keys[], int nkeys,
+		       const uint8_t *vals[], size_t vlens[])
+{
+	struct bencode_pick pk = { keys, nkeys, vals, vlens, NULL };
+
+	return bencode_dict_pick(d, dlen, &pk);
 }
 
 int bencode_dict_str(const uint8_t *d, size_t dlen, const char *key,

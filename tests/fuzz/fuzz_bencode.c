@@ -50,6 +50,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				check_slice(vals[i], vlens[i], d, size);
 				FUZZ_ASSERT(bencode_value_len(vals[i], vlens[i]) == (long)vlens[i]);
 			}
+	/* the same keys with "a" and "r" picked inside: same verdict and
+	 * length, nested values inside the outer one */
+	{
+		const uint8_t *iv[BENCODE_SCAN_MAX], *ov[BENCODE_SCAN_MAX];
+		size_t ivl[BENCODE_SCAN_MAX], ovl[BENCODE_SCAN_MAX];
+		const struct bencode_pick inner = { keys, BENCODE_SCAN_MAX, iv, ivl, NULL };
+		const struct bencode_pick *subs[BENCODE_SCAN_MAX] = { NULL };
+		const struct bencode_pick outer = { keys, BENCODE_SCAN_MAX, ov, ovl, subs };
+
+		subs[2] = subs[3] = &inner;
+		FUZZ_ASSERT(bencode_dict_pick(d, size, &outer) == n);
+		if (n >= 0)
+			for (unsigned i = 0; i < BENCODE_SCAN_MAX; i++)
+				if (iv[i])
+					check_slice(iv[i], ivl[i], d, size);
+	}
 	/* more keys than it can look for at once: refused, not overrun */
 	FUZZ_ASSERT(bencode_dict_scan(d, size, keys, BENCODE_SCAN_MAX + 1, vals, vlens) == -1);
 	free(d);

@@ -211,6 +211,59 @@ static void test_dict_scan_one_pass(void **state)
 	}
 }
 
+/* Keys of a nested dictionary picked in the same pass: found inside the
+ * outer key's value, cleared when a later value of that key is not a
+ * dictionary, and the depth counted from the outer dictionary. */
+static void test_dict_pick_nested(void **state)
+{
+	static const char *const outer_keys[] = { "a", "t" };
+	static const char *const inner_keys[] = { "id", "x" };
+	const uint8_t *ov[2], *iv[2];
+	size_t ovl[2], ivl[2];
+	const struct bencode_pick inner = { inner_keys, 2, iv, ivl, NULL };
+	const struct bencode_pick *const subs[2] = { &inner, NULL };
+	const struct bencode_pick outer = { outer_keys, 2, ov, ovl, subs };
+	const char *msg = "d1:ad2:id2:ab1:yi1ee2:id2:zz1:t1:qe";
+	const char *twice = "d1:ad2:id2:abe1:ali1eee";
+	uint8_t deep[2 * BENCODE_MAX_DEPTH + 16];
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(bencode_dict_pick((const uint8_t *)msg, strlen(msg), &outer),
+			 (long)strlen(msg));
+	assert_int_equal(ovl[0], 16);
+	assert_memory_equal(ov[0], "d2:id2:ab1:yi1ee", 16);
+	assert_int_equal(ivl[0], 4);			/* the inner "id", not the outer */
+	assert_memory_equal(iv[0], "2:ab", 4);
+	assert_null(iv[1]);
+	assert_int_equal(ovl[1], 3);
+	/* "a" again, now a list: the last value wins, the inner picks go */
+	assert_int_equal(bencode_dict_pick((const uint8_t *)twice, strlen(twice), &outer),
+			 (long)strlen(twice));
+	assert_memory_equal(ov[0], "li1ee", 5);
+	assert_null(iv[0]);
+	/* malformed inside the nested dictionary: the whole message fails */
+	assert_int_equal(bencode_dict_pick((const uint8_t *)"d1:ad2:ide1:ti1ee", 17, &outer), -1);
+	/* depth: the outer and inner dictionaries and BENCODE_MAX_DEPTH - 2
+	 * lists fit, one more list does not, as for bencode_value_len */
+	for (n = BENCODE_MAX_DEPTH - 2; n <= BENCODE_MAX_DEPTH - 1; n++) {
+		size_t len = 0;
+
+		memcpy(deep, "d1:ad1:x", 8);
+		len = 8;
+		for (i = 0; i < n; i++)
+			deep[len++] = 'l';
+		for (i = 0; i < n; i++)
+			deep[len++] = 'e';
+		deep[len++] = 'e';
+		deep[len++] = 'e';
+		assert_int_equal(bencode_dict_pick(deep, len, &outer),
+				 n < BENCODE_MAX_DEPTH - 1 ? (long)len : -1);
+		assert_int_equal(bencode_value_len(deep, len),
+				 n < BENCODE_MAX_DEPTH - 1 ? (long)len : -1);
+	}
+}
+
 static void test_string(void **state)
 {
 	const uint8_t *s;
@@ -236,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_dict_get),
 		cmocka_unit_test(test_dict_scan),
 		cmocka_unit_test(test_dict_scan_one_pass),
+		cmocka_unit_test(test_dict_pick_nested),
 		cmocka_unit_test(test_string),
 	};
 

@@ -182,16 +182,30 @@ int bencode_dict_get(const uint8_t *d, size_t dlen, const char *key,
 	return off < dlen ? 0 : -1;
 }
 
-static void pick_clear(const struct bencode_pick *pk)
+/* Empty every pick of pk and its subs: 1, or 0 (nothing written past
+ * the arrays) when one of them wants more than BENCODE_SCAN_MAX keys. */
+static int pick_clear(const struct bencode_pick *pk)
 {
 	int i;
 
-	for (i = 0; i < pk->nkeys; i++) {
-		pk->vals[i] = NULL;
-		pk->vlens[i] = 0;
-		if (pk->subs && pk->subs[i])
-			pick_clear(pk->subs[i]);
-	}
+	if (pk->nkeys > BENCODE_SCAN_MAX)
+		return 0;
+	memset(pk->vals, 0, (size_t)pk->nkeys * sizeof(*pk->vals));
+	memset(pk->vlens, 0, (size_t)pk->nkeys * sizeof(*pk->vlens));
+	for (i = 0; pk->subs && i < pk->nkeys; i++)
+		if (pk->subs[i] && !pick_clear(pk->subs[i]))
+			return 0;
+	return 1;
+}
+
+/* The tag of a wanted key; an empty key gets one no key can have. */
+static uint32_t wanted_tag(const char *key)
+{
+	size_t n = 0;
+
+	while (key[n])
+		n++;
+	return n ? key_tag(n, (uint8_t)key[0]) : 0;
 }
 
 /* The dictionary at d, itself one of the depth levels it may use. */
@@ -201,12 +215,10 @@ static long scan(const uint8_t *d, size_t dlen, const struct bencode_pick *pk, i
 	size_t off = 1;
 	int i;
 
-	pick_clear(pk);
-	if (depth < 1 || dlen < 2 || d[0] != 'd')
+	if (!pick_clear(pk) || depth < 1 || dlen < 2 || d[0] != 'd')
 		return -1;
 	for (i = 0; i < pk->nkeys; i++)
-		/* an empty key gets a tag no key can have: never matched */
-		tags[i] = pk->keys[i][0] ? key_tag(strlen(pk->keys[i]), (uint8_t)pk->keys[i][0]) : 0;
+		tags[i] = wanted_tag(pk->keys[i]);
 	/* one pass: each key parsed once, each value walked once */
 	while (off < dlen && d[off] != 'e') {
 		const struct bencode_pick *sub = NULL;
@@ -233,7 +245,7 @@ static long scan(const uint8_t *d, size_t dlen, const struct bencode_pick *pk, i
 			v = scan(d + off, dlen - off, sub, depth - 1);
 		} else {
 			if (sub)
-				pick_clear(sub);	/* a later value replaces a dictionary */
+				(void)pick_clear(sub);	/* a later value replaces a dictionary */
 			v = member_len(d + off, dlen - off, depth - 1);
 		}
 		if (v < 0)
@@ -247,22 +259,8 @@ static long scan(const uint8_t *d, size_t dlen, const struct bencode_pick *pk, i
 	return off < dlen ? (long)off + 1 : -1;
 }
 
-static int pick_valid(const struct bencode_pick *pk)
-{
-	int i;
-
-	if (pk->nkeys > BENCODE_SCAN_MAX)
-		return 0;
-	for (i = 0; pk->subs && i < pk->nkeys; i++)
-		if (pk->subs[i] && !pick_valid(pk->subs[i]))
-			return 0;
-	return 1;
-}
-
 long bencode_dict_pick(const uint8_t *d, size_t dlen, const struct bencode_pick *pk)
 {
-	if (!pick_valid(pk))
-		return -1;
 	return scan(d, dlen, pk, BENCODE_MAX_DEPTH);
 }
 

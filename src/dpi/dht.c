@@ -78,7 +78,8 @@ static int check_body(const uint8_t *const v[], const size_t vl[], const struct 
 	return 1;
 }
 
-enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
+/* A message of the right size that starts as a dictionary. */
+static enum dpi_id krpc_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
 {
 	static const char *const keys[] = { "t", "y", "q", "a", "r", "e" };
 	enum { T, Y, Q, A, R, E };
@@ -90,8 +91,6 @@ enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
 	const struct bencode_pick msg = { keys, 6, v, vl, subs };
 	long n;
 
-	if (len < 12 || len > KRPC_MAX || data[0] != 'd')
-		return DPI_NONE;
 	/* one walk validates the whole message and finds the keys, those of
 	 * the arguments and reply dictionaries included */
 	n = bencode_dict_pick(data, len, &msg);
@@ -120,4 +119,11 @@ enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
 	default:
 		return DPI_NONE;
 	}
+}
+
+enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
+{
+	if (len < 12 || len > KRPC_MAX || data[0] != 'd')
+		return DPI_NONE;
+	return krpc_check(data, len, p);
 }

@@ -65,6 +65,12 @@ void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len,
 		dpi_learn(p, family, list, (uint16_t)(list[sz - 2] << 8 | list[sz - 1]), 1);
 }
 
+/* Bytes of a packet the clear-text tests read when the flow has no
+ * stream head (the pool ran dry): what a head holds with the default
+ * stream prefix. Without this bound a 64 KiB GSO packet of HTTP-looking
+ * text on each of many new flows would cost tens of microseconds apiece. */
+#define DPI_TEXT_WINDOW 1024
+
 /* TCP: the stream head decides the handshake, HTTP and TLS tests; the
  * framer covers flows caught after their start. */
 static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
@@ -79,7 +85,11 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 			return r;
 		/* clear-text heads: HTTP (and magnet links in any text), TLS */
 		if (p->dir_payload_pkts <= 4 && hl >= 8) {
-			r = h[0] == 0x16 ? tls_sni_check(p) : http_check(p);
+			struct dpi_pkt text = *p;
+
+			if (!text.stream && text.len > DPI_TEXT_WINDOW)
+				text.len = DPI_TEXT_WINDOW;
+			r = h[0] == 0x16 ? tls_sni_check(&text) : http_check(&text);
 			if (r)
 				return r;
 		}

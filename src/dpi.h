@@ -30,6 +30,15 @@ enum dpi_id {
 	DPI_COUNT
 };
 
+/* A string constant with its length, for the lists detectors compare
+ * against per packet (no strlen on the packet path). */
+struct dpi_lit {
+	const char *s;
+	size_t len;
+};
+#define DPI_LIT(str) { str, sizeof(str) - 1 }
+#define DPI_NLITS(list) (sizeof(list) / sizeof((list)[0]))
+
 /* Per-direction state of the mid-stream peer wire framer. */
 struct dpi_pw_dir {
 	uint32_t expect_seq;	/* TCP seq where the next unparsed byte sits */
@@ -49,25 +58,25 @@ struct dpi_utp_dir {
 };
 
 /* Everything the detectors remember about a flow: plain data, zeroed when
- * the flow is created. */
+ * the flow is created. Ordered so that no padding is wasted: it sits in
+ * every flow entry (80 bytes). */
 struct dpi_flow {
 	struct dpi_pw_dir pw[2];
 	struct dpi_utp_dir utp[2];
 	uint16_t utp_syn_conn;
 	uint16_t utp_syn_seq;
-	uint8_t utp_syn_dir;	/* 1 + direction of the SYN, 0: none */
-	uint8_t utp_syn_retries;	/* retransmissions whose clock matched */
 	uint32_t utp_syn_ts;	/* timestamp_microseconds of the first SYN */
 	uint64_t utp_syn_ns;	/* when that SYN was seen */
+	uint8_t utp_syn_dir;	/* 1 + direction of the SYN, 0: none */
+	uint8_t utp_syn_retries;	/* retransmissions whose clock matched */
 	uint8_t udptrk_conn_dir;	/* 1 + direction of a connect response */
+	uint8_t udptrk_tid_set;
+	uint32_t udptrk_tid;	/* transaction id of a connect request */
 	uint8_t mse_candidate;	/* looks like an MSE key exchange */
 	uint8_t mse_first;	/* 1 + direction of the first payload */
 	uint8_t mse_random[2];	/* first payload of the direction looked random */
-	uint32_t udptrk_tid;	/* transaction id of a connect request */
-	uint8_t udptrk_tid_set;
 	uint8_t udptrk_conn_set;
 	uint8_t udptrk_conn[8];	/* connection id handed out on this flow */
-	uint32_t first_len[2];	/* payload length of each direction's first packet */
 };
 
 /* Callback through which detectors report endpoints learned from the

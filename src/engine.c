@@ -17,7 +17,6 @@
  * and the packets in flight before the kernel drops the flow). */
 #define LEARN_BUDGET 8
 
-/* Idle flows expired per packet: bounded so no packet pays for many. */
 /* Idle flows are looked for every EXPIRE_INTERVAL_NS of packet time, up
  * to EXPIRE_BATCH at a time: timeouts are seconds long, so a walk per
  * packet bought nothing but cycles. A full table still evicts the oldest
@@ -138,7 +137,7 @@ static int peer_reason(enum dpi_id r)
 	}
 }
 
-static void decide(struct engine *e, struct flow *f, enum engine_verdict verdict,
+__attribute__((noinline)) static void decide(struct engine *e, struct flow *f, enum engine_verdict verdict,
 		   enum dpi_id reason, const struct pkt_view *v)
 {
 	f->verdict = (uint8_t)verdict;
@@ -191,7 +190,7 @@ static int mse_responder_known(struct engine *e, const struct flow *f)
 			     e->now_ns);
 }
 
-static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
+__attribute__((noinline)) static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 {
 	struct dpi_pkt p;
 	enum dpi_id r;
@@ -225,11 +224,11 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 	}
 	if (r != DPI_NONE)
 		decide(e, f, ENGINE_BLOCK, r, v);
-	else if (f->payload_packets >= e->cfg.allow_after)
+	else if (f->dir[0].payload_packets + f->dir[1].payload_packets >= e->cfg.allow_after)
 		decide(e, f, ENGINE_ALLOW, DPI_NONE, v);
 }
 
-static void learn_blocked(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
+__attribute__((noinline)) static void learn_blocked(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 {
 	struct dpi_pkt p;
 
@@ -244,6 +243,48 @@ static void learn_blocked(struct engine *e, struct flow *f, int dir, const struc
 	dpi_learn_blocked(&p);
 }
 
+/* The idle-flow walk, when it is due. */
+static __attribute__((noinline)) void expire_idle(struct engine *e)
+{
+	uint64_t due;
+
+	flow_expire(&e->flows, e->now_ns, EXPIRE_BATCH);
+	/* no walk before a flow can have gone idle: sparse traffic (and
+	 * capture files) would otherwise walk every interval for nothing */
+	due = flow_expiry_due(&e->flows, e->now_ns);
+	e->next_expire_ns = e->now_ns + EXPIRE_INTERVAL_NS;
+	if (due > e->next_expire_ns)
+		e->next_expire_ns = due;
+}
+
+/* A new or undecided flow, or a blocked one still learning. */
+static __attribute__((noinline)) void process_open(struct engine *e, struct flow *f, int dir,
+						   int created, const struct pkt_view *v)
+{
+	if (created) {
+		f->eps_gen = (uint32_t)e->eps.inserted;
+		if (endpoint_known(e, v))
+			decide(e, f, ENGINE_BLOCK, DPI_ENDPOINT, v);
+	}
+	if (f->verdict == ENGINE_UNDECIDED) {
+		if (v->l4proto == IPPROTO_TCP && (v->tcp_flags & 0x02)) {
+			f->start_seen = 1;
+			/* SYN comes from the client, SYN-ACK from the server */
+			if (!f->server)
+				f->server = (uint8_t)((v->tcp_flags & 0x10) ? 1 + !dir : 1 + dir);
+		}
+		if (v->payload_len > 0) {
+			BUMP(e->ctr.payload_packets);
+			f->dir[dir].payload_packets++;
+			inspect(e, f, dir, v);
+		}
+	} else if (v->payload_len > 0) {
+		BUMP(e->ctr.payload_packets);
+		if (f->verdict == ENGINE_BLOCK && f->learn_budget)
+			learn_blocked(e, f, dir, v);
+	}
+}
+
 void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 		    struct engine_result *out)
 {
@@ -253,10 +294,8 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 	if (now_ns > e->now_ns)
 		e->now_ns = now_ns;	/* capture clocks may step back */
 	BUMP(e->ctr.packets);
-	if (e->now_ns >= e->next_expire_ns) {
-		flow_expire(&e->flows, e->now_ns, EXPIRE_BATCH);
-		e->next_expire_ns = e->now_ns + EXPIRE_INTERVAL_NS;
-	}
+	if (e->now_ns >= e->next_expire_ns)
+		expire_idle(e);
 	f = flow_lookup(&e->flows, v, e->now_ns, &dir, &created);
 	if (!f) {
 		out->verdict = ENGINE_UNDECIDED;
@@ -267,30 +306,13 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 	}
 	flow_touch(&e->flows, f, e->now_ns);
 	f->packets++;
-	if (created) {
-		f->eps_gen = (uint32_t)e->eps.inserted;
-		if (endpoint_known(e, v))
-			decide(e, f, ENGINE_BLOCK, DPI_ENDPOINT, v);
-	}
-	if (f->verdict == ENGINE_UNDECIDED) {
-		f->dir[dir].packets++;
-		if (v->l4proto == IPPROTO_TCP && (v->tcp_flags & 0x02)) {
-			f->start_seen = 1;
-			/* SYN comes from the client, SYN-ACK from the server */
-			if (!f->server)
-				f->server = (uint8_t)((v->tcp_flags & 0x10) ? 1 + !dir : 1 + dir);
-		}
-		if (v->payload_len > 0) {
-			BUMP(e->ctr.payload_packets);
-			f->payload_packets++;
-			f->dir[dir].payload_packets++;
-			inspect(e, f, dir, v);
-		}
-	} else if (v->payload_len > 0) {
-		BUMP(e->ctr.payload_packets);
-		if (f->verdict == ENGINE_BLOCK && f->learn_budget)
-			learn_blocked(e, f, dir, v);
-	}
+	/* a decided flow: counted, nothing else (its first cache line only) */
+	if (created || f->verdict == ENGINE_UNDECIDED ||
+	    (f->verdict == ENGINE_BLOCK && v->payload_len > 0))
+		process_open(e, f, dir, created, v);
+	else	/* no branch: pure ACKs and data interleave */
+		__atomic_store_n(&e->ctr.payload_packets,
+				 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
 	out->verdict = (enum engine_verdict)f->verdict;
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
 	out->decided_at = f->decided_at;

@@ -13,9 +13,9 @@
 struct pkt_view;
 
 /* Everything is sized from this at engine_init. Memory per engine with the
- * defaults: 16 MiB of flows (256 B each), 256 KiB of hash buckets, 8 MiB
- * of stream heads (lent to one flow in 16), 512 KiB of endpoint cache:
- * about 25 MiB, all faulted in at start-up. */
+ * defaults: 12 MiB of flows (192 B each), 256 KiB of hash buckets, 2 MiB
+ * of stream heads (one slot per 64 flows, lent to undecided TCP flows),
+ * 512 KiB of endpoint cache: about 15 MiB, all faulted in at start-up. */
 struct engine_config {
 	uint32_t flow_capacity;		/* flows per worker */
 	uint32_t tcp_timeout_s;		/* idle TCP flow lifetime */

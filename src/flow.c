@@ -15,31 +15,71 @@
  * read tear-free at the cost of a plain store. */
 #define BUMP(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
 
-static int cls(const struct flow *f)
+
+/* One keyed multiply-xorshift round: the seed enters every round, so
+ * without it a sender cannot tell which tuples share a bucket. */
+static inline uint64_t absorb(uint64_t h, uint64_t w, uint64_t seed)
 {
-	return f->l4 == IPPROTO_TCP ? 0 : 1;
+	h = (h ^ w ^ seed) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 31);
 }
 
-/* One endpoint: cheap multiply-xor; the bucket index gets a full mix. */
-static uint64_t ep_hash(const uint8_t *addr, uint16_t port, uint64_t seed)
+/* a last multiply spreads the high bits into the low ones taken */
+static inline uint32_t bucket_fold(const struct flow_table *t, uint64_t h)
 {
-	uint64_t w0, w1, h;
-
-	memcpy(&w0, addr, 8);
-	memcpy(&w1, addr + 8, 8);
-	h = (w0 ^ seed) * 0x9e3779b97f4a7c15ULL;
-	h ^= (w1 + port) * 0xc2b2ae3d27d4eb4fULL;
-	return h ^ (h >> 29) ^ ((uint64_t)port << 32);
+	h *= 0xd6e8feb86659fd93ULL;
+	return (uint32_t)(h ^ (h >> 32)) & t->mask;
 }
 
-/* Symmetric: the sum does not depend on which end is which. */
-static uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t pa,
-			  const uint8_t *b, uint16_t pb, uint8_t l4)
+static __attribute__((noinline)) uint32_t bucket_of6(const struct flow_table *t,
+						     const uint8_t *a, uint16_t pa,
+						     const uint8_t *b, uint16_t pb, uint64_t meta)
 {
-	uint64_t h = ep_hash(a, pa, t->seed) + ep_hash(b, pb, t->seed) + l4;
+	uint64_t a0 = flow_load64(a), a1 = flow_load64(a + 8), b0 = flow_load64(b), b1 = flow_load64(b + 8), h;
+	int swap = a0 != b0 ? a0 > b0 : a1 != b1 ? a1 > b1 : pa > pb;
 
-	return (uint32_t)hash_mix64(h) & t->mask;
+	if (swap) {
+		uint64_t t0 = a0, t1 = a1;
+		uint16_t tp = pa;
+
+		a0 = b0, a1 = b1, pa = pb;
+		b0 = t0, b1 = t1, pb = tp;
+	}
+	h = absorb(meta, a0, t->seed);
+	h = absorb(h, a1, t->seed);
+	h = absorb(h, b0, t->seed);
+	h = absorb(h, b1, t->seed);
+	h = absorb(h, (uint64_t)pa << 16 | pb, t->seed);
+	return bucket_fold(t, h);
 }
+
+/* Symmetric: the two endpoints are put in a canonical order (the lower
+ * (address, port) first) before hashing, so both directions of a flow
+ * land in one bucket. IPv4 addresses are zero-padded to 16 bytes
+ * (packet.h); an IPv4 endpoint fits one word. */
+static inline uint32_t bucket_of(const struct flow_table *t, const uint8_t *a, uint16_t pa,
+				 const uint8_t *b, uint16_t pb, uint8_t l4, uint8_t family)
+{
+	uint64_t h, x, y, meta = (uint64_t)l4 << 8 | family;
+
+	if (family != 4)
+		return bucket_of6(t, a, pa, b, pb, meta);
+	x = (uint64_t)flow_load32(a) << 16 | pa;
+	y = (uint64_t)flow_load32(b) << 16 | pb;
+	h = absorb(meta, x < y ? x : y, t->seed);
+	h = absorb(h, x < y ? y : x, t->seed);
+	return bucket_fold(t, h);
+}
+
+/* The stream-head pool: one slot (both directions) per FLOW_HEAD_RATIO
+ * flows. A slot is held only while a TCP flow is undecided, and a flow
+ * is decided within allow-after payload packets, so few are held at
+ * once; a slot whose flow has been idle for FLOW_HEAD_IDLE_NS is taken
+ * back when the pool runs dry (a flow that sent a little and went quiet
+ * would otherwise keep it until its idle timeout). */
+#define FLOW_HEAD_RATIO 64
+#define FLOW_HEAD_IDLE_NS (2 * 1000 * 1000 * 1000ull)
+#define FLOW_HEAD_SCAN 4
 
 int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 		    uint32_t tcp_timeout_s, uint32_t udp_timeout_s, uint64_t seed)
@@ -58,9 +98,10 @@ int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 	t->timeout_ns[1] = (uint64_t)udp_timeout_s * 1000000000ULL;
 	t->head_size = head_size;
 	/* Only undecided TCP flows hold a head, a small share of the table
-	 * (one flow in 16: 8 MiB for 65536 flows and 1 KiB heads);
-	 * when the pool runs dry flows are inspected packet by packet. */
-	t->head_slots = head_size ? (capacity / 16 > 64 ? capacity / 16 : (capacity < 64 ? capacity : 64)) : 0;
+	 * (2 MiB for 65536 flows and 1 KiB heads); when the pool runs dry
+	 * flows are inspected packet by packet. */
+	t->head_slots = head_size ? (capacity / FLOW_HEAD_RATIO > 64 ? capacity / FLOW_HEAD_RATIO :
+				     (capacity < 64 ? capacity : 64)) : 0;
 	/* malloc + memset rather than calloc: the pages are faulted in now,
 	 * not on the packet path */
 	t->flows = aligned_alloc(64, (size_t)capacity * sizeof(*t->flows));
@@ -68,8 +109,10 @@ int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 	if (t->head_slots) {
 		t->heads = malloc((size_t)t->head_slots * 2 * head_size);
 		t->head_free = malloc((size_t)t->head_slots * sizeof(*t->head_free));
+		t->head_owner = malloc((size_t)t->head_slots * sizeof(*t->head_owner));
 	}
-	if (!t->flows || !t->buckets || (t->head_slots && (!t->heads || !t->head_free))) {
+	if (!t->flows || !t->buckets ||
+	    (t->head_slots && (!t->heads || !t->head_free || !t->head_owner))) {
 		flow_table_fini(t);
 		return -1;
 	}
@@ -81,8 +124,10 @@ int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 	for (i = 0; i < capacity; i++)
 		t->flows[i].hnext = i + 1 < capacity ? i + 1 : FLOW_NONE;
 	t->free_list = 0;
-	for (i = 0; i < t->head_slots; i++)
+	for (i = 0; i < t->head_slots; i++) {
 		t->head_free[i] = t->head_slots - 1 - i;
+		t->head_owner[i] = FLOW_NONE;
+	}
 	t->head_free_n = t->head_slots;
 	t->age_head[0] = t->age_head[1] = FLOW_NONE;
 	t->age_tail[0] = t->age_tail[1] = FLOW_NONE;
@@ -95,6 +140,8 @@ void flow_table_fini(struct flow_table *t)
 	free(t->buckets);
 	free(t->heads);
 	free(t->head_free);
+	free(t->head_owner);
+	t->head_owner = NULL;
 	t->flows = NULL;
 	t->buckets = NULL;
 	t->heads = NULL;
@@ -103,7 +150,7 @@ void flow_table_fini(struct flow_table *t)
 
 static void age_unlink(struct flow_table *t, struct flow *f)
 {
-	int c = cls(f);
+	int c = flow_class(f);
 
 	if (f->prev != FLOW_NONE)
 		t->flows[f->prev].next = f->next;
@@ -117,7 +164,7 @@ static void age_unlink(struct flow_table *t, struct flow *f)
 
 static void age_append(struct flow_table *t, struct flow *f)
 {
-	int c = cls(f);
+	int c = flow_class(f);
 	uint32_t idx = (uint32_t)(f - t->flows);
 
 	f->next = FLOW_NONE;
@@ -133,6 +180,7 @@ void flow_head_release(struct flow_table *t, struct flow *f)
 {
 	if (f->head == FLOW_NONE)
 		return;
+	t->head_owner[f->head] = FLOW_NONE;
 	t->head_free[t->head_free_n++] = f->head;
 	f->head = FLOW_NONE;
 }
@@ -140,7 +188,7 @@ void flow_head_release(struct flow_table *t, struct flow *f)
 static void flow_remove(struct flow_table *t, struct flow *f, enum flow_end why)
 {
 	uint32_t idx = (uint32_t)(f - t->flows);
-	uint32_t *pp = &t->buckets[bucket_of(t, f->a, f->pa, f->b, f->pb, f->l4)];
+	uint32_t *pp = &t->buckets[bucket_of(t, f->a, f->pa, f->b, f->pb, f->l4, f->family)];
 
 	if (t->on_end)
 		t->on_end(t->on_end_arg, f, why);
@@ -151,6 +199,7 @@ static void flow_remove(struct flow_table *t, struct flow *f, enum flow_end why)
 	age_unlink(t, f);
 	flow_head_release(t, f);
 	f->in_use = 0;
+	f->family = 0;		/* a free entry's key matches no packet */
 	f->hnext = t->free_list;
 	t->free_list = idx;
 	t->count--;
@@ -175,20 +224,13 @@ void flow_foreach(struct flow_table *t, void (*fn)(void *arg, const struct flow 
 			fn(arg, &t->flows[i]);
 }
 
-static int expired(const struct flow_table *t, const struct flow *f, uint64_t now)
-{
-	return now > f->last_ns && now - f->last_ns > t->timeout_ns[cls(f)];
-}
 
-/* A busy flow is moved to the young end of its list at most once per
- * 2^30 ns (about a second): moving touches two neighbours' cache lines,
- * and an order exact to the second is all that timeouts need. */
-#define LINK_SHIFT 30
+#define LINK_SHIFT FLOW_LINK_SHIFT
 
-static void relink(struct flow_table *t, struct flow *f)
+void flow_relink(struct flow_table *t, struct flow *f)
 {
 	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
-	if (t->age_tail[cls(f)] != (uint32_t)(f - t->flows)) {
+	if (t->age_tail[flow_class(f)] != (uint32_t)(f - t->flows)) {
 		age_unlink(t, f);
 		age_append(t, f);
 	}
@@ -203,12 +245,12 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 		while (n < max && steps++ < 2 * max && t->age_head[c] != FLOW_NONE) {
 			struct flow *f = &t->flows[t->age_head[c]];
 
-			if (!expired(t, f, now_ns)) {
+			if (!flow_expired(t, f, now_ns)) {
 				/* used since it was linked: put it in its
 				 * place and look at the next oldest */
 				if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked &&
 				    now_ns - ((uint64_t)f->linked << LINK_SHIFT) > t->timeout_ns[c]) {
-					relink(t, f);
+					flow_relink(t, f);
 					continue;
 				}
 				break;
@@ -221,12 +263,23 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 	return n;
 }
 
-void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_ns)
+uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns)
 {
-	if (now_ns > f->last_ns)
-		f->last_ns = now_ns;
-	if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked)
-		relink(t, f);
+	uint64_t due = UINT64_MAX;
+	int c;
+
+	/* each list is in the order flows were (re)linked, and a flow's
+	 * last packet is never older than its link time; a flow created
+	 * from now on lives at least a timeout */
+	for (c = 0; c < 2; c++) {
+		uint64_t d = now_ns + t->timeout_ns[c];
+
+		if (t->age_head[c] != FLOW_NONE)
+			d = ((uint64_t)t->flows[t->age_head[c]].linked << LINK_SHIFT) + t->timeout_ns[c];
+		if (d < due)
+			due = d;
+	}
+	return due;
 }
 
 static void evict_oldest(struct flow_table *t)
@@ -243,36 +296,17 @@ static void evict_oldest(struct flow_table *t)
 	BUMP(t->evicted);
 }
 
-struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
-			 uint64_t now_ns, int *dir, int *created)
-{
-	uint32_t b, idx;
-	struct flow *f;
+_Static_assert(sizeof(struct flow) == 192, "struct flow is three cache lines");
 
-	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
-		return NULL;
-	*created = 0;
-	b = bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto);
-	for (idx = t->buckets[b]; idx != FLOW_NONE; idx = f->hnext) {
-		f = &t->flows[idx];
-		if (f->l4 != v->l4proto || f->family != v->family)
-			continue;
-		/* IPv4 addresses are zero-padded to 16 bytes (packet.h), so
-		 * fixed-size compares serve both families */
-		if (f->pa == v->sport && f->pb == v->dport &&
-		    memcmp(f->a, v->saddr, 16) == 0 && memcmp(f->b, v->daddr, 16) == 0)
-			*dir = 0;
-		else if (f->pa == v->dport && f->pb == v->sport &&
-			 memcmp(f->a, v->daddr, 16) == 0 && memcmp(f->b, v->saddr, 16) == 0)
-			*dir = 1;
-		else
-			continue;
-		if (!expired(t, f, now_ns))
-			return f;
-		flow_remove(t, f, FLOW_END_TIMEOUT);
-		BUMP(t->timed_out);
-		break;
-	}
+
+/* A new flow for v in bucket b, taking the oldest flow's entry when the
+ * table is full. */
+static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
+				uint32_t b, uint64_t now_ns)
+{
+	struct flow *f;
+	uint32_t idx;
+
 	if (t->free_list == FLOW_NONE)
 		evict_oldest(t);
 	idx = t->free_list;
@@ -287,23 +321,79 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
 	f->l4 = v->l4proto;
 	f->in_use = 1;
 	f->head = FLOW_NONE;
-	f->first_ns = f->last_ns = now_ns;
+	f->last_ns = now_ns;
 	f->linked = (uint32_t)(now_ns >> LINK_SHIFT);
 	f->hnext = t->buckets[b];
 	t->buckets[b] = idx;
 	age_append(t, f);
 	t->count++;
 	BUMP(t->inserted);
+	return f;
+}
+
+
+struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
+			       uint64_t now_ns, int *dir, int *created)
+{
+	uint32_t b = bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto, v->family);
+	uint32_t idx;
+	struct flow *f;
+	int d = -1;
+
+	for (idx = t->buckets[b]; idx != FLOW_NONE; idx = f->hnext) {
+		f = &t->flows[idx];
+		d = flow_view_dir(f, v);
+		if (d >= 0)
+			break;
+	}
+	if (idx != FLOW_NONE) {
+		if (!flow_expired(t, f, now_ns)) {
+			t->recent[flow_recent_slot(v)] = idx;
+			*dir = d;
+			*created = 0;
+			return f;
+		}
+		flow_remove(t, f, FLOW_END_TIMEOUT);
+		BUMP(t->timed_out);
+	}
+	f = flow_create(t, v, b, now_ns);
+	t->recent[flow_recent_slot(v)] = (uint32_t)(f - t->flows);
 	*dir = 0;
 	*created = 1;
 	return f;
 }
+
 
 const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)
 {
 	if (f->head == FLOW_NONE)
 		return NULL;
 	return t->heads + ((size_t)f->head * 2 + (size_t)dir) * t->head_size;
+}
+
+/* The pool is dry: take back the slot of the longest idle of the next
+ * FLOW_HEAD_SCAN holders if it has been idle long enough. Its flow goes
+ * on without a head, like a flow that found the pool dry. 1 if a slot
+ * was freed. */
+static int head_reclaim(struct flow_table *t, uint64_t now_ns)
+{
+	struct flow *victim = NULL;
+	uint32_t i;
+
+	for (i = 0; i < FLOW_HEAD_SCAN && i < t->head_slots; i++) {
+		uint32_t owner = t->head_owner[t->head_hand];
+
+		t->head_hand = t->head_hand + 1 < t->head_slots ? t->head_hand + 1 : 0;
+		if (owner != FLOW_NONE && (!victim || t->flows[owner].last_ns < victim->last_ns))
+			victim = &t->flows[owner];
+	}
+	if (!victim || now_ns < victim->last_ns || now_ns - victim->last_ns < FLOW_HEAD_IDLE_NS)
+		return 0;
+	flow_head_release(t, victim);
+	victim->dir[0].head_len = victim->dir[1].head_len = 0;
+	victim->dir[0].seq_set = victim->dir[1].seq_set = 0;
+	BUMP(t->head_reclaimed);
+	return 1;
 }
 
 int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq,
@@ -317,11 +407,12 @@ int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq
 	if (len == 0 || t->head_size == 0)
 		return 0;
 	if (f->head == FLOW_NONE) {
-		if (t->head_free_n == 0) {
+		if (t->head_free_n == 0 && !head_reclaim(t, f->last_ns)) {
 			BUMP(t->head_exhausted);
 			return 0;
 		}
 		f->head = t->head_free[--t->head_free_n];
+		t->head_owner[f->head] = (uint32_t)(f - t->flows);
 		f->dir[0].head_len = f->dir[1].head_len = 0;
 	}
 	/* The head starts at the first payload seen (the sequence after the

@@ -7,23 +7,26 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "dpi.h"
+#include <netinet/in.h>
+#include <string.h>
 
-struct pkt_view;
+#include "dpi.h"
+#include "packet.h"
 
 #define FLOW_NONE UINT32_MAX
 
-/* One direction of a flow. Direction 0 is the sender of the first packet. */
+/* One direction of a flow, kept while the flow is undecided. */
 struct flow_dir {
 	uint32_t next_seq;	/* TCP: the next in-order byte of the head */
-	uint32_t packets;
 	uint32_t payload_packets;
 	uint16_t head_len;	/* bytes in the stream head */
 	uint8_t seq_set;
 };
 
-/* The first 64 bytes hold all a decided flow needs per packet (lookup,
- * verdict, counters, ages), so such a packet touches one cache line. */
+/* Three cache lines. The first holds all a decided flow needs per packet
+ * (key, chain, verdict, counters, ages), so such a packet touches one
+ * line; the key comes first, laid out like the packet view's addresses
+ * and ports so that it is compared as 64-bit words. */
 struct flow {
 	/* first cache line */
 	uint8_t a[16], b[16];	/* a: sender of the first packet seen */
@@ -40,17 +43,28 @@ struct flow {
 	uint32_t decided_at;
 	/* the rest: undecided flows, age list moves, reports */
 	uint32_t prev, next;	/* age list of the flow's class */
+	uint32_t head;		/* stream head slot or FLOW_NONE */
+	uint32_t eps_gen;	/* endpoint cache generation last checked */
 	uint8_t in_use;
 	uint8_t start_seen;	/* TCP: SYN or SYN-ACK seen */
 	uint8_t server;		/* TCP: 1 b listens, 2 a listens, 0 unknown */
 	uint8_t learn_budget;	/* blocked: reply packets still parsed to learn */
-	uint32_t eps_gen;	/* endpoint cache generation last checked */
-	uint32_t head;		/* stream head slot or FLOW_NONE */
-	uint64_t first_ns;
-	uint32_t payload_packets;
 	struct flow_dir dir[2];	/* counted while undecided */
 	struct dpi_flow dpi;
 } __attribute__((aligned(64)));
+
+/* Flows remembered by a cheap unkeyed index of their tuple: a packet
+ * of one of them skips the keyed hash and the chain. A collision only
+ * costs the full lookup. */
+#define FLOW_RECENT 16
+
+/* flow_view_dir compares the key and the view's tuple as blocks */
+_Static_assert(offsetof(struct flow, b) == offsetof(struct flow, a) + 16 &&
+	       offsetof(struct flow, pb) == offsetof(struct flow, pa) + 2,
+	       "struct flow key layout");
+_Static_assert(offsetof(struct pkt_view, daddr) == offsetof(struct pkt_view, saddr) + 16 &&
+	       offsetof(struct pkt_view, dport) == offsetof(struct pkt_view, sport) + 2,
+	       "struct pkt_view tuple layout");
 
 /* Why a flow left the table, for the removal callback. */
 enum flow_end { FLOW_END_TIMEOUT, FLOW_END_EVICTED, FLOW_END_FLUSH };
@@ -63,6 +77,7 @@ struct flow_table {
 	uint32_t *buckets;
 	uint32_t mask;
 	uint32_t free_list;
+	uint32_t recent[FLOW_RECENT];	/* flows last found, tried before hashing */
 	uint32_t count;
 	uint32_t age_head[2], age_tail[2];	/* 0: TCP, 1: UDP; oldest first */
 	uint64_t timeout_ns[2];
@@ -71,8 +86,11 @@ struct flow_table {
 	uint32_t head_slots;
 	uint32_t *head_free;		/* stack of free slots */
 	uint32_t head_free_n;
+	uint32_t *head_owner;		/* flow index holding each slot */
+	uint32_t head_hand;		/* next slot looked at for reclaiming */
 	uint64_t seed;
 	uint64_t inserted, evicted, timed_out, head_exhausted;	/* read by the control thread */
+	uint64_t head_reclaimed;
 	flow_end_fn on_end;
 	void *on_end_arg;
 };
@@ -88,16 +106,107 @@ void flow_table_fini(struct flow_table *t);
 /* Remove every flow (reported as FLOW_END_FLUSH), e.g. between files. */
 void flow_table_flush(struct flow_table *t);
 
-/* The flow of a TCP/UDP packet, created if new (evicting the oldest when
- * full). *dir gets 0 or 1, *created 1 for a new flow. NULL for other L4. */
-struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
-			 uint64_t now_ns, int *dir, int *created);
+/* 0 for the TCP age list and timeout, 1 for UDP. */
+static inline int flow_class(const struct flow *f)
+{
+	return f->l4 == IPPROTO_TCP ? 0 : 1;
+}
 
-/* Mark f as used now (moves it to the young end of its age list). */
-void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_ns);
+static inline int flow_expired(const struct flow_table *t, const struct flow *f, uint64_t now)
+{
+	return now > f->last_ns && now - f->last_ns > t->timeout_ns[flow_class(f)];
+}
+
+static inline uint64_t flow_load64(const void *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+static inline uint32_t flow_load32(const void *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, 4);
+	return w;
+}
+
+/* Which direction of f the packet v goes, or -1 when v is not f's.
+ * The flow's a, b, pa, pb sit in the same order as the view's saddr,
+ * daddr, sport, dport (IPv4 zero-padded), so the compares are of fixed
+ * size and compile to word compares. A free entry has family 0. */
+static inline int flow_view_dir(const struct flow *f, const struct pkt_view *v)
+{
+	if (f->family != v->family || f->l4 != v->l4proto)
+		return -1;
+	if (f->pa == v->sport && f->pb == v->dport && memcmp(f->a, v->saddr, 32) == 0)
+		return 0;
+	if (f->pa == v->dport && f->pb == v->sport &&
+	    memcmp(f->a, v->daddr, 16) == 0 && memcmp(f->b, v->saddr, 16) == 0)
+		return 1;
+	return -1;
+}
+
+/* The slot of recent[] for a tuple, the same both ways round: the ports
+ * folded by xor (a client's ephemeral port tells its flows apart). */
+static inline uint32_t flow_recent_slot(const struct pkt_view *v)
+{
+	uint32_t x = (uint32_t)(v->sport ^ v->dport);
+
+	return (x ^ (x >> 8)) & (FLOW_RECENT - 1);
+}
+
+/* flow_lookup past the recent flows: keyed hash, chain, creation. */
+struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
+			       uint64_t now_ns, int *dir, int *created);
+
+/* The flow of a TCP/UDP packet, created if new (evicting the oldest when
+ * full). *dir gets 0 or 1, *created 1 for a new flow. NULL for other L4.
+ * Inline: packets come in bursts per flow, and a recent flow is found
+ * here, its key line still in cache, without hashing. */
+static inline struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
+				       uint64_t now_ns, int *dir, int *created)
+{
+	struct flow *f;
+	int d;
+
+	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
+		return NULL;
+	f = &t->flows[t->recent[flow_recent_slot(v)]];
+	d = flow_view_dir(f, v);
+	if (d < 0 || flow_expired(t, f, now_ns))
+		return flow_lookup_chain(t, v, now_ns, dir, created);
+	*dir = d;
+	*created = 0;
+	return f;
+}
+
+/* A busy flow is moved to the young end of its age list at most once per
+ * 2^FLOW_LINK_SHIFT ns (about a second): moving touches two neighbours'
+ * cache lines, and an order exact to the second is all timeouts need. */
+#define FLOW_LINK_SHIFT 30
+
+/* Move f to the young end of its age list (flow_touch decides when). */
+void flow_relink(struct flow_table *t, struct flow *f);
+
+/* Mark f as used now. */
+static inline void flow_touch(struct flow_table *t, struct flow *f, uint64_t now_ns)
+{
+	if (now_ns > f->last_ns)
+		f->last_ns = now_ns;
+	if ((uint32_t)(f->last_ns >> FLOW_LINK_SHIFT) != f->linked)
+		flow_relink(t, f);
+}
 
 /* Remove up to max idle flows (oldest first); returns how many. */
 uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max);
+
+/* The earliest packet time at which flow_expire could find an idle flow,
+ * for the flows in the table and any created from now_ns on (packet
+ * times must not go back). */
+uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns);
 
 /* Append TCP payload of direction dir at sequence seq to the flow's
  * stream head, in order only (retransmitted bytes skipped, gaps stop the

@@ -11,7 +11,11 @@ static long parse_strlen(const uint8_t *p, size_t len, size_t *n)
 
 	if (len == 0 || p[0] < '0' || p[0] > '9')
 		return -1;
-	if (p[0] == '0' && len > 1 && p[1] != ':')
+	if (len > 1 && p[1] == ':') {	/* one digit: most keys and short values */
+		*n = (size_t)(p[0] - '0');
+		return 1;
+	}
+	if (p[0] == '0')
 		return -1;		/* no leading zeros */
 	while (i < len && p[i] >= '0' && p[i] <= '9') {
 		if (i >= 9)
@@ -55,10 +59,11 @@ static long int_len(const uint8_t *p, size_t len)
 	return (long)i + 1;
 }
 
-long bencode_value_len(const uint8_t *p, size_t len)
+/* Length of the one value at p[0] nested at most max_depth deep, or -1.
+ * Iterative, with an explicit stack: per level, whether it is a
+ * dictionary and, if so, whether a key is expected next. */
+static long walk(const uint8_t *p, size_t len, int max_depth)
 {
-	/* Iterative walk with an explicit stack: per level, whether it is a
-	 * dictionary and, if so, whether a key is expected next. */
 	uint8_t is_dict[BENCODE_MAX_DEPTH];
 	uint8_t want_key[BENCODE_MAX_DEPTH];
 	int depth = 0;
@@ -87,7 +92,7 @@ long bencode_value_len(const uint8_t *p, size_t len)
 		switch (p[off]) {
 		case 'd':
 		case 'l':
-			if (depth >= BENCODE_MAX_DEPTH)
+			if (depth >= max_depth)
 				return -1;
 			is_dict[depth] = p[off] == 'd';
 			want_key[depth] = 1;
@@ -109,6 +114,31 @@ value_done:
 			want_key[depth - 1] = 1;
 	} while (depth > 0);
 	return (long)off;
+}
+
+long bencode_value_len(const uint8_t *p, size_t len)
+{
+	return walk(p, len, BENCODE_MAX_DEPTH);
+}
+
+/* A value inside a dictionary that may use depth levels: scalars parsed
+ * here, containers walked. */
+static long member_len(const uint8_t *p, size_t len, int depth)
+{
+	if (len == 0)
+		return -1;
+	if (p[0] == 'i')
+		return int_len(p, len);
+	if (p[0] == 'd' || p[0] == 'l')
+		return walk(p, len, depth);
+	return string_len(p, len);
+}
+
+/* Wanted keys by length and first byte: one compare per wanted key
+ * unless both match. */
+static uint32_t key_tag(size_t kl, uint8_t first)
+{
+	return (uint32_t)kl << 8 | first;
 }
 
 int bencode_string(const uint8_t *p, size_t len, const uint8_t **s, size_t *slen)
@@ -152,43 +182,94 @@ int bencode_dict_get(const uint8_t *d, size_t dlen, const char *key,
 	return off < dlen ? 0 : -1;
 }
 
-long bencode_dict_scan(const uint8_t *d, size_t dlen, const char *const keys[], int nkeys,
-		       const uint8_t *vals[], size_t vlens[])
+/* Empty every pick of pk and its subs: 1, or 0 (nothing written past
+ * the arrays) when one of them wants more than BENCODE_SCAN_MAX keys. */
+static int pick_clear(const struct bencode_pick *pk)
 {
-	size_t off = 1, klens[BENCODE_SCAN_MAX];
 	int i;
 
-	if (nkeys > BENCODE_SCAN_MAX)
+	if (pk->nkeys > BENCODE_SCAN_MAX)
+		return 0;
+	memset(pk->vals, 0, (size_t)pk->nkeys * sizeof(*pk->vals));
+	memset(pk->vlens, 0, (size_t)pk->nkeys * sizeof(*pk->vlens));
+	for (i = 0; pk->subs && i < pk->nkeys; i++)
+		if (pk->subs[i] && !pick_clear(pk->subs[i]))
+			return 0;
+	return 1;
+}
+
+/* The tag of a wanted key; an empty key gets one no key can have. */
+static uint32_t wanted_tag(const char *key)
+{
+	size_t n = 0;
+
+	while (key[n])
+		n++;
+	return n ? key_tag(n, (uint8_t)key[0]) : 0;
+}
+
+/* The dictionary at d, itself one of the depth levels it may use. */
+static long scan(const uint8_t *d, size_t dlen, const struct bencode_pick *pk, int depth)
+{
+	uint32_t tags[BENCODE_SCAN_MAX];
+	size_t off = 1;
+	int i;
+
+	if (!pick_clear(pk) || depth < 1 || dlen < 2 || d[0] != 'd')
 		return -1;
-	for (i = 0; i < nkeys; i++) {
-		vals[i] = NULL;
-		vlens[i] = 0;
-		klens[i] = strlen(keys[i]);
-	}
-	if (dlen < 2 || d[0] != 'd')
-		return -1;
+	for (i = 0; i < pk->nkeys; i++)
+		tags[i] = wanted_tag(pk->keys[i]);
+	/* one pass: each key parsed once, each value walked once */
 	while (off < dlen && d[off] != 'e') {
+		const struct bencode_pick *sub = NULL;
 		const uint8_t *k;
 		size_t kl;
-		long n = string_len(d + off, dlen - off), v;
+		long c = parse_strlen(d + off, dlen - off, &kl), v;
+		uint32_t tag;
+		int picked = -1;
 
-		if (n < 0 || !bencode_string(d + off, dlen - off, &k, &kl))
+		if (c < 0 || kl > dlen - off - (size_t)c - 1)
 			return -1;
-		off += (size_t)n;
-		v = bencode_value_len(d + off, dlen - off);
-		if (v < 0)
-			return -1;
-		for (i = 0; i < nkeys; i++) {
-			if (klens[i] == kl && kl > 0 && (uint8_t)keys[i][0] == k[0] &&
-			    memcmp(keys[i], k, kl) == 0) {
-				vals[i] = d + off;
-				vlens[i] = (size_t)v;
+		k = d + off + c + 1;
+		off += (size_t)c + 1 + kl;
+		tag = kl && kl <= 0xffffff ? key_tag(kl, k[0]) : 0;
+		for (i = 0; tag && i < pk->nkeys; i++) {
+			if (tags[i] == tag && memcmp(pk->keys[i] + 1, k + 1, kl - 1) == 0) {
+				picked = i;
 				break;
 			}
+		}
+		if (picked >= 0 && pk->subs)
+			sub = pk->subs[picked];
+		if (sub && off < dlen && d[off] == 'd') {
+			v = scan(d + off, dlen - off, sub, depth - 1);
+		} else {
+			if (sub)
+				(void)pick_clear(sub);	/* a later value replaces a dictionary */
+			v = member_len(d + off, dlen - off, depth - 1);
+		}
+		if (v < 0)
+			return -1;
+		if (picked >= 0) {
+			pk->vals[picked] = d + off;
+			pk->vlens[picked] = (size_t)v;
 		}
 		off += (size_t)v;
 	}
 	return off < dlen ? (long)off + 1 : -1;
+}
+
+long bencode_dict_pick(const uint8_t *d, size_t dlen, const struct bencode_pick *pk)
+{
+	return scan(d, dlen, pk, BENCODE_MAX_DEPTH);
+}
+
+long bencode_dict_scan(const uint8_t *d, size_t dlen, const char *const keys[], int nkeys,
+		       const uint8_t *vals[], size_t vlens[])
+{
+	struct bencode_pick pk = { keys, nkeys, vals, vlens, NULL };
+
+	return bencode_dict_pick(d, dlen, &pk);
 }
 
 int bencode_dict_str(const uint8_t *d, size_t dlen, const char *key,

@@ -31,17 +31,19 @@ static int is_str(const uint8_t *v, size_t vl, const uint8_t **s, size_t *sl)
 	return v && bencode_string(v, vl, s, sl);
 }
 
-/* The arguments or reply dictionary: a 20-byte "id", node lists whose
+/* The keys of the arguments ("a") and reply ("r") dictionaries. */
+static const char *const body_keys[] = { "id", "nodes", "nodes6", "values" };
+#define BODY_KEYS 4
+
+/* The arguments or reply dictionary, picked in the message's one pass
+ * (v[], vl[] in body_keys order): a 20-byte "id", node lists whose
  * lengths are multiples of the compact node size, "values" a list of
  * compact peers. Endpoints are learned once all of it checked out. */
-static int check_body(const uint8_t *d, size_t dlen, const struct dpi_pkt *p)
+static int check_body(const uint8_t *const v[], const size_t vl[], const struct dpi_pkt *p)
 {
-	static const char *const keys[] = { "id", "nodes", "nodes6", "values" };
-	const uint8_t *v[4], *s, *n4 = NULL, *n6 = NULL;
-	size_t vl[4], slen, n4l = 0, n6l = 0, off;
+	const uint8_t *s, *n4 = NULL, *n6 = NULL;
+	size_t slen, n4l = 0, n6l = 0, off;
 
-	if (bencode_dict_scan(d, dlen, keys, 4, v, vl) < 0)
-		return 0;
 	if (!is_str(v[0], vl[0], &s, &slen) || slen != 20)
 		return 0;
 	if (v[1] && (!is_str(v[1], vl[1], &n4, &n4l) || n4l % 26 != 0))
@@ -76,18 +78,22 @@ static int check_body(const uint8_t *d, size_t dlen, const struct dpi_pkt *p)
 	return 1;
 }
 
-enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
+/* A message of the right size that starts as a dictionary. */
+static enum dpi_id krpc_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
 {
 	static const char *const keys[] = { "t", "y", "q", "a", "r", "e" };
 	enum { T, Y, Q, A, R, E };
-	const uint8_t *v[6], *s;
-	size_t vl[6], slen;
+	const uint8_t *v[6], *s, *av[BODY_KEYS], *rv[BODY_KEYS];
+	size_t vl[6], slen, avl[BODY_KEYS], rvl[BODY_KEYS];
+	const struct bencode_pick a = { body_keys, BODY_KEYS, av, avl, NULL };
+	const struct bencode_pick r = { body_keys, BODY_KEYS, rv, rvl, NULL };
+	const struct bencode_pick *const subs[6] = { NULL, NULL, NULL, &a, &r, NULL };
+	const struct bencode_pick msg = { keys, 6, v, vl, subs };
 	long n;
 
-	if (len < 12 || len > KRPC_MAX || data[0] != 'd')
-		return DPI_NONE;
-	/* one walk validates the whole message and finds the keys */
-	n = bencode_dict_scan(data, len, keys, 6, v, vl);
+	/* one walk validates the whole message and finds the keys, those of
+	 * the arguments and reply dictionaries included */
+	n = bencode_dict_pick(data, len, &msg);
 	if (n < 0 || (size_t)n != len)
 		return DPI_NONE;
 	if (!is_str(v[T], vl[T], &s, &slen) || slen == 0 || slen > 32)
@@ -98,9 +104,9 @@ enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
 	case 'q':
 		if (!is_str(v[Q], vl[Q], &s, &slen) || !known_query(s, slen))
 			return DPI_NONE;
-		return v[A] && check_body(v[A], vl[A], p) ? DPI_DHT : DPI_NONE;
+		return v[A] && check_body(av, avl, p) ? DPI_DHT : DPI_NONE;
 	case 'r':
-		return v[R] && check_body(v[R], vl[R], p) ? DPI_DHT : DPI_NONE;
+		return v[R] && check_body(rv, rvl, p) ? DPI_DHT : DPI_NONE;
 	case 'e':
 		/* An error: a list of an integer code and a message. */
 		if (!v[E] || vl[E] < 3 || v[E][0] != 'l' || v[E][1] != 'i')
@@ -113,4 +119,11 @@ enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
 	default:
 		return DPI_NONE;
 	}
+}
+
+enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p)
+{
+	if (len < 12 || len > KRPC_MAX || data[0] != 'd')
+		return DPI_NONE;
+	return krpc_check(data, len, p);
 }

@@ -9,11 +9,13 @@
 #include <strings.h>
 
 /* User-Agent prefixes of programs that only do BitTorrent. */
-static const char *const agents[] = {
-	"uTorrent", "\xc2\xb5Torrent", "BitTorrent", "BTWebClient", "Transmission",
-	"qBittorrent", "libtorrent", "rtorrent", "Deluge", "Azureus", "Vuze",
-	"BitComet", "BiglyBT", "Tixati", "KTorrent", "BitLord", "Shareaza",
-	"FrostWire", "WebTorrent", "Tribler", "BitSpirit", "Xunlei",
+static const struct dpi_lit agents[] = {
+	DPI_LIT("uTorrent"), DPI_LIT("\xc2\xb5Torrent"), DPI_LIT("BitTorrent"),
+	DPI_LIT("BTWebClient"), DPI_LIT("Transmission"), DPI_LIT("qBittorrent"),
+	DPI_LIT("libtorrent"), DPI_LIT("rtorrent"), DPI_LIT("Deluge"), DPI_LIT("Azureus"),
+	DPI_LIT("Vuze"), DPI_LIT("BitComet"), DPI_LIT("BiglyBT"), DPI_LIT("Tixati"),
+	DPI_LIT("KTorrent"), DPI_LIT("BitLord"), DPI_LIT("Shareaza"), DPI_LIT("FrostWire"),
+	DPI_LIT("WebTorrent"), DPI_LIT("Tribler"), DPI_LIT("BitSpirit"), DPI_LIT("Xunlei"),
 };
 
 /* Find needle n in h[0..hl): Horspool, so that a head filled with the
@@ -79,12 +81,10 @@ static int known_agent(const uint8_t *v, size_t vl)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(agents) / sizeof(agents[0]); i++) {
-		size_t n = strlen(agents[i]);
-
-		if (vl >= n && memcmp(v, agents[i], n) == 0)
+	for (i = 0; i < DPI_NLITS(agents); i++)
+		if (vl >= agents[i].len && v[0] == (uint8_t)agents[i].s[0] &&
+		    memcmp(v, agents[i].s, agents[i].len) == 0)
 			return 1;
-	}
 	return 0;
 }
 
@@ -95,10 +95,11 @@ static int is_method(const uint8_t *d, size_t len)
 }
 
 /* Bencoded tracker replies open with one of these keys (sorted dicts). */
-static const char *const reply_heads[] = {
-	"d8:completei", "d10:incompletei", "d8:intervali", "d5:peers",
-	"d5:filesd", "d14:failure reason", "d10:downloadedi", "d15:warning message",
-	"d12:min intervali", "d10:tracker id",
+static const struct dpi_lit reply_heads[] = {
+	DPI_LIT("d8:completei"), DPI_LIT("d10:incompletei"), DPI_LIT("d8:intervali"),
+	DPI_LIT("d5:peers"), DPI_LIT("d5:filesd"), DPI_LIT("d14:failure reason"),
+	DPI_LIT("d10:downloadedi"), DPI_LIT("d15:warning message"),
+	DPI_LIT("d12:min intervali"), DPI_LIT("d10:tracker id"),
 };
 
 static const uint8_t *body_of(const uint8_t *d, size_t len, size_t *bl)
@@ -144,12 +145,9 @@ static enum dpi_id reply(const uint8_t *d, size_t len)
 	b = body_of(d, len, &bl);
 	if (!b)
 		return DPI_NONE;
-	for (i = 0; i < sizeof(reply_heads) / sizeof(reply_heads[0]); i++) {
-		size_t n = strlen(reply_heads[i]);
-
-		if (bl >= n && memcmp(b, reply_heads[i], n) == 0)
+	for (i = 0; i < DPI_NLITS(reply_heads); i++)
+		if (bl >= reply_heads[i].len && memcmp(b, reply_heads[i].s, reply_heads[i].len) == 0)
 			return DPI_HTTP_TRACKER;
-	}
 	return DPI_NONE;
 }
 

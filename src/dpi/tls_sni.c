@@ -7,14 +7,18 @@
 #include <strings.h>
 
 /* Matched as the whole name or as a suffix after a dot. */
-static const char *const hosts[] = {
-	"utorrent.com", "bittorrent.com", "tracker.opentrackr.org",
-	"open.stealth.si", "tracker.torrent.eu.org", "tracker.openbittorrent.com",
-	"tracker.publicbt.com", "tracker.coppersurfer.tk", "tracker.leechers-paradise.org",
-	"tracker.internetwarriors.net", "exodus.desync.com", "tracker.cyberia.is",
-	"tracker.tiny-vps.com", "tracker.moeking.me", "tracker.dler.org",
-	"opentracker.i2p.rocks", "tracker.trackerfix.com", "bt.t-ru.org",
-	"tracker.gbitt.info", "tracker.files.fm", "tracker.bt4g.com",
+static const struct dpi_lit hosts[] = {
+	DPI_LIT("utorrent.com"), DPI_LIT("bittorrent.com"),
+	DPI_LIT("tracker.opentrackr.org"), DPI_LIT("open.stealth.si"),
+	DPI_LIT("tracker.torrent.eu.org"), DPI_LIT("tracker.openbittorrent.com"),
+	DPI_LIT("tracker.publicbt.com"), DPI_LIT("tracker.coppersurfer.tk"),
+	DPI_LIT("tracker.leechers-paradise.org"), DPI_LIT("tracker.internetwarriors.net"),
+	DPI_LIT("exodus.desync.com"), DPI_LIT("tracker.cyberia.is"),
+	DPI_LIT("tracker.tiny-vps.com"), DPI_LIT("tracker.moeking.me"),
+	DPI_LIT("tracker.dler.org"), DPI_LIT("opentracker.i2p.rocks"),
+	DPI_LIT("tracker.trackerfix.com"), DPI_LIT("bt.t-ru.org"),
+	DPI_LIT("tracker.gbitt.info"), DPI_LIT("tracker.files.fm"),
+	DPI_LIT("tracker.bt4g.com"),
 };
 
 static uint16_t be16(const uint8_t *b)
@@ -72,10 +76,13 @@ enum dpi_id tls_sni_check(const struct dpi_pkt *p)
 
 	if (!tls_sni_get(d, len, &n, &nl))
 		return DPI_NONE;
-	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		size_t hl = strlen(hosts[i]);
+	for (i = 0; i < DPI_NLITS(hosts); i++) {
+		size_t hl = hosts[i].len;
 
-		if (nl < hl || strncasecmp((const char *)n + nl - hl, hosts[i], hl) != 0)
+		/* the last letter first: the list is lower case, and | 0x20
+		 * leaves digits, '.' and '-' alone */
+		if (nl < hl || (n[nl - 1] | 0x20) != (uint8_t)hosts[i].s[hl - 1] ||
+		    strncasecmp((const char *)n + nl - hl, hosts[i].s, hl) != 0)
 			continue;
 		if (nl == hl || n[nl - hl - 1] == '.')
 			return DPI_TLS_TRACKER;

@@ -40,10 +40,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	n = bencode_dict_scan(d, size, keys, BENCODE_SCAN_MAX, vals, vlens);
 	FUZZ_ASSERT(n >= -1 && (n < 0 || (size_t)n <= size));
+	/* the one-pass scan accepts exactly the dictionaries the walker
+	 * accepts, with the same length; each picked value is whole */
+	if (size > 0 && d[0] == 'd')
+		FUZZ_ASSERT(n == bencode_value_len(d, size));
 	if (n >= 0)
 		for (unsigned i = 0; i < BENCODE_SCAN_MAX; i++)
-			if (vals[i])
+			if (vals[i]) {
 				check_slice(vals[i], vlens[i], d, size);
+				FUZZ_ASSERT(bencode_value_len(vals[i], vlens[i]) == (long)vlens[i]);
+			}
+	/* the same keys with "a" and "r" picked inside: same verdict and
+	 * length, nested values inside the outer one */
+	{
+		const uint8_t *iv[BENCODE_SCAN_MAX], *ov[BENCODE_SCAN_MAX];
+		size_t ivl[BENCODE_SCAN_MAX], ovl[BENCODE_SCAN_MAX];
+		const struct bencode_pick inner = { keys, BENCODE_SCAN_MAX, iv, ivl, NULL };
+		const struct bencode_pick *subs[BENCODE_SCAN_MAX] = { NULL };
+		const struct bencode_pick outer = { keys, BENCODE_SCAN_MAX, ov, ovl, subs };
+
+		subs[2] = subs[3] = &inner;
+		FUZZ_ASSERT(bencode_dict_pick(d, size, &outer) == n);
+		if (n >= 0)
+			for (unsigned i = 0; i < BENCODE_SCAN_MAX; i++)
+				if (iv[i])
+					check_slice(iv[i], ivl[i], d, size);
+	}
 	/* more keys than it can look for at once: refused, not overrun */
 	FUZZ_ASSERT(bencode_dict_scan(d, size, keys, BENCODE_SCAN_MAX + 1, vals, vlens) == -1);
 	free(d);

@@ -88,6 +88,30 @@ static void test_dispatch(void **state)
 	assert_int_equal(inspect(&st, 1 /* ICMP */, 0, dht, strlen(dht), 0), DPI_NONE);
 }
 
+/* Without a stream head, the clear-text tests read DPI_TEXT_WINDOW bytes
+ * of a packet: a magnet link inside is found, one past it is not looked
+ * for (a 64 KiB GSO packet would otherwise be searched whole). */
+static void test_text_window_without_head(void **state)
+{
+	static const char magnet[] = "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
+	static char text[4 * DPI_TEXT_WINDOW];
+	struct dpi_flow st;
+	size_t at;
+
+	(void)state;
+	for (at = DPI_TEXT_WINDOW - sizeof(magnet) + 1; at <= DPI_TEXT_WINDOW; at += sizeof(magnet) - 1) {
+		memset(text, 'm', sizeof(text));
+		memcpy(text, "PRIVMSG #c :", 12);
+		memcpy(text + at, magnet, sizeof(magnet) - 1);
+		memset(&st, 0, sizeof(st));
+		assert_int_equal(inspect(&st, IPPROTO_TCP, 0, text, sizeof(text), 0),
+				 at + sizeof(magnet) - 1 <= DPI_TEXT_WINDOW ? DPI_MAGNET : DPI_NONE);
+		/* a head holds what the stream prefix allows: searched whole */
+		memset(&st, 0, sizeof(st));
+		assert_int_equal(inspect(&st, IPPROTO_TCP, 0, text, sizeof(text), 1), DPI_MAGNET);
+	}
+}
+
 static void test_lookalike_flows(void **state)
 {
 	struct dpi_flow st;
@@ -110,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_learn_filter),
 		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_text_window_without_head),
 		cmocka_unit_test(test_lookalike_flows),
 	};
 

@@ -229,6 +229,218 @@ static void test_head_pool_exhaustion(void **state)
 	flow_table_fini(&t);
 }
 
+/* A dry pool takes back the slot of a flow idle for FLOW_HEAD_IDLE_NS,
+ * and only then. */
+static void test_head_reclaimed_from_idle_flow(void **state)
+{
+	enum { SLOTS = 65 };
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *f[SLOTS], *late;
+	int dir, created, i, lost = 0;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, FLOW_HEAD_RATIO * SLOTS, 32, 300, 60, 1), 0);
+	assert_int_equal(t.head_slots, SLOTS);
+	for (i = 0; i < SLOTS; i++) {
+		view(&v, IPPROTO_TCP, 1, (uint16_t)(3000 + i), 80, 0);
+		f[i] = flow_lookup(&t, &v, S, &dir, &created);
+		assert_int_equal(flow_head_append(&t, f[i], 0, 1, (const uint8_t *)"ab", 2), 1);
+	}
+	assert_int_equal(t.head_free_n, 0);
+	/* the holders have not been idle long enough */
+	view(&v, IPPROTO_TCP, 2, 4000, 80, 0);
+	late = flow_lookup(&t, &v, S + FLOW_HEAD_IDLE_NS / 2, &dir, &created);
+	assert_int_equal(flow_head_append(&t, late, 0, 1, (const uint8_t *)"cd", 2), 0);
+	assert_int_equal(t.head_exhausted, 1);
+	assert_int_equal(t.head_reclaimed, 0);
+	/* now they have: one of them gives its slot up and starts afresh */
+	flow_touch(&t, late, S + FLOW_HEAD_IDLE_NS + 1);
+	assert_int_equal(flow_head_append(&t, late, 0, 1, (const uint8_t *)"cd", 2), 1);
+	assert_memory_equal(flow_head(&t, late, 0), "cd", 2);
+	assert_int_equal(t.head_reclaimed, 1);
+	for (i = 0; i < SLOTS; i++) {
+		if (f[i]->head != FLOW_NONE)
+			continue;
+		lost++;
+		assert_int_equal(f[i]->dir[0].head_len, 0);
+		assert_int_equal(f[i]->dir[0].seq_set, 0);
+		assert_null(flow_head(&t, f[i], 0));
+	}
+	assert_int_equal(lost, 1);
+	flow_table_fini(&t);
+}
+
+/* A tuple with every field drawn from x (a small xorshift generator). */
+static void random_view(struct pkt_view *v, int family, uint64_t *x)
+{
+	int i;
+
+	memset(v, 0, sizeof(*v));
+	v->family = (uint8_t)family;
+	v->l4proto = (*x & 1) ? IPPROTO_TCP : IPPROTO_UDP;
+	for (i = 0; i < (family == 6 ? 16 : 4); i++) {
+		*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+		v->saddr[i] = (uint8_t)*x;
+		v->daddr[i] = (uint8_t)(*x >> 8);
+	}
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	v->sport = (uint16_t)*x;
+	v->dport = (uint16_t)(*x >> 16);
+}
+
+static uint32_t bucket_of_view(const struct flow_table *t, const struct pkt_view *v, int rev)
+{
+	return rev ? bucket_of(t, v->daddr, v->dport, v->saddr, v->sport, v->l4proto, v->family) :
+		bucket_of(t, v->saddr, v->sport, v->daddr, v->dport, v->l4proto, v->family);
+}
+
+/* Buckets used by n tuples in 4n buckets, and the longest chain. */
+static void spread(struct flow_table *t, struct pkt_view *vs, int n, int *used, int *longest)
+{
+	static uint16_t load[1 << 14];
+	int i;
+
+	memset(load, 0, sizeof(load));
+	*used = *longest = 0;
+	for (i = 0; i < n; i++) {
+		uint32_t b = bucket_of_view(t, &vs[i], 0);
+
+		assert_int_equal(b, bucket_of_view(t, &vs[i], 1));	/* symmetric */
+		*used += load[b] == 0;
+		if (++load[b] > *longest)
+			*longest = load[b];
+	}
+}
+
+/* Both directions share a bucket; random tuples, and tuples that differ
+ * only in the client port (what one sender controls), spread like a
+ * random function would: 4096 keys in 16384 buckets fill about 3600 and
+ * no chain grows long. Another seed places the same keys elsewhere. */
+static void test_hash_symmetric_and_spread(void **state)
+{
+	static struct pkt_view vs[4096];
+	struct flow_table t;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	int fam, i, used, longest, moved = 0;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 1 << 14, 0, 300, 60, 12345), 0);
+	for (fam = 4; fam <= 6; fam += 2) {
+		for (i = 0; i < 4096; i++)
+			random_view(&vs[i], fam, &x);
+		spread(&t, vs, 4096, &used, &longest);
+		assert_in_range(used, 3400, 3800);
+		assert_in_range(longest, 1, 8);
+		for (i = 0; i < 4096; i++) {
+			vs[i] = vs[0];
+			vs[i].sport = (uint16_t)(1024 + i);
+		}
+		spread(&t, vs, 4096, &used, &longest);
+		assert_in_range(used, 3400, 3800);
+		assert_in_range(longest, 1, 8);
+		for (i = 0; i < 4096; i++) {
+			uint32_t b = bucket_of_view(&t, &vs[i], 0);
+
+			t.seed ^= 1;
+			moved += b != bucket_of_view(&t, &vs[i], 0);
+			t.seed ^= 1;
+		}
+		assert_true(moved > 4096 * 9 / 10);
+		moved = 0;
+	}
+	flow_table_fini(&t);
+}
+
+/* Every flow in one chain (the mask forced to 0): each is still found,
+ * in both directions, after its chain neighbours came and went. */
+static void test_collisions_share_a_chain(void **state)
+{
+	struct flow_table t;
+	struct pkt_view v;
+	struct flow *f[20];
+	int dir, created, i;
+
+	(void)state;
+	assert_int_equal(flow_table_init(&t, 32, 0, 300, 60, 7), 0);
+	t.mask = 0;
+	for (i = 0; i < 20; i++) {
+		view(&v, i & 1 ? IPPROTO_UDP : IPPROTO_TCP, (uint8_t)(i / 2), 5000, 80, 0);
+		f[i] = flow_lookup(&t, &v, S + (uint64_t)i, &dir, &created);
+		assert_int_equal(created, 1);
+	}
+	for (i = 0; i < 20; i += 3)
+		flow_remove(&t, f[i], FLOW_END_FLUSH);
+	for (i = 0; i < 20; i++) {
+		view(&v, i & 1 ? IPPROTO_UDP : IPPROTO_TCP, (uint8_t)(i / 2), 5000, 80, i & 2);
+		if (i % 3 == 0) {
+			assert_ptr_not_equal(flow_lookup(&t, &v, S + 100, &dir, &created), NULL);
+			assert_int_equal(created, 1);
+			continue;
+		}
+		assert_ptr_equal(flow_lookup(&t, &v, S + 100, &dir, &created), f[i]);
+		assert_int_equal(created, 0);
+		assert_int_equal(dir, (i & 2) ? 1 : 0);
+	}
+	assert_int_equal(t.count, 20);
+	flow_table_fini(&t);
+}
+
+/* The key compare: a flow is found only by its own 5-tuple, whichever
+ * way round, for IPv4 and IPv6, also right after another flow was found
+ * (the recent-flow shortcut) and after its entry was freed. */
+static void test_key_compare(void **state)
+{
+	static const int families[] = { 4, 6 };
+	struct flow_table t;
+	struct pkt_view v, w;
+	struct flow *f, *g;
+	int dir, created, i, k;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		uint64_t x = 42 + (uint64_t)k;
+
+		assert_int_equal(flow_table_init(&t, 64, 0, 300, 60, 3), 0);
+		random_view(&v, families[k], &x);
+		f = flow_lookup(&t, &v, S, &dir, &created);
+		for (i = 0; i < 16 * 8 + 4 * 8 + 1; i++) {
+			/* flip one bit of an address, a port or the protocol */
+			w = v;
+			if (i < 128)
+				w.saddr[i / 8] ^= (uint8_t)(1 << (i % 8));
+			else if (i < 128 + 16)
+				w.sport ^= (uint16_t)(1 << (i - 128));
+			else if (i < 128 + 32)
+				w.dport ^= (uint16_t)(1 << (i - 144));
+			else
+				w.l4proto = w.l4proto == IPPROTO_TCP ? IPPROTO_UDP : IPPROTO_TCP;
+			if (families[k] == 4 && i >= 32 && i < 128)
+				continue;	/* not part of an IPv4 address */
+			g = flow_lookup(&t, &w, S, &dir, &created);
+			assert_ptr_not_equal(g, f);
+			assert_int_equal(created, 1);
+			/* the original, both ways, right after another */
+			assert_ptr_equal(flow_lookup(&t, &v, S, &dir, &created), f);
+			assert_int_equal(dir, 0);
+			flow_remove(&t, g, FLOW_END_FLUSH);
+			w = v;
+			memcpy(w.saddr, v.daddr, 16);
+			memcpy(w.daddr, v.saddr, 16);
+			w.sport = v.dport;
+			w.dport = v.sport;
+			assert_ptr_equal(flow_lookup(&t, &w, S, &dir, &created), f);
+			assert_int_equal(dir, 1);
+		}
+		/* freed: the recent-flow entry must not answer for it */
+		flow_remove(&t, f, FLOW_END_FLUSH);
+		assert_non_null(flow_lookup(&t, &v, S, &dir, &created));
+		assert_int_equal(created, 1);
+		assert_int_equal(t.count, 1);
+		flow_table_fini(&t);
+	}
+}
+
 static void test_bad_init(void **state)
 {
 	struct flow_table t;
@@ -247,6 +459,10 @@ int main(void)
 		cmocka_unit_test(test_evicts_oldest),
 		cmocka_unit_test(test_stream_head),
 		cmocka_unit_test(test_head_pool_exhaustion),
+		cmocka_unit_test(test_head_reclaimed_from_idle_flow),
+		cmocka_unit_test(test_hash_symmetric_and_spread),
+		cmocka_unit_test(test_collisions_share_a_chain),
+		cmocka_unit_test(test_key_compare),
 		cmocka_unit_test(test_bad_init),
 	};
 

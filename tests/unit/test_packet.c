@@ -241,6 +241,48 @@ static void test_truncation_never_overreads(void **state)
 }
 
 /* Random bytes with valid version nibbles: no crash, status always sane. */
+/* The straight-line IPv4 path must give exactly what the general path
+ * gives, for every total length, capture length, wire length, transport
+ * and TCP header length around the boundaries (the view has no padding:
+ * compared whole). */
+static void test_plain_ipv4_path_matches_general(void **state)
+{
+	static const uint8_t doffs[] = { 0, 4, 5, 6, 15 };
+	uint8_t pkt[128];
+	size_t total, cap, w, d;
+	int proto;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(i * 37 + 11);
+	for (proto = 0; proto < 2; proto++)
+		for (d = 0; d < sizeof(doffs); d++)
+			for (total = 0; total <= 90; total++)
+				for (cap = 1; cap <= 90; cap++)
+					for (w = 0; w < 2; w++) {
+						struct pkt_view a, b;
+						enum pkt_status sa, sb;
+						size_t wire = w ? cap + 1000 : cap;
+
+						pkt[0] = 0x45;
+						pkt[2] = (uint8_t)(total >> 8);
+						pkt[3] = (uint8_t)total;
+						pkt[6] = 0x40;	/* DF only */
+						pkt[7] = 0;
+						pkt[9] = proto ? IPPROTO_UDP : IPPROTO_TCP;
+						pkt[32] = (uint8_t)(doffs[d] << 4);
+						memset(&a, 0xa5, sizeof(a));
+						sa = pkt_parse(&a, pkt, cap, wire);
+						sb = parse_general(&b, pkt, cap, wire);
+						assert_int_equal(sa, sb);
+						if (sa == PKT_OK) {
+							assert_memory_equal(&a, &b, sizeof(a));
+							assert_true(a.payload_len <= a.payload_wire_len);
+							assert_true(a.payload + a.payload_len <= pkt + cap);
+						}
+					}
+}
+
 static void test_random_input(void **state)
 {
 	uint8_t buf[128];
@@ -284,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_extension_chain),
 		cmocka_unit_test(test_ipv6_tcp_and_other),
 		cmocka_unit_test(test_truncation_never_overreads),
+		cmocka_unit_test(test_plain_ipv4_path_matches_general),
 		cmocka_unit_test(test_random_input),
 	};
 

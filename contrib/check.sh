@@ -126,7 +126,7 @@ fi
 # counts. Its log holds the result table (also in tests/e2e/report.md).
 if [ "${SKIP_E2E:-0}" != 1 ]; then
 	if ! stage e2e make check TESTS=tests/e2e/test_e2e.sh; then
-		[ -f tests/e2e/test_e2e.log ] && cat tests/e2e/test_e2e.log
+		[ -f tests/e2e/test_e2e.sh.log ] && cat tests/e2e/test_e2e.sh.log
 	fi
 fi
 

@@ -299,14 +299,14 @@ def cmd_dns(args):
     sel = selectors.DefaultSelector()
     family = family_of(args.dest)
     pending = {}
-    answered = wrong = 0
+    answered = wrong = reply_bytes = 0
     latencies = []
     start = time.monotonic()
 
     def drain(until, return_when_done=False):
         """Collects answers until `until` (paces the queries), or sooner
         when nothing is pending and return_when_done."""
-        nonlocal answered, wrong
+        nonlocal answered, wrong, reply_bytes
         while time.monotonic() < until:
             if not pending:
                 if return_when_done:
@@ -318,7 +318,9 @@ def cmd_dns(args):
                 qid, expect, sent = pending.pop(sock)
                 sel.unregister(sock)
                 try:
-                    ok = dns_answer(sock.recv(4096), qid) == [expect]
+                    reply = sock.recv(4096)
+                    reply_bytes += len(reply)
+                    ok = dns_answer(reply, qid) == [expect]
                 except (OSError, ValueError):
                     ok = False
                 sock.close()
@@ -345,9 +347,10 @@ def cmd_dns(args):
     median_ms = 1000 * latencies[len(latencies) // 2] if latencies else 0.0
     ok = answered == len(records) and len(records) > 0
     print("case=dns bytes=%d completed=%d seconds=%.3f rate=%.1fq/s checksum=%s "
-          "queries=%d wrong=%d unanswered=%d median_ms=%.3f" %
-          (answered, int(ok), seconds, answered / seconds if seconds else 0.0,
-           "ok" if ok else "bad", len(records), wrong, len(pending), median_ms), flush=True)
+          "queries=%d answered=%d wrong=%d unanswered=%d median_ms=%.3f" %
+          (reply_bytes, int(ok), seconds, answered / seconds if seconds else 0.0,
+           "ok" if ok else "bad", len(records), answered, wrong, len(pending), median_ms),
+          flush=True)
     return 0 if ok else 1
 
 

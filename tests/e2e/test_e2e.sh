@@ -10,21 +10,24 @@
 #   2. A long-lived TCP connection opens; it echoes a line every second
 #      until the end and must never break.
 #   3. Phase "off": no btblockd, no firewall rules. Every normal case
-#      (NORMAL_REPEATS runs each) and every BitTorrent case, one after the
-#      other, each BitTorrent case with up to E2E_BT_LIMIT_OFF seconds.
+#      (NORMAL_REPEATS runs each, one after the other), then every
+#      BitTorrent case, all at once (own addresses, ports and
+#      directories), each with up to E2E_BT_LIMIT_OFF seconds.
 #   4. btblockd (default configuration: only the lab's socket, pid file and
 #      detection log) and `btblockd-firewall up` in the router, on the same
 #      queues 0..N-1 (N online CPUs, the daemon's default).
 #   5. Phase "on": every normal case again, then every BitTorrent case,
-#      all at once (own addresses, ports and directories), 30 s each.
-#   6. Assertions: off: every BitTorrent case completed. on: none completed
-#      and each received < 65536 payload bytes. Both phases: every normal
+#      all at once (as in phase off), 30 s each.
+#   6. Assertions: off: every BitTorrent case completed. on: none completed,
+#      each received < 65536 payload bytes, and a detection names each
+#      case's addresses (btblockd stopped it, nothing else). Both phases: every normal
 #      case completed with a matching checksum; on: median throughput at
 #      least E2E_MIN_RATIO (0.9) of off's. The long-lived connection never
 #      failed. No detection names an address of the normal cases.
 #   7. A markdown table (case, phase, bytes, completed, seconds, throughput,
 #      detectors that fired for the case's addresses, from the detection
-#      log) printed and written to $E2E_REPORT.
+#      log) printed and written to $E2E_REPORT, the detection log copied
+#      next to it (detect.jsonl).
 # Every figure is computed before the test fails, so one run shows them all.
 #
 # Run: make check TESTS=tests/e2e/test_e2e.sh (contrib/check.sh's "e2e"
@@ -62,7 +65,7 @@ fi
 
 failures=0
 RESULTS=""          # one line per case and phase: phase=<p> case=... (key=value)
-BG_PIDS=""          # phase-on BitTorrent jobs (subshells in this namespace)
+BG_PIDS=""          # running BitTorrent cases, pid:case (subshells in this namespace)
 
 fail() {
 	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
@@ -79,7 +82,7 @@ check_fail() {
 e2e_cleanup() {
 	local status=$? pid
 	for pid in $BG_PIDS; do
-		kill "$pid" 2>/dev/null || true
+		kill "${pid%%:*}" 2>/dev/null || true
 	done
 	(exit "$status")
 	lab_cleanup
@@ -116,32 +119,28 @@ run_normal_phase() {
 	done
 }
 
-run_bt_off() {
-	local c line
+# run_bt PHASE LIMIT: every BitTorrent case at once (each has its own
+# addresses, ports and directories, and bt_run is safe to run
+# concurrently): a blocked case spends its whole limit waiting, and the
+# phase takes as long as its slowest case, not the sum.
+run_bt() {
+	local phase="$1" limit="$2" c pid line
 	for c in $BT_CASES; do
-		line=$(bt_run "$c" "$E2E_BT_LIMIT_OFF" | grep '^case=' | tail -n1) ||
-			fail "phase off: BitTorrent case $c: lab error"
-		record off "$line"
-	done
-}
-
-# All BitTorrent cases at once: each has its own addresses, ports and
-# directories, and a blocked case spends its whole 30 s waiting.
-run_bt_on() {
-	local c pid line
-	for c in $BT_CASES; do
-		bt_run "$c" "$E2E_BT_LIMIT_ON" >"$LAB_TMP/bt-on-$c.out" 2>>"$LAB_TMP/bt-on-$c.log" &
+		bt_run "$c" "$limit" >"$LAB_TMP/bt-$phase-$c.out" 2>>"$LAB_TMP/bt-$phase-$c.log" &
 		BG_PIDS="$BG_PIDS $!:$c"
 	done
 	for pid in $BG_PIDS; do
 		c=${pid#*:}
 		if ! wait "${pid%%:*}"; then
-			check_fail "phase on: BitTorrent case $c: lab error (bt_run failed)"
-			sed 's/^/  | /' "$LAB_TMP/bt-on-$c.log" >&2
+			check_fail "phase $phase: BitTorrent case $c: lab error (bt_run failed)"
+			sed 's/^/  | /' "$LAB_TMP/bt-$phase-$c.log" >&2
 		fi
-		line=$(grep '^case=' "$LAB_TMP/bt-on-$c.out" | tail -n1 || true)
-		[ -n "$line" ] || { check_fail "phase on: BitTorrent case $c printed no result"; continue; }
-		record on "$line"
+		line=$(grep '^case=' "$LAB_TMP/bt-$phase-$c.out" | tail -n1 || true)
+		if [ -z "$line" ]; then
+			check_fail "phase $phase: BitTorrent case $c printed no result"
+			continue
+		fi
+		record "$phase" "$line"
 	done
 	BG_PIDS=""
 }
@@ -222,6 +221,12 @@ assert_bt() {
 		elif [ "$(field bytes "$on")" -ge "$E2E_BT_MAX_BYTES" ]; then
 			check_fail "BitTorrent case $c received $(field bytes "$on") bytes with btblockd (< $E2E_BT_MAX_BYTES expected)"
 		fi
+		# Stopped by btblockd, not by something else going wrong: a
+		# detection names one of the case's own addresses.
+		# shellcheck disable=SC2046 # one argument per address
+		if [ "$(detectors $(bt_case_addrs "$c"))" = - ]; then
+			check_fail "BitTorrent case $c: no detection names its addresses; what stopped it?"
+		fi
 	done
 }
 
@@ -268,7 +273,7 @@ normal_longlived_start || fail "the long-lived TCP connection did not open"
 
 lab_log "phase off: no btblockd, no firewall rules"
 run_normal_phase off
-[ -z "$BT_CASES" ] || run_bt_off
+[ -z "$BT_CASES" ] || run_bt off "$E2E_BT_LIMIT_OFF"
 
 queues="0-$(( $(nproc) - 1 ))"
 # The shipped default configuration (every line a comment): a host's
@@ -281,7 +286,7 @@ lab_exec router "$BTBLOCKD_FIREWALL" up --queues "$queues" >"$LAB_TMP/firewall.l
 	{ cat "$LAB_TMP/firewall.log" >&2; fail "btblockd-firewall up --queues $queues failed"; }
 lab_log "phase on: btblockd on queues $queues, $(sed -n 's/.*backend \([a-z]*\).*/\1/p' "$LAB_TMP/firewall.log" | head -n1) backend"
 run_normal_phase on
-[ -z "$BT_CASES" ] || run_bt_on
+[ -z "$BT_CASES" ] || run_bt on "$E2E_BT_LIMIT_ON"
 
 record all "$(normal_longlived_stop)"
 kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during the test"
@@ -299,11 +304,13 @@ fp=$(detectors $LAB_CLIENT4 $LAB_CLIENT6 $LAB_SERVER4 $LAB_SERVER6)
 [ "$fp" = - ] || check_fail "detections on the normal cases' addresses (false positives): $fp"
 
 mkdir -p "$(dirname "$E2E_REPORT")"
+# The raw detection log next to the report: the table's last column.
+cp "$LAB_TMP/detect.jsonl" "$(dirname "$E2E_REPORT")/detect.jsonl" 2>/dev/null || true
 {
 	echo "# btblockd e2e lab ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - start )) s)"
 	echo
 	echo "Router links shaped to $E2E_LINK_RATE; normal cases: median of $NORMAL_REPEATS runs (runs=)."
-	echo "BitTorrent limits: off $E2E_BT_LIMIT_OFF s, on $E2E_BT_LIMIT_ON s (all cases at once)."
+	echo "BitTorrent cases all at once, limits: off $E2E_BT_LIMIT_OFF s, on $E2E_BT_LIMIT_ON s."
 	echo
 	report
 } >"$E2E_REPORT"

@@ -24,8 +24,8 @@
 # mse_required       aria2c        transmission  opentracker HTTP, router
 # utp                transmission  transmission  opentracker HTTP, router
 # dht_only           aria2c        aria2c        DHT node (aria2c), server ns
-# magnet_metadata    aria2c        transmission  opentracker HTTP, router
-# ipv6               aria2c        transmission  static HTTP tracker, router (IPv6)
+# magnet_metadata    transmission  transmission  opentracker HTTP, router
+# ipv6               transmission  transmission  static HTTP tracker, router (IPv6)
 #
 # Where the tracker sits decides what a case proves. The two tracker cases
 # reach their tracker across the router, so the tracker detectors are what
@@ -40,6 +40,13 @@
 # it cannot bind an IPv6 address), so the ipv6 case gets its peer list from
 # a static announce reply ("peers6", BEP 7) served over IPv6 by python's
 # http.server in the router. Its peer traffic is IPv6 end to end.
+#
+# Encryption: aria2c always opens with the MSE key exchange when it may
+# (only --bt-require-crypto changes anything, and only towards more), and
+# transmission's default is "encryption preferred". The cases about
+# something else than MSE (magnet metadata, IPv6, uTP, UDP tracker) use
+# transmission with "encryption": 0 (clear preferred) on both ends, so their
+# peer wire is in the clear, as the case names say; mse_required requires it.
 
 BT_CASES="tcp_http_tracker udp_tracker mse_required utp dht_only magnet_metadata ipv6"
 BT_PAYLOAD_MIN=${BT_PAYLOAD_MIN:-20000000}   # bytes; each payload is random
@@ -103,9 +110,9 @@ bt_conf() {
 		# 2 nodes)"), which a three-node lab DHT never reaches.
 		bt_tracker=dht-server bt_seeder=aria2 bt_magnet=1 ;;
 	magnet_metadata)
-		bt_tracker=http-router bt_magnet=1 ;;
+		bt_tracker=http-router bt_client=transmission bt_magnet=1 ;;
 	ipv6)
-		bt_tracker=static6-router bt_fam=6 ;;
+		bt_tracker=static6-router bt_client=transmission bt_fam=6 ;;
 	esac
 	case "$bt_tracker" in
 	*-server) bt_aux_ns=server bt_aux="10.71.2.4$i" ;;
@@ -183,15 +190,19 @@ EOF
 # bt_transmission_start NS DIR: transmission-daemon in namespace NS with
 # config dir DIR, in the foreground as a background job of this shell (the
 # lab kills it with the namespace); waits (bounded) until its RPC answers.
-# Its pid is left in bt_pid.
+# Its pid is left in bt_pid: ip netns exec execs the daemon, so $! is the
+# daemon itself (lab_exec would put a subshell in between).
 bt_transmission_start() {
-	local ns="$1" dir="$2" rpc
+	local ns="$1" dir="$2" rpc netns=$LAB_CLIENT
+	[ "$ns" = server ] && netns=$LAB_SERVER
 	rpc=$(sed -n 's/.*"rpc-port": \([0-9]*\).*/\1/p' "$dir/settings.json")
-	lab_exec "$ns" transmission-daemon --foreground --config-dir "$dir" \
+	ip netns exec "$netns" transmission-daemon --foreground --config-dir "$dir" \
 		--pid-file "$dir/daemon.pid" --logfile "$dir/daemon.log" \
 		>>"$dir/stdout.log" 2>&1 &
 	bt_pid=$!
 	LAB_PIDS="$LAB_PIDS $bt_pid"
+	# Out of the job table: bash would report each deliberate kill.
+	disown "$bt_pid"
 	for _ in $(seq 1 100); do
 		if lab_exec "$ns" transmission-remote "127.0.0.1:$rpc" -l >/dev/null 2>&1; then
 			return 0
@@ -312,38 +323,69 @@ bt_setup_case() {
 		LAB_PIDS="$LAB_PIDS $!" ;;
 	esac
 
-	dir="$bt_case_dir/seeder"
+	bt_seeder_start "$c"
+}
+
+# bt_seeder_start CASE: a seeder with fresh state in a new directory (its
+# path and pid are kept in files: bt_run may run in a subshell). Every
+# bt_run starts a new one: a seeder that saw the client's address complete
+# in a previous run remembers it as a seed and hangs up on it (transmission
+# "we are both seeds"), which would pass for a block.
+bt_seeder_start() {
+	local c="$1" dir
+	bt_conf "$c" || return 1
+	dir=$(mktemp -d "$bt_case_dir/seeder.XXXXXX")
+	echo "$dir" >"$bt_case_dir/seeder.dir"
 	mkdir -p "$dir/downloads"
 	cp "$bt_case_dir/$c.bin" "$dir/downloads/"
 	if [ "$bt_seeder" = aria2 ]; then
 		# --seed-ratio=0.0: seed forever; the data is checked first.
-		lab_exec server aria2c --dir="$dir/downloads" --interface="$bt_seed4" \
+		ip netns exec "$LAB_SERVER" aria2c --dir="$dir/downloads" --interface="$bt_seed4" \
 			--listen-port="$bt_seed_port" --dht-listen-port="$bt_seed_port" \
 			--enable-dht=true --enable-dht6=false --dht-entry-point="$bt_aux:$BT_DHT_PORT" \
 			--dht-file-path="$dir/dht.dat" --bt-enable-lpd=false \
 			--enable-peer-exchange=false --check-integrity=true --seed-ratio=0.0 --disable-ipv6=true \
 			--summary-interval=0 --log="$dir/aria2.log" --log-level=info \
 			"$bt_case_dir/$c.torrent" >"$dir/aria2.out" 2>&1 &
-		LAB_PIDS="$LAB_PIDS $!"
-		return 0
+		bt_pid=$!
+		LAB_PIDS="$LAB_PIDS $bt_pid"
+		disown "$bt_pid"
+	else
+		bt_transmission_config "$dir" "$bt_seed4" "$bt_seed6" "$bt_seed_port" "$bt_seed_rpc" \
+			"$bt_crypto" "$bt_utp" false
+		bt_transmission_start server "$dir" || return 1
+		bt_remote server "$bt_seed_rpc" -a "$bt_case_dir/$c.torrent" >/dev/null || return 1
+		bt_remote server "$bt_seed_rpc" -t 1 -v >/dev/null || return 1
 	fi
-	bt_transmission_config "$dir" "$bt_seed4" "$bt_seed6" "$bt_seed_port" "$bt_seed_rpc" \
-		"$bt_crypto" "$bt_utp" false
-	bt_transmission_start server "$dir" || return 1
-	bt_remote server "$bt_seed_rpc" -a "$bt_case_dir/$c.torrent" >/dev/null || return 1
-	bt_remote server "$bt_seed_rpc" -t 1 -v >/dev/null || return 1
+	echo "$bt_pid" >"$bt_case_dir/seeder.pid"
+}
+
+# bt_seeder_stop CASE: kills the case's seeder (no goodbye to the tracker
+# needed: the next one announces the same address and port).
+bt_seeder_stop() {
+	local pid
+	bt_conf "$1" || return 1
+	pid=$(cat "$bt_case_dir/seeder.pid")
+	kill -KILL "$pid" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	{ wait "$pid"; } 2>/dev/null || true
+	rm -rf "$(cat "$bt_case_dir/seeder.dir")"
 }
 
 # bt_wait_seeded CASE: waits (bounded, 30 s) until the seeder has verified
 # its data and the tracker lists it (DHT: the seeder has announced).
 bt_wait_seeded() {
-	local c="$1" hash
+	local c="$1" hash dir
 	bt_conf "$c" || return 1
 	hash=$(cat "$bt_case_dir/hash")
+	dir=$(cat "$bt_case_dir/seeder.dir")
 	for _ in $(seq 1 300); do
 		if [ "$bt_seeder" = aria2 ]; then
 			# Data checked and announced to the lab's DHT node.
-			grep -q 'dht response announce_peer' "$bt_case_dir/seeder/aria2.log" && return 0
+			grep -q 'dht response announce_peer' "$dir/aria2.log" 2>/dev/null && return 0
 		elif [ "$(bt_percent server "$bt_seed_rpc")" = 100 ]; then
 			case "$bt_tracker" in
 			http-* | udp-*)
@@ -355,7 +397,7 @@ bt_wait_seeded() {
 		sleep 0.1
 	done
 	bt_log "$c: seeder not ready after 30 s (percent $(bt_percent server "$bt_seed_rpc"))"
-	tail -n 20 "$bt_case_dir/seeder/daemon.log" >&2 2>/dev/null
+	tail -n 20 "$dir/daemon.log" "$dir/aria2.log" >&2 2>/dev/null
 	return 1
 }
 
@@ -427,12 +469,9 @@ bt_counter() {
 # (it exits after the download: --seed-time=0) or LIMIT seconds.
 bt_fetch_aria2() {
 	local dir="$1" limit="$2" src crypto="" bind dht="--enable-dht=false"
-	if [ "$bt_magnet" = 1 ]; then
-		src=$(cat "$bt_case_dir/magnet")
-		[ -n "$(bt_announce_url)" ] && src="$src&tr=$(bt_announce_url)"
-	else
-		src="$bt_case_dir/$bt_case.torrent"
-	fi
+	# The magnet link carries the torrent's tracker (tr=), if it has one.
+	src="$bt_case_dir/$bt_case.torrent"
+	[ "$bt_magnet" = 1 ] && src=$(cat "$bt_case_dir/magnet")
 	[ "$bt_crypto" = 2 ] && crypto="--bt-require-crypto=true --bt-min-crypto-level=arc4"
 	[ "$bt_tracker" = dht-server ] &&
 		dht="--enable-dht=true --dht-entry-point=$bt_aux:$BT_DHT_PORT --dht-listen-port=$bt_client_port"
@@ -455,15 +494,15 @@ bt_fetch_aria2() {
 # namespace, polled until the torrent is complete or LIMIT seconds, then
 # stopped.
 bt_fetch_transmission() {
-	local dir="$1" limit="$2" src start pid
-	bt_transmission_config "$dir" "$bt_client4" "$bt_client6" "$bt_client_port" \
+	local dir="$1" limit="$2" src start pid addr4="$bt_client4"
+	# IPv6 case: no IPv4 bind address, because transmission binds its
+	# tracker requests (libcurl) to the IPv4 one, even towards IPv6.
+	[ "$bt_fam" = 6 ] && addr4=0.0.0.0
+	bt_transmission_config "$dir" "$addr4" "$bt_client6" "$bt_client_port" \
 		"$bt_client_rpc" "$bt_crypto" "$bt_utp" false
-	if [ "$bt_magnet" = 1 ]; then
-		src=$(cat "$bt_case_dir/magnet")
-		[ -n "$(bt_announce_url)" ] && src="$src&tr=$(bt_announce_url)"
-	else
-		src="$bt_case_dir/$bt_case.torrent"
-	fi
+	# The magnet link carries the torrent's tracker (tr=), if it has one.
+	src="$bt_case_dir/$bt_case.torrent"
+	[ "$bt_magnet" = 1 ] && src=$(cat "$bt_case_dir/magnet")
 	start=$(date +%s.%N)
 	bt_transmission_start client "$dir" || return 1
 	pid=$bt_pid
@@ -488,6 +527,12 @@ bt_run() {
 	local bt_case="$1" limit="$2" dir start end got completed=0 tcp udp
 	bt_conf "$bt_case" || return 1
 	dir=$(mktemp -d "$bt_case_dir/run.XXXXXX")
+	if [ -s "$bt_case_dir/seeder.used" ]; then
+		bt_seeder_stop "$bt_case" || return 1
+		bt_seeder_start "$bt_case" || return 1
+		bt_wait_seeded "$bt_case" || return 1
+	fi
+	echo "$dir" >"$bt_case_dir/seeder.used"
 	bt_counters_add "$bt_case" || return 1
 	start=$(date +%s.%N)
 	case "$bt_client" in

@@ -49,7 +49,6 @@ nginx
 openssh-server
 openssh-client
 dnsmasq
-iperf3
 curl
 openssl
 ca-certificates

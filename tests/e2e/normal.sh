@@ -52,6 +52,11 @@ NORMAL_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/normal.py"
 NORMAL_DIR=""
 NORMAL_SHA256=""
 NORMAL_LL_PID=""
+# The daemons live in sbin, which a non-login root shell may not search.
+case ":$PATH:" in
+*:/usr/sbin:*) ;;
+*) PATH="$PATH:/usr/sbin:/sbin" ;;
+esac
 
 normal_log() {
 	printf '[normal %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
@@ -64,8 +69,7 @@ normal_require() {
 	for pair in nginx:nginx sshd:openssh-server ssh:openssh-client scp:openssh-client \
 		ssh-keygen:openssh-client dnsmasq:dnsmasq curl:curl \
 		openssl:openssl sha256sum:coreutils tc:iproute2; do
-		command -v "${pair%%:*}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null 2>&1 ||
-			missing="$missing ${pair#*:}(${pair%%:*})"
+		command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}(${pair%%:*})"
 	done
 	if [ -n "$missing" ]; then
 		printf '\n*** FAIL: e2e needs the Debian packages:%s; run contrib/install-deps.sh ***\n\n' "$missing" >&2
@@ -176,10 +180,11 @@ KbdInteractiveAuthentication no
 UsePAM no
 Subsystem sftp internal-sftp
 EOF
-	# -D: foreground, -e: log to stderr (our log file).
+	# -D: foreground, -e: log to stderr (our log file); sshd re-executes
+	# itself for every connection, so it needs its absolute path.
 	normal_start sshd "normal_listening t $NORMAL_SSH_PORT" \
 		sh -c 'mount -t tmpfs -o mode=0755 lab-run /run && mkdir -m 0755 /run/sshd && exec "$@"' sshd \
-		"$(command -v sshd || echo /usr/sbin/sshd)" -D -e -f "$ssh/sshd_config"
+		"$(command -v sshd)" -D -e -f "$ssh/sshd_config"
 }
 
 # 500 local records h<i>.e2e.lab -> 10.200.<i/250>.<i%250+1>, served from a

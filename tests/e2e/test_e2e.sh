@@ -79,10 +79,13 @@ check_fail() {
 
 # The lab's cleanup, after stopping our own background jobs (they live in
 # this namespace, so lab_cleanup's per-namespace kill does not reach them).
+# lab_cleanup reads the exit status from $?, so it is set again just
+# before; set +e first, or that failing status would end the trap early.
 e2e_cleanup() {
 	local status=$? pid
+	set +e
 	for pid in $BG_PIDS; do
-		kill "${pid%%:*}" 2>/dev/null || true
+		kill "${pid%%:*}" 2>/dev/null
 	done
 	(exit "$status")
 	lab_cleanup

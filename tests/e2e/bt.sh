@@ -277,7 +277,7 @@ EOF
 
 # bt_setup_case CASE: payload, torrent, tracker or DHT node, seeder.
 bt_setup_case() {
-	local c="$1" url size dir
+	local c="$1" url size dir hash aux_dev=s0
 	bt_conf "$c" || return 1
 	mkdir -p "$bt_case_dir"
 	size=$((BT_PAYLOAD_MIN + (RANDOM * 32768 + RANDOM) % BT_PAYLOAD_SPREAD))
@@ -290,15 +290,14 @@ bt_setup_case() {
 		cat "$bt_case_dir/mktorrent.log" >&2
 		return 1
 	fi
-	bt_hash=$(transmission-show "$bt_case_dir/$c.torrent" | sed -n 's/^ *Hash: //p')
-	bt_magnet_link=$(transmission-show -m "$bt_case_dir/$c.torrent")
-	echo "$bt_hash" >"$bt_case_dir/hash"
-	echo "$bt_magnet_link" >"$bt_case_dir/magnet"
-	echo "$size" >"$bt_case_dir/size"
+	hash=$(transmission-show "$bt_case_dir/$c.torrent" | sed -n 's/^ *Hash: //p')
+	transmission-show -m "$bt_case_dir/$c.torrent" >"$bt_case_dir/magnet"
 
+	# Router-side trackers sit on the router's client-facing link.
+	[ "$bt_aux_ns" = router ] && aux_dev=r0
 	case "$bt_aux" in
-	*:*) lab_exec "$bt_aux_ns" ip addr add "$bt_aux/64" dev "$( [ "$bt_aux_ns" = router ] && echo r0 || echo s0)" nodad ;;
-	*) lab_exec "$bt_aux_ns" ip addr add "$bt_aux/24" dev "$( [ "$bt_aux_ns" = router ] && echo r0 || echo s0)" ;;
+	*:*) lab_exec "$bt_aux_ns" ip addr add "$bt_aux/64" dev "$aux_dev" nodad ;;
+	*) lab_exec "$bt_aux_ns" ip addr add "$bt_aux/24" dev "$aux_dev" ;;
 	esac
 	lab_exec client ip addr add "$bt_client4/24" dev c0
 	lab_exec client ip addr add "$bt_client6/64" dev c0 nodad
@@ -307,7 +306,7 @@ bt_setup_case() {
 
 	case "$bt_tracker" in
 	http-* | udp-*)
-		bt_opentracker "$bt_aux_ns" "$bt_aux" "$bt_case_dir/opentracker" "$bt_hash" ;;
+		bt_opentracker "$bt_aux_ns" "$bt_aux" "$bt_case_dir/opentracker" "$hash" ;;
 	static6-router)
 		bt_static_tracker6 || return 1 ;;
 	dht-server)

@@ -141,18 +141,22 @@ def cmd_longlived(args):
 
 # --- UDP bulk transfer ------------------------------------------------------
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESPEC = struct.Struct("@qq")
+
+
 def cmd_udprecv(args):
     sock = socket.socket(family_of(args.bind), socket.SOCK_DGRAM)
-    # A few seconds of the stream fit in the buffer: a scheduling hiccup of
-    # this process on a busy machine is not counted as network loss.
-    sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
+    # The whole transfer fits in the buffer, and each datagram carries the
+    # kernel's arrival time: when this process is scheduled late on a busy
+    # machine, neither loss nor the measured rate changes. Datagrams are
+    # checked after the end marker, not while they arrive.
+    sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 32 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.bind((args.bind, args.port))
     print("udprecv ready", flush=True)
-    seen = {}
-    total = None
-    bad = 0
-    dups = 0
-    first = last = None
+    arrivals = []
+    total = 0
     deadline = time.monotonic() + args.timeout
     while True:
         left = deadline - time.monotonic()
@@ -160,32 +164,40 @@ def cmd_udprecv(args):
             break
         sock.settimeout(left)
         try:
-            data, _ = sock.recvfrom(65536)
+            data, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(TIMESPEC.size))
         except socket.timeout:
             break
+        if len(data) >= UDP_HDR.size and data[:4] == UDP_END:
+            total = UDP_HDR.unpack_from(data)[2]
+            break
+        stamp = None
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
+                sec, nsec = TIMESPEC.unpack_from(value)
+                stamp = sec + nsec / 1e9
+        arrivals.append((stamp if stamp is not None else time.time(), data))
+    seen = {}
+    bad = dups = 0
+    first = last = None
+    for stamp, data in arrivals:
         if len(data) < UDP_HDR.size:
             bad += 1
             continue
         magic, seq, count = UDP_HDR.unpack_from(data)
-        if magic == UDP_END:
-            total = count
-            break
         if magic != UDP_MAGIC or count == 0 or seq >= count:
             bad += 1
             continue
-        now = time.monotonic()
-        first = first if first is not None else now
-        last = now
-        total = count
+        first = stamp if first is None else min(first, stamp)
+        last = stamp if last is None else max(last, stamp)
+        total = total or count
         if seq in seen:
             dups += 1
             continue
         payload = data[UDP_HDR.size:]
-        if payload != seeded_block(args.seed, seq, len(payload)) or not payload:
+        if not payload or payload != seeded_block(args.seed, seq, len(payload)):
             bad += 1
             continue
         seen[seq] = payload
-    total = total or 0
     lost = total - len(seen)
     received = sum(len(p) for p in seen.values())
     digest = hashlib.sha256()
@@ -193,7 +205,7 @@ def cmd_udprecv(args):
         digest.update(seen[seq])
     seconds = (last - first) if first is not None and last > first else 0.0
     ok = total > 0 and lost == 0 and bad == 0 and digest.hexdigest() == args.expect_sha256
-    print("case=udp_bulk bytes=%d completed=%d seconds=%.2f rate=%.1fMbit/s checksum=%s "
+    print("case=udp_bulk bytes=%d completed=%d seconds=%.3f rate=%.1fMbit/s checksum=%s "
           "datagrams=%d lost=%d loss=%.2f%% bad=%d dup=%d" %
           (received, int(total > 0 and lost == 0), seconds,
            received * 8 / seconds / 1e6 if seconds else 0.0,
@@ -220,6 +232,9 @@ def cmd_udpsend(args):
             digest.update(seeded_block(args.seed, seq, size))
         print(digest.hexdigest())
         return 0
+    # Built before the clock starts: the loop below only sends and sleeps.
+    datagrams = [UDP_HDR.pack(UDP_MAGIC, seq, count) + seeded_block(args.seed, seq, size)
+                 for seq, size in enumerate(sizes)]
     sock = socket.socket(family_of(args.dest), socket.SOCK_DGRAM)
     sock.bind((args.source, 0))
     dest = (args.dest, args.port)
@@ -228,12 +243,12 @@ def cmd_udpsend(args):
     per_second = args.rate_mbit * 1e6 / 8 / UDP_PAYLOAD
     slot = 0.002
     start = time.monotonic()
-    for seq, size in enumerate(sizes):
+    for seq, datagram in enumerate(datagrams):
         due = start + seq / per_second
         wait = due - time.monotonic()
         if wait > slot:
             time.sleep(wait)
-        sock.sendto(UDP_HDR.pack(UDP_MAGIC, seq, count) + seeded_block(args.seed, seq, size), dest)
+        sock.sendto(datagram, dest)
     seconds = time.monotonic() - start
     time.sleep(0.2)  # let the tail drain before the end marker
     for _ in range(5):

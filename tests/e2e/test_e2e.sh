@@ -91,16 +91,11 @@ e2e_cleanup() {
 	lab_cleanup
 }
 
-# field KEY LINE: value of key=value field KEY in LINE.
-field() {
-	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n1
-}
-
 # record PHASE LINE: keeps a case's result line, after checking its form.
 record() {
 	local phase="$1" line="$2" k
 	for k in case bytes completed seconds; do
-		if [ -z "$(field "$k" "$line")" ]; then
+		if [ -z "$(normal_field "$k" "$line")" ]; then
 			check_fail "phase $phase: result line without $k=: '$line'"
 			return 0
 		fi
@@ -197,12 +192,12 @@ assert_normal() {
 			continue
 		fi
 		for line in "$off" "$on"; do
-			if [ "$(field completed "$line")" != 1 ] || [ "$(field checksum "$line")" != ok ]; then
+			if [ "$(normal_field completed "$line")" != 1 ] || [ "$(normal_field checksum "$line")" != ok ]; then
 				check_fail "normal case $c did not complete intact: $line"
 			fi
 		done
-		roff=$(num "$(field rate "$off")")
-		ron=$(num "$(field rate "$on")")
+		roff=$(num "$(normal_field rate "$off")")
+		ron=$(num "$(normal_field rate "$on")")
 		if ! awk -v a="$ron" -v b="$roff" -v r="$E2E_MIN_RATIO" 'BEGIN { exit !(a >= r * b) }'; then
 			check_fail "normal case $c: median throughput with btblockd $ron < $E2E_MIN_RATIO x $roff without"
 		fi
@@ -214,15 +209,15 @@ assert_bt() {
 	for c in $BT_CASES; do
 		off=$(result off "$c")
 		on=$(result on "$c")
-		if [ "$(field completed "$off")" != 1 ]; then
+		if [ "$(normal_field completed "$off")" != 1 ]; then
 			check_fail "BitTorrent case $c did not complete without btblockd: the lab does not work (${off:-no result})"
 		fi
 		if [ -z "$on" ]; then
 			check_fail "BitTorrent case $c: no result with btblockd"
-		elif [ "$(field completed "$on")" != 0 ]; then
+		elif [ "$(normal_field completed "$on")" != 0 ]; then
 			check_fail "BitTorrent case $c completed with btblockd"
-		elif [ "$(field bytes "$on")" -ge "$E2E_BT_MAX_BYTES" ]; then
-			check_fail "BitTorrent case $c received $(field bytes "$on") bytes with btblockd (< $E2E_BT_MAX_BYTES expected)"
+		elif [ "$(normal_field bytes "$on")" -ge "$E2E_BT_MAX_BYTES" ]; then
+			check_fail "BitTorrent case $c received $(normal_field bytes "$on") bytes with btblockd (< $E2E_BT_MAX_BYTES expected)"
 		fi
 		# Stopped by btblockd, not by something else going wrong: a
 		# detection names one of the case's own addresses.
@@ -248,10 +243,10 @@ report() {
 		for phase in off on all; do
 			line=$(result "$phase" "$c")
 			[ -n "$line" ] || continue
-			thr=$(field rate "$line")
-			[ -n "$thr" ] || thr=$(bt_rate "$(field bytes "$line")" "$(field seconds "$line")")
-			printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$phase" "$(field bytes "$line")" \
-				"$(field completed "$line")" "$(field seconds "$line")" "$thr" \
+			thr=$(normal_field rate "$line")
+			[ -n "$thr" ] || thr=$(bt_rate "$(normal_field bytes "$line")" "$(normal_field seconds "$line")")
+			printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$phase" "$(normal_field bytes "$line")" \
+				"$(normal_field completed "$line")" "$(normal_field seconds "$line")" "$thr" \
 				"$([ "$phase" = off ] && echo - || echo "$dets")"
 		done
 	done
@@ -299,7 +294,7 @@ lab_log "btblockd stats: $stats"
 assert_normal
 assert_bt
 ll=$(result all long_tcp)
-if [ "$(field completed "$ll")" != 1 ] || [ "$(field checksum "$ll")" != ok ]; then
+if [ "$(normal_field completed "$ll")" != 1 ] || [ "$(normal_field checksum "$ll")" != ok ]; then
 	check_fail "the long-lived TCP connection failed: $ll"
 fi
 # shellcheck disable=SC2086 # one argument per address

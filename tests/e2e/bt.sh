@@ -515,7 +515,10 @@ bt_fetch_transmission() {
 		awk -v s="$start" -v l="$limit" -v now="$(date +%s.%N)" 'BEGIN { exit !(now - s >= l) }' && break
 		sleep 0.25
 	done
-	bt_remote client "$bt_client_rpc" -t 1 -i >"$dir/final-info.txt" 2>&1 || true
+	{
+		bt_remote client "$bt_client_rpc" -t 1 -i
+		bt_remote client "$bt_client_rpc" -t 1 -it
+	} >"$dir/final-info.txt" 2>&1 || true
 	kill "$pid" 2>/dev/null || true
 	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -550,9 +553,18 @@ bt_run() {
 	fi
 	tcp=$(bt_counter "$bt_case" tcp_in)
 	udp=$(bt_counter "$bt_case" udp_in)
-	{
-		echo "tcp_in=$tcp udp_in=$udp tcp_refused=$(bt_counter "$bt_case" tcp_refused)"
-	} >"$dir/counters.txt"
+	bt_log "$bt_case: bytes from the seeder: tcp $tcp, udp $udp;" \
+		"TCP refused (utp case): $(bt_counter "$bt_case" tcp_refused) bytes"
+	if [ "$completed" = 0 ]; then
+		# Expected with btblockd; without, the reason is in here.
+		bt_log "$bt_case: not complete; the client's last words:"
+		# (|| true: one of the two files does not exist, and the
+		# caller may run with set -e.)
+		{
+			tail -n 5 "$dir/aria2.out" || true
+			grep -i -E 'state:|percent done:|peers:|error|announce|got a list|tracker' "$dir/final-info.txt" || true
+		} 2>/dev/null | sed 's/^/  | /' >&2
+	fi
 	# The uTP case must really have moved its payload over UDP.
 	if [ "$bt_utp" = true ] && [ "$completed" = 1 ] && [ "$tcp" -gt "$udp" ]; then
 		bt_log "utp: more TCP ($tcp) than UDP ($udp) bytes from the seeder: not a uTP transfer"

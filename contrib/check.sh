@@ -124,9 +124,16 @@ fi
 # The e2e lab: not in TESTS (it would run in distcheck and the sanitizer
 # build too), so once here; the harness writes its .trs, which finish()
 # counts. Its log holds the result table (also in tests/e2e/report.md).
+# Like the check stage, a failure counts once: as the failed test, or as
+# the stage when there is no failed result (e.g. make itself failed).
 if [ "${SKIP_E2E:-0}" != 1 ]; then
-	if ! stage e2e make check TESTS=tests/e2e/test_e2e.sh; then
+	say e2e
+	if ! make check TESTS=tests/e2e/test_e2e.sh; then
+		failed_stages="$failed_stages e2e"
+		printf '*** stage "e2e" FAILED ***\n' >&2
 		[ -f tests/e2e/test_e2e.sh.log ] && cat tests/e2e/test_e2e.sh.log
+		grep -q -E '^:test-result: *(FAIL|ERROR)' tests/e2e/test_e2e.sh.trs 2>/dev/null ||
+			stage_failed=$((stage_failed + 1))
 	fi
 fi
 

@@ -309,6 +309,11 @@ cp "$LAB_TMP/detect.jsonl" "$(dirname "$E2E_REPORT")/detect.jsonl" 2>/dev/null |
 	echo
 	echo "Router links shaped to $E2E_LINK_RATE; normal cases: median of $NORMAL_REPEATS runs (runs=)."
 	echo "BitTorrent cases all at once, limits: off $E2E_BT_LIMIT_OFF s, on $E2E_BT_LIMIT_ON s."
+	# Lines over --detect-log-rate are only counted: the detectors column
+	# could then miss one.
+	echo "Detection log: $(grep -c '"detector"' "$LAB_TMP/detect.jsonl" 2>/dev/null || echo 0) detections," \
+		"$(sed -n 's/.*"suppressed":\([0-9]*\).*/\1/p' "$LAB_TMP/detect.jsonl" 2>/dev/null |
+			awk '{ n += $1 } END { print n + 0 }') suppressed by its rate limit."
 	echo
 	report
 } >"$E2E_REPORT"

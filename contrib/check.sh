@@ -9,6 +9,10 @@
 # (so a broken build can never print "0 failed"). Exit status 0 only when
 # every stage passed.
 #
+# After the check stage, the "e2e" stage runs the end-to-end lab once
+# (tests/e2e/test_e2e.sh: real BitTorrent clients and services through the
+# router, a few minutes; its result counts in the summary like any test).
+#
 # After distcheck, two more builds, each in a directory of its own next to
 # $BUILD_DIR: $BUILD_DIR-san (--enable-sanitizers: `make check` with ASan
 # and UBSan in every program, the daemon of the kernel tests included; a
@@ -17,7 +21,8 @@
 # harness for FUZZ_SECONDS). Each stage prints its time.
 #
 # Environment: BUILD_DIR, JOBS (default 2), SKIP_DEPS=1 (no apt step),
-# SKIP_DISTCHECK=1, SKIP_SANITIZERS=1, SKIP_FUZZ=1, FUZZ_SECONDS (default 60).
+# SKIP_E2E=1, SKIP_DISTCHECK=1, SKIP_SANITIZERS=1, SKIP_FUZZ=1,
+# FUZZ_SECONDS (default 60).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -114,6 +119,22 @@ if ! make -j"$jobs" check; then
 		cat test-suite.log
 	fi
 	finish
+fi
+
+# The e2e lab: not in TESTS (it would run in distcheck and the sanitizer
+# build too), so once here; the harness writes its .trs, which finish()
+# counts. Its log holds the result table (also in tests/e2e/report.md).
+# Like the check stage, a failure counts once: as the failed test, or as
+# the stage when there is no failed result (e.g. make itself failed).
+if [ "${SKIP_E2E:-0}" != 1 ]; then
+	say e2e
+	if ! make check TESTS=tests/e2e/test_e2e.sh; then
+		failed_stages="$failed_stages e2e"
+		printf '*** stage "e2e" FAILED ***\n' >&2
+		[ -f tests/e2e/test_e2e.sh.log ] && cat tests/e2e/test_e2e.sh.log
+		grep -q -E '^:test-result: *(FAIL|ERROR)' tests/e2e/test_e2e.sh.trs 2>/dev/null ||
+			stage_failed=$((stage_failed + 1))
+	fi
 fi
 
 if [ "${SKIP_DISTCHECK:-0}" != 1 ]; then

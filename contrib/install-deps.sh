@@ -10,6 +10,9 @@ set -eu
 #        tool's interpreter, distcheck's xz, man page and shell linting,
 #        the Debian package build and lint (contrib/test_deb.sh)
 # fuzz:  clang with libFuzzer and the sanitizer runtimes (--enable-fuzzing)
+# e2e:   the real services and BitTorrent clients of tests/e2e (each run
+#        with its own configuration inside the lab's namespaces; the host
+#        instances the packages would start are kept from starting, below)
 PACKAGES="
 build-essential
 autoconf
@@ -37,6 +40,18 @@ lintian
 qemu-system-x86
 clang
 libclang-rt-14-dev
+opentracker
+transmission-daemon
+transmission-cli
+aria2
+mktorrent
+nginx
+openssh-server
+openssh-client
+dnsmasq
+curl
+openssl
+ca-certificates
 "
 
 missing=""
@@ -58,8 +73,33 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
+# Installing a service package starts its service on the host (nginx on
+# port 80, sshd, dnsmasq, transmission-daemon): invoke-rc.d asks
+# /usr/sbin/policy-rc.d first, and exit status 101 means "not allowed".
+# The e2e tests run their own instances in namespaces and never use the
+# host's. An existing policy-rc.d (e.g. a container's) is left alone.
+POLICY=/usr/sbin/policy-rc.d
+policy_added=0
+remove_policy() {
+	if [ "$policy_added" = 1 ]; then
+		rm -f "$POLICY"
+		policy_added=0
+	fi
+}
+trap remove_policy EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\n# contrib/install-deps.sh: no service starts during the install\nexit 101\n' >"$POLICY"
+	chmod 755 "$POLICY"
+	policy_added=1
+fi
+
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
+# Another apt run (e.g. a second test command) holds the lock: wait for it.
+apt-get -o DPkg::Lock::Timeout=300 update
 # shellcheck disable=SC2086 # one word per package
-apt-get install -y --no-install-recommends $PACKAGES
+apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $PACKAGES
+remove_policy
 echo "install-deps: done"

@@ -53,14 +53,10 @@
 #
 # Expected detectors with btblockd (detection log "detector" field):
 # tcp_http_tracker http-tracker, udp_tracker udp-tracker, utp utp, dht_only
-# dht, magnet_metadata and ipv6 bt-handshake. mse_required is NOT stopped:
-# the MSE key exchange is random bytes by design, and btblockd blocks it
-# only when the answering peer is already known as BitTorrent (endpoint
-# cache), which nothing in this case teaches it (its tracker is not seen).
-# That is the documented limit in README ("the MSE key-exchange heuristic
-# alone never blocks"); blocking on the heuristic alone would also block
-# KakaoTalk, Spotify and Telegram flows of the labelled corpus. The case
-# stays, failing, as the measure of that gap.
+# dht, magnet_metadata and ipv6 bt-handshake, mse_required mse. Its
+# tracker is not seen and the peer is not known beforehand: the mse
+# detector has to recognise the encrypted exchange itself (random key
+# exchange, then the lengths RC4 keeps of the 68-byte handshake inside).
 
 BT_CASES="tcp_http_tracker udp_tracker mse_required utp dht_only magnet_metadata ipv6"
 BT_PAYLOAD_MIN=${BT_PAYLOAD_MIN:-20000000}   # bytes; each payload is random

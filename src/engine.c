@@ -195,7 +195,7 @@ __attribute__((noinline)) static void inspect(struct engine *e, struct flow *f, 
 	struct dpi_pkt p;
 	enum dpi_id r;
 
-	memset(&p, 0, sizeof(p));
+	/* every field set once (no memset of the whole packet first) */
 	p.v = v;
 	p.dir = dir;
 	p.start_seen = f->start_seen;
@@ -205,11 +205,15 @@ __attribute__((noinline)) static void inspect(struct engine *e, struct flow *f, 
 	p.len = v->payload_len;
 	p.learn = learn;
 	p.learn_ctx = e;
+	p.stream = NULL;
+	p.stream_len = 0;
+	p.stream_grew = 0;
 	if (v->l4proto == IPPROTO_TCP) {
 		p.stream_grew = flow_head_append(&e->flows, f, dir, v->tcp_seq,
 						 v->payload, v->payload_len);
 		p.stream = flow_head(&e->flows, f, dir);
-		p.stream_len = p.stream ? f->dir[dir].head_len : 0;
+		if (p.stream)
+			p.stream_len = f->dir[dir].head_len;
 	}
 	BUMP(e->ctr.inspected_packets);
 	r = dpi_inspect(&f->dpi, &p);

@@ -190,7 +190,7 @@ static int mse_responder_known(struct engine *e, const struct flow *f)
 			     e->now_ns);
 }
 
-__attribute__((noinline)) static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
+static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 {
 	struct dpi_pkt p;
 	enum dpi_id r;
@@ -262,8 +262,8 @@ static __attribute__((noinline)) void expire_idle(struct engine *e)
 }
 
 /* A new or undecided flow, or a blocked one still learning. */
-static __attribute__((noinline)) void process_open(struct engine *e, struct flow *f, int dir,
-						   int created, const struct pkt_view *v)
+static void process_open(struct engine *e, struct flow *f, int dir,
+			 int created, const struct pkt_view *v)
 {
 	if (created) {
 		f->eps_gen = (uint32_t)e->eps.inserted;

@@ -364,13 +364,6 @@ struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
 }
 
 
-const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)
-{
-	if (f->head == FLOW_NONE)
-		return NULL;
-	return t->heads + ((size_t)f->head * 2 + (size_t)dir) * t->head_size;
-}
-
 /* The pool is dry: take back the slot of the longest idle of the next
  * FLOW_HEAD_SCAN holders if it has been idle long enough. Its flow goes
  * on without a head, like a flow that found the pool dry. 1 if a slot

@@ -214,8 +214,14 @@ uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns);
 int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq,
 		     const uint8_t *data, uint32_t len);
 
-/* The head of direction dir, or NULL when the flow has no head slot. */
-const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir);
+/* The head of direction dir, or NULL when the flow has no head slot.
+ * Inline: asked for on every packet of an undecided TCP flow. */
+static inline const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)
+{
+	if (f->head == FLOW_NONE)
+		return NULL;
+	return t->heads + ((size_t)f->head * 2 + (size_t)dir) * t->head_size;
+}
 
 /* Give the flow's head slot back (the flow is decided). */
 void flow_head_release(struct flow_table *t, struct flow *f);

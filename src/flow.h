@@ -45,6 +45,7 @@ struct flow {
 	uint32_t prev, next;	/* age list of the flow's class */
 	uint32_t head;		/* stream head slot or FLOW_NONE */
 	uint32_t eps_gen;	/* endpoint cache generation last checked */
+	uint32_t bucket;	/* hash bucket: removal needs no rehash */
 	uint8_t in_use;
 	uint8_t start_seen;	/* TCP: SYN or SYN-ACK seen */
 	uint8_t server;		/* TCP: 1 b listens, 2 a listens, 0 unknown */

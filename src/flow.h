@@ -56,8 +56,9 @@ struct flow {
 
 /* Flows remembered by a cheap unkeyed index of their tuple: a packet
  * of one of them skips the keyed hash and the chain. A collision only
- * costs the full lookup. */
-#define FLOW_RECENT 16
+ * costs the full lookup. 64 slots (256 bytes): over the corpus, 16
+ * sent 7878 packets of known flows to the chain, 64 send 4676. */
+#define FLOW_RECENT 64
 
 /* flow_view_dir compares the key and the view's tuple as blocks */
 _Static_assert(offsetof(struct flow, b) == offsetof(struct flow, a) + 16 &&

@@ -85,11 +85,15 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 			return r;
 		/* clear-text heads: HTTP (and magnet links in any text), TLS */
 		if (p->dir_payload_pkts <= 4 && hl >= 8) {
-			struct dpi_pkt text = *p;
+			const struct dpi_pkt *tp = p;
+			struct dpi_pkt text;
 
-			if (!text.stream && text.len > DPI_TEXT_WINDOW)
+			if (!p->stream && p->len > DPI_TEXT_WINDOW) {
+				text = *p;	/* copied only when cut */
 				text.len = DPI_TEXT_WINDOW;
-			r = h[0] == 0x16 ? tls_sni_check(&text) : http_check(&text);
+				tp = &text;
+			}
+			r = h[0] == 0x16 ? tls_sni_check(tp) : http_check(tp);
 			if (r)
 				return r;
 		}

@@ -190,12 +190,12 @@ static int mse_responder_known(struct engine *e, const struct flow *f)
 			     e->now_ns);
 }
 
-__attribute__((noinline)) static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
+static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 {
 	struct dpi_pkt p;
 	enum dpi_id r;
 
-	memset(&p, 0, sizeof(p));
+	/* every field set once (no memset of the whole packet first) */
 	p.v = v;
 	p.dir = dir;
 	p.start_seen = f->start_seen;
@@ -205,11 +205,15 @@ __attribute__((noinline)) static void inspect(struct engine *e, struct flow *f, 
 	p.len = v->payload_len;
 	p.learn = learn;
 	p.learn_ctx = e;
+	p.stream = NULL;
+	p.stream_len = 0;
+	p.stream_grew = 0;
 	if (v->l4proto == IPPROTO_TCP) {
 		p.stream_grew = flow_head_append(&e->flows, f, dir, v->tcp_seq,
 						 v->payload, v->payload_len);
 		p.stream = flow_head(&e->flows, f, dir);
-		p.stream_len = p.stream ? f->dir[dir].head_len : 0;
+		if (p.stream)
+			p.stream_len = f->dir[dir].head_len;
 	}
 	BUMP(e->ctr.inspected_packets);
 	r = dpi_inspect(&f->dpi, &p);
@@ -258,8 +262,8 @@ static __attribute__((noinline)) void expire_idle(struct engine *e)
 }
 
 /* A new or undecided flow, or a blocked one still learning. */
-static __attribute__((noinline)) void process_open(struct engine *e, struct flow *f, int dir,
-						   int created, const struct pkt_view *v)
+static void process_open(struct engine *e, struct flow *f, int dir,
+			 int created, const struct pkt_view *v)
 {
 	if (created) {
 		f->eps_gen = (uint32_t)e->eps.inserted;
@@ -285,18 +289,25 @@ static __attribute__((noinline)) void process_open(struct engine *e, struct flow
 	}
 }
 
-void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
-		    struct engine_result *out)
+/* Everything but a recent allowed flow. f is the flow the recent-flow
+ * check found (direction dir), or NULL; recent_missed says that check
+ * ran (no expiry walk was due) and found nothing, so only the chain is
+ * left to try. */
+static __attribute__((noinline)) void process_slow(struct engine *e, const struct pkt_view *v,
+						   struct flow *f, int dir, int recent_missed,
+						   struct engine_result *out)
 {
-	struct flow *f;
-	int dir, created;
+	int created = 0;
 
-	if (now_ns > e->now_ns)
-		e->now_ns = now_ns;	/* capture clocks may step back */
-	BUMP(e->ctr.packets);
-	if (e->now_ns >= e->next_expire_ns)
-		expire_idle(e);
-	f = flow_lookup(&e->flows, v, e->now_ns, &dir, &created);
+	if (!f) {
+		if (recent_missed) {
+			f = flow_lookup_chain(&e->flows, v, e->now_ns, &dir, &created);
+		} else {
+			if (e->now_ns >= e->next_expire_ns)
+				expire_idle(e);
+			f = flow_lookup(&e->flows, v, e->now_ns, &dir, &created);
+		}
+	}
 	if (!f) {
 		out->verdict = ENGINE_UNDECIDED;
 		out->reason = NULL;
@@ -315,6 +326,47 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 				 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
 	out->verdict = (enum engine_verdict)f->verdict;
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
+	out->decided_at = f->decided_at;
+	out->flow_packets = f->packets;
+}
+
+/* Most packets belong to an allowed flow met a moment ago: that case is
+ * handled here without a call, so without a stack frame; the rest goes
+ * to process_slow with what the recent-flow check learned. */
+void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
+		    struct engine_result *out)
+{
+	struct flow_table *t = &e->flows;
+	struct flow *f;
+	uint64_t last;
+	int dir;
+
+	if (now_ns > e->now_ns)
+		e->now_ns = now_ns;	/* capture clocks may step back */
+	BUMP(e->ctr.packets);
+	if (e->now_ns >= e->next_expire_ns ||
+	    (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)) {
+		process_slow(e, v, NULL, 0, 0, out);
+		return;
+	}
+	f = &t->flows[t->recent[flow_recent_slot(v)]];
+	dir = flow_view_dir(f, v);
+	if (dir < 0 || flow_expired(t, f, e->now_ns)) {
+		process_slow(e, v, NULL, 0, 1, out);
+		return;
+	}
+	/* flow_touch, when it needs no age list move */
+	last = e->now_ns > f->last_ns ? e->now_ns : f->last_ns;
+	if (f->verdict != ENGINE_ALLOW || (uint32_t)(last >> FLOW_LINK_SHIFT) != f->linked) {
+		process_slow(e, v, f, dir, 0, out);
+		return;
+	}
+	f->last_ns = last;
+	f->packets++;
+	__atomic_store_n(&e->ctr.payload_packets,
+			 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
+	out->verdict = ENGINE_ALLOW;
+	out->reason = NULL;
 	out->decided_at = f->decided_at;
 	out->flow_packets = f->packets;
 }

@@ -188,7 +188,7 @@ void flow_head_release(struct flow_table *t, struct flow *f)
 static void flow_remove(struct flow_table *t, struct flow *f, enum flow_end why)
 {
 	uint32_t idx = (uint32_t)(f - t->flows);
-	uint32_t *pp = &t->buckets[bucket_of(t, f->a, f->pa, f->b, f->pb, f->l4, f->family)];
+	uint32_t *pp = &t->buckets[f->bucket];
 
 	if (t->on_end)
 		t->on_end(t->on_end_arg, f, why);
@@ -323,6 +323,7 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	f->head = FLOW_NONE;
 	f->last_ns = now_ns;
 	f->linked = (uint32_t)(now_ns >> LINK_SHIFT);
+	f->bucket = b;
 	f->hnext = t->buckets[b];
 	t->buckets[b] = idx;
 	age_append(t, f);
@@ -363,13 +364,6 @@ struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
 	return f;
 }
 
-
-const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)
-{
-	if (f->head == FLOW_NONE)
-		return NULL;
-	return t->heads + ((size_t)f->head * 2 + (size_t)dir) * t->head_size;
-}
 
 /* The pool is dry: take back the slot of the longest idle of the next
  * FLOW_HEAD_SCAN holders if it has been idle long enough. Its flow goes

@@ -45,6 +45,7 @@ struct flow {
 	uint32_t prev, next;	/* age list of the flow's class */
 	uint32_t head;		/* stream head slot or FLOW_NONE */
 	uint32_t eps_gen;	/* endpoint cache generation last checked */
+	uint32_t bucket;	/* hash bucket: removal needs no rehash */
 	uint8_t in_use;
 	uint8_t start_seen;	/* TCP: SYN or SYN-ACK seen */
 	uint8_t server;		/* TCP: 1 b listens, 2 a listens, 0 unknown */
@@ -55,8 +56,9 @@ struct flow {
 
 /* Flows remembered by a cheap unkeyed index of their tuple: a packet
  * of one of them skips the keyed hash and the chain. A collision only
- * costs the full lookup. */
-#define FLOW_RECENT 16
+ * costs the full lookup. 64 slots (256 bytes): over the corpus, 16
+ * sent 7878 packets of known flows to the chain, 64 send 4676. */
+#define FLOW_RECENT 64
 
 /* flow_view_dir compares the key and the view's tuple as blocks */
 _Static_assert(offsetof(struct flow, b) == offsetof(struct flow, a) + 16 &&
@@ -214,8 +216,14 @@ uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns);
 int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq,
 		     const uint8_t *data, uint32_t len);
 
-/* The head of direction dir, or NULL when the flow has no head slot. */
-const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir);
+/* The head of direction dir, or NULL when the flow has no head slot.
+ * Inline: asked for on every packet of an undecided TCP flow. */
+static inline const uint8_t *flow_head(const struct flow_table *t, const struct flow *f, int dir)
+{
+	if (f->head == FLOW_NONE)
+		return NULL;
+	return t->heads + ((size_t)f->head * 2 + (size_t)dir) * t->head_size;
+}
 
 /* Give the flow's head slot back (the flow is decided). */
 void flow_head_release(struct flow_table *t, struct flow *f);

@@ -18,20 +18,57 @@ static const struct dpi_lit agents[] = {
 	DPI_LIT("WebTorrent"), DPI_LIT("Tribler"), DPI_LIT("BitSpirit"), DPI_LIT("Xunlei"),
 };
 
-/* Find needle n in h[0..hl): Horspool, so that a head filled with the
- * needle's first letter costs a skip per byte, not a compare. */
-static const uint8_t *find(const uint8_t *h, size_t hl, const char *n)
-{
-	size_t nl = strlen(n), i;
+/* A needle searched for with Horspool, so that a head filled with the
+ * needle's first letter costs a skip per byte, not a compare. The skip
+ * table is built once at start-up, not per search: most heads are short
+ * and the table would cost more than the search. */
+struct needle {
+	const char *s;
+	size_t len;
 	uint8_t shift[256];
+};
 
-	if (nl == 0 || nl > hl || nl > 255)
+#define NEEDLE(str) { str, sizeof(str) - 1, { 0 } }
+
+static struct needle n_head_end = NEEDLE("\r\n\r\n");
+static struct needle n_info_hash = NEEDLE("info_hash=");
+static struct needle n_piece = NEEDLE("piece=");
+static struct needle n_peer_id = NEEDLE("peer_id=");
+static struct needle n_announce = NEEDLE("/announce");
+static struct needle n_scrape = NEEDLE("/scrape");
+static struct needle n_magnet = NEEDLE("magnet:?xt=urn:btih:");
+
+static void needle_prepare(struct needle *n)
+{
+	size_t i;
+
+	memset(n->shift, (int)n->len, sizeof(n->shift));
+	for (i = 0; i + 1 < n->len; i++)
+		n->shift[(uint8_t)n->s[i]] = (uint8_t)(n->len - 1 - i);
+}
+
+/* Before main and any worker thread: the tables are read-only after. */
+static void __attribute__((constructor)) needles_prepare(void)
+{
+	needle_prepare(&n_head_end);
+	needle_prepare(&n_info_hash);
+	needle_prepare(&n_piece);
+	needle_prepare(&n_peer_id);
+	needle_prepare(&n_announce);
+	needle_prepare(&n_scrape);
+	needle_prepare(&n_magnet);
+}
+
+/* Find needle n in h[0..hl). */
+static const uint8_t *find(const uint8_t *h, size_t hl, const struct needle *n)
+{
+	size_t nl = n->len, i;
+	uint8_t last = (uint8_t)n->s[nl - 1];
+
+	if (nl > hl)
 		return NULL;
-	memset(shift, (int)nl, sizeof(shift));
-	for (i = 0; i + 1 < nl; i++)
-		shift[(uint8_t)n[i]] = (uint8_t)(nl - 1 - i);
-	for (i = 0; i + nl <= hl; i += shift[h[i + nl - 1]])
-		if (h[i + nl - 1] == (uint8_t)n[nl - 1] && memcmp(h + i, n, nl - 1) == 0)
+	for (i = 0; i + nl <= hl; i += n->shift[h[i + nl - 1]])
+		if (h[i + nl - 1] == last && memcmp(h + i, n->s, nl - 1) == 0)
 			return h + i;
 	return NULL;
 }
@@ -104,7 +141,7 @@ static const struct dpi_lit reply_heads[] = {
 
 static const uint8_t *body_of(const uint8_t *d, size_t len, size_t *bl)
 {
-	const uint8_t *e = find(d, len, "\r\n\r\n");
+	const uint8_t *e = find(d, len, &n_head_end);
 
 	if (!e)
 		return NULL;
@@ -118,14 +155,14 @@ static enum dpi_id request(const uint8_t *d, size_t len)
 	size_t rl = eol ? (size_t)(eol - d) : len, vl;
 
 	/* The request line: tracker and BEP 17 seeds by their parameters. */
-	if (find(d, rl, "info_hash=")) {
-		if (find(d, rl, "piece="))
+	if (find(d, rl, &n_info_hash)) {
+		if (find(d, rl, &n_piece))
 			return DPI_WEBSEED;
-		if (find(d, rl, "peer_id=") || find(d, rl, "/announce") ||
-		    find(d, rl, "/scrape"))
+		if (find(d, rl, &n_peer_id) || find(d, rl, &n_announce) ||
+		    find(d, rl, &n_scrape))
 			return DPI_HTTP_TRACKER;
 	}
-	q = find(d, rl, "peer_id=");
+	q = find(d, rl, &n_peer_id);
 	if (q && azureus_peer_id(q + 8, rl - (size_t)(q + 8 - d)))
 		return DPI_PEER_ID;
 	if (!eol)
@@ -175,7 +212,7 @@ enum dpi_id http_check(const struct dpi_pkt *p)
 		r = request(d, len);
 	else if (memcmp(d, "HTTP/1.", 7) == 0)
 		r = reply(d, len);
-	if (r == DPI_NONE && looks_text(d, len) && find(d, len, "magnet:?xt=urn:btih:"))
+	if (r == DPI_NONE && looks_text(d, len) && find(d, len, &n_magnet))
 		r = DPI_MAGNET;
 	return r;
 }

@@ -173,13 +173,18 @@ static int resync(const uint8_t *data, size_t len, size_t *at, uint32_t *skip,
 	size_t i, end = len < RESYNC_SCAN ? len : RESYNC_SCAN;
 
 	for (i = 1; i + 5 <= end; i++) {
-		const uint8_t *z = memchr(data + i, 0, end - i);
 		uint32_t mlen;
 		int n, s = 0, x = 0;
 
-		if (!z)
-			break;
-		i = (size_t)(z - data);
+		/* a header starts with a zero byte; inside a run of zeros
+		 * (padding, sparse blocks) the next one is simply i */
+		if (data[i] != 0) {
+			const uint8_t *z = memchr(data + i, 0, end - i);
+
+			if (!z)
+				break;
+			i = (size_t)(z - data);
+		}
 		if (i + 5 > end || data[i + 1] != 0)
 			continue;
 		mlen = be32(data + i);

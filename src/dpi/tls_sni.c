@@ -4,9 +4,9 @@
 #include "dpi/tls_sni.h"
 
 #include <string.h>
-#include <strings.h>
 
-/* Matched as the whole name or as a suffix after a dot. */
+/* Matched as the whole name or as a suffix after a dot; lower case, at
+ * least four letters each. */
 static const struct dpi_lit hosts[] = {
 	DPI_LIT("utorrent.com"), DPI_LIT("bittorrent.com"),
 	DPI_LIT("tracker.opentrackr.org"), DPI_LIT("open.stealth.si"),
@@ -69,20 +69,52 @@ int tls_sni_get(const uint8_t *d, size_t len, const uint8_t **name, size_t *nlen
 	return 0;
 }
 
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+static uint32_t load32(const void *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, 4);
+	return w;
+}
+
+/* Does the name end with the lower-case host h (ASCII case folded)? */
+static int ends_with_host(const uint8_t *n, size_t nl, const char *h, size_t hl)
+{
+	size_t i;
+
+	if (nl < hl)
+		return 0;
+	n += nl - hl;
+	for (i = 0; i < hl; i++)
+		if (lower(n[i]) != (uint8_t)h[i])
+			return 0;
+	return 1;
+}
+
 enum dpi_id tls_sni_check(const struct dpi_pkt *p)
 {
 	const uint8_t *d = p->stream ? p->stream : p->data, *n;
 	size_t len = p->stream ? p->stream_len : p->len, nl, i;
+	uint8_t tail[4];
+	uint32_t t;
 
-	if (!tls_sni_get(d, len, &n, &nl))
+	if (!tls_sni_get(d, len, &n, &nl) || nl < 4)
 		return DPI_NONE;
+	/* the name's last four letters, folded once, against each host's
+	 * last four as one word: most names leave the list at this test */
+	for (i = 0; i < 4; i++)
+		tail[i] = lower(n[nl - 4 + i]);
+	t = load32(tail);
 	for (i = 0; i < DPI_NLITS(hosts); i++) {
 		size_t hl = hosts[i].len;
 
-		/* the last letter first: the list is lower case, and | 0x20
-		 * leaves digits, '.' and '-' alone */
-		if (nl < hl || (n[nl - 1] | 0x20) != (uint8_t)hosts[i].s[hl - 1] ||
-		    strncasecmp((const char *)n + nl - hl, hosts[i].s, hl) != 0)
+		if (nl < hl || load32(hosts[i].s + hl - 4) != t ||
+		    !ends_with_host(n, nl, hosts[i].s, hl))
 			continue;
 		if (nl == hl || n[nl - hl - 1] == '.')
 			return DPI_TLS_TRACKER;

@@ -12,13 +12,20 @@
 /* Resent SYNs with a matching clock before an unanswered SYN counts. */
 #define UTP_SYN_RETRIES 1
 
+/* The first byte and the length: what most datagrams of other protocols
+ * fail, tested before anything else is set up. */
+static inline int utp_plausible(const uint8_t *d, size_t len)
+{
+	return len >= 20 && (d[0] & 0x0f) == 1 && (d[0] >> 4) <= UTP_SYN;
+}
+
 int utp_parse(const uint8_t *d, size_t len, struct utp_hdr *h)
 {
 	size_t off = 20;
 	uint8_t ext;
 	int n = 0;
 
-	if (len < 20 || (d[0] & 0x0f) != 1 || (d[0] >> 4) > UTP_SYN)
+	if (!utp_plausible(d, len))
 		return 0;
 	ext = d[1];
 	while (ext != 0) {
@@ -63,7 +70,7 @@ enum dpi_id utp_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	struct dpi_utp_dir *me = &st->utp[p->dir], *peer = &st->utp[!p->dir];
 	struct utp_hdr h;
 
-	if (!utp_parse(p->data, p->len, &h)) {
+	if (!utp_plausible(p->data, p->len) || !utp_parse(p->data, p->len, &h)) {
 		if (me->bad < 255)
 			me->bad++;
 		return DPI_NONE;

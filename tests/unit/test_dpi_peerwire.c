@@ -318,6 +318,33 @@ static void test_framing_resync_inside_segment(void **state)
 	assert_int_equal(midstream(&st, 0, 1, seg, n), DPI_BT_FRAMING);
 }
 
+static void test_framing_resync_after_zero_run(void **state)
+{
+	struct dpi_flow st;
+	uint8_t seg[1400];
+
+	(void)state;
+	/* a sparse block (zeros) running straight into a piece header: the
+	 * scan steps through the run byte by byte and must still stop on
+	 * the header's own leading zeros */
+	memset(&st, 0, sizeof(st));
+	la_fill(seg, sizeof(seg), 5);
+	memset(seg + 100, 0, 500);
+	put32(seg + 600, 9 + 16384);
+	seg[604] = 7;
+	put32(seg + 605, 3);
+	put32(seg + 609, 16384);
+	assert_int_equal(midstream(&st, 1, 9000, seg, sizeof(seg)), DPI_NONE);
+	assert_int_equal(st.pw[1].sync, 1);
+	assert_int_equal(st.pw[1].skip, 600 + 4 + 9 + 16384 - sizeof(seg));
+	/* zeros alone are no message */
+	memset(&st, 0, sizeof(st));
+	memset(seg, 0, sizeof(seg));
+	seg[0] = 0x55;
+	assert_int_equal(midstream(&st, 0, 1, seg, sizeof(seg)), DPI_NONE);
+	assert_int_equal(st.pw[0].sync, 0);
+}
+
 static void test_framing_resync_needs_structure(void **state)
 {
 	struct dpi_flow st;
@@ -453,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_framing_ssh_like_lengths),
 		cmocka_unit_test(test_framing_walk_bounded),
 		cmocka_unit_test(test_framing_resync_inside_segment),
+		cmocka_unit_test(test_framing_resync_after_zero_run),
 		cmocka_unit_test(test_framing_resync_needs_structure),
 		cmocka_unit_test(test_framing_one_packet_of_haves),
 	};

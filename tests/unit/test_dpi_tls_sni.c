@@ -52,6 +52,11 @@ static void test_trackers(void **state)
 	assert_int_equal(check(b, len), DPI_TLS_TRACKER);
 	len = la_client_hello(b, "TRACKER.OPENTRACKR.ORG", 3);
 	assert_int_equal(check(b, len), DPI_TLS_TRACKER);
+	/* case folded in the last four letters too, and the whole name */
+	len = la_client_hello(b, "Tracker.Files.FM", 3);
+	assert_int_equal(check(b, len), DPI_TLS_TRACKER);
+	len = la_client_hello(b, "bt.t-ru.org", 3);
+	assert_int_equal(check(b, len), DPI_TLS_TRACKER);
 }
 
 static void test_negatives(void **state)
@@ -67,6 +72,17 @@ static void test_negatives(void **state)
 	len = la_client_hello(b, "notutorrent.com", 3);
 	assert_int_equal(check(b, len), DPI_NONE);
 	len = la_client_hello(b, "utorrent.com.evil.example", 3);
+	assert_int_equal(check(b, len), DPI_NONE);
+	/* the same last four letters, a difference further in */
+	len = la_client_hello(b, "tracker.opentrackx.org", 3);
+	assert_int_equal(check(b, len), DPI_NONE);
+	/* only ASCII letters fold: 0x0e is not '.' */
+	len = la_client_hello(b, "bittorrent\x0e" "com", 3);
+	assert_int_equal(check(b, len), DPI_NONE);
+	/* names shorter than any host */
+	len = la_client_hello(b, "a.b", 3);
+	assert_int_equal(check(b, len), DPI_NONE);
+	len = la_client_hello(b, "m", 3);
 	assert_int_equal(check(b, len), DPI_NONE);
 	lookalikes_init();
 	for (i = 0; i < LA_COUNT; i++)

@@ -385,6 +385,58 @@ static void test_lookalike_flows_allowed(void **state)
 	assert_int_equal(eng.ctr.decided_block, blocks);
 }
 
+/* An allowed flow's later packets take engine_process's short path:
+ * counted, aged and moved in the age list as before. */
+static void test_allowed_flow_short_path(void **state)
+{
+	struct pkt_view v;
+	struct engine_result r;
+	const struct lookalike *l;
+	struct flow *f;
+	uint64_t now = S, payload, allowed = eng.ctr.decided_allow;
+	uint32_t n;
+	int i;
+
+	(void)state;
+	engine_reset(&eng);
+	lookalikes_init();
+	l = &lookalikes[3];	/* TLS hello */
+	for (i = 0; i < 6; i++) {
+		pkt(&v, IPPROTO_TCP, i & 1 ? 3 : 1, i & 1 ? 443 : 40002, i & 1 ? 1 : 3,
+		    i & 1 ? 40002 : 443, l->data, l->len);
+		v.tcp_seq = 1 + (uint32_t)(i / 2) * (uint32_t)l->len;
+		r = run(&v, now);
+	}
+	assert_int_equal(r.verdict, ENGINE_ALLOW);
+	n = r.flow_packets;
+	/* both directions, with and without payload, over ten minutes: far
+	 * past the idle timeout in total, never idle that long */
+	for (i = 0; i < 120; i++) {
+		payload = eng.ctr.payload_packets;
+		if (i & 1)
+			pkt(&v, IPPROTO_TCP, 3, 443, 1, 40002, "", 0);
+		else
+			pkt(&v, IPPROTO_TCP, 1, 40002, 3, 443, l->data, l->len);
+		now += 5 * S;
+		r = run(&v, now);
+		assert_int_equal(r.verdict, ENGINE_ALLOW);
+		assert_null(r.reason);
+		assert_int_equal(r.decided_at, 6);
+		assert_int_equal(r.flow_packets, ++n);
+		assert_int_equal(eng.ctr.payload_packets, payload + !(i & 1));
+	}
+	f = &eng.flows.flows[eng.flows.recent[flow_recent_slot(&v)]];
+	assert_int_equal(f->last_ns, now);
+	assert_int_equal(f->linked, (uint32_t)(now >> FLOW_LINK_SHIFT));
+	assert_int_equal(eng.flows.age_tail[0], (uint32_t)(f - eng.flows.flows));
+	assert_int_equal(eng.ctr.decided_allow, allowed + 1);
+	/* idle past the TCP timeout: the same tuple is a new flow */
+	now += ((uint64_t)eng.cfg.tcp_timeout_s + 1) * S;
+	r = run(&v, now);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	assert_int_equal(r.flow_packets, 1);
+}
+
 static void test_counters_snapshot(void **state)
 {
 	struct engine_counters c;
@@ -420,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_dht_nodes_are_not_peer_hosts),
 		cmocka_unit_test(test_cache_off),
 		cmocka_unit_test(test_lookalike_flows_allowed),
+		cmocka_unit_test(test_allowed_flow_short_path),
 		cmocka_unit_test(test_counters_snapshot),
 	};
 

@@ -56,6 +56,11 @@ static void test_both_directions_one_entry(void **state)
 	assert_ptr_equal(f, g);
 	assert_int_equal(created, 0);
 	assert_int_equal(dir, 1);
+	/* the bucket kept for removal is the one either direction hashes to */
+	assert_int_equal(f->bucket, bucket_of(&t, v.saddr, v.sport, v.daddr, v.dport,
+					      v.l4proto, v.family));
+	assert_int_equal(f->bucket, bucket_of(&t, v.daddr, v.dport, v.saddr, v.sport,
+					      v.l4proto, v.family));
 	/* the same ports over UDP are another flow */
 	view(&v, IPPROTO_UDP, 1, 40000, 443, 0);
 	g = flow_lookup(&t, &v, S, &dir, &created);

@@ -13,6 +13,7 @@
 #include <linux/if_ether.h>
 
 #define UP_BATCH 64
+#define UP_BUF 2048		/* receive buffer per datagram */
 #define UP_MAX_SOCKS 64
 #define UP_MAX_LEN 1472
 #define UP_RCVBUF (32 << 20)
@@ -238,11 +239,30 @@ static int run_gen_raw(const struct opts *o)
 	return 0;
 }
 
+/* One recvmmsg batch: buffer k in message k, with the sender's address in
+ * peers[k] when peers is not NULL (reset before every receive: the kernel
+ * shortens iov_len and msg_namelen). */
+static void recv_batch_init(struct mmsghdr *msgs, struct iovec *iov,
+			    uint8_t (*bufs)[UP_BUF], struct sockaddr_in *peers)
+{
+	memset(msgs, 0, sizeof(*msgs) * UP_BATCH);
+	for (int k = 0; k < UP_BATCH; k++) {
+		iov[k].iov_base = bufs[k];
+		iov[k].iov_len = UP_BUF;
+		msgs[k].msg_hdr.msg_iov = &iov[k];
+		msgs[k].msg_hdr.msg_iovlen = 1;
+		if (peers) {
+			msgs[k].msg_hdr.msg_name = &peers[k];
+			msgs[k].msg_hdr.msg_namelen = sizeof(peers[k]);
+		}
+	}
+}
+
 /* Count datagrams; the rate is over first..last arrival. Stops after 1 s
  * of silence following the first datagram, or after o->seconds. */
 static int run_sink(const struct opts *o)
 {
-	static uint8_t bufs[UP_BATCH][2048];
+	static uint8_t bufs[UP_BATCH][UP_BUF];
 	struct mmsghdr msgs[UP_BATCH];
 	struct iovec iov[UP_BATCH];
 	int fd = open_bound(o);
@@ -251,13 +271,7 @@ static int run_sink(const struct opts *o)
 	struct timeval tv = { 0, 100000 };
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(msgs, 0, sizeof(msgs));
-	for (int k = 0; k < UP_BATCH; k++) {
-		iov[k].iov_base = bufs[k];
-		iov[k].iov_len = sizeof(bufs[k]);
-		msgs[k].msg_hdr.msg_iov = &iov[k];
-		msgs[k].msg_hdr.msg_iovlen = 1;
-	}
+	recv_batch_init(msgs, iov, bufs, NULL);
 	printf("ready\n");
 	fflush(stdout);
 	for (;;) {
@@ -281,7 +295,7 @@ static int run_sink(const struct opts *o)
 /* Answer every datagram to its sender, batch by batch. */
 static int run_echo(const struct opts *o)
 {
-	static uint8_t bufs[UP_BATCH][2048];
+	static uint8_t bufs[UP_BATCH][UP_BUF];
 	struct sockaddr_in peers[UP_BATCH];
 	struct mmsghdr msgs[UP_BATCH];
 	struct iovec iov[UP_BATCH];
@@ -292,15 +306,7 @@ static int run_echo(const struct opts *o)
 	for (;;) {
 		int r;
 
-		memset(msgs, 0, sizeof(msgs));
-		for (int k = 0; k < UP_BATCH; k++) {
-			iov[k].iov_base = bufs[k];
-			iov[k].iov_len = sizeof(bufs[k]);
-			msgs[k].msg_hdr.msg_iov = &iov[k];
-			msgs[k].msg_hdr.msg_iovlen = 1;
-			msgs[k].msg_hdr.msg_name = &peers[k];
-			msgs[k].msg_hdr.msg_namelen = sizeof(peers[k]);
-		}
+		recv_batch_init(msgs, iov, bufs, peers);
 		r = recvmmsg(fd, msgs, UP_BATCH, MSG_WAITFORONE, NULL);
 		if (r <= 0)
 			continue;

@@ -67,16 +67,6 @@ failures=0
 RESULTS=""          # one line per case and phase: phase=<p> case=... (key=value)
 BG_PIDS=""          # running BitTorrent cases, pid:case (subshells in this namespace)
 
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
-check_fail() {
-	printf '*** CHECK FAILED: %s ***\n' "$*" >&2
-	failures=$((failures + 1))
-}
-
 # The lab's cleanup, after stopping our own background jobs (they live in
 # this namespace, so lab_cleanup's per-namespace kill does not reach them).
 # lab_cleanup reads the exit status from $?, so it is set again just

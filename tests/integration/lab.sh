@@ -48,6 +48,26 @@ lab_log() {
 	printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
 }
 
+# Test helpers shared by the scripts that source this library (a script may
+# define its own after sourcing).
+# fail MSG: the test cannot go on: loud reason, exit 1.
+fail() {
+	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
+	exit 1
+}
+
+# check_fail MSG: a failed measurement, reported at once; the script goes
+# on and fails at the end when $failures is not 0.
+check_fail() {
+	printf '*** CHECK FAILED: %s ***\n' "$*" >&2
+	failures=$((${failures:-0} + 1))
+}
+
+# field KEY: the value of " KEY=value" in a result line on stdin.
+field() {
+	sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p"
+}
+
 # Prints a loud reason and returns 1, or 77 when BTBLOCKD_SKIP_KERNEL_TESTS=1.
 lab_unavailable() {
 	if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then

@@ -35,11 +35,6 @@ FLOOD_PORT=9000
 UNPRIV_USER=nobody               # primary group nogroup
 OTHER_USER=daemon                # not in nogroup
 
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
 # sock_perm: "MODE GROUP" of the control socket.
 sock_perm() {
 	stat -c '%a %G' "$LAB_TMP/btblockd.sock"

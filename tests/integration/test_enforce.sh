@@ -43,22 +43,6 @@ NONE_PORT=6883        # handshake with --ban-scope none
 
 failures=0
 
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
-# A failed measurement: reported at once, the test goes on and fails at the end.
-check_fail() {
-	printf '*** CHECK FAILED: %s ***\n' "$*" >&2
-	failures=$((failures + 1))
-}
-
-# Prints the value of key=value field $1 from a traffic.py result line on stdin.
-field() {
-	sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p"
-}
-
 # jget KEY...: the value at that path in the JSON document on stdin (0 if absent).
 jget() {
 	"$LAB_PYTHON" -c '

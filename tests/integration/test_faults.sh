@@ -42,11 +42,6 @@ FLOOD_PORT=9000       # dropped in the server: nobody answers a flood
 STEADY_PORT=9001      # counted by flood.py recv in the server
 STALL_PORT=9002       # queued to queue 1 only (step 6), dropped in the server
 
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
 # jget KEY...: the value at that path in the JSON document on stdin ("queues"
 # takes a list index); 0 if absent.
 jget() {

@@ -30,15 +30,6 @@ UDP_COUNT=${UDP_COUNT:-100}        # datagrams per flow, 8 flows
 BT_PORT=6881
 BT_SOURCES=16                      # client addresses tried for step 4
 
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
-field() {
-	sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p"
-}
-
 # jget KEY...: the value at that path in the JSON document on stdin; list
 # indexes are numbers.
 jget() {

@@ -30,11 +30,6 @@ USER_NAME=nobody
 CAP_NET_ADMIN_ONLY=0000000000001000
 BT_PORT=6881
 
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
 # status_line PID KEY: the value of KEY in /proc/PID/status (tabs squeezed).
 status_line() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s '\t ' ' ' | sed 's/ $//'

@@ -23,16 +23,6 @@ SLOW_BYTES=${SLOW_BYTES:-24000000}      # fail-open transfer ...
 SLOW_RATE=${SLOW_RATE:-8000000}         # ... lasting about 3 s
 KILL_AFTER=${KILL_AFTER:-1}             # seconds into it
 
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
-# Prints the value of key=value field $1 from a traffic.py result line on stdin.
-field() {
-	sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p"
-}
-
 lab_require_kernel || exit $?
 lab_require_binaries || exit 1
 

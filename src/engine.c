@@ -313,6 +313,7 @@ static __attribute__((noinline)) void process_slow(struct engine *e, const struc
 		out->reason = NULL;
 		out->decided_at = 0;
 		out->flow_packets = 0;
+		out->ban = 0;
 		return;
 	}
 	flow_touch(&e->flows, f, e->now_ns);
@@ -328,6 +329,7 @@ static __attribute__((noinline)) void process_slow(struct engine *e, const struc
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
 	out->decided_at = f->decided_at;
 	out->flow_packets = f->packets;
+	out->ban = f->verdict == ENGINE_BLOCK;
 }
 
 /* Most packets belong to an allowed flow met a moment ago: that case is
@@ -369,6 +371,7 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 	out->reason = NULL;
 	out->decided_at = f->decided_at;
 	out->flow_packets = f->packets;
+	out->ban = 0;
 }
 
 void engine_counters_get(const struct engine *e, struct engine_counters *out)

@@ -41,6 +41,8 @@ struct engine_result {
 	const char *reason;		/* detector name (static), NULL when none */
 	uint32_t decided_at;		/* packet index in the flow (1-based), 0: undecided */
 	uint32_t flow_packets;		/* packets seen on the flow so far */
+	int ban;			/* block: 1 when the evidence lets the ruleset ban
+					 * the address pair, 0 to block this flow only */
 };
 
 /* Per-engine counters: plain integers written by the owning thread only. */

@@ -38,7 +38,7 @@ import tempfile
 sys.dont_write_bytecode = True	# the source tree may be read-only (distcheck)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from craft import (  # noqa: E402
-    Capture, Tcp, UTP_DATA, UTP_STATE, UTP_SYN, ACK, PSH, SYN, bencode, bt_handshake,
+    DLT_EN10MB, DLT_RAW, Capture, Tcp, UTP_DATA, UTP_STATE, UTP_SYN, ACK, PSH, SYN, bencode, bt_handshake,
     compact_node, compact_peer, dht_get_peers, dht_ping, dht_values_reply, dns_query,
     dns_response, ext_handshake, http_get, http_response, krpc_query,
     lsd_announce, node_id, openvpn_control, openvpn_hard_reset_client,
@@ -90,11 +90,11 @@ class Expect:
 
 
 class Scenario:
-    def __init__(self, name, attack, args=()):
+    def __init__(self, name, attack, args=(), linktype=DLT_RAW):
         self.name = name
         self.attack = attack	# one line: what the stranger tries
         self.args = list(args)
-        self.cap = Capture()
+        self.cap = Capture(linktype)
         self.rng = rng_for(name)
         self.expects = []
 
@@ -583,7 +583,8 @@ def s7_flood(confirm):
 
 def s8_ports():
     sc = Scenario("8-bt-on-ports-53-80-443",
-                  "BitTorrent from the LAN on ports 53, 80 and 443 must still be caught")
+                  "BitTorrent from the LAN on ports 53, 80 and 443 must still be caught "
+                  "(an Ethernet capture)", linktype=DLT_EN10MB)
     for port, sp, n in ((443, 50060, 80), (80, 50061, 82)):
         peer = "198.51.100.%d" % n
         t = Tcp(sc.cap, A, sp, peer, port, isn_c=0x81000000 + n, isn_s=0x82000000 + n)

@@ -27,6 +27,7 @@
 #include "dpi/utp.h"
 #include "dpi/mse.h"
 #include "dpi/socks5.h"
+#include "dpi/otherproto.h"
 #include "fuzz.h"
 
 #define HEAD_SIZE 1024		/* the engine's default stream prefix */
@@ -55,6 +56,22 @@ static void check_slice(const uint8_t *s, size_t slen, const uint8_t *d, size_t 
 	FUZZ_ASSERT(slen <= (size_t)(d + len - s));
 }
 
+/* The recogniser of other protocols over both transports: a known id
+ * with a name, and never one for what is BitTorrent's own (a peer wire
+ * handshake, KRPC, a UDP tracker connect). */
+static void other_protocol(const uint8_t *d, size_t len, int krpc)
+{
+	enum otherproto o;
+
+	for (int tcp = 0; tcp <= 1; tcp++) {
+		o = otherproto_identify(d, len, tcp);
+		FUZZ_ASSERT((unsigned)o < OTHERPROTO_COUNT && otherproto_name(o)[0] != '\0');
+		if (peerwire_is_handshake(d, len, 1) || (!tcp && (krpc || udp_tracker_is_connect(d, len))))
+			FUZZ_ASSERT(o == OTHERPROTO_NONE);
+		sink += (unsigned)o;
+	}
+}
+
 /* The entry points dpi_inspect only reaches behind its own gates. */
 static void each_entry_point(struct dpi_flow *st, const struct dpi_pkt *p)
 {
@@ -68,6 +85,9 @@ static void each_entry_point(struct dpi_flow *st, const struct dpi_pkt *p)
 		sink += (unsigned)extension_message(d, len, p);
 	r = dht_check(d, len, p);
 	FUZZ_ASSERT(r == DPI_NONE || r == DPI_DHT);
+	other_protocol(d, len, r == DPI_DHT);
+	if (p->stream)
+		other_protocol(p->stream, p->stream_len, 0);
 	r = lsd_check(d, len);
 	FUZZ_ASSERT(r == DPI_NONE || r == DPI_LSD);
 	sink += (unsigned)udp_tracker_is_connect(d, len);

@@ -4,9 +4,9 @@
 Usage: gen_seeds.py OUTDIR [--srcdir DIR] [--pcaps DIR]
 
 Every seed is built here from protocol descriptions (BitTorrent handshake,
-DHT, uTP, UDP and HTTP trackers, TLS, LSD, SOCKS5, plain HTTP), in the
-input format of each harness (see the comment at the top of each
-tests/fuzz/fuzz_*.c). With --srcdir, the example config file of the tree
+DHT, uTP, UDP and HTTP trackers, TLS, LSD, SOCKS5, plain HTTP, and QUIC,
+STUN, DTLS, SSH, SMTP), in the input format of each harness (see the
+comment at the top of each tests/fuzz/fuzz_*.c). With --srcdir, the example config file of the tree
 seeds the config parser. With --pcaps (e.g. ../shared/corpus/pcap), the
 first packets of a few real captures are cut into small extra seeds at run
 time; nothing from there is kept in the tree.
@@ -137,6 +137,19 @@ def client_hello(sni):
     return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
 
 
+def dtls_client_hello():
+    body = b"\xfe\xfd" + b"R" * 32 + b"\0\0" + struct.pack("!H", 2) + b"\xc0\x2b" + b"\x01\0"
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + b"\0\0" + b"\0\0\0" + \
+        struct.pack("!I", len(body))[1:] + body
+    return b"\x16\xfe\xfd" + b"\0" * 8 + struct.pack("!H", len(hs)) + hs
+
+
+# other protocols, for the recogniser that spares them the endpoint cache
+QUIC_INITIAL = b"\xc3\0\0\0\x01\x08" + b"D" * 8 + b"\0\0" + struct.pack("!H", 0x4000 | 1182) + \
+    bytes((i * 37 + 11) & 0xFF for i in range(1182))
+STUN_BINDING = struct.pack("!HHI", 1, 8, 0x2112A442) + b"T" * 12 + struct.pack("!HHI", 0x8028, 4, 0x1234)
+DTLS_HELLO = dtls_client_hello()
+SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"
 TLS_TRACKER = client_hello("tracker.opentrackr.org")
 TLS_PLAIN = client_hello("www.example.com")
 RANDOMISH = bytes((i * 151 + 7) & 0xFF for i in range(96))
@@ -160,6 +173,8 @@ FLOWS = [
     ("socks5", "udp", [SOCKS_DHT], [], 40011, 1080),
     ("dns_like", "udp", [b"\x12\x34\x01\x00\x00\x01" + b"\0" * 6 + b"\x07example\x03com\0\0\1\0\1"],
      [], 40012, 53),
+    ("other_udp", "udp", [STUN_BINDING, QUIC_INITIAL], [DTLS_HELLO], 40013, 443),
+    ("other_tcp", "tcp", [SSH_BANNER], [SSH_BANNER, b"220 mx.example.org ESMTP\r\n"], 40014, 22),
 ]
 
 

@@ -29,6 +29,8 @@ enum opt_id {
 	OPT_ALLOW_AFTER,
 	OPT_ENDPOINT_CAPACITY,
 	OPT_ENDPOINT_TTL,
+	OPT_PROTECTED_PREFIX,
+	OPT_PROTECTED_INTERFACE,
 	OPT_MONITOR,
 	OPT_REJECT,
 	OPT_MARK_MASK,
@@ -107,6 +109,11 @@ static const struct opt_def opt_table[] = {
 	{ "endpoint-ttl", OPT_ENDPOINT_TTL, 0, required_argument, 1, "SECONDS",
 	  "how long a known endpoint is remembered (default 3600)",
 	  U32(engine.endpoint_ttl_s, 1, 604800, "seconds") },
+	{ "protected-prefix", OPT_PROTECTED_PREFIX, 0, required_argument, 1, "LIST",
+	  "the protected side's networks, e.g. 192.168.1.0/24,2001:db8:1::/48, or none "
+	  "(default: the private ranges, unless protected-interface is set)", NO_RANGE },
+	{ "protected-interface", OPT_PROTECTED_INTERFACE, 0, required_argument, 1, "LIST",
+	  "interfaces of the protected side, e.g. br-lan,wlan0 (default: none)", NO_RANGE },
 	{ "monitor", OPT_MONITOR, 'm', no_argument, 1, NULL,
 	  "detect, count and log, but never block", NO_RANGE },
 	{ "reject", OPT_REJECT, 0, no_argument, 1, NULL,
@@ -196,6 +203,7 @@ void config_defaults(struct btb_config *c)
 		.endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY,
 		.endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL,
 	};
+	protect_defaults(&c->engine.protect);
 	c->mark_mask = 0x00ff0000;
 	c->mark_allow = 0x00a10000;
 	c->mark_block = 0x00b10000;
@@ -360,6 +368,33 @@ static int parse_mark(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* "br-lan,wlan0": interface names as the kernel allows them (1 to 15
+ * bytes, no '/', ':' or white space), at most CONFIG_MAX_IFACES. */
+static int parse_iface_list(const char *s, char names[][CONFIG_IFNAME_MAX], int *n)
+{
+	char out[CONFIG_MAX_IFACES][CONFIG_IFNAME_MAX];
+	int k = 0;
+
+	for (;;) {
+		size_t len = strcspn(s, ",");
+
+		if (len == 0 || len >= CONFIG_IFNAME_MAX || k == CONFIG_MAX_IFACES)
+			return -1;
+		for (size_t i = 0; i < len; i++)
+			if (!isgraph((unsigned char)s[i]) || s[i] == '/' || s[i] == ':')
+				return -1;
+		memcpy(out[k], s, len);
+		out[k++][len] = '\0';
+		s += len;
+		if (*s == '\0')
+			break;
+		s++;
+	}
+	memcpy(names, out, sizeof(out));
+	*n = k;
+	return 0;
+}
+
 /* Apply one option. On a bad value, write what was expected into want. */
 static int config_set(struct btb_config *c, const struct opt_def *o,
 		      const char *value, char *want, size_t wantlen)
@@ -457,6 +492,22 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 		if (copy_path(c->detect_log, sizeof(c->detect_log), value) < 0)
 			goto bad_path;
 		return 0;
+	case OPT_PROTECTED_PREFIX:
+		if (protect_parse(&c->engine.protect, value) < 0) {
+			snprintf(want, wantlen, "none, or a comma-separated list of at most %d "
+				 "addresses or prefixes such as 192.168.1.0/24,fd00::/8",
+				 PROTECT_MAX_PREFIXES);
+			return -1;
+		}
+		c->protect_prefix_set = 1;
+		return 0;
+	case OPT_PROTECTED_INTERFACE:
+		if (parse_iface_list(value, c->protect_ifaces, &c->nprotect_ifaces) < 0) {
+			snprintf(want, wantlen, "a comma-separated list of at most %d interface names "
+				 "of 1 to %d bytes", CONFIG_MAX_IFACES, CONFIG_IFNAME_MAX - 1);
+			return -1;
+		}
+		return 0;
 	case OPT_PIDFILE:
 		if (copy_path(c->pidfile, sizeof(c->pidfile), value) < 0)
 			goto bad_path;
@@ -509,6 +560,16 @@ static int config_check_marks(const struct btb_config *c, char *err, size_t errl
 		}
 	}
 	return 0;
+}
+
+/* Defaults that depend on other options, once everything is read. */
+static enum config_status config_finish(struct btb_config *c)
+{
+	/* interfaces alone name the protected side: the private ranges would
+	 * also take in what lies behind the WAN (a modem's LAN, CGNAT) */
+	if (c->nprotect_ifaces > 0 && !c->protect_prefix_set)
+		c->engine.protect.nprefixes = 0;
+	return CONFIG_OK;
 }
 
 static const struct opt_def *opt_by_name(const char *name)
@@ -719,7 +780,7 @@ enum config_status config_load(struct btb_config *c, int argc, char *const argv[
 		return CONFIG_OK;
 	/* Offline mode: no file, so that captures classify the same anywhere. */
 	if (c->read_pcap)
-		return CONFIG_OK;
+		return config_finish(c);
 	/* The command line wins over the file: read the file, then argv again. */
 	if (config_file_load(c, err, errlen) < 0)
 		return CONFIG_ERROR;
@@ -727,7 +788,7 @@ enum config_status config_load(struct btb_config *c, int argc, char *const argv[
 		return CONFIG_ERROR;
 	if (config_check_marks(c, err, errlen) < 0)
 		return CONFIG_ERROR;
-	return CONFIG_OK;
+	return config_finish(c);
 }
 
 void config_usage(FILE *f, const char *prog)

@@ -15,6 +15,8 @@
 #define CONFIG_PATH_MAX		4096
 #define CONFIG_CONTROL_MAX	108	/* sizeof(sockaddr_un.sun_path) */
 #define CONFIG_NAME_MAX		33	/* user and group names: 32 bytes */
+#define CONFIG_MAX_IFACES	16
+#define CONFIG_IFNAME_MAX	16	/* IFNAMSIZ */
 
 struct btb_config {
 	char config_path[CONFIG_PATH_MAX];
@@ -40,7 +42,10 @@ struct btb_config {
 	int pidfile_explicit;
 	int log_level;			/* LOG_* priority */
 
-	struct engine_config engine;	/* flow table and detectors */
+	struct engine_config engine;	/* flow table, detectors, protected prefixes */
+	int protect_prefix_set;		/* protected-prefix given */
+	int nprotect_ifaces;		/* protected-interface names */
+	char protect_ifaces[CONFIG_MAX_IFACES][CONFIG_IFNAME_MAX];
 	int monitor;			/* detect and log, never block */
 	int reject;			/* blocked TCP: mark_reject, reset by the ruleset */
 	uint32_t mark_mask;		/* the mark bits that belong to btblockd */

@@ -41,20 +41,23 @@ const char *dpi_name(enum dpi_id id)
 	return (unsigned)id < DPI_COUNT ? names[id] : "";
 }
 
-void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port,
-	       int peer)
+int dpi_learnable(int family, const uint8_t *addr, uint16_t port)
 {
 	static const uint8_t zero[16];
 
-	/* Ports below 1024 are never learned: a poisoned DHT reply must not
-	 * be able to get DNS or web servers blocked. */
-	if (!p->learn || port < 1024)
-		return;
-	if (family == 4 && (addr[0] == 0 || addr[0] >= 224))
-		return;
-	if (family == 6 && (addr[0] == 0xff || memcmp(addr, zero, 16) == 0))
-		return;
-	p->learn(p->learn_ctx, family, addr, port, peer);
+	/* Ports below 1024 are never learned: no answer, however solicited,
+	 * can get a DNS, web or mail server suspected. */
+	if (port < 1024)
+		return 0;
+	if (family == 4)
+		return addr[0] != 0 && addr[0] < 224;
+	return addr[0] != 0xff && memcmp(addr, zero, 16) != 0;
+}
+
+void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port)
+{
+	if (p->learn && dpi_learnable(family, addr, port))
+		p->learn(p->learn_ctx, family, addr, port);
 }
 
 void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len, int family)
@@ -62,7 +65,7 @@ void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len,
 	size_t sz = family == 6 ? 18 : 6;
 
 	for (; len >= sz; list += sz, len -= sz)
-		dpi_learn(p, family, list, (uint16_t)(list[sz - 2] << 8 | list[sz - 1]), 1);
+		dpi_learn(p, family, list, (uint16_t)(list[sz - 2] << 8 | list[sz - 1]));
 }
 
 /* Bytes of a packet the clear-text tests read when the flow has no
@@ -110,7 +113,7 @@ static enum dpi_id inspect_udp(struct dpi_flow *st, const struct dpi_pkt *p)
 
 	if (p->len == 0)
 		return DPI_NONE;
-	if (d[0] == 'd' && dht_check(d, p->len, p) == DPI_DHT)
+	if (d[0] == 'd' && dht_check(st, d, p->len, p) == DPI_DHT)
 		return DPI_DHT;
 	if (d[0] == 'B' && lsd_check(d, p->len) == DPI_LSD)
 		return DPI_LSD;
@@ -127,23 +130,33 @@ static enum dpi_id inspect_udp(struct dpi_flow *st, const struct dpi_pkt *p)
 
 enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p)
 {
+	enum dpi_id r = DPI_NONE;
+
 	if (p->v->l4proto == IPPROTO_TCP)
-		return inspect_tcp(st, p);
-	if (p->v->l4proto == IPPROTO_UDP)
-		return inspect_udp(st, p);
-	return DPI_NONE;
+		r = inspect_tcp(st, p);
+	else if (p->v->l4proto == IPPROTO_UDP)
+		r = inspect_udp(st, p);
+	/* the packet that settled it; a detector judging both directions
+	 * has marked the other one itself */
+	if (r != DPI_NONE)
+		st->proof |= (uint8_t)(1u << p->dir);
+	return r;
 }
 
-void dpi_learn_blocked(const struct dpi_pkt *p)
+void dpi_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	if (p->len == 0)
 		return;
 	if (p->v->l4proto == IPPROTO_UDP) {
 		if (p->data[0] == 'd')
-			(void)dht_check(p->data, p->len, p);
+			(void)dht_check(st, p->data, p->len, p);
 		else
-			udp_tracker_learn(p);
+			udp_tracker_learn(st, p);
 	} else if (p->v->l4proto == IPPROTO_TCP) {
-		http_learn(p);
+		peerwire_learn_blocked(st, p);
+		/* a tracker's answer on the flow whose request, from the
+		 * protected side, got it blocked */
+		if (p->to_protected && (st->proof & (1u << !p->dir)))
+			http_learn(p);
 	}
 }

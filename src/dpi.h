@@ -66,29 +66,33 @@ struct dpi_flow {
 	uint16_t utp_syn_conn;
 	uint16_t utp_syn_seq;
 	uint32_t utp_syn_ts;	/* timestamp_microseconds of the first SYN */
-	uint64_t utp_syn_ns;	/* when that SYN was seen */
+	uint32_t utp_syn_us;	/* when that SYN was seen (µs, wrapping) */
+	uint32_t dht_tid;	/* hash of the "t" of the protected side's last query */
 	uint8_t utp_syn_dir;	/* 1 + direction of the SYN, 0: none */
 	uint8_t utp_syn_retries;	/* retransmissions whose clock matched */
 	uint8_t udptrk_conn_dir;	/* 1 + direction of a connect response */
-	uint8_t udptrk_tid_set;
-	uint32_t udptrk_tid;	/* transaction id of a connect request */
+	uint8_t udptrk_req_dir;	/* 1 + direction of the protected side's last request */
+	uint32_t udptrk_tid;	/* transaction id of that request */
 	uint8_t mse_candidate;	/* looks like an MSE key exchange */
 	uint8_t mse_first;	/* 1 + direction of the first payload */
 	uint8_t mse_random[2];	/* first payload of the direction looked random */
 	uint8_t udptrk_conn_set;
 	uint8_t udptrk_conn[8];	/* connection id handed out on this flow */
+	uint8_t dht_query_dir;	/* 1 + direction of that query, 0: none pending */
+	uint8_t proof;		/* bit d: direction d carried BitTorrent */
 };
 
-/* Callback through which detectors report endpoints learned from the
- * payload: peers (DHT values, tracker and PEX peer lists; peer = 1) and
- * DHT nodes (peer = 0). */
-typedef void (*dpi_learn_fn)(void *ctx, int family, const uint8_t *addr, uint16_t port,
-			     int peer);
+/* Callback through which detectors report endpoints learned from what a
+ * remote party answered the protected side: peers (DHT values, tracker
+ * and PEX peer lists) and DHT nodes. */
+typedef void (*dpi_learn_fn)(void *ctx, int family, const uint8_t *addr, uint16_t port);
 
 /* One packet as the detectors see it. */
 struct dpi_pkt {
 	const struct pkt_view *v;
 	int dir;			/* 0: from the flow's initiator, 1: reply */
+	int from_protected;		/* the sender is on the protected side */
+	int to_protected;		/* the receiver is on the protected side */
 	int start_seen;			/* TCP: the SYN or SYN-ACK was seen */
 	uint64_t now_ns;		/* arrival time */
 	uint32_t dir_payload_pkts;	/* payload packets so far in this direction (incl. this) */
@@ -102,20 +106,26 @@ struct dpi_pkt {
 };
 
 /* Run every detector that applies; returns the detector that fired or
- * DPI_NONE. May set st->mse_candidate (the engine confirms it). */
+ * DPI_NONE, with the bit of each direction whose bytes made the case in
+ * st->proof. May set st->mse_candidate (the engine confirms it). */
 enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p);
 
-/* On a flow already blocked: parse replies only to learn endpoints
- * (DHT nodes and values, tracker peer lists). */
-void dpi_learn_blocked(const struct dpi_pkt *p);
+/* On a flow already blocked: learn what the remote side answered the
+ * protected side's requests (DHT replies to its queries, tracker peer
+ * lists, PEX once both directions spoke BitTorrent), and mark in
+ * st->proof a remote side that answers in BitTorrent. */
+void dpi_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p);
 
 /* The stable short name of a detector, e.g. "bt-handshake". */
 const char *dpi_name(enum dpi_id id);
 
-/* Report an endpoint through p->learn, ignoring unusable ones (port 0,
- * privileged ports, unspecified and multicast addresses). */
-void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port,
-	       int peer);
+/* 1 if an endpoint may be learned at all: not a port below 1024 (port 0,
+ * a bare host, included), not an unspecified or multicast address. */
+int dpi_learnable(int family, const uint8_t *addr, uint16_t port);
+
+/* Report an endpoint through p->learn, ignoring those dpi_learnable
+ * refuses. */
+void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port);
 
 /* Report each 6-byte (IPv4) or 18-byte (IPv6) compact peer of a list
  * (as peers). */

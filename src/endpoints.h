@@ -1,33 +1,66 @@
-/* endpoints.h - the per-worker cache of endpoints known to run BitTorrent:
- * ip:port of peers learned from DHT, trackers and PEX and of responders
- * of blocked flows; bare hosts (port 0) known to run a client. */
+/* endpoints.h - the per-worker cache of endpoints suspected to run
+ * BitTorrent: ip:port of peers and DHT nodes that remote parties named in
+ * answer to the protected side (listed), and of remote ends that spoke
+ * BitTorrent with it on a flow (confirmed). Never a bare host, never a
+ * port below 1024 (the caller filters those). An entry is evidence for a
+ * later flow, not a verdict on it. */
 #ifndef BTBLOCKD_ENDPOINTS_H
 #define BTBLOCKD_ENDPOINTS_H
 
 #include <stdint.h>
 
+/* How an entry was learned; a higher tier is stronger evidence. */
+enum endpoint_tier {
+	ENDPOINT_LISTED = 1,	/* named in a solicited answer (DHT, tracker, PEX) */
+	ENDPOINT_CONFIRMED = 2,	/* spoke BitTorrent with the protected side */
+};
+
 /* One cached endpoint. */
 struct endpoint {
-	uint8_t addr[16];
-	uint16_t port;		/* 0: the host itself */
-	uint8_t family;		/* 0: free slot */
-	uint32_t epoch;		/* entries of an older epoch are free */
 	uint64_t expires_ns;
+	uint8_t addr[16];
+	uint32_t epoch;		/* entries of an older epoch are free */
+	uint32_t source;	/* keyed hash of who told us */
+	uint16_t port;
+	uint8_t family;		/* 0: free slot */
+	uint8_t tier;		/* enum endpoint_tier */
+};
+
+/* Entries each source put in the cache within the current window. */
+struct endpoint_source {
+	uint32_t key;		/* keyed hash of the source address, 0: free */
+	uint32_t epoch;
+	uint32_t count;
+	uint32_t window_end_s;	/* seconds of packet time */
 };
 
 struct endpoints {
 	struct endpoint *slots;
+	struct endpoint_source *sources;
 	uint32_t nsets;		/* power of two; ENDPOINTS_WAYS slots each */
+	uint32_t source_sets;	/* power of two; ENDPOINTS_WAYS sources each */
+	uint32_t quota;		/* entries per source and window */
 	uint64_t ttl_ns;
 	uint64_t seed;
 	uint32_t epoch;		/* bumped by endpoints_clear */
 	uint64_t used;		/* slots holding an entry (live or stale) */
 	uint64_t inserted, replaced, hits;
+	uint64_t over_quota;	/* entries refused: their source used its quota */
+	uint64_t set_full;	/* entries refused: no room they may take */
 };
 
 #define ENDPOINTS_WAYS 4
 
-/* Allocate room for about capacity entries kept ttl_s seconds. 0 or -1. */
+/* What endpoints_add did. */
+enum endpoint_added {
+	ENDPOINT_NEW,		/* a new entry */
+	ENDPOINT_REFRESHED,	/* it was there: lifetime (and tier) renewed */
+	ENDPOINT_OVER_QUOTA,	/* refused: the source's quota is used up */
+	ENDPOINT_NO_ROOM,	/* refused: every slot of its set holds others' evidence */
+};
+
+/* Allocate room for about capacity entries kept ttl_s seconds; a source
+ * may add capacity / 64 entries (at least 16) per ttl. 0 or -1. */
 int endpoints_init(struct endpoints *c, uint32_t capacity, uint32_t ttl_s, uint64_t seed);
 
 /* Free the cache. */
@@ -36,10 +69,16 @@ void endpoints_fini(struct endpoints *c);
 /* Forget every entry. */
 void endpoints_clear(struct endpoints *c);
 
-/* Remember (or refresh) family/addr/port until now + ttl; port 0 names
- * the host. When the set is full the entry closest to expiry goes. */
-void endpoints_add(struct endpoints *c, int family, const uint8_t *addr, uint16_t port,
-		   uint64_t now_ns);
+/*
+ * Remember (or refresh) family/addr/port until now + ttl, as told by the
+ * host src (family src_family). Room is taken from free and expired
+ * slots; else an entry may only replace the oldest entry of its own
+ * source (not one of a higher tier). So nobody can push out what others
+ * taught; a full set refuses new entries until some expire.
+ */
+enum endpoint_added endpoints_add(struct endpoints *c, int family, const uint8_t *addr,
+				  uint16_t port, enum endpoint_tier tier, int src_family,
+				  const uint8_t *src, uint64_t now_ns);
 
 /* 1 if the endpoint is cached and not expired, else 0. */
 int endpoints_has(struct endpoints *c, int family, const uint8_t *addr, uint16_t port,

@@ -1,9 +1,19 @@
 /* engine.c - the per-worker BitTorrent engine: per packet, find the flow,
  * feed undecided flows to the detectors with their stream heads, decide
- * block or allow, and keep the endpoint cache that lets a new flow to a
- * known peer be blocked from its first packet. */
+ * block or allow, and keep the endpoint cache of suspected peers.
+ *
+ * Who may cause what (btblockd(8), TRUST): bytes the protected side's own
+ * flow carried in a shape only BitTorrent has are proof, which blocks the
+ * flow and, on a genuine two-way flow, lets the ruleset ban the address
+ * pair. What a remote party answered the protected side (a DHT reply to
+ * its query, a tracker's list on the flow that asked, PEX inside a flow
+ * where both ends spoke BitTorrent) is evidence: it makes a later flow to
+ * that ip:port suspect, and blocks it only if its payload is not plainly
+ * another protocol. Everything else is noise: never learned, never banned
+ * on. */
 #include "engine.h"
 #include "packet.h"
+#include "dpi/otherproto.h"
 
 #include <netinet/in.h>
 #include <string.h>
@@ -24,6 +34,14 @@
 #define EXPIRE_INTERVAL_NS (50 * 1000 * 1000ull)
 #define EXPIRE_BATCH 256
 
+/* How far past the other side's initial sequence number an
+ * acknowledgement may point: the bytes a side may have received before it
+ * shows BitTorrent. A blind spoofer hits the window once in 4096 tries. */
+#define ACK_WINDOW (1u << 20)
+
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
 void engine_config_defaults(struct engine_config *c)
 {
 	c->flow_capacity = ENGINE_DEF_FLOW_CAPACITY;
@@ -33,6 +51,7 @@ void engine_config_defaults(struct engine_config *c)
 	c->allow_after = ENGINE_DEF_ALLOW_AFTER;
 	c->endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY;
 	c->endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL;
+	protect_defaults(&c->protect);
 }
 
 const char *engine_config_check(const struct engine_config *c)
@@ -109,41 +128,91 @@ void engine_reset(struct engine *e)
 	e->next_expire_ns = 0;
 }
 
-static void learn(void *ctx, int family, const uint8_t *addr, uint16_t port, int peer)
+static void note_added(struct engine *e, enum endpoint_added r)
+{
+	switch (r) {
+	case ENDPOINT_NEW:
+		BUMP(e->ctr.endpoints_learned);
+		break;
+	case ENDPOINT_OVER_QUOTA:
+		BUMP(e->ctr.endpoints_over_quota);
+		break;
+	case ENDPOINT_NO_ROOM:
+		BUMP(e->ctr.endpoints_no_room);
+		break;
+	case ENDPOINT_REFRESHED:
+		break;
+	}
+}
+
+/* An endpoint named in a solicited answer; the detectors call this only
+ * for answers to the protected side, through dpi_learn's filter. */
+static void learn(void *ctx, int family, const uint8_t *addr, uint16_t port)
 {
 	struct engine *e = ctx;
 
 	if (!e->cfg.endpoint_capacity)
 		return;
-	/* the endpoint, and for a peer its host (met on another port, an
-	 * encrypted handshake is judged by it); DHT nodes are many and
-	 * rarely peers, their hosts would only crowd the cache */
-	endpoints_add(&e->eps, family, addr, port, e->now_ns);
-	if (peer)
-		endpoints_add(&e->eps, family, addr, 0, e->now_ns);
-	BUMP(e->ctr.endpoints_learned);
+	note_added(e, endpoints_add(&e->eps, family, addr, port, ENDPOINT_LISTED,
+				    e->src_family, e->src, e->now_ns));
 }
 
-/* Detectors whose verdict makes both ends BitTorrent peers. A flow blocked
- * by the cache itself teaches nothing: entries never breed entries. */
-static int peer_reason(enum dpi_id r)
+static int protected_dir(const struct flow *f, int dir)
 {
-	switch (r) {
-	case DPI_BT_HANDSHAKE: case DPI_BT_FRAMING: case DPI_BT_EXTENSION:
-	case DPI_DHT: case DPI_UTP: case DPI_MSE:
-		return 1;
-	default:
-		return 0;
+	return (f->side & FLOW_SIDE(dir)) != 0;
+}
+
+/* May the ruleset ban the pair? Only when a side of the protected network
+ * spoke BitTorrent on the flow, and the flow really went both ways: the
+ * other end answered in BitTorrent too, or (TCP) the protected side's
+ * packets acknowledged the other end's SYN, which a blind spoofer of its
+ * address cannot do. One unsolicited or spoofable packet never bans. */
+static int ban_worthy(const struct flow *f)
+{
+	uint8_t proof = f->dpi.proof;
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		if (!protected_dir(f, d) || !(proof & (1u << d)))
+			continue;
+		if (proof & (1u << !d))
+			return 1;
+		if (f->l4 == IPPROTO_TCP && (f->flags & FLOW_F_ACKED(d)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Both ends spoke BitTorrent with the protected side: their listening
+ * endpoints are confirmed peers (a TCP client's ephemeral port will serve
+ * other programs later; over UDP both ports are the clients' own). */
+static void learn_confirmed(struct engine *e, const struct flow *f)
+{
+	int d;
+
+	if (!e->cfg.endpoint_capacity || f->dpi.proof != 3 || !f->side)
+		return;
+	for (d = 0; d < 2; d++) {
+		const uint8_t *addr = d ? f->b : f->a;
+		uint16_t port = d ? f->pb : f->pa;
+
+		if (f->l4 == IPPROTO_TCP && f->server != 2 - d)
+			continue;
+		if (!dpi_learnable(f->family, addr, port))
+			continue;
+		note_added(e, endpoints_add(&e->eps, f->family, addr, port, ENDPOINT_CONFIRMED,
+					    f->family, addr, e->now_ns));
 	}
 }
 
 __attribute__((noinline)) static void decide(struct engine *e, struct flow *f, enum engine_verdict verdict,
-		   enum dpi_id reason, const struct pkt_view *v)
+		   enum dpi_id reason)
 {
 	f->verdict = (uint8_t)verdict;
 	f->reason = (uint8_t)reason;
 	f->decided_at = f->packets;
 	flow_head_release(&e->flows, f);
+	flow_guard(&e->flows, f, 0);
 	if (verdict == ENGINE_ALLOW) {
 		BUMP(e->ctr.decided_allow);
 		return;
@@ -151,23 +220,11 @@ __attribute__((noinline)) static void decide(struct engine *e, struct flow *f, e
 	BUMP(e->ctr.decided_block);
 	BUMP(e->ctr.detector[reason]);
 	f->learn_budget = LEARN_BUDGET;
-	if (!e->cfg.endpoint_capacity)
-		return;
-	if (peer_reason(reason)) {
-		/* Both ends run a client. Only listening ports are cached: a
-		 * client's ephemeral TCP port will serve other programs
-		 * later. Over UDP both ports are the clients' own. */
-		if (f->l4 == IPPROTO_UDP || f->server == 1)
-			endpoints_add(&e->eps, f->family, f->b, f->pb, e->now_ns);
-		if (f->l4 == IPPROTO_UDP || f->server == 2)
-			endpoints_add(&e->eps, f->family, f->a, f->pa, e->now_ns);
-		endpoints_add(&e->eps, f->family, f->a, 0, e->now_ns);
-		endpoints_add(&e->eps, f->family, f->b, 0, e->now_ns);
-	} else if (reason != DPI_SOCKS5 && reason != DPI_ENDPOINT) {
-		/* Tracker, web seed, LSD: only the client that spoke is known;
-		 * the server may serve other things too. */
-		endpoints_add(&e->eps, v->family, v->saddr, 0, e->now_ns);
+	if (ban_worthy(f)) {
+		f->flags |= FLOW_F_BAN;
+		BUMP(e->ctr.decided_ban);
 	}
+	learn_confirmed(e, f);
 }
 
 static int endpoint_known(struct engine *e, const struct pkt_view *v)
@@ -178,16 +235,40 @@ static int endpoint_known(struct engine *e, const struct pkt_view *v)
 		endpoints_has(&e->eps, v->family, v->saddr, v->sport, e->now_ns);
 }
 
-/* Is the side that answered the key exchange a host known to run
- * BitTorrent? Only the answering side counts: a BitTorrent user's other
- * encrypted connections (messengers, VPNs) go to servers that are never
- * learned as peers. */
+/* Is the side that answered the key exchange, at the port it answered
+ * on, a known peer? Only the answering side counts: a BitTorrent user's
+ * other encrypted connections (messengers, VPNs) go to servers that are
+ * never learned as peers. */
 static int mse_responder_known(struct engine *e, const struct flow *f)
 {
+	int initiator_a = f->dpi.mse_first == 1;
+
 	if (!e->cfg.endpoint_capacity)
 		return 0;
-	return endpoints_has(&e->eps, f->family, f->dpi.mse_first == 2 ? f->a : f->b, 0,
-			     e->now_ns);
+	return endpoints_has(&e->eps, f->family, initiator_a ? f->b : f->a,
+			     initiator_a ? f->pb : f->pa, e->now_ns);
+}
+
+/* The fields of a detector packet every path sets. */
+static void dpi_pkt_init(struct engine *e, const struct flow *f, int dir,
+			 const struct pkt_view *v, struct dpi_pkt *p)
+{
+	p->v = v;
+	p->dir = dir;
+	p->from_protected = protected_dir(f, dir);
+	p->to_protected = protected_dir(f, !dir);
+	p->start_seen = f->start_seen;
+	p->now_ns = e->now_ns;
+	p->dir_payload_pkts = f->dir[dir].payload_packets;
+	p->data = v->payload;
+	p->len = v->payload_len;
+	p->learn = learn;
+	p->learn_ctx = e;
+	p->stream = NULL;
+	p->stream_len = 0;
+	p->stream_grew = 0;
+	e->src = v->saddr;
+	e->src_family = v->family;
 }
 
 static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
@@ -195,19 +276,7 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 	struct dpi_pkt p;
 	enum dpi_id r;
 
-	/* every field set once (no memset of the whole packet first) */
-	p.v = v;
-	p.dir = dir;
-	p.start_seen = f->start_seen;
-	p.now_ns = e->now_ns;
-	p.dir_payload_pkts = f->dir[dir].payload_packets;
-	p.data = v->payload;
-	p.len = v->payload_len;
-	p.learn = learn;
-	p.learn_ctx = e;
-	p.stream = NULL;
-	p.stream_len = 0;
-	p.stream_grew = 0;
+	dpi_pkt_init(e, f, dir, v, &p);
 	if (v->l4proto == IPPROTO_TCP) {
 		p.stream_grew = flow_head_append(&e->flows, f, dir, v->tcp_seq,
 						 v->payload, v->payload_len);
@@ -219,32 +288,66 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 	r = dpi_inspect(&f->dpi, &p);
 	if (r == DPI_NONE && f->dpi.mse_candidate && mse_responder_known(e, f))
 		r = DPI_MSE;
-	/* an endpoint learned since the flow was last checked (the
-	 * generation spares a lookup while nothing new was learned) */
-	if (r == DPI_NONE && f->eps_gen != (uint32_t)e->eps.inserted) {
-		f->eps_gen = (uint32_t)e->eps.inserted;
-		if (endpoint_known(e, v))
+	/* A flow to a suspected peer: evidence, not a verdict. Its first
+	 * payload decides: plainly another protocol clears the suspicion,
+	 * anything else (random bytes, uTP, unknown binary) is blocked. */
+	if (r == DPI_NONE && (f->flags & FLOW_F_HINT)) {
+		if (otherproto_identify(p.stream ? p.stream : p.data,
+					p.stream ? p.stream_len : p.len,
+					v->l4proto == IPPROTO_TCP) != OTHERPROTO_NONE)
+			f->flags &= (uint8_t)~FLOW_F_HINT;
+		else
 			r = DPI_ENDPOINT;
 	}
 	if (r != DPI_NONE)
-		decide(e, f, ENGINE_BLOCK, r, v);
+		decide(e, f, ENGINE_BLOCK, r);
 	else if (f->dir[0].payload_packets + f->dir[1].payload_packets >= e->cfg.allow_after)
-		decide(e, f, ENGINE_ALLOW, DPI_NONE, v);
+		decide(e, f, ENGINE_ALLOW, DPI_NONE);
 }
 
 __attribute__((noinline)) static void learn_blocked(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 {
 	struct dpi_pkt p;
+	uint8_t proof = f->dpi.proof;
 
-	memset(&p, 0, sizeof(p));
-	p.v = v;
-	p.dir = dir;
-	p.data = v->payload;
-	p.len = v->payload_len;
-	p.learn = learn;
-	p.learn_ctx = e;
+	dpi_pkt_init(e, f, dir, v, &p);
 	f->learn_budget--;
-	dpi_learn_blocked(&p);
+	dpi_learn_blocked(&f->dpi, &p);
+	if (f->dpi.proof != proof)
+		learn_confirmed(e, f);
+}
+
+/* Which ends of a new flow are on the protected side: by the interface
+ * the packet came in on or leaves through, or by address. */
+static uint8_t flow_sides(const struct engine *e, const struct pkt_view *v)
+{
+	uint8_t side = 0;
+
+	if ((v->flags & PKT_F_IN_PROTECTED) ||
+	    protect_match(&e->cfg.protect, v->family, v->saddr))
+		side |= FLOW_SIDE(0);
+	if ((v->flags & PKT_F_OUT_PROTECTED) ||
+	    protect_match(&e->cfg.protect, v->family, v->daddr))
+		side |= FLOW_SIDE(1);
+	return side;
+}
+
+/* TCP: each side's initial sequence number, and whether a side has
+ * acknowledged the other's (it received the SYN or SYN-ACK). */
+static void track_tcp_start(struct flow *f, int dir, const struct pkt_view *v)
+{
+	if (v->tcp_flags & TCP_SYN) {
+		f->start_seen = 1;
+		/* SYN comes from the client, SYN-ACK from the server */
+		if (!f->server)
+			f->server = (uint8_t)((v->tcp_flags & TCP_ACK) ? 1 + !dir : 1 + dir);
+		f->isn[dir] = v->tcp_seq;
+		f->flags |= (uint8_t)FLOW_F_ISN(dir);
+	}
+	/* once per side: most packets find the bit set or no SYN to match */
+	if ((f->flags & (FLOW_F_ISN(!dir) | FLOW_F_ACKED(dir))) == FLOW_F_ISN(!dir) &&
+	    (v->tcp_flags & TCP_ACK) && v->tcp_ack - f->isn[!dir] - 1u < ACK_WINDOW)
+		f->flags |= (uint8_t)FLOW_F_ACKED(dir);
 }
 
 /* The idle-flow walk, when it is due. */
@@ -266,20 +369,27 @@ static void process_open(struct engine *e, struct flow *f, int dir,
 			 int created, const struct pkt_view *v)
 {
 	if (created) {
-		f->eps_gen = (uint32_t)e->eps.inserted;
+		f->side = flow_sides(e, v);
 		if (endpoint_known(e, v))
-			decide(e, f, ENGINE_BLOCK, DPI_ENDPOINT, v);
+			f->flags |= FLOW_F_HINT;
 	}
 	if (f->verdict == ENGINE_UNDECIDED) {
-		if (v->l4proto == IPPROTO_TCP && (v->tcp_flags & 0x02)) {
-			f->start_seen = 1;
-			/* SYN comes from the client, SYN-ACK from the server */
-			if (!f->server)
-				f->server = (uint8_t)((v->tcp_flags & 0x10) ? 1 + !dir : 1 + dir);
-		}
+		struct flow_dir *d = &f->dir[dir];
+
+		if (v->l4proto == IPPROTO_TCP)
+			track_tcp_start(f, dir, v);
 		if (v->payload_len > 0) {
 			BUMP(e->ctr.payload_packets);
-			f->dir[dir].payload_packets++;
+			if (d->payload_packets < UINT16_MAX)
+				d->payload_packets++;
+			/* A conversation in progress is kept over a flood of new
+			 * flows: payload both ways, or over TCP from a side that
+			 * acknowledged the other's SYN. A spoofer's one-way
+			 * packets are neither. */
+			if (f->list < FLOW_LIST_GUARDED_TCP &&
+			    (f->dir[!dir].payload_packets ||
+			     (f->flags & FLOW_F_ACKED(dir))))
+				flow_guard(&e->flows, f, 1);
 			inspect(e, f, dir, v);
 		}
 	} else if (v->payload_len > 0) {
@@ -329,7 +439,7 @@ static __attribute__((noinline)) void process_slow(struct engine *e, const struc
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
 	out->decided_at = f->decided_at;
 	out->flow_packets = f->packets;
-	out->ban = f->verdict == ENGINE_BLOCK;
+	out->ban = (f->flags & FLOW_F_BAN) != 0;
 }
 
 /* Most packets belong to an allowed flow met a moment ago: that case is
@@ -387,8 +497,11 @@ void engine_counters_get(const struct engine *e, struct engine_counters *out)
 	out->flows_active = GET(e->flows.count);
 	out->decided_allow = GET(e->ctr.decided_allow);
 	out->decided_block = GET(e->ctr.decided_block);
+	out->decided_ban = GET(e->ctr.decided_ban);
 	out->stream_heads_exhausted = GET(e->flows.head_exhausted);
 	out->endpoints_learned = GET(e->ctr.endpoints_learned);
+	out->endpoints_over_quota = GET(e->ctr.endpoints_over_quota);
+	out->endpoints_no_room = GET(e->ctr.endpoints_no_room);
 	out->endpoint_cache_size = GET(e->eps.used);
 	for (i = 0; i < DPI_COUNT; i++)
 		out->detector[i] = GET(e->ctr.detector[i]);

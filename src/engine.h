@@ -9,13 +9,15 @@
 #include "dpi.h"
 #include "flow.h"
 #include "endpoints.h"
+#include "protect.h"
 
 struct pkt_view;
 
 /* Everything is sized from this at engine_init. Memory per engine with the
  * defaults: 12 MiB of flows (192 B each), 256 KiB of hash buckets, 2 MiB
  * of stream heads (one slot per 64 flows, lent to undecided TCP flows),
- * 512 KiB of endpoint cache: about 15 MiB, all faulted in at start-up. */
+ * 680 KiB of endpoint cache and its source quotas: about 15 MiB, all
+ * faulted in at start-up. */
 struct engine_config {
 	uint32_t flow_capacity;		/* flows per worker */
 	uint32_t tcp_timeout_s;		/* idle TCP flow lifetime */
@@ -24,6 +26,7 @@ struct engine_config {
 	uint32_t allow_after;		/* payload packets without detection before "allow" */
 	uint32_t endpoint_capacity;	/* endpoint cache entries; 0 turns the cache off */
 	uint32_t endpoint_ttl_s;	/* endpoint cache entry lifetime */
+	struct protect_set protect;	/* the protected side's prefixes */
 };
 
 #define ENGINE_DEF_FLOW_CAPACITY	65536
@@ -56,8 +59,11 @@ struct engine_counters {
 	uint64_t flows_active;
 	uint64_t decided_allow;
 	uint64_t decided_block;
+	uint64_t decided_ban;		/* blocks whose evidence allows a ban */
 	uint64_t stream_heads_exhausted;
 	uint64_t endpoints_learned;
+	uint64_t endpoints_over_quota;	/* refused: their source used its quota */
+	uint64_t endpoints_no_room;	/* refused: their set holds others' evidence */
 	uint64_t endpoint_cache_size;
 	uint64_t detector[DPI_COUNT];	/* blocks per detector, named by engine_detector_name */
 };
@@ -74,6 +80,8 @@ struct engine {
 	struct engine_counters ctr;
 	uint64_t now_ns;
 	uint64_t next_expire_ns;	/* packet time of the next idle-flow walk */
+	const uint8_t *src;		/* sender of the packet being learned from */
+	int src_family;
 	engine_flow_end_fn on_end;
 	void *on_end_arg;
 };

@@ -129,8 +129,8 @@ int flow_table_init(struct flow_table *t, uint32_t capacity, uint32_t head_size,
 		t->head_owner[i] = FLOW_NONE;
 	}
 	t->head_free_n = t->head_slots;
-	t->age_head[0] = t->age_head[1] = FLOW_NONE;
-	t->age_tail[0] = t->age_tail[1] = FLOW_NONE;
+	for (i = 0; i < FLOW_LISTS; i++)
+		t->age_head[i] = t->age_tail[i] = FLOW_NONE;
 	return 0;
 }
 
@@ -150,7 +150,7 @@ void flow_table_fini(struct flow_table *t)
 
 static void age_unlink(struct flow_table *t, struct flow *f)
 {
-	int c = flow_class(f);
+	int c = f->list;
 
 	if (f->prev != FLOW_NONE)
 		t->flows[f->prev].next = f->next;
@@ -164,7 +164,7 @@ static void age_unlink(struct flow_table *t, struct flow *f)
 
 static void age_append(struct flow_table *t, struct flow *f)
 {
-	int c = flow_class(f);
+	int c = f->list;
 	uint32_t idx = (uint32_t)(f - t->flows);
 
 	f->next = FLOW_NONE;
@@ -210,7 +210,7 @@ void flow_table_flush(struct flow_table *t)
 	int c;
 
 	/* the age lists hold every flow: O(flows in use), not O(capacity) */
-	for (c = 0; c < 2; c++)
+	for (c = 0; c < FLOW_LISTS; c++)
 		while (t->age_head[c] != FLOW_NONE)
 			flow_remove(t, &t->flows[t->age_head[c]], FLOW_END_FLUSH);
 }
@@ -230,10 +230,24 @@ void flow_foreach(struct flow_table *t, void (*fn)(void *arg, const struct flow 
 void flow_relink(struct flow_table *t, struct flow *f)
 {
 	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
-	if (t->age_tail[flow_class(f)] != (uint32_t)(f - t->flows)) {
+	if (t->age_tail[f->list] != (uint32_t)(f - t->flows)) {
 		age_unlink(t, f);
 		age_append(t, f);
 	}
+}
+
+void flow_guard(struct flow_table *t, struct flow *f, int on)
+{
+	uint8_t list = (uint8_t)(flow_class(f) + (on ? FLOW_LIST_GUARDED_TCP : 0));
+
+	if (f->list == list)
+		return;
+	/* to the young end of the other list, stamped now: its order stays
+	 * the order of link times that expiry relies on */
+	age_unlink(t, f);
+	f->list = list;
+	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
+	age_append(t, f);
 }
 
 uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
@@ -241,7 +255,7 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 	uint32_t n = 0, steps = 0;
 	int c;
 
-	for (c = 0; c < 2; c++) {
+	for (c = 0; c < FLOW_LISTS; c++) {
 		while (n < max && steps++ < 2 * max && t->age_head[c] != FLOW_NONE) {
 			struct flow *f = &t->flows[t->age_head[c]];
 
@@ -249,7 +263,7 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 				/* used since it was linked: put it in its
 				 * place and look at the next oldest */
 				if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked &&
-				    now_ns - ((uint64_t)f->linked << LINK_SHIFT) > t->timeout_ns[c]) {
+				    now_ns - ((uint64_t)f->linked << LINK_SHIFT) > t->timeout_ns[c & 1]) {
 					flow_relink(t, f);
 					continue;
 				}
@@ -271,20 +285,24 @@ uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns)
 	/* each list is in the order flows were (re)linked, and a flow's
 	 * last packet is never older than its link time; a flow created
 	 * from now on lives at least a timeout */
-	for (c = 0; c < 2; c++) {
-		uint64_t d = now_ns + t->timeout_ns[c];
+	for (c = 0; c < FLOW_LISTS; c++) {
+		uint64_t d = now_ns + t->timeout_ns[c & 1];
 
 		if (t->age_head[c] != FLOW_NONE)
-			d = ((uint64_t)t->flows[t->age_head[c]].linked << LINK_SHIFT) + t->timeout_ns[c];
+			d = ((uint64_t)t->flows[t->age_head[c]].linked << LINK_SHIFT) + t->timeout_ns[c & 1];
 		if (d < due)
 			due = d;
 	}
 	return due;
 }
 
+/* The oldest flow of the plain lists, or of the guarded ones when only
+ * guarded flows are left. */
 static void evict_oldest(struct flow_table *t)
 {
-	uint32_t h0 = t->age_head[0], h1 = t->age_head[1], victim;
+	int g = t->age_head[FLOW_LIST_TCP] == FLOW_NONE && t->age_head[FLOW_LIST_UDP] == FLOW_NONE ?
+		FLOW_LIST_GUARDED_TCP : FLOW_LIST_TCP;
+	uint32_t h0 = t->age_head[g], h1 = t->age_head[g + 1], victim;
 
 	if (h0 == FLOW_NONE)
 		victim = h1;
@@ -320,6 +338,7 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	f->family = v->family;
 	f->l4 = v->l4proto;
 	f->in_use = 1;
+	f->list = (uint8_t)flow_class(f);
 	f->head = FLOW_NONE;
 	f->last_ns = now_ns;
 	f->linked = (uint32_t)(now_ns >> LINK_SHIFT);
@@ -385,7 +404,7 @@ static int head_reclaim(struct flow_table *t, uint64_t now_ns)
 		return 0;
 	flow_head_release(t, victim);
 	victim->dir[0].head_len = victim->dir[1].head_len = 0;
-	victim->dir[0].seq_set = victim->dir[1].seq_set = 0;
+	victim->flags &= (uint8_t)~(FLOW_F_SEQ(0) | FLOW_F_SEQ(1));
 	BUMP(t->head_reclaimed);
 	return 1;
 }
@@ -411,9 +430,9 @@ int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq
 	}
 	/* The head starts at the first payload seen (the sequence after the
 	 * SYN is not trusted: a lost first segment would freeze the head). */
-	if (!d->seq_set || d->head_len == 0) {
+	if (!(f->flags & FLOW_F_SEQ(dir)) || d->head_len == 0) {
 		d->next_seq = seq;
-		d->seq_set = 1;
+		f->flags |= (uint8_t)FLOW_F_SEQ(dir);
 	}
 	delta = (int32_t)(seq - d->next_seq);
 	if (delta > 0)

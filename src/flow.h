@@ -18,10 +18,19 @@
 /* One direction of a flow, kept while the flow is undecided. */
 struct flow_dir {
 	uint32_t next_seq;	/* TCP: the next in-order byte of the head */
-	uint32_t payload_packets;
+	uint16_t payload_packets;	/* saturates at 65535 */
 	uint16_t head_len;	/* bytes in the stream head */
-	uint8_t seq_set;
 };
+
+/* flow.side: the sender of direction d is on the protected side */
+#define FLOW_SIDE(d)	(1u << (d))
+
+/* flow.flags */
+#define FLOW_F_SEQ(d)	(0x01u << (d))	/* TCP: next_seq of direction d is set */
+#define FLOW_F_ISN(d)	(0x04u << (d))	/* TCP: isn[d] holds direction d's SYN sequence */
+#define FLOW_F_ACKED(d)	(0x10u << (d))	/* TCP: direction d acknowledged the other's SYN */
+#define FLOW_F_HINT	0x40u		/* an end is a learned BitTorrent endpoint */
+#define FLOW_F_BAN	0x80u		/* blocked on evidence that allows a ban */
 
 /* Three cache lines. The first holds all a decided flow needs per packet
  * (key, chain, verdict, counters, ages), so such a packet touches one
@@ -42,14 +51,18 @@ struct flow {
 				 * young end of its age list */
 	uint32_t decided_at;
 	/* the rest: undecided flows, age list moves, reports */
-	uint32_t prev, next;	/* age list of the flow's class */
+	uint32_t prev, next;	/* age list */
 	uint32_t head;		/* stream head slot or FLOW_NONE */
-	uint32_t eps_gen;	/* endpoint cache generation last checked */
 	uint32_t bucket;	/* hash bucket: removal needs no rehash */
+	uint32_t isn[2];	/* TCP: each direction's initial sequence number */
 	uint8_t in_use;
 	uint8_t start_seen;	/* TCP: SYN or SYN-ACK seen */
 	uint8_t server;		/* TCP: 1 b listens, 2 a listens, 0 unknown */
 	uint8_t learn_budget;	/* blocked: reply packets still parsed to learn */
+	uint8_t side;		/* FLOW_SIDE bits, fixed when the flow is created */
+	uint8_t flags;		/* FLOW_F_* */
+	uint8_t list;		/* age list: FLOW_LIST_* */
+	uint8_t spare;
 	struct flow_dir dir[2];	/* counted while undecided */
 	struct dpi_flow dpi;
 } __attribute__((aligned(64)));
@@ -68,6 +81,13 @@ _Static_assert(offsetof(struct pkt_view, daddr) == offsetof(struct pkt_view, sad
 	       offsetof(struct pkt_view, dport) == offsetof(struct pkt_view, sport) + 2,
 	       "struct pkt_view tuple layout");
 
+/* The age lists, oldest first: TCP and UDP flows, and the same for
+ * guarded flows, undecided ones with payload in both directions: a flood
+ * of new flows evicts every other flow before one of those, so that
+ * nobody can push a conversation in progress out of the table before it
+ * is judged. */
+enum { FLOW_LIST_TCP, FLOW_LIST_UDP, FLOW_LIST_GUARDED_TCP, FLOW_LIST_GUARDED_UDP, FLOW_LISTS };
+
 /* Why a flow left the table, for the removal callback. */
 enum flow_end { FLOW_END_TIMEOUT, FLOW_END_EVICTED, FLOW_END_FLUSH };
 
@@ -81,8 +101,8 @@ struct flow_table {
 	uint32_t free_list;
 	uint32_t recent[FLOW_RECENT];	/* flows last found, tried before hashing */
 	uint32_t count;
-	uint32_t age_head[2], age_tail[2];	/* 0: TCP, 1: UDP; oldest first */
-	uint64_t timeout_ns[2];
+	uint32_t age_head[FLOW_LISTS], age_tail[FLOW_LISTS];	/* oldest first */
+	uint64_t timeout_ns[2];		/* TCP, UDP */
 	uint8_t *heads;			/* head_slots * 2 * head_size bytes */
 	uint32_t head_size;
 	uint32_t head_slots;
@@ -108,7 +128,7 @@ void flow_table_fini(struct flow_table *t);
 /* Remove every flow (reported as FLOW_END_FLUSH), e.g. between files. */
 void flow_table_flush(struct flow_table *t);
 
-/* 0 for the TCP age list and timeout, 1 for UDP. */
+/* 0 for a TCP flow's timeout, 1 for UDP. */
 static inline int flow_class(const struct flow *f)
 {
 	return f->l4 == IPPROTO_TCP ? 0 : 1;
@@ -118,6 +138,9 @@ static inline int flow_expired(const struct flow_table *t, const struct flow *f,
 {
 	return now > f->last_ns && now - f->last_ns > t->timeout_ns[flow_class(f)];
 }
+
+/* Put f on the guarded age lists (on = 1) or back on the plain ones. */
+void flow_guard(struct flow_table *t, struct flow *f, int on);
 
 static inline uint64_t flow_load64(const void *p)
 {

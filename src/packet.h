@@ -17,6 +17,10 @@ enum pkt_status {
 
 #define PKT_F_FIRST_FRAGMENT	0x01	/* first fragment of a fragmented datagram */
 #define PKT_F_PAYLOAD_CUT	0x02	/* capture shorter than the IP total length */
+/* Set by the caller, never by pkt_parse: the packet came in on (leaves
+ * through) an interface of the protected side. */
+#define PKT_F_IN_PROTECTED	0x04
+#define PKT_F_OUT_PROTECTED	0x08
 
 struct pkt_view {
 	uint8_t family;		/* 4 or 6 */

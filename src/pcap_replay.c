@@ -136,9 +136,10 @@ static void flow_done(void *arg, const struct flow *f)
 	print_ep(r->out, f->family, f->a, f->pa);
 	fputs(", \"dst\": ", r->out);
 	print_ep(r->out, f->family, f->b, f->pb);
-	fprintf(r->out, ", \"verdict\": \"%s\", \"reason\": \"%s\", \"packets\": %u, \"decided_at\": ",
+	fprintf(r->out, ", \"verdict\": \"%s\", \"reason\": \"%s\", \"ban\": %s, \"packets\": %u, \"decided_at\": ",
 		blocked ? "block" : "allow",
-		blocked ? dpi_name((enum dpi_id)f->reason) : "", f->packets);
+		blocked ? dpi_name((enum dpi_id)f->reason) : "",
+		blocked && (f->flags & FLOW_F_BAN) ? "true" : "false", f->packets);
 	if (f->verdict != ENGINE_UNDECIDED)
 		fprintf(r->out, "%u}\n", f->decided_at);
 	else

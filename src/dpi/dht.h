@@ -4,8 +4,13 @@
 
 #include "dpi.h"
 
-/* Check one UDP payload as a KRPC message; learns nodes and peers through
- * p when p is not NULL. DPI_DHT or DPI_NONE. */
-enum dpi_id dht_check(const uint8_t *data, size_t len, const struct dpi_pkt *p);
+/* Check one UDP payload as a KRPC message: DPI_DHT or DPI_NONE. With a
+ * flow state st and a packet p, a query from the protected side is
+ * remembered by its transaction id, and the nodes and peers of a reply
+ * are learned through p only when it answers that query (same id, the
+ * other direction of the flow), which also marks the answering direction
+ * in st->proof; a reply to nothing teaches nothing. */
+enum dpi_id dht_check(struct dpi_flow *st, const uint8_t *data, size_t len,
+		      const struct dpi_pkt *p);
 
 #endif

@@ -28,6 +28,8 @@ int extension_message(const uint8_t *body, size_t len, const struct dpi_pkt *p)
 	vl = bencode_value_len(d, dlen);
 	if (vl < 0)
 		return -1;
+	if (!p)
+		return 0;
 	dlen = (size_t)vl;
 	if (bencode_dict_str(d, dlen, "added", &s, &slen) && slen % 6 == 0)
 		dpi_learn_compact(p, s, slen, 4);

@@ -64,7 +64,6 @@ int mse_looks_random(const uint8_t *b, size_t len)
 	return distinct >= MIN_DISTINCT && printable < MSE_MIN * 3 / 4;
 }
 
-#define PW_HANDSHAKE_LEN 68
 #define MSE_RESPONDER_FIELDS 14	/* VC, crypto_select, len(PadD) */
 #define MSE_INITIATOR_FIELDS 56	/* two hashes, VC, crypto_provide, len(PadC), len(IA) */
 /* payload packets per direction in which the confirmation may show */
@@ -76,12 +75,12 @@ static int confirms(const struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	int initiator = p->dir == st->mse_first - 1;
 
-	if (p->len == PW_HANDSHAKE_LEN)
+	if (p->len == PEERWIRE_HANDSHAKE_LEN)
 		return 1;
 	if (p->dir_payload_pkts != 2)
 		return 0;
 	return p->len == (initiator ? MSE_INITIATOR_FIELDS : MSE_RESPONDER_FIELDS) +
-			 PW_HANDSHAKE_LEN;
+			 PEERWIRE_HANDSHAKE_LEN;
 }
 
 enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
@@ -90,8 +89,10 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 		return DPI_NONE;
 	if (p->dir_payload_pkts != 1) {
 		if (st->mse_candidate && p->dir_payload_pkts <= 1 + MSE_CONFIRM_PKTS &&
-		    confirms(st, p))
+		    confirms(st, p)) {
+			st->proof |= 3;	/* both sides ran the key exchange */
 			return DPI_MSE;
+		}
 		return DPI_NONE;
 	}
 	/* the initiator speaks first: the reply counts only after it */

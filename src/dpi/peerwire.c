@@ -57,9 +57,10 @@ static uint32_t be32(const uint8_t *b)
 
 /* Is a message of length mlen (id included) and id plausible? body points
  * at what follows the id, blen bytes of it are in the packet. Returns 2 for
- * a message that cannot be anything else, 1 plausible, 0 impossible. */
+ * a message that cannot be anything else, 1 plausible, 0 impossible.
+ * learn: where PEX peers go, NULL while the packet is still being judged. */
 static int msg_valid(uint32_t mlen, uint8_t id, const uint8_t *body, size_t blen,
-		     int *ext_fired, const struct dpi_pkt *p)
+		     int *ext_fired, const struct dpi_pkt *learn)
 {
 	switch (id) {
 	case 0: case 1: case 2: case 3:		/* choke .. not interested */
@@ -97,7 +98,7 @@ static int msg_valid(uint32_t mlen, uint8_t id, const uint8_t *body, size_t blen
 		if (mlen < 2 || mlen > (1u << 20))
 			return 0;
 		if (blen >= mlen - 1) {
-			int r = extension_message(body, mlen - 1, p);
+			int r = extension_message(body, mlen - 1, learn);
 
 			if (r < 0)
 				return 0;
@@ -119,7 +120,7 @@ static int msg_valid(uint32_t mlen, uint8_t id, const uint8_t *body, size_t blen
  * -2 past WALK_MAX_MSGS, else the number of messages; *skip gets the bytes
  * of the last message still to come, *strong counts the unambiguous ones. */
 static int walk(const uint8_t *data, size_t len, size_t off, uint32_t *skip,
-		int *strong, int *ext_fired, const struct dpi_pkt *p)
+		int *strong, int *ext_fired, const struct dpi_pkt *learn)
 {
 	int n = 0;
 
@@ -147,7 +148,7 @@ static int walk(const uint8_t *data, size_t len, size_t off, uint32_t *skip,
 			continue;
 		}
 		v = msg_valid(mlen, data[off + 4], data + off + 5,
-			      len - off - 5, ext_fired, p);
+			      len - off - 5, ext_fired, learn);
 		if (v == 0)
 			return -1;
 		if (v == 2)
@@ -168,7 +169,7 @@ static int walk(const uint8_t *data, size_t len, size_t off, uint32_t *skip,
  * the end of the packet. Returns the walk's result, or -1; *at gets the
  * offset. */
 static int resync(const uint8_t *data, size_t len, size_t *at, uint32_t *skip,
-		  int *strong, int *ext, const struct dpi_pkt *p)
+		  int *strong, int *ext)
 {
 	size_t i, end = len < RESYNC_SCAN ? len : RESYNC_SCAN;
 
@@ -189,12 +190,12 @@ static int resync(const uint8_t *data, size_t len, size_t *at, uint32_t *skip,
 			continue;
 		mlen = be32(data + i);
 		if (mlen < 3 || msg_valid(mlen, data[i + 4], data + i + 5,
-					  len - i - 5, &x, p) != 2)
+					  len - i - 5, &x, NULL) != 2)
 			continue;
 		/* from inside a packet, one short message at its very end
 		 * could be chance: two unambiguous messages, or a piece
 		 * header whose block runs on past the packet, are not */
-		n = walk(data, len, i, skip, &s, &x, p);
+		n = walk(data, len, i, skip, &s, &x, NULL);
 		if (n > 0 && (s >= 2 || (n == 1 && *skip > 0 && data[i + 4] == 7))) {
 			*at = i;
 			*strong = s;
@@ -203,6 +204,17 @@ static int resync(const uint8_t *data, size_t len, size_t *at, uint32_t *skip,
 		}
 	}
 	return -1;
+}
+
+/* PEX is learned only from a packet whose messages all validated, on a
+ * flow where both directions spoke the peer wire protocol: a list that a
+ * stranger slipped into anything else teaches nothing. */
+static void harvest_pex(const uint8_t *data, size_t len, size_t off, const struct dpi_pkt *p)
+{
+	uint32_t skip;
+	int strong = 0, ext = 0;
+
+	(void)walk(data, len, off, &skip, &strong, &ext, p);
 }
 
 enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
@@ -233,14 +245,14 @@ enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
 	/* Out of sync, a message is assumed to start the packet (senders
 	 * write whole messages, so control messages head a segment), else
 	 * one is searched for inside it. */
-	n = walk(p->data, p->len, off, &skip, &strong, &ext, p);
+	n = walk(p->data, p->len, off, &skip, &strong, &ext, NULL);
 	if (n == -2) {
 		d->sync = 0;	/* no opinion on this packet, evidence kept */
 		return DPI_NONE;
 	}
 	if (!was_sync && (n <= 0 || (strong == 0 && n < 2))) {
 		strong = ext = 0;
-		n = resync(p->data, p->len, &off, &skip, &strong, &ext, p);
+		n = resync(p->data, p->len, &off, &skip, &strong, &ext);
 		if (n <= 0) {
 			d->sync = 0;	/* no opinion: unaligned data */
 			return DPI_NONE;
@@ -252,6 +264,10 @@ enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
 		d->strong = 0;
 		d->packets = 0;
 		return DPI_NONE;
+	}
+	if (strong > 0 && st->pw[!p->dir].strong > 0) {
+		harvest_pex(p->data, p->len, off, p);
+		st->proof |= 3;		/* both directions validated messages */
 	}
 	if (ext)
 		return DPI_BT_EXTENSION;
@@ -269,4 +285,21 @@ enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
 	    d->packets + st->pw[!p->dir].packets >= 2)
 		return DPI_BT_FRAMING;
 	return DPI_NONE;
+}
+
+void peerwire_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	size_t off = 0;
+	uint32_t skip;
+	int strong = 0, ext = 0;
+
+	/* a side whose bytes open with the handshake speaks BitTorrent */
+	if (peerwire_is_handshake(p->data, p->len, 0)) {
+		st->proof |= (uint8_t)(1u << p->dir);
+		off = p->len >= PEERWIRE_HANDSHAKE_LEN ? PEERWIRE_HANDSHAKE_LEN : p->len;
+	}
+	if (st->proof != 3 || off >= p->len)
+		return;
+	if (walk(p->data, p->len, off, &skip, &strong, &ext, NULL) > 0)
+		harvest_pex(p->data, p->len, off, p);
 }

@@ -43,7 +43,8 @@ enum dpi_id socks5_check(const struct dpi_pkt *p)
 
 	if (!socks5_unwrap(p->data, p->len, &in, &il))
 		return DPI_NONE;
-	if (dht_check(in, il, p) == DPI_DHT || udp_tracker_is_connect(in, il))
+	/* nothing relayed is learned: the relay hides who asked whom */
+	if (dht_check(NULL, in, il, NULL) == DPI_DHT || udp_tracker_is_connect(in, il))
 		return DPI_SOCKS5;
 	if (utp_parse(in, il, &h) && h.type == UTP_DATA && il > h.hdr_len &&
 	    peerwire_is_handshake(in + h.hdr_len, il - h.hdr_len, 0))

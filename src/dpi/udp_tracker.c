@@ -22,14 +22,23 @@ int udp_tracker_is_connect(const uint8_t *data, size_t len)
 		be32(data + 8) == ACT_CONNECT;
 }
 
+/* A request of the protected side: its transaction id is what an
+ * answer must carry to be learned from. */
+static void note_request(struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	if (!p->from_protected)
+		return;
+	st->udptrk_tid = be32(p->data + 12);
+	st->udptrk_req_dir = (uint8_t)(1 + p->dir);
+}
+
 enum dpi_id udp_tracker_check(struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	const uint8_t *d = p->data;
 	uint32_t len = p->len;
 
 	if (udp_tracker_is_connect(d, len)) {
-		st->udptrk_tid = be32(d + 12);
-		st->udptrk_tid_set = 1;
+		note_request(st, p);
 		return DPI_UDP_TRACKER;
 	}
 	if (len < 16)
@@ -46,23 +55,37 @@ enum dpi_id udp_tracker_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	    memcmp(d, st->udptrk_conn, 8) == 0) {
 		uint32_t action = be32(d + 8);
 
-		if (action == ACT_ANNOUNCE && len >= 98)
+		if ((action == ACT_ANNOUNCE && len >= 98) ||
+		    (action == ACT_SCRAPE && len >= 36 && (len - 16) % 20 == 0)) {
+			note_request(st, p);
 			return DPI_UDP_TRACKER;
-		if (action == ACT_SCRAPE && len >= 36 && (len - 16) % 20 == 0)
-			return DPI_UDP_TRACKER;
+		}
 	}
 	return DPI_NONE;
 }
 
-
-void udp_tracker_learn(const struct dpi_pkt *p)
+void udp_tracker_learn(struct dpi_flow *st, const struct dpi_pkt *p)
 {
+	const uint8_t *d = p->data;
 	size_t psz = p->v->family == 6 ? 18 : 6;
 
-	/* Announce reply from the tracker: action, transaction id, interval,
-	 * leechers, seeders, then compact peers of the flow's family. */
-	if (p->dir != 1 || p->len < 20 || be32(p->data) != ACT_ANNOUNCE ||
-	    (p->len - 20) % psz != 0)
+	if (p->len >= 16 && (udp_tracker_is_connect(d, p->len) ||
+			     (p->len >= 98 && be32(d + 8) == ACT_ANNOUNCE))) {
+		note_request(st, p);
 		return;
-	dpi_learn_compact(p, p->data + 20, p->len - 20, p->v->family);
+	}
+	/* An answer, from the other side, to the protected side's last
+	 * request: action, transaction id, then for an announce interval,
+	 * leechers, seeders and compact peers of the flow's family. */
+	if (st->udptrk_req_dir != 2 - p->dir || p->len < 16 || be32(d + 4) != st->udptrk_tid)
+		return;
+	if (be32(d) == ACT_CONNECT && p->len == 16) {
+		st->proof |= (uint8_t)(1u << p->dir);
+		return;
+	}
+	if (be32(d) != ACT_ANNOUNCE || p->len < 20 || (p->len - 20) % psz != 0)
+		return;
+	st->proof |= (uint8_t)(1u << p->dir);
+	st->udptrk_req_dir = 0;		/* one answer per request */
+	dpi_learn_compact(p, d + 20, p->len - 20, p->v->family);
 }

@@ -9,10 +9,12 @@ int udp_tracker_is_connect(const uint8_t *data, size_t len);
 
 /* Follow the exchange on a UDP flow: a connect request fires; announce
  * and scrape fire when they carry the connection id the flow handed out.
- * Announce replies feed their peers to p->learn. */
+ * The protected side's requests are remembered by transaction id. */
 enum dpi_id udp_tracker_check(struct dpi_flow *st, const struct dpi_pkt *p);
 
-/* Feed the peers of an announce reply (flow already blocked) to p->learn. */
-void udp_tracker_learn(const struct dpi_pkt *p);
+/* On a blocked flow: remember the protected side's requests, and feed
+ * the peers of the announce reply that answers one (same transaction
+ * id, the other direction) to p->learn. */
+void udp_tracker_learn(struct dpi_flow *st, const struct dpi_pkt *p);
 
 #endif

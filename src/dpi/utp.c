@@ -82,10 +82,10 @@ enum dpi_id utp_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	    h.conn_id == st->utp_syn_conn && h.seq == st->utp_syn_seq) {
 		/* A resent SYN: its microsecond clock must have advanced by
 		 * the time that really passed (2 ms + 2% slack). */
-		uint64_t real_us = (p->now_ns - st->utp_syn_ns) / 1000;
+		uint32_t real_us = (uint32_t)(p->now_ns / 1000) - st->utp_syn_us;
 		uint32_t clock_us = h.ts - st->utp_syn_ts;
 
-		if (h.ts_diff == 0 && h.wnd != 0 && real_us >= 100000 && real_us < (1ULL << 31) &&
+		if (h.ts_diff == 0 && h.wnd != 0 && real_us >= 100000 && real_us < (1u << 31) &&
 		    (clock_us > real_us ? clock_us - real_us : real_us - clock_us) <=
 		    2000 + real_us / 50) {
 			if (++st->utp_syn_retries >= UTP_SYN_RETRIES)
@@ -96,7 +96,7 @@ enum dpi_id utp_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (h.type == UTP_SYN) {
 		st->utp_syn_retries = 0;
 		st->utp_syn_ts = h.ts;
-		st->utp_syn_ns = p->now_ns;
+		st->utp_syn_us = (uint32_t)(p->now_ns / 1000);
 		st->utp_syn_dir = (uint8_t)(1 + p->dir);
 		st->utp_syn_conn = h.conn_id;
 		st->utp_syn_seq = h.seq;
@@ -106,8 +106,10 @@ enum dpi_id utp_check(struct dpi_flow *st, const struct dpi_pkt *p)
 		return DPI_NONE;
 	}
 	if (st->utp_syn_dir == 2 - p->dir && h.type == UTP_STATE &&
-	    h.conn_id == st->utp_syn_conn && h.ack == st->utp_syn_seq)
+	    h.conn_id == st->utp_syn_conn && h.ack == st->utp_syn_seq) {
+		st->proof |= 3;		/* a SYN answered: both ends speak uTP */
 		return DPI_UTP;
+	}
 	if (me->valid && h.conn_id != me->conn_id) {
 		me->valid = 0;	/* ids of one direction never change */
 		return DPI_NONE;
@@ -120,7 +122,9 @@ enum dpi_id utp_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (me->valid >= 2 && peer->valid >= 2 &&
 	    (uint16_t)(me->conn_id - peer->conn_id + 1) <= 2 &&
 	    me->conn_id != peer->conn_id &&
-	    ack_tracks(me->ack, peer->seq) && ack_tracks(peer->ack, me->seq))
+	    ack_tracks(me->ack, peer->seq) && ack_tracks(peer->ack, me->seq)) {
+		st->proof |= 3;
 		return DPI_UTP;
+	}
 	return DPI_NONE;
 }

@@ -36,14 +36,13 @@ static volatile unsigned sink;
 
 /* Every learned endpoint is read in full (ASan checks the bytes) and
  * must have passed dpi_learn's filter. */
-static void learn(void *ctx, int family, const uint8_t *addr, uint16_t port, int peer)
+static void learn(void *ctx, int family, const uint8_t *addr, uint16_t port)
 {
 	unsigned sum = 0;
 
 	(void)ctx;
 	FUZZ_ASSERT(family == 4 || family == 6);
 	FUZZ_ASSERT(port >= 1024);
-	FUZZ_ASSERT(peer == 0 || peer == 1);
 	for (int i = 0; i < (family == 6 ? 16 : 4); i++)
 		sum += addr[i];
 	sink += sum + port;
@@ -83,7 +82,7 @@ static void each_entry_point(struct dpi_flow *st, const struct dpi_pkt *p)
 	sink += (unsigned)peerwire_is_handshake(d, len, 0) + (unsigned)peerwire_is_handshake(d, len, 1);
 	if (len > 0)
 		sink += (unsigned)extension_message(d, len, p);
-	r = dht_check(d, len, p);
+	r = dht_check(st, d, len, p);
 	FUZZ_ASSERT(r == DPI_NONE || r == DPI_DHT);
 	other_protocol(d, len, r == DPI_DHT);
 	if (p->stream)
@@ -103,9 +102,10 @@ static void each_entry_point(struct dpi_flow *st, const struct dpi_pkt *p)
 	sink += (unsigned)peerwire_handshake(p);
 	if (p->v->l4proto == IPPROTO_UDP) {
 		sink += (unsigned)udp_tracker_check(st, p) + (unsigned)utp_check(st, p);
-		udp_tracker_learn(p);
+		udp_tracker_learn(st, p);
 	} else {
 		sink += (unsigned)peerwire_framing(st, p) + (unsigned)mse_check(st, p);
+		peerwire_learn_blocked(st, p);
 		http_learn(p);
 	}
 	dpi_learn_compact(p, d, len, 4);
@@ -170,6 +170,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		p.v = &pv;
 		p.dir = dir;
+		/* the initiator is the protected side, or both are */
+		p.from_protected = !dir || (data[0] & 8);
+		p.to_protected = dir || (data[0] & 8);
 		p.start_seen = !udp && (data[0] & 2);
 		p.now_ns = now;
 		p.dir_payload_pkts = payload_pkts[dir];
@@ -182,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		p.learn = learn;
 		if (blocked) {
-			dpi_learn_blocked(&p);
+			dpi_learn_blocked(&st, &p);
 		} else {
 			id = dpi_inspect(&st, &p);
 			FUZZ_ASSERT((unsigned)id < DPI_COUNT);

@@ -16,11 +16,10 @@ struct learned {
 	int family[64];
 	uint8_t addr[64][16];
 	uint16_t port[64];
-	int peer[64];
 };
 
 static __attribute__((unused)) void test_learn(void *ctx, int family, const uint8_t *addr,
-						uint16_t port, int peer)
+						uint16_t port)
 {
 	struct learned *l = ctx;
 
@@ -30,7 +29,6 @@ static __attribute__((unused)) void test_learn(void *ctx, int family, const uint
 	memset(l->addr[l->n], 0, 16);
 	memcpy(l->addr[l->n], addr, family == 6 ? 16 : 4);
 	l->port[l->n] = port;
-	l->peer[l->n] = peer;
 	l->n++;
 }
 

@@ -12,14 +12,23 @@
 
 #define ID20 "abcdefghij0123456789"
 
-static enum dpi_id check(const char *s, size_t len, struct learned *l)
+/* One datagram of direction dir on the flow st (NULL: no flow state, the
+ * message is only checked), sent by the protected side or not. */
+static enum dpi_id check_on(struct dpi_flow *st, int dir, int from_protected, const char *s,
+			    size_t len, struct learned *l)
 {
 	struct pkt_view v;
 	struct dpi_pkt p;
 
 	test_view(&v, IPPROTO_UDP, 6881, 6881, s, len);
-	test_pkt(&p, &v, 0, l);
-	return dht_check((const uint8_t *)s, len, &p);
+	test_pkt(&p, &v, dir, l);
+	p.from_protected = from_protected;
+	return dht_check(st, (const uint8_t *)s, len, &p);
+}
+
+static enum dpi_id check(const char *s, size_t len, struct learned *l)
+{
+	return check_on(NULL, 0, 1, s, len, l);
 }
 
 static enum dpi_id checks(const char *s)
@@ -44,30 +53,78 @@ static void test_queries(void **state)
 				"1:t2:xy1:v4:UT011:y1:qe"), DPI_DHT);
 }
 
+#define QUERY_AA "d1:ad2:id20:" ID20 "9:info_hash20:" ID20 "e1:q9:get_peers1:t2:aa1:y1:qe"
+
+/* A get_peers reply with transaction id t naming 5.6.7.8:8080 and
+ * 9.9.9.9:51413, and a node 1.2.3.4:6881. */
+static int reply(char *buf, size_t size, const char *t)
+{
+	return snprintf(buf, size, "d1:rd2:id20:" ID20 "5:nodes26:" ID20 "%c%c%c%c%c%c"
+			"5:token4:abcd6:valuesl6:%c%c%c%c%c%c6:%c%c%c%c%c%cee1:t%zu:%s1:y1:re",
+			1, 2, 3, 4, 0x1a, 0xe1, 5, 6, 7, 8, 0x1f, 0x90, 9, 9, 9, 9, 0xc8, 0xd5,
+			strlen(t), t);
+}
+
 static void test_replies_learn(void **state)
 {
+	struct dpi_flow st;
 	struct learned l;
 	char buf[256];
-	int n;
+	int n = reply(buf, sizeof(buf), "aa");
 
 	(void)state;
-	/* nodes: one compact node, 20-byte id then 1.2.3.4:6881 */
-	n = snprintf(buf, sizeof(buf), "d1:rd2:id20:" ID20 "5:nodes26:" ID20 "%c%c%c%c%c%c" "e1:t2:aa1:y1:re",
-		     1, 2, 3, 4, 0x1a, 0xe1);
-	assert_int_equal(check(buf, (size_t)n, &l), DPI_DHT);
-	assert_int_equal(l.n, 1);
+	/* the protected side asks (direction 0), the node answers */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(check_on(&st, 0, 1, QUERY_AA, strlen(QUERY_AA), &l), DPI_DHT);
+	assert_int_equal(l.n, 0);		/* a query teaches nothing */
+	assert_int_equal(check_on(&st, 1, 0, buf, (size_t)n, &l), DPI_DHT);
+	assert_int_equal(l.n, 3);
 	assert_int_equal(l.family[0], 4);
 	assert_memory_equal(l.addr[0], "\x01\x02\x03\x04", 4);
-	assert_int_equal(l.port[0], 6881);
-	assert_int_equal(l.peer[0], 0);		/* a node, not a peer */
-	/* values: two compact peers */
-	n = snprintf(buf, sizeof(buf), "d1:rd2:id20:" ID20 "5:token4:abcd6:valuesl6:%c%c%c%c%c%c6:%c%c%c%c%c%cee1:t2:aa1:y1:re",
-		     5, 6, 7, 8, 0x1f, 0x90, 9, 9, 9, 9, 0xc8, 0xd5);
+	assert_int_equal(l.port[0], 6881);	/* the node */
+	assert_int_equal(l.port[1], 8080);
+	assert_int_equal(l.port[2], 51413);
+	assert_int_equal(st.proof, 2);		/* the answering side spoke DHT */
+	/* one answer per query: the same reply again teaches nothing */
+	assert_int_equal(check_on(&st, 1, 0, buf, (size_t)n, &l), DPI_DHT);
+	assert_int_equal(l.n, 0);
+}
+
+static void test_unsolicited_replies_teach_nothing(void **state)
+{
+	struct dpi_flow st;
+	struct learned l;
+	char buf[256], other[256];
+	int n = reply(buf, sizeof(buf), "aa"), m = reply(other, sizeof(other), "ab");
+
+	(void)state;
+	/* an answer to nothing */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(check_on(&st, 1, 0, buf, (size_t)n, &l), DPI_DHT);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(st.proof, 0);
+	/* an answer with another transaction id */
+	assert_int_equal(check_on(&st, 0, 1, QUERY_AA, strlen(QUERY_AA), &l), DPI_DHT);
+	assert_int_equal(check_on(&st, 1, 0, other, (size_t)m, &l), DPI_DHT);
+	assert_int_equal(l.n, 0);
+	/* an "answer" from the side that asked */
+	assert_int_equal(check_on(&st, 0, 1, buf, (size_t)n, &l), DPI_DHT);
+	assert_int_equal(l.n, 0);
+	/* a query from outside arms nothing: its answer is not learned */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(check_on(&st, 1, 0, QUERY_AA, strlen(QUERY_AA), &l), DPI_DHT);
+	assert_int_equal(check_on(&st, 0, 1, buf, (size_t)n, &l), DPI_DHT);
+	assert_int_equal(l.n, 0);
+	/* nodes and values carried by a query are never learned */
+	n = snprintf(buf, sizeof(buf), "d1:ad2:id20:" ID20 "5:nodes26:" ID20 "%c%c%c%c%c%c"
+		     "e1:q4:ping1:t2:aa1:y1:qe", 1, 2, 3, 4, 0x1a, 0xe1);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(check_on(&st, 1, 0, buf, (size_t)n, &l), DPI_DHT);
+	assert_int_equal(l.n, 0);
+	/* without flow state nothing is learned either */
+	n = reply(buf, sizeof(buf), "aa");
 	assert_int_equal(check(buf, (size_t)n, &l), DPI_DHT);
-	assert_int_equal(l.n, 2);
-	assert_int_equal(l.port[0], 8080);
-	assert_int_equal(l.port[1], 51413);
-	assert_int_equal(l.peer[1], 1);
+	assert_int_equal(l.n, 0);
 }
 
 static void test_error(void **state)
@@ -150,6 +207,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queries),
 		cmocka_unit_test(test_replies_learn),
+		cmocka_unit_test(test_unsolicited_replies_teach_nothing),
 		cmocka_unit_test(test_error),
 		cmocka_unit_test(test_structure_negatives),
 		cmocka_unit_test(test_oversized),

@@ -60,6 +60,14 @@ static void test_pex_learns(void **state)
 	/* a list whose length is no multiple of 6 is ignored */
 	assert_int_equal(ext(1, "d5:added5:abcdee", 16, &l), 0);
 	assert_int_equal(l.n, 0);
+	/* without a place to learn to (the packet is still being judged),
+	 * the message is only checked */
+	n = (size_t)snprintf(b, sizeof(b), "d5:added12:");
+	memcpy(b + n, "\x0a\x01\x01\x01\x1a\xe1\x0a\x01\x01\x02\xc8\xd5" "e", 13);
+	n += 13;
+	b[0] = 1;
+	memmove(b + 1, b, n);
+	assert_int_equal(extension_message((const uint8_t *)b, n + 1, NULL), 0);
 }
 
 static void test_other_messages(void **state)

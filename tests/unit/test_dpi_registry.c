@@ -35,17 +35,19 @@ static void test_learn_filter(void **state)
 	(void)state;
 	test_view(&v, IPPROTO_UDP, 1, 2, "", 0);
 	test_pkt(&p, &v, 0, &l);
-	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 6881, 1);
-	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 53, 1);	/* privileged */
-	dpi_learn(&p, 4, (const uint8_t *)"\xef\x00\x00\x01", 6881, 1);	/* multicast */
-	dpi_learn(&p, 4, (const uint8_t *)"\x00\x00\x00\x00", 6881, 1);	/* unspecified */
-	dpi_learn(&p, 6, (const uint8_t *)"\xff\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 6881, 1);
+	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 6881);
+	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 53);	/* privileged */
+	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 1023);	/* privileged */
+	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 0);	/* a bare host */
+	dpi_learn(&p, 4, (const uint8_t *)"\xef\x00\x00\x01", 6881);	/* multicast */
+	dpi_learn(&p, 4, (const uint8_t *)"\x00\x00\x00\x00", 6881);	/* unspecified */
+	dpi_learn(&p, 6, (const uint8_t *)"\xff\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 6881);
 	assert_int_equal(l.n, 1);
 	dpi_learn_compact(&p, (const uint8_t *)"\x01\x01\x01\x01\x1a\xe1\x02\x02\x02\x02\x1a\xe2", 12, 4);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.port[2], 6882);
 	p.learn = NULL;
-	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 6881, 1);
+	dpi_learn(&p, 4, (const uint8_t *)"\x01\x02\x03\x04", 6881);
 	assert_int_equal(l.n, 3);
 }
 

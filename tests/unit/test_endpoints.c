@@ -9,6 +9,26 @@
 
 #define S 1000000000ULL
 
+static const uint8_t src_a[16] = { 198, 51, 100, 1 };
+static const uint8_t src_b[16] = { 198, 51, 100, 2 };
+static const uint8_t src_c[16] = { 198, 51, 100, 3 };
+
+/* A listed entry 10.0.x.y:port told by src. */
+static enum endpoint_added add(struct endpoints *c, uint32_t i, uint16_t port,
+			       enum endpoint_tier tier, const uint8_t *src, uint64_t now)
+{
+	uint8_t a[4] = { 10, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+	return endpoints_add(c, 4, a, port, tier, 4, src, now);
+}
+
+static int has(struct endpoints *c, uint32_t i, uint16_t port, uint64_t now)
+{
+	uint8_t a[4] = { 10, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+	return endpoints_has(c, 4, a, port, now);
+}
+
 static void test_add_has_expire(void **state)
 {
 	struct endpoints c;
@@ -18,17 +38,22 @@ static void test_add_has_expire(void **state)
 	(void)state;
 	assert_int_equal(endpoints_init(&c, 64, 10, 1), 0);
 	assert_int_equal(endpoints_has(&c, 4, a, 6881, 0), 0);
-	endpoints_add(&c, 4, a, 6881, 5 * S);
+	assert_int_equal(endpoints_add(&c, 4, a, 6881, ENDPOINT_LISTED, 4, src_a, 5 * S),
+			 ENDPOINT_NEW);
 	assert_int_equal(endpoints_has(&c, 4, a, 6881, 6 * S), 1);
 	assert_int_equal(endpoints_has(&c, 4, a, 6882, 6 * S), 0);	/* other port */
-	assert_int_equal(endpoints_has(&c, 4, a, 0, 6 * S), 0);		/* host entry apart */
+	assert_int_equal(endpoints_has(&c, 4, a, 0, 6 * S), 0);		/* never the host */
 	assert_int_equal(endpoints_has(&c, 6, a, 6881, 6 * S), 0);	/* other family */
 	assert_int_equal(endpoints_has(&c, 4, a, 6881, 15 * S + 1), 0);	/* expired */
-	/* refreshing extends the lifetime */
-	endpoints_add(&c, 4, a, 6881, 14 * S);
+	/* refreshing extends the lifetime and may raise the tier */
+	assert_int_equal(endpoints_add(&c, 4, a, 6881, ENDPOINT_CONFIRMED, 4, a, 14 * S),
+			 ENDPOINT_REFRESHED);
 	assert_int_equal(endpoints_has(&c, 4, a, 6881, 20 * S), 1);
+	assert_int_equal(set_of(&c, a, 6881, 4)[0].tier + set_of(&c, a, 6881, 4)[1].tier +
+			 set_of(&c, a, 6881, 4)[2].tier + set_of(&c, a, 6881, 4)[3].tier,
+			 ENDPOINT_CONFIRMED);
 	assert_int_equal(c.used, 1);
-	endpoints_add(&c, 6, a6, 51413, 14 * S);
+	endpoints_add(&c, 6, a6, 51413, ENDPOINT_LISTED, 4, src_a, 14 * S);
 	assert_int_equal(endpoints_has(&c, 6, a6, 51413, 15 * S), 1);
 	endpoints_clear(&c);
 	assert_int_equal(endpoints_has(&c, 6, a6, 51413, 15 * S), 0);
@@ -39,30 +64,96 @@ static void test_add_has_expire(void **state)
 static void test_bounded(void **state)
 {
 	struct endpoints c;
-	uint8_t a[4] = { 10, 0, 0, 0 };
+	uint8_t src[16] = { 203, 0, 113, 0 };
 	uint32_t i, found = 0;
 
 	(void)state;
 	assert_int_equal(endpoints_init(&c, 16, 3600, 7), 0);
-	/* a thousand entries into sixteen slots: the size stays bounded and
-	 * the newest entries are the ones kept */
+	/* a thousand entries from a thousand sources into sixteen slots:
+	 * the size stays bounded, and what came first stays until it
+	 * expires (nobody can push it out) */
 	for (i = 0; i < 1000; i++) {
-		a[2] = (uint8_t)(i >> 8);
-		a[3] = (uint8_t)i;
-		endpoints_add(&c, 4, a, 6881, (uint64_t)i * S);
+		src[2] = (uint8_t)(i >> 8);
+		src[3] = (uint8_t)i;
+		add(&c, i, 6881, ENDPOINT_LISTED, src, (uint64_t)i * S);
 	}
 	assert_true(c.used <= 16);
-	assert_true(c.replaced >= 1000 - 16);
-	for (i = 990; i < 1000; i++) {
-		a[2] = (uint8_t)(i >> 8);
-		a[3] = (uint8_t)i;
-		found += (uint32_t)endpoints_has(&c, 4, a, 6881, 1000 * S);
+	assert_int_equal(c.replaced, 0);
+	assert_true(c.set_full >= 1000 - 16);
+	for (i = 0; i < 16; i++)
+		found += (uint32_t)has(&c, i, 6881, 1000 * S);
+	assert_true(found >= 4);
+	/* once the first ones expired, their room is taken again */
+	src[0] = 1;
+	for (i = 2000; i < 2100; i++) {
+		src[3] = (uint8_t)i;
+		add(&c, i, 6881, ENDPOINT_LISTED, src, 5000 * S);
 	}
-	/* each set keeps its youngest: most recent entries survive */
-	assert_true(found >= 5);
-	a[2] = 0;
-	a[3] = 0;
-	assert_int_equal(endpoints_has(&c, 4, a, 6881, 1000 * S), 0);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(has(&c, i, 6881, 5000 * S), 0);
+	assert_true(c.replaced >= 4);
+	endpoints_fini(&c);
+}
+
+static void test_source_quota(void **state)
+{
+	struct endpoints c;
+	uint32_t i, n = 0;
+
+	(void)state;
+	assert_int_equal(endpoints_init(&c, 4096, 600, 3), 0);
+	assert_int_equal(c.quota, 4096 / ENDPOINTS_QUOTA_DIV);
+	/* one source's flood: only its quota gets in */
+	for (i = 0; i < 1000; i++)
+		n += add(&c, i, 6881, ENDPOINT_LISTED, src_a, 10 * S) == ENDPOINT_NEW;
+	assert_int_equal(n, c.quota);
+	assert_int_equal(c.over_quota, 1000 - c.quota - c.set_full);
+	/* another source is not held back by it */
+	assert_int_equal(add(&c, 5000, 6881, ENDPOINT_LISTED, src_b, 10 * S), ENDPOINT_NEW);
+	/* a window later, the first source may add again */
+	assert_int_equal(add(&c, 6000, 6881, ENDPOINT_LISTED, src_a, 612 * S), ENDPOINT_NEW);
+	/* the smallest cache still lets a source add a few */
+	endpoints_fini(&c);
+	assert_int_equal(endpoints_init(&c, 16, 600, 3), 0);
+	assert_int_equal(c.quota, ENDPOINTS_QUOTA_MIN);
+	endpoints_fini(&c);
+}
+
+static void test_outsiders_cannot_evict(void **state)
+{
+	struct endpoints c;
+	uint32_t i;
+
+	(void)state;
+	/* four slots: one set, so every entry competes for the same room */
+	assert_int_equal(endpoints_init(&c, 4, 3600, 5), 0);
+	assert_int_equal(c.nsets, 1);
+	assert_int_equal(add(&c, 1, 51413, ENDPOINT_LISTED, src_a, 1 * S), ENDPOINT_NEW);
+	/* another source fills the rest, then only churns its own entries */
+	for (i = 100; i < 110; i++)
+		add(&c, i, 6881, ENDPOINT_LISTED, src_b, 2 * S + i);
+	assert_int_equal(c.replaced, 7);
+	assert_int_equal(has(&c, 1, 51413, 3 * S), 1);
+	assert_int_equal(has(&c, 109, 6881, 3 * S), 1);
+	/* a source may replace its own oldest entry */
+	assert_int_equal(add(&c, 2, 51413, ENDPOINT_LISTED, src_a, 3 * S), ENDPOINT_NEW);
+	assert_int_equal(has(&c, 1, 51413, 4 * S), 0);
+	assert_int_equal(has(&c, 2, 51413, 4 * S), 1);
+	/* confirmed evidence from elsewhere finds no room either... */
+	assert_int_equal(add(&c, 3, 6881, ENDPOINT_CONFIRMED, src_c, 5 * S), ENDPOINT_NO_ROOM);
+	assert_int_equal(has(&c, 2, 51413, 6 * S), 1);
+	/* ...but replaces the same source's listed entry, which a listed
+	 * entry of that source then cannot displace */
+	assert_int_equal(add(&c, 4, 6881, ENDPOINT_CONFIRMED, src_b, 6 * S), ENDPOINT_NEW);
+	assert_int_equal(has(&c, 107, 6881, 7 * S), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(add(&c, 5 + i, 6881, ENDPOINT_CONFIRMED, src_b, 7 * S), ENDPOINT_NEW);
+	assert_int_equal(add(&c, 9, 6881, ENDPOINT_LISTED, src_b, 8 * S), ENDPOINT_NO_ROOM);
+	assert_int_equal(has(&c, 4, 6881, 9 * S), 1);
+	/* the oldest confirmed entry of a source makes room for its next */
+	assert_int_equal(add(&c, 10, 6881, ENDPOINT_CONFIRMED, src_b, 9 * S), ENDPOINT_NEW);
+	assert_int_equal(has(&c, 4, 6881, 10 * S), 0);
+	assert_int_equal(has(&c, 2, 51413, 10 * S), 1);
 	endpoints_fini(&c);
 }
 
@@ -79,6 +170,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_has_expire),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_source_quota),
+		cmocka_unit_test(test_outsiders_cannot_evict),
 		cmocka_unit_test(test_bad_init),
 	};
 

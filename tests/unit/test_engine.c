@@ -13,6 +13,10 @@
 
 #define S 1000000000ULL
 
+/* Hosts 10.0.0.1 to .127 are the protected side, .128 and up the rest
+ * of the world. */
+#define LAN_PREFIX "10.0.0.0/25"
+
 static struct engine eng;
 
 static int setup(void **state)
@@ -23,6 +27,8 @@ static int setup(void **state)
 	engine_config_defaults(&c);
 	c.flow_capacity = 256;
 	c.allow_after = 6;
+	if (protect_parse(&c.protect, LAN_PREFIX) < 0)
+		return -1;
 	return engine_init(&eng, &c);
 }
 
@@ -158,95 +164,228 @@ static void test_allow_after_and_no_more_dpi(void **state)
 	assert_int_equal(eng.ctr.decided_allow, 1);
 }
 
+#define GET_PEERS_AA "d1:ad2:id20:abcdefghij01234567899:info_hash20:abcdefghij0123456789" \
+	"e1:q9:get_peers1:t2:aa1:y1:qe"
+
+/* A DHT reply with transaction id t naming peer 10.0.0.h:port. */
+static int values_reply(char *buf, size_t size, const char *t, uint8_t h, uint16_t port)
+{
+	return snprintf(buf, size, "d1:rd2:id20:abcdefghij01234567895:token2:xx6:valuesl6:"
+			"%c%c%c%c%c%cee1:t%zu:%s1:y1:re", 10, 0, 0, h, port >> 8, port & 0xff,
+			strlen(t), t);
+}
+
+/* Host lan asks DHT node 10.0.0.node, which answers naming peer:port. */
+static void dht_lookup(uint8_t lan, uint8_t node, uint8_t peer, uint16_t port, uint64_t now)
+{
+	struct pkt_view v;
+	struct engine_result r;
+	char reply[128];
+	int n = values_reply(reply, sizeof(reply), "aa", peer, port);
+
+	pkt(&v, IPPROTO_UDP, lan, 6881, node, 6881, GET_PEERS_AA, strlen(GET_PEERS_AA));
+	r = run(&v, now);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "dht");
+	pkt(&v, IPPROTO_UDP, node, 6881, lan, 6881, reply, (size_t)n);
+	run(&v, now);
+}
+
+/* A TCP flow from lan:cport to host:port: the SYN, the SYN-ACK, then the
+ * client's first segment d (acknowledging the SYN-ACK). */
+static struct engine_result tcp_open(uint8_t lan, uint16_t cport, uint8_t host, uint16_t port,
+				     const void *d, size_t len, uint64_t now)
+{
+	struct pkt_view v;
+
+	pkt(&v, IPPROTO_TCP, lan, cport, host, port, "", 0);
+	v.tcp_flags = 0x02;
+	v.tcp_seq = 100;
+	run(&v, now);
+	pkt(&v, IPPROTO_TCP, host, port, lan, cport, "", 0);
+	v.tcp_flags = 0x12;
+	v.tcp_seq = 5000;
+	v.tcp_ack = 101;
+	run(&v, now);
+	pkt(&v, IPPROTO_TCP, lan, cport, host, port, d, len);
+	v.tcp_seq = 101;
+	v.tcp_ack = 5001;
+	return run(&v, now);
+}
+
+static const uint8_t random_bytes[] = {
+	0x8e, 0x3b, 0xd1, 0x52, 0x07, 0xfa, 0x6c, 0x91, 0x2d, 0xb4, 0x78, 0xe3, 0x19, 0xc6, 0x5f, 0xa0,
+	0x44, 0x9d, 0xf2, 0x63, 0x0b, 0xe8, 0x37, 0xca, 0x85, 0x1e, 0x70, 0xbd, 0x29, 0x96, 0xd4, 0x5a,
+};
+
 static void test_endpoint_cache_from_dht(void **state)
+{
+	struct pkt_view v;
+	struct engine_result r;
+
+	uint64_t learned = eng.ctr.endpoints_learned;
+
+	(void)state;
+	engine_reset(&eng);
+	/* the protected host 1 asks node 200, which names peer .209:7000 */
+	dht_lookup(1, 200, 209, 7000, S);
+	/* the peer, the node and host 1's DHT port (both spoke DHT) */
+	assert_int_equal(eng.ctr.endpoints_learned, learned + 3);
+	/* a TCP flow to that peer is suspect, not blocked at its SYN... */
+	pkt(&v, IPPROTO_TCP, 1, 40003, 209, 7000, "", 0);
+	v.tcp_flags = 0x02;
+	r = run(&v, 2 * S);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	/* ...but random bytes on it (an encrypted handshake) are */
+	pkt(&v, IPPROTO_TCP, 1, 40003, 209, 7000, random_bytes, sizeof(random_bytes));
+	v.tcp_seq = 1;
+	r = run(&v, 2 * S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "endpoint-cache");
+	assert_int_equal(r.ban, 0);		/* evidence never bans */
+	/* the node answered: its own endpoint is confirmed */
+	pkt(&v, IPPROTO_UDP, 1, 6999, 200, 6881, "x", 1);
+	assert_int_equal(run(&v, 2 * S).verdict, ENGINE_BLOCK);
+	/* another port of those hosts, or the host itself, is not suspect */
+	pkt(&v, IPPROTO_UDP, 1, 6999, 200, 5000, "x", 1);
+	assert_int_equal(run(&v, 2 * S).verdict, ENGINE_UNDECIDED);
+	r = tcp_open(1, 40005, 209, 8388, random_bytes, sizeof(random_bytes), 2 * S);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	/* entries expire */
+	pkt(&v, IPPROTO_TCP, 1, 40004, 209, 7000, random_bytes, sizeof(random_bytes));
+	assert_int_equal(run(&v, 2 * S + 3601 * S).verdict, ENGINE_UNDECIDED);
+}
+
+static void test_suspect_flow_of_another_protocol_passes(void **state)
+{
+	struct pkt_view v;
+	struct engine_result r;
+	int i;
+
+	(void)state;
+	engine_reset(&eng);
+	lookalikes_init();
+	dht_lookup(1, 200, 209, 7000, S);
+	/* a TLS connection to the learned peer's port: judged on its own */
+	r = tcp_open(1, 40010, 209, 7000, lookalikes[3].data, lookalikes[3].len, 2 * S);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	for (i = 0; i < 5; i++) {
+		pkt(&v, IPPROTO_TCP, i & 1 ? 1 : 209, i & 1 ? 40010 : 7000, i & 1 ? 209 : 1,
+		    i & 1 ? 7000 : 40010, "data", 4);
+		r = run(&v, 2 * S);
+	}
+	assert_int_equal(r.verdict, ENGINE_ALLOW);
+}
+
+static void test_unsolicited_answers_teach_nothing(void **state)
 {
 	struct pkt_view v;
 	struct engine_result r;
 	char reply[128];
 	int n;
 
+	uint64_t learned = eng.ctr.endpoints_learned;
+
 	(void)state;
 	engine_reset(&eng);
-	/* a DHT exchange; the reply names peer 10.0.0.9:7000 */
-	pkt(&v, IPPROTO_UDP, 1, 6881, 5, 6881,
-	    "d1:ad2:id20:abcdefghij01234567899:info_hash20:abcdefghij0123456789e1:q9:get_peers1:t2:aa1:y1:qe",
-	    95);
+	/* an answer from outside to no query of the protected side */
+	n = values_reply(reply, sizeof(reply), "aa", 209, 7000);
+	pkt(&v, IPPROTO_UDP, 200, 6881, 1, 6881, reply, (size_t)n);
+	r = run(&v, S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);	/* the flow itself is DHT */
+	assert_int_equal(r.ban, 0);
+	/* the protected host's own query after it arms nothing for old news */
+	pkt(&v, IPPROTO_UDP, 1, 6881, 200, 6881, GET_PEERS_AA, strlen(GET_PEERS_AA));
+	run(&v, S);
+	/* a reply with the wrong transaction id */
+	n = values_reply(reply, sizeof(reply), "zz", 209, 7001);
+	pkt(&v, IPPROTO_UDP, 200, 6881, 1, 6881, reply, (size_t)n);
+	run(&v, S);
+	assert_int_equal(eng.ctr.endpoints_learned, learned);
+	r = tcp_open(1, 40020, 209, 7000, random_bytes, sizeof(random_bytes), S);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	r = tcp_open(1, 40021, 209, 7001, random_bytes, sizeof(random_bytes), S);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	/* a handshake from outside to a protected server: its flow is
+	 * blocked, the server is not taken for a peer */
+	r = tcp_open(210, 50000, 5, 8443, "\x13" "BitTorrent protocol", 20, S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_int_equal(r.ban, 0);
+	r = tcp_open(211, 50001, 5, 8443, random_bytes, sizeof(random_bytes), S);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	assert_int_equal(eng.ctr.endpoints_learned, learned);
+}
+
+static void test_ban_needs_the_protected_side(void **state)
+{
+	struct pkt_view v;
+	struct engine_result r;
+	const char *hs = "\x13" "BitTorrent protocol";
+	uint64_t learned = eng.ctr.endpoints_learned, bans = eng.ctr.decided_ban;
+
+	(void)state;
+	engine_reset(&eng);
+	/* the protected client's handshake, acknowledging the SYN-ACK: ban */
+	r = tcp_open(1, 40030, 200, 6881, hs, 20, S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_int_equal(r.ban, 1);
+	assert_int_equal(eng.ctr.decided_ban, bans + 1);
+	/* the server never spoke BitTorrent: it is not learned */
+	assert_int_equal(eng.ctr.endpoints_learned, learned);
+	/* a blind spoofer of the client's address: the ACK misses the
+	 * SYN-ACK's sequence number */
+	pkt(&v, IPPROTO_TCP, 2, 40031, 201, 443, "", 0);
+	v.tcp_flags = 0x02;
+	run(&v, S);
+	pkt(&v, IPPROTO_TCP, 201, 443, 2, 40031, "", 0);
+	v.tcp_flags = 0x12;
+	v.tcp_seq = 777777;
+	run(&v, S);
+	pkt(&v, IPPROTO_TCP, 2, 40031, 201, 443, hs, 20);
+	v.tcp_ack = 12345;
 	r = run(&v, S);
 	assert_int_equal(r.verdict, ENGINE_BLOCK);
-	assert_string_equal(r.reason, "dht");
-	n = snprintf(reply, sizeof(reply), "d1:rd2:id20:abcdefghij01234567895:token2:xx6:valuesl6:%c%c%c%c%c%cee1:t2:aa1:y1:re",
-		     10, 0, 0, 9, 0x1b, 0x58);
-	pkt(&v, IPPROTO_UDP, 5, 6881, 1, 6881, reply, (size_t)n);
-	run(&v, S);
-	assert_true(eng.ctr.endpoints_learned >= 1);
-	/* an encrypted TCP connection to that peer: blocked at its SYN */
-	pkt(&v, IPPROTO_TCP, 1, 40003, 9, 7000, "", 0);
-	v.tcp_flags = 0x02;
-	r = run(&v, 2 * S);
+	assert_int_equal(r.ban, 0);
+	/* a handshake caught mid-stream, one way: no ban */
+	pkt(&v, IPPROTO_TCP, 3, 40032, 202, 6881, hs, 20);
+	r = run(&v, S);
 	assert_int_equal(r.verdict, ENGINE_BLOCK);
-	assert_string_equal(r.reason, "endpoint-cache");
-	assert_int_equal(r.decided_at, 1);
-	/* the DHT node itself (responder of a blocked flow) is cached too */
-	pkt(&v, IPPROTO_UDP, 1, 6999, 5, 6881, "x", 1);
-	assert_int_equal(run(&v, 2 * S).verdict, ENGINE_BLOCK);
-	/* another port of that host is not */
-	pkt(&v, IPPROTO_UDP, 1, 6999, 5, 53, "x", 1);
-	assert_int_equal(run(&v, 2 * S).verdict, ENGINE_UNDECIDED);
-	/* entries expire */
-	pkt(&v, IPPROTO_TCP, 1, 40004, 9, 7000, "", 0);
-	v.tcp_flags = 0x02;
-	assert_int_equal(run(&v, 2 * S + 3601 * S).verdict, ENGINE_UNDECIDED);
+	assert_int_equal(r.ban, 0);
+	/* one DHT query: blocked, never banned */
+	pkt(&v, IPPROTO_UDP, 4, 6881, 203, 6881, GET_PEERS_AA, strlen(GET_PEERS_AA));
+	r = run(&v, S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_int_equal(r.ban, 0);
+	/* between two hosts outside the protected side: never banned */
+	r = tcp_open(204, 40033, 205, 6881, hs, 20, S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_int_equal(r.ban, 0);
+	assert_int_equal(eng.ctr.decided_ban, bans + 1);
 }
 
-/* A handshake flow from host 1:cport to 2:6881, starting with flags. */
-static void handshake_flow(uint16_t cport, uint8_t first_flags)
+static void test_answered_handshake_confirms_peer(void **state)
 {
 	struct pkt_view v;
-
-	if (first_flags == 0x12)	/* the SYN-ACK, from the server */
-		pkt(&v, IPPROTO_TCP, 2, 6881, 1, cport, "", 0);
-	else
-		pkt(&v, IPPROTO_TCP, 1, cport, 2, 6881, "", 0);
-	v.tcp_flags = first_flags;
-	if (first_flags)
-		run(&v, S);
-	pkt(&v, IPPROTO_TCP, 1, cport, 2, 6881, "\x13" "BitTorrent protocol", 20);
-	v.tcp_seq = 1;
-	assert_int_equal(run(&v, S).verdict, ENGINE_BLOCK);
-}
-
-static void test_only_listening_ports_cached(void **state)
-{
-	struct pkt_view v;
+	struct engine_result r;
+	const char *hs = "\x13" "BitTorrent protocol";
+	uint64_t learned = eng.ctr.endpoints_learned;
 
 	(void)state;
-	/* seen from the SYN: the server 2:6881 is cached, not 1:50000 */
 	engine_reset(&eng);
-	handshake_flow(50000, 0x02);
-	pkt(&v, IPPROTO_TCP, 3, 40000, 2, 6881, "", 0);
-	v.tcp_flags = 0x02;
-	assert_int_equal(run(&v, S).verdict, ENGINE_BLOCK);
-	pkt(&v, IPPROTO_TCP, 1, 50000, 4, 443, "", 0);
-	v.tcp_flags = 0x02;
-	assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
-	/* first seen at the SYN-ACK: the same server found */
-	engine_reset(&eng);
-	handshake_flow(50001, 0x12);
-	pkt(&v, IPPROTO_TCP, 3, 40001, 2, 6881, "", 0);
-	v.tcp_flags = 0x02;
-	assert_int_equal(run(&v, S).verdict, ENGINE_BLOCK);
-	pkt(&v, IPPROTO_TCP, 1, 50001, 4, 443, "", 0);
-	v.tcp_flags = 0x02;
-	assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
-	/* caught mid-stream: which side listens is unknown, nothing cached */
-	engine_reset(&eng);
-	handshake_flow(50002, 0);
-	pkt(&v, IPPROTO_TCP, 3, 40002, 2, 6881, "", 0);
-	v.tcp_flags = 0x02;
-	assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
-	pkt(&v, IPPROTO_TCP, 1, 50002, 4, 443, "", 0);
-	v.tcp_flags = 0x02;
-	assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+	r = tcp_open(1, 50000, 200, 6881, hs, 20, S);
+	assert_int_equal(r.ban, 1);
+	/* the peer answers (the packets in flight before the kernel drops
+	 * the flow, or a capture): its listening endpoint is confirmed */
+	pkt(&v, IPPROTO_TCP, 200, 6881, 1, 50000, hs, 20);
+	v.tcp_seq = 5001;
+	run(&v, S);
+	assert_int_equal(eng.ctr.endpoints_learned, learned + 1);
+	r = tcp_open(3, 40000, 200, 6881, random_bytes, sizeof(random_bytes), S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "endpoint-cache");
+	/* the client's ephemeral port is not */
+	r = tcp_open(4, 40001, 1, 50000, random_bytes, sizeof(random_bytes), S);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
 }
 
 static void mse_flow(uint8_t client, uint8_t server, uint16_t port, uint64_t now,
@@ -268,43 +407,48 @@ static void mse_flow(uint8_t client, uint8_t server, uint16_t port, uint64_t now
 	*r = run(&v, now);
 }
 
-static void test_mse_needs_known_host(void **state)
+static void test_mse_needs_known_peer(void **state)
 {
 	struct pkt_view v;
 	struct engine_result r;
-	char reply[160];
-	int n;
+	uint8_t a[300], b[200];
 
 	(void)state;
 	engine_reset(&eng);
 	/* random bytes both ways with no BitTorrent around: entropy alone
 	 * never blocks */
-	mse_flow(1, 7, 41000, S, &r);
+	mse_flow(1, 207, 41000, S, &r);
 	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
-	/* host 1 runs a client: its DHT lookup names peer 10.0.0.7:7000 */
-	pkt(&v, IPPROTO_UDP, 1, 6881, 5, 6881, "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe", 56);
-	assert_int_equal(run(&v, S).verdict, ENGINE_BLOCK);
-	n = snprintf(reply, sizeof(reply), "d1:rd2:id20:abcdefghij01234567895:token2:xx6:valuesl6:%c%c%c%c%c%cee1:t2:aa1:y1:re",
-		     10, 0, 0, 7, 0x1b, 0x58);
-	pkt(&v, IPPROTO_UDP, 5, 6881, 1, 6881, reply, (size_t)n);
-	run(&v, S);
-	/* a key exchange with that peer on another port: MSE */
-	mse_flow(1, 7, 41001, S, &r);
-	assert_int_equal(r.verdict, ENGINE_BLOCK);
-	assert_string_equal(r.reason, "mse");
-	/* the same shape towards a server never learned as a peer (a
-	 * messenger, a VPN) is left alone, even from the client's host */
-	mse_flow(1, 8, 41002, S, &r);
-	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
-	/* a peer connecting in to the client's host: the host answers */
-	mse_flow(9, 1, 41003, S, &r);
-	assert_int_equal(r.verdict, ENGINE_BLOCK);
-	assert_string_equal(r.reason, "mse");
-	/* a known peer whose flow opens with structure is not MSE */
-	pkt(&v, IPPROTO_TCP, 1, 41005, 7, 22, "", 0);
+	/* a key exchange under way when host 1's DHT lookup names the
+	 * answering side, 10.0.0.207:8999: MSE */
+	la_fill(a, sizeof(a), 41001);
+	la_fill(b, sizeof(b), 41002);
+	pkt(&v, IPPROTO_TCP, 1, 41001, 207, 8999, "", 0);
 	v.tcp_flags = 0x02;
 	run(&v, S);
-	pkt(&v, IPPROTO_TCP, 1, 41005, 7, 22, "SSH-2.0-OpenSSH_9.2\r\n", 21);
+	pkt(&v, IPPROTO_TCP, 1, 41001, 207, 8999, a, sizeof(a));
+	v.tcp_seq = 1;
+	run(&v, S);
+	dht_lookup(1, 200, 207, 8999, S);
+	pkt(&v, IPPROTO_TCP, 207, 8999, 1, 41001, b, sizeof(b));
+	v.tcp_seq = 1;
+	r = run(&v, S);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "mse");
+	assert_int_equal(r.ban, 0);		/* shape and evidence, not proof */
+	/* a new flow to that peer is suspect from its first bytes */
+	mse_flow(1, 207, 41003, S, &r);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "endpoint-cache");
+	/* the same shape towards a server never learned as a peer (a
+	 * messenger, a VPN) is left alone, even from the client's host */
+	mse_flow(1, 208, 41004, S, &r);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	/* a known peer's host on a port never learned is not suspect */
+	pkt(&v, IPPROTO_TCP, 1, 41005, 207, 22, "", 0);
+	v.tcp_flags = 0x02;
+	run(&v, S);
+	pkt(&v, IPPROTO_TCP, 1, 41005, 207, 22, random_bytes, sizeof(random_bytes));
 	v.tcp_seq = 1;
 	r = run(&v, S);
 	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
@@ -319,17 +463,65 @@ static void test_dht_nodes_are_not_peer_hosts(void **state)
 
 	(void)state;
 	engine_reset(&eng);
-	/* a find_node reply names node 10.0.0.11:7000 */
+	/* a find_node answer to host 1 names node 10.0.0.211:7000 */
+	pkt(&v, IPPROTO_UDP, 1, 6881, 200, 6881, GET_PEERS_AA, strlen(GET_PEERS_AA));
+	run(&v, S);
 	n = snprintf(reply, sizeof(reply), "d1:rd2:id20:abcdefghij01234567895:nodes26:abcdefghij0123456789%c%c%c%c%c%ce1:t2:aa1:y1:re",
-		     10, 0, 0, 11, 0x1b, 0x58);
-	pkt(&v, IPPROTO_UDP, 5, 6881, 1, 6881, reply, (size_t)n);
-	assert_int_equal(run(&v, S).verdict, ENGINE_BLOCK);
-	/* the node's endpoint is known */
-	pkt(&v, IPPROTO_UDP, 1, 6881, 11, 7000, "x", 1);
+		     10, 0, 0, 211, 0x1b, 0x58);
+	pkt(&v, IPPROTO_UDP, 200, 6881, 1, 6881, reply, (size_t)n);
+	run(&v, S);
+	/* the node's endpoint is suspect */
+	pkt(&v, IPPROTO_UDP, 1, 6881, 211, 7000, "x", 1);
 	assert_int_equal(run(&v, S).verdict, ENGINE_BLOCK);
 	/* but its host is not taken for a peer: no MSE verdict on it */
-	mse_flow(1, 11, 42000, S, &r);
+	mse_flow(1, 211, 42000, S, &r);
 	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+}
+
+static void test_conversation_survives_flood(void **state)
+{
+	struct engine e;
+	struct engine_config c;
+	struct engine_result r;
+	struct pkt_view v;
+	uint8_t a[300], b[200];
+	uint32_t i;
+
+	(void)state;
+	engine_config_defaults(&c);
+	c.flow_capacity = 64;
+	assert_int_equal(protect_parse(&c.protect, LAN_PREFIX), 0);
+	assert_int_equal(engine_init(&e, &c), 0);
+	/* an encrypted key exchange in progress, both ways */
+	la_fill(a, sizeof(a), 7);
+	la_fill(b, sizeof(b), 8);
+	pkt(&v, IPPROTO_TCP, 1, 40000, 200, 6881, "", 0);
+	v.tcp_flags = 0x02;
+	engine_process(&e, &v, S, &r);
+	pkt(&v, IPPROTO_TCP, 1, 40000, 200, 6881, a, sizeof(a));
+	v.tcp_seq = 1;
+	engine_process(&e, &v, S, &r);
+	pkt(&v, IPPROTO_TCP, 200, 6881, 1, 40000, b, sizeof(b));
+	v.tcp_seq = 1;
+	engine_process(&e, &v, S, &r);
+	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	/* a thousand new one-packet flows from outside */
+	for (i = 0; i < 1000; i++) {
+		pkt(&v, i & 1 ? IPPROTO_UDP : IPPROTO_TCP, (uint8_t)(128 + i % 100), (uint16_t)(1024 + i),
+		    1, 80, "", 0);
+		v.tcp_flags = 0x02;
+		engine_process(&e, &v, S + i, &r);
+	}
+	assert_true(e.flows.evicted >= 1000 - 64);
+	/* the exchange goes on in the same flow: its third packet is its
+	 * fourth, and the 68-byte handshake inside confirms MSE */
+	pkt(&v, IPPROTO_TCP, 1, 40000, 200, 6881, a, 68);
+	v.tcp_seq = 301;
+	engine_process(&e, &v, 2 * S, &r);
+	assert_int_equal(r.flow_packets, 4);
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "mse");
+	engine_fini(&e);
 }
 
 static void test_cache_off(void **state)
@@ -467,9 +659,13 @@ int main(void)
 		cmocka_unit_test(test_out_of_order_handshake),
 		cmocka_unit_test(test_allow_after_and_no_more_dpi),
 		cmocka_unit_test(test_endpoint_cache_from_dht),
-		cmocka_unit_test(test_only_listening_ports_cached),
-		cmocka_unit_test(test_mse_needs_known_host),
+		cmocka_unit_test(test_suspect_flow_of_another_protocol_passes),
+		cmocka_unit_test(test_unsolicited_answers_teach_nothing),
+		cmocka_unit_test(test_ban_needs_the_protected_side),
+		cmocka_unit_test(test_answered_handshake_confirms_peer),
+		cmocka_unit_test(test_mse_needs_known_peer),
 		cmocka_unit_test(test_dht_nodes_are_not_peer_hosts),
+		cmocka_unit_test(test_conversation_survives_flood),
 		cmocka_unit_test(test_cache_off),
 		cmocka_unit_test(test_lookalike_flows_allowed),
 		cmocka_unit_test(test_allowed_flow_short_path),

@@ -269,7 +269,7 @@ static void test_head_reclaimed_from_idle_flow(void **state)
 			continue;
 		lost++;
 		assert_int_equal(f[i]->dir[0].head_len, 0);
-		assert_int_equal(f[i]->dir[0].seq_set, 0);
+		assert_int_equal(f[i]->flags & FLOW_F_SEQ(0), 0);
 		assert_null(flow_head(&t, f[i], 0));
 	}
 	assert_int_equal(lost, 1);

@@ -117,7 +117,7 @@ static void one(int dlt, const uint8_t *hdr, size_t hl, int v6, const char *expe
 	write_pcap(path, dlt, hdr, hl, v6);
 	assert_int_equal(replay(1, files, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, expect));
-	assert_non_null(strstr(out, "\"verdict\": \"block\", \"reason\": \"dht\", \"packets\": 1, \"decided_at\": 1}"));
+	assert_non_null(strstr(out, "\"verdict\": \"block\", \"reason\": \"dht\", \"ban\": false, \"packets\": 1, \"decided_at\": 1}"));
 }
 
 static void test_link_layers(void **state)

@@ -568,7 +568,7 @@ static enum config_status config_finish(struct btb_config *c)
 	/* interfaces alone name the protected side: the private ranges would
 	 * also take in what lies behind the WAN (a modem's LAN, CGNAT) */
 	if (c->nprotect_ifaces > 0 && !c->protect_prefix_set)
-		c->engine.protect.nprefixes = 0;
+		(void)protect_parse(&c->engine.protect, "none");
 	return CONFIG_OK;
 }
 

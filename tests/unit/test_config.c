@@ -332,6 +332,68 @@ static void test_hardening_options(void **state)
 	unlink(bad_file);
 }
 
+static void test_protected_side(void **state)
+{
+	struct btb_config c;
+	const char *empty = write_file("# nothing\n");
+	const char *none[] = { "btblockd", "--config", empty, NULL };
+	const char *prefixes[] = { "btblockd", "--config", empty, "--protected-prefix",
+				   "192.168.7.0/24, 2001:db8:7::/48,198.51.100.9", NULL };
+	const char *ifaces[] = { "btblockd", "--config", empty, "--protected-interface",
+				 "br-lan,wlan0", NULL };
+	const char *both[] = { "btblockd", "--config", empty, "--protected-interface",
+			       "br-lan", "--protected-prefix", "none", NULL };
+	const char *offline[] = { "btblockd", "--protected-prefix", "10.9.0.0/16", "-r", "x.pcap",
+				  NULL };
+	const char *bad[][5] = {
+		{ "btblockd", "--protected-prefix", "192.168.1.0/33", NULL },
+		{ "btblockd", "--protected-prefix", "192.168.1.0/", NULL },
+		{ "btblockd", "--protected-prefix", "lan", NULL },
+		{ "btblockd", "--protected-prefix", "10.0.0.0/8,,10.1.0.0/16", NULL },
+		{ "btblockd", "--protected-prefix", "", NULL },
+		{ "btblockd", "--protected-interface", "br/lan", NULL },
+		{ "btblockd", "--protected-interface", "a-name-too-long-x", NULL },
+		{ "btblockd", "--protected-interface", "eth0,", NULL },
+	};
+	const uint8_t lan[4] = { 192, 168, 7, 9 }, priv[4] = { 10, 1, 2, 3 };
+	const uint8_t host[4] = { 198, 51, 100, 9 }, next[4] = { 198, 51, 100, 10 };
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 7, 0xff };
+	char text[256];
+
+	(void)state;
+	/* default: the private ranges */
+	assert_int_equal(load(&c, none), CONFIG_OK);
+	assert_true(protect_match(&c.engine.protect, 4, priv));
+	assert_false(protect_match(&c.engine.protect, 4, host));
+	assert_int_equal(c.nprotect_ifaces, 0);
+	/* prefixes replace the default */
+	assert_int_equal(load(&c, prefixes), CONFIG_OK);
+	assert_true(protect_match(&c.engine.protect, 4, lan));
+	assert_true(protect_match(&c.engine.protect, 4, host));
+	assert_false(protect_match(&c.engine.protect, 4, next));
+	assert_false(protect_match(&c.engine.protect, 4, priv));
+	assert_true(protect_match(&c.engine.protect, 6, v6));
+	v6[5] = 8;
+	assert_false(protect_match(&c.engine.protect, 6, v6));
+	protect_format(&c.engine.protect, text, sizeof(text));
+	assert_string_equal(text, "192.168.7.0/24,2001:db8:7::/48,198.51.100.9/32");
+	/* interfaces alone: no prefixes at all */
+	assert_int_equal(load(&c, ifaces), CONFIG_OK);
+	assert_int_equal(c.nprotect_ifaces, 2);
+	assert_string_equal(c.protect_ifaces[1], "wlan0");
+	assert_int_equal(c.engine.protect.nprefixes, 0);
+	assert_false(protect_match(&c.engine.protect, 4, priv));
+	assert_int_equal(load(&c, both), CONFIG_OK);
+	assert_int_equal(c.engine.protect.nprefixes, 0);
+	/* the offline mode takes them from the command line */
+	assert_int_equal(load(&c, offline), CONFIG_OK);
+	assert_true(protect_match(&c.engine.protect, 4, (const uint8_t *)"\x0a\x09\x01\x01"));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(load(&c, bad[i]), CONFIG_ERROR);
+		assert_non_null(strstr(err, bad[i][1] + 2));
+	}
+}
+
 static void test_help_text_lists_every_option(void **state)
 {
 	char buf[8192] = { 0 };
@@ -353,6 +415,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_protected_side),
 		cmocka_unit_test(test_command_line_values),
 		cmocka_unit_test(test_bad_values_name_the_option),
 		cmocka_unit_test(test_unknown_and_missing),

@@ -20,6 +20,39 @@
 #define ACK_WAIT_MS 3000
 /* Config and single verdict messages we build are a few dozen bytes. */
 #define SMALL_MSG_SIZE 256
+/* The sequence number of release verdicts (below): its ENOENT only says
+ * that nothing was left waiting. Config messages count up from 1. */
+#define RELEASE_SEQ 0x7e1ea5e0u
+
+/*
+ * What the kernel does with our verdicts (net/netfilter/nfnetlink_queue.c),
+ * and so what a verdict may cover:
+ * - Each queue numbers its packets with its own counter (one more per
+ *   packet, wrapping) and keeps those waiting for a verdict in a list in
+ *   that order; their messages reach us in the same order.
+ * - A batch verdict with id N takes packets from the head of the list
+ *   while their id is not after N (a wrapping comparison) and gives every
+ *   one of them the verdict and the mark. A plain verdict takes only its
+ *   own id. Either fails with ENOENT when it finds nothing.
+ * - A packet whose message cannot be delivered (receive buffer full) is
+ *   accepted (fail-open) or dropped at once: it takes an id but never
+ *   waits. Gaps in the ids are normal under load and hide no packet.
+ * - Unbinding drops every packet still waiting.
+ * So a batch ending at N is right only if every packet up to N still
+ * waiting was judged by us with that verdict and mark. Two things leave a
+ * packet waiting unjudged: a packet message we could not judge (truncated
+ * without a readable id, no packet header) and a verdict send that failed
+ * (its packets still wait). Both set q->unjudged, and the next verdict
+ * message is preceded by a release: a batch ACCEPT without a mark up to
+ * the id before its first packet, which is what the ruleset's bypass
+ * would do with them. Without errors nothing changes: one message per run
+ * of equal verdicts.
+ */
+enum {
+	UNJUDGED_NONE = 0,
+	UNJUDGED_SEEN,		/* every such packet has an id <= seen_max */
+	UNJUDGED_UNSEEN,	/* one may have an id we never read */
+};
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -38,30 +71,58 @@ static int queue_fd(const struct queue *q)
 	return mnl_socket_get_fd(q->nl);
 }
 
+/* Remember the highest packet id we have read (ids grow in arrival order). */
+static void note_seen(struct queue *q, uint32_t id)
+{
+	q->seen_max = id;
+	q->seen_valid = 1;
+}
+
 /* Send one verdict immediately, outside any batch (used while waiting for acks). */
 static void queue_accept_now(struct queue *q, uint32_t id)
 {
 	char buf[SMALL_MSG_SIZE];
 	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->num);
 
+	note_seen(q, id);
 	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);
-	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
 		COUNTER_INC(q->ctr.verdict_errors);
+		if (q->unjudged == UNJUDGED_NONE)
+			q->unjudged = UNJUDGED_SEEN;
+	}
 }
 
-static uint32_t packet_id(const struct nlmsghdr *nlh, int *found)
+/*
+ * The packet id of a packet message of which only len bytes are at hand
+ * (a truncated datagram holds the start of it): the packet header is the
+ * kernel's first attribute. Every length is checked against len.
+ */
+static int packet_id_in(const uint8_t *buf, size_t len, uint32_t *id)
 {
-	const struct nlattr *attr;
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
 
-	*found = 0;
-	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
-		if (mnl_attr_get_type(attr) == NFQA_PACKET_HDR &&
-		    mnl_attr_get_payload_len(attr) >= sizeof(struct nfqnl_msg_packet_hdr)) {
+	if (len < off || nlh->nlmsg_type != PACKET_MSG_TYPE || nlh->nlmsg_len < off)
+		return 0;
+	if (nlh->nlmsg_len < len)
+		len = nlh->nlmsg_len;
+	while (len - off >= sizeof(struct nlattr)) {
+		const struct nlattr *attr = (const struct nlattr *)(buf + off);
+
+		if (attr->nla_len < sizeof(struct nlattr) || attr->nla_len > len - off)
+			return 0;
+		if (mnl_attr_get_type(attr) == NFQA_PACKET_HDR) {
 			const struct nfqnl_msg_packet_hdr *ph = mnl_attr_get_payload(attr);
 
-			*found = 1;
-			return ntohl(ph->packet_id);
+			if (mnl_attr_get_payload_len(attr) < sizeof(*ph))
+				return 0;
+			*id = ntohl(ph->packet_id);
+			return 1;
 		}
+		off += NLMSG_ALIGN(attr->nla_len);
+		if (off > len)
+			return 0;
 	}
 	return 0;
 }
@@ -82,10 +143,18 @@ static int queue_config_wait(struct queue *q, uint32_t seq, char *buf, size_t si
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 > ACK_WAIT_MS)
 			return ETIMEDOUT;
+		if (len < 0 && errno == ENOSPC) {
+			uint32_t id;
+
+			/* A datagram larger than buf: buf holds its start. */
+			if (packet_id_in((const uint8_t *)buf, size, &id))
+				queue_accept_now(q, id);
+			else
+				q->unjudged = UNJUDGED_UNSEEN;
+			continue;
+		}
 		if (len < 0) {
-			/* ENOSPC: a datagram larger than buf; its packet is
-			 * released by the first batch verdict later on. */
-			if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS || errno == ENOSPC)
+			if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS)
 				continue;
 			return errno;
 		}
@@ -93,11 +162,12 @@ static int queue_config_wait(struct queue *q, uint32_t seq, char *buf, size_t si
 		for (m = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(m, remain);
 		     m = mnl_nlmsg_next(m, &remain)) {
 			if (m->nlmsg_type == PACKET_MSG_TYPE) {
-				int found;
-				uint32_t id = packet_id(m, &found);
+				uint32_t id;
 
-				if (found)
+				if (packet_id_in((const uint8_t *)m, m->nlmsg_len, &id))
 					queue_accept_now(q, id);
+				else
+					q->unjudged = UNJUDGED_UNSEEN;
 				continue;
 			}
 			if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == seq) {
@@ -257,6 +327,8 @@ int queue_alloc_buffers(struct queue *q)
 	return 0;
 }
 
+/* Send the verdicts built so far. The kernel handles a buffer whole or,
+ * when the send fails, not at all: its packets then still wait. */
 static void tx_send(struct queue *q)
 {
 	if (q->tx_len == 0)
@@ -266,45 +338,102 @@ static void tx_send(struct queue *q)
 			COUNTER_INC(q->ctr.enobufs);
 		COUNTER_INC(q->ctr.verdict_errors);
 		LOG(LOG_DEBUG, "queue %u: verdict send failed: %s", q->num, strerror(errno));
+		if (q->unjudged == UNJUDGED_NONE)
+			q->unjudged = UNJUDGED_SEEN;
 	}
 	q->tx_len = 0;
 }
 
-/* Emit the current run of equal verdicts: one message for the whole run. */
-static void run_flush(struct queue *q)
+/* Append one verdict message; the caller made room for it. */
+static void tx_put(struct queue *q, uint16_t type, uint32_t id, uint32_t verdict,
+		   const uint32_t *mark, uint32_t seq)
 {
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = nfq_nlmsg_put((char *)q->tx_buf + q->tx_len, type, q->num);
 
-	if (!q->run_active)
-		return;
-	if (q->tx_size - q->tx_len < VERDICT_MSG_MAX)
-		tx_send(q);
-	nlh = nfq_nlmsg_put((char *)q->tx_buf + q->tx_len,
-			    q->run_len > 1 ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, q->num);
-	nfq_nlmsg_verdict_put(nlh, (int)q->run_last_id, (int)q->run.verdict);
-	if (q->run.set_mark)
-		nfq_nlmsg_verdict_put_mark(nlh, q->run.mark);
+	nlh->nlmsg_seq = seq;
+	nfq_nlmsg_verdict_put(nlh, (int)id, (int)verdict);
+	if (mark)
+		nfq_nlmsg_verdict_put_mark(nlh, *mark);
 	q->tx_len += NLMSG_ALIGN(nlh->nlmsg_len);
 	COUNTER_INC(q->ctr.verdict_msgs);
+}
+
+/* A release: every packet still waiting up to id is accepted, unmarked. */
+static void tx_put_release(struct queue *q, uint32_t id)
+{
+	tx_put(q, NFQNL_MSG_VERDICT_BATCH, id, NF_ACCEPT, NULL, RELEASE_SEQ);
+	q->unjudged = UNJUDGED_NONE;
+}
+
+/* Emit the current run of equal verdicts: one message for the whole run,
+ * after a release of what waits unjudged below it. */
+static void run_flush(struct queue *q)
+{
+	if (!q->run_active)
+		return;
+	if (q->tx_size - q->tx_len < 2 * VERDICT_MSG_MAX)
+		tx_send(q);
+	if (q->unjudged != UNJUDGED_NONE)
+		tx_put_release(q, q->run_first_id - 1);
+	tx_put(q, q->run_len > 1 ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT,
+	       q->run_last_id, q->run.verdict, q->run.set_mark ? &q->run.mark : NULL, 0);
 	q->run_active = 0;
 	q->run_len = 0;
 }
 
 /*
- * A batch verdict applies to every packet of the queue whose id is at most
- * the given one. Packets reach us in id order and every earlier run has
- * been answered, so a run of equal verdicts ending at id N is exactly the
- * packets up to N that are still waiting.
+ * A run ending at id N covers every packet still waiting up to N (see
+ * the top of this file). Every earlier run has been answered and a
+ * message we cannot judge ends the run (skip_message), so the packets
+ * up to N that still wait are exactly this run's.
  */
 static void run_add(struct queue *q, uint32_t id, const struct queue_verdict *v)
 {
 	if (q->run_active && (v->verdict != q->run.verdict || v->set_mark != q->run.set_mark ||
 			      (v->set_mark && v->mark != q->run.mark)))
 		run_flush(q);
+	if (!q->run_active)
+		q->run_first_id = id;
 	q->run = *v;
 	q->run_last_id = id;
 	q->run_len++;
 	q->run_active = 1;
+	note_seen(q, id);
+}
+
+/*
+ * A packet message we cannot classify (truncated, or without the
+ * attributes we need). With its id (the first attribute) it is accepted
+ * unmarked in its place; without, the run so far ends and the packet is
+ * released before the next verdict.
+ */
+static void skip_message(struct queue *q, const uint8_t *buf, size_t len)
+{
+	static const struct queue_verdict accept = { .verdict = NF_ACCEPT };
+	uint32_t id;
+
+	COUNTER_INC(q->ctr.bad_messages);
+	if (packet_id_in(buf, len, &id)) {
+		run_add(q, id, &accept);
+		return;
+	}
+	run_flush(q);
+	q->unjudged = UNJUDGED_UNSEEN;
+}
+
+/* After the batch's verdicts: release now what is known to wait unjudged
+ * (a failed send), instead of leaving it until the next packet. */
+static void release_seen(struct queue *q)
+{
+	if (q->unjudged != UNJUDGED_SEEN || !q->seen_valid || !q->tx_buf)
+		return;
+	tx_put_release(q, q->seen_max);
+	tx_send(q);
+}
+
+static uint32_t attr_u32(const struct nlattr *attr)
+{
+	return mnl_attr_get_payload_len(attr) >= 4 ? ntohl(mnl_attr_get_u32(attr)) : 0;
 }
 
 static void handle_packet_msg(struct queue *q, const struct nlmsghdr *nlh,
@@ -332,23 +461,26 @@ static void handle_packet_msg(struct queue *q, const struct nlmsghdr *nlh,
 			p.cap_len = len;
 			break;
 		case NFQA_CAP_LEN:
-			if (len >= 4)
-				p.wire_len = ntohl(mnl_attr_get_u32(attr));
+			p.wire_len = attr_u32(attr);
 			break;
 		case NFQA_SKB_INFO:
-			if (len >= 4)
-				p.skb_info = ntohl(mnl_attr_get_u32(attr));
+			p.skb_info = attr_u32(attr);
 			break;
 		case NFQA_MARK:
-			if (len >= 4)
-				p.mark = ntohl(mnl_attr_get_u32(attr));
+			p.mark = attr_u32(attr);
+			break;
+		case NFQA_IFINDEX_INDEV:
+			p.indev = attr_u32(attr);
+			break;
+		case NFQA_IFINDEX_OUTDEV:
+			p.outdev = attr_u32(attr);
 			break;
 		default:
 			break;
 		}
 	}
 	if (!have_id) {
-		COUNTER_INC(q->ctr.bad_messages);
+		skip_message(q, (const uint8_t *)nlh, nlh->nlmsg_len);
 		return;
 	}
 	if (p.wire_len < p.cap_len)
@@ -357,25 +489,37 @@ static void handle_packet_msg(struct queue *q, const struct nlmsghdr *nlh,
 	run_add(q, p.id, &v);
 }
 
+static void handle_error_msg(struct queue *q, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+	/* A release that found nothing waiting did its job. */
+	if (nlh->nlmsg_seq == RELEASE_SEQ && nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(*e) &&
+	    e->error == -ENOENT)
+		return;
+	/* The kernel reports failed verdicts even without NLM_F_ACK. */
+	COUNTER_INC(q->ctr.verdict_errors);
+}
+
 static void handle_datagram(struct queue *q, const uint8_t *buf, int len, int flags,
 			    queue_classify_fn fn, void *ctx)
 {
 	const struct nlmsghdr *nlh;
 
 	if (flags & MSG_TRUNC) {
-		/* Cannot happen with our buffer size; a later batch verdict
-		 * still releases the packet if it does. */
-		COUNTER_INC(q->ctr.bad_messages);
+		/* Longer than our buffer: we hold the start of one packet message. */
+		skip_message(q, buf, (size_t)len);
 		return;
 	}
 	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-		if (nlh->nlmsg_type == PACKET_MSG_TYPE) {
+		if (nlh->nlmsg_type == PACKET_MSG_TYPE)
 			handle_packet_msg(q, nlh, fn, ctx);
-		} else if (nlh->nlmsg_type == NLMSG_ERROR) {
-			/* The kernel reports failed verdicts even without NLM_F_ACK. */
-			COUNTER_INC(q->ctr.verdict_errors);
-		}
+		else if (nlh->nlmsg_type == NLMSG_ERROR)
+			handle_error_msg(q, nlh);
 	}
+	/* A broken packet message at the end (its length past the datagram). */
+	if (len >= (int)NLMSG_HDRLEN && nlh->nlmsg_type == PACKET_MSG_TYPE)
+		skip_message(q, (const uint8_t *)nlh, (size_t)len);
 }
 
 static int queue_receive(struct queue *q, int flags, queue_classify_fn fn, void *ctx)
@@ -386,6 +530,7 @@ static int queue_receive(struct queue *q, int flags, queue_classify_fn fn, void 
 		switch (errno) {
 		case EAGAIN:
 		case EINTR:
+			release_seen(q);
 			return 0;
 		case ENOBUFS:
 			COUNTER_INC(q->ctr.enobufs);
@@ -403,6 +548,7 @@ static int queue_receive(struct queue *q, int flags, queue_classify_fn fn, void 
 				q->rx_msgs[i].msg_hdr.msg_flags, fn, ctx);
 	run_flush(q);
 	tx_send(q);
+	release_seen(q);
 	return n;
 }
 
@@ -431,6 +577,15 @@ void queue_drain_and_close(struct queue *q, queue_classify_fn fn, void *ctx)
 	for (int i = 0; i < 4096; i++)
 		if (queue_receive(q, MSG_DONTWAIT, fn, ctx) <= 0)
 			break;
+	/* Unbinding drops what still waits: a packet we could not judge
+	 * (its id unknown, above the last we saw) is accepted instead,
+	 * with whatever else is left. The kernel compares ids within half
+	 * the id space: 2^30 past the last id seen covers what waits on
+	 * either side of it. */
+	if (q->unjudged != UNJUDGED_NONE && q->seen_valid && q->tx_buf && q->nl) {
+		tx_put_release(q, q->seen_max + (1u << 30));
+		tx_send(q);
+	}
 	queue_close(q);
 }
 

@@ -26,6 +26,7 @@ struct queue_packet {
 	uint32_t wire_len;		/* original length (NFQA_CAP_LEN) */
 	uint32_t skb_info;		/* NFQA_SKB_INFO flags */
 	uint32_t mark;			/* the packet's mark (0 when it has none) */
+	uint32_t indev, outdev;		/* interface indexes (0 when absent) */
 };
 
 /* The classifier's answer. */
@@ -43,7 +44,7 @@ struct queue_counters {
 	uint64_t enobufs;		/* ENOBUFS from recv or send */
 	uint64_t recv_errors;		/* other receive failures */
 	uint64_t verdict_errors;	/* failed verdict sends */
-	uint64_t bad_messages;		/* datagrams we could not parse (truncated, no id) */
+	uint64_t bad_messages;		/* packet messages we could not classify (truncated, no id) */
 };
 
 struct queue {
@@ -62,9 +63,14 @@ struct queue {
 	size_t tx_size;
 	size_t tx_len;
 	int run_active;
+	uint32_t run_first_id;
 	uint32_t run_last_id;
 	uint32_t run_len;
 	struct queue_verdict run;
+	/* packets that may still wait without a verdict (see queue.c) */
+	int unjudged;
+	int seen_valid;
+	uint32_t seen_max;		/* the last packet id read */
 	struct queue_counters ctr;
 };
 

@@ -166,7 +166,9 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
-	    next.seccomp != d->cfg.seccomp)
+	    next.seccomp != d->cfg.seccomp ||
+	    next.nprotect_ifaces != d->cfg.nprotect_ifaces ||
+	    memcmp(next.protect_ifaces, d->cfg.protect_ifaces, sizeof(next.protect_ifaces)) != 0)
 		LOG(LOG_WARNING, "reload: only the log level and stall timeout change without a restart; "
 		    "the detection log file is reopened");
 	LOG(LOG_NOTICE, "configuration reloaded (log level %s)", log_level_name(d->cfg.log_level));

@@ -3,6 +3,7 @@
 #include <netinet/in.h>	/* before linux/netfilter.h: glibc then the uapi */
 #include <sched.h>
 #include <dirent.h>
+#include <net/if.h>
 #include <linux/netfilter.h>
 #include "config.h"
 #include "log.h"
@@ -83,6 +84,16 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 	w->numa_node = worker_cpu_node(w->cpu);
 	w->cfg = cfg;
 	w->heartbeat_ms = worker_now_ms();
+	/* by index: one compare per packet, no name lookups on the hot path */
+	for (int i = 0; i < cfg->nprotect_ifaces; i++) {
+		unsigned idx = if_nametoindex(cfg->protect_ifaces[i]);
+
+		if (idx)
+			w->protect_ifs[w->nprotect_ifs++] = idx;
+		else if (index == 0)
+			LOG(LOG_WARNING, "protected-interface %s: no such interface now; its "
+			    "packets count as outside until a restart", cfg->protect_ifaces[i]);
+	}
 	if (stall && *stall && strtoul(stall, NULL, 10) == w->queue_num) {
 		w->test_stall = 1;
 		LOG(LOG_WARNING, "queue %u: %s set: this worker will stall (test only)",
@@ -170,6 +181,21 @@ static void decide(struct worker *w, const struct queue_packet *p, const struct 
 	report_detection(w, view, &r, action);
 }
 
+/* The PKT_F_* bits of the protected side's interfaces the packet came
+ * in on and leaves through. */
+static uint8_t interface_sides(const struct worker *w, const struct queue_packet *p)
+{
+	uint8_t flags = 0;
+
+	for (unsigned i = 0; i < w->nprotect_ifs; i++) {
+		if (p->indev == w->protect_ifs[i])
+			flags |= PKT_F_IN_PROTECTED;
+		if (p->outdev == w->protect_ifs[i])
+			flags |= PKT_F_OUT_PROTECTED;
+	}
+	return flags;
+}
+
 /* Malformed, fragmented and non-TCP/UDP packets are counted and accepted:
  * nothing can be concluded from them and dropping would harm the network. */
 static struct queue_verdict worker_classify(void *ctx, const struct queue_packet *p)
@@ -182,6 +208,7 @@ static struct queue_verdict worker_classify(void *ctx, const struct queue_packet
 	COUNTER_ADD(w->ctr.bytes, p->wire_len);
 	switch (pkt_parse(&view, p->data, p->cap_len, p->wire_len)) {
 	case PKT_OK:
+		view.flags |= interface_sides(w, p);
 		decide(w, p, &view, &v);
 		break;
 	case PKT_OTHER_L4:

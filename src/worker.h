@@ -7,6 +7,7 @@
 #include "queue.h"
 #include "engine.h"
 #include "detect_log.h"
+#include "config.h"
 
 struct btb_config;
 
@@ -43,6 +44,8 @@ struct worker {
 	int64_t heartbeat_ms;		/* CLOCK_MONOTONIC, stamped every loop turn */
 	int stall_logged;		/* main thread: the current stall was logged */
 	int test_stall;			/* test only: BTBLOCKD_TEST_STALL_QUEUE */
+	unsigned nprotect_ifs;		/* protected-interface indexes found */
+	uint32_t protect_ifs[CONFIG_MAX_IFACES];
 } __attribute__((aligned(64)));	/* no false sharing between workers */
 
 /* Bind the queue of worker index (main thread, before daemonizing). */

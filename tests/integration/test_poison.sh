@@ -20,6 +20,10 @@
 #      cache (nothing was learned from the noise).
 #   4. A real BitTorrent handshake from a third client address is still
 #      blocked: the server receives none of it.
+#   5. The protected side by interface: with --protected-interface naming
+#      the router's server-side link, a client's handshake (from outside,
+#      as seen from there) is blocked without a ban; naming the client-side
+#      link, it is blocked and its address pair banned.
 # One queue, one worker: the noise and the DNS flows meet the same engine
 # (each worker keeps its own endpoint cache).
 # Each check prints a RESULT line with its figures; every check runs before
@@ -148,6 +152,27 @@ hs=$(grep -F "\"src\":\"$addr:" "$LAB_TMP/detect.log" | grep -c '"detector":"bt-
 echo "RESULT BitTorrent from $addr: server received $got of $(echo "$out" | field sent) bytes; bt-handshake detections from it: $hs"
 [ "$got" = 0 ] || check_fail "the server received $got bytes of a BitTorrent handshake"
 [ "$hs" -ge 1 ] || check_fail "no bt-handshake detection for $addr"
+
+# ---- 5. the protected side by interface ----------------------------------------------
+# side IFACE INDEX WANT_BANS: restart the daemon with only IFACE protected,
+# send a handshake from client address INDEX, count its ban4 entries.
+side() {
+	local iface="$1" idx="$2" want="$3" addr out got bans
+	lab_daemon_kill -TERM
+	# shellcheck disable=SC2086
+	lab_daemon_start --queues 0 $DAEMON_OPTS --protected-interface "$iface" \
+		--detect-log "$LAB_TMP/detect.log" || fail "btblockd did not start with --protected-interface $iface"
+	addr=$(lab_client_addr "$idx" 4)
+	out=$(lab_bt "$idx" 4 "$BT_PORT" --hold 2) || fail "handshake client: $out"
+	got=$(lab_sink_bytes tcp "$addr" "$BT_PORT")
+	bans=$(lab_exec router nft list set inet btblockd ban4 | grep -oF "$addr " | wc -l)
+	echo "RESULT protected-interface $iface: handshake from $addr: server received $got bytes; ban4 elements naming it: $bans (want $want)"
+	[ "$got" = 0 ] || check_fail "protected-interface $iface: the server received $got bytes of a handshake"
+	[ "$bans" = "$want" ] || check_fail "protected-interface $iface: $bans ban4 elements name $addr, want $want"
+}
+# client addresses 0 and 1 sent only DNS, 2 was banned in step 4
+side r1 3 0
+side r0 1 2
 
 lab_daemon_kill -TERM
 lab_exec router "$BTBLOCKD_FIREWALL" down || check_fail "btblockd-firewall down failed"

@@ -163,6 +163,8 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.monitor != d->cfg.monitor || next.reject != d->cfg.reject ||
 	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
 	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
+	    next.mark_block_flow != d->cfg.mark_block_flow ||
+	    next.mark_reject_flow != d->cfg.mark_reject_flow ||
 	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||

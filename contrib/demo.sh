@@ -162,8 +162,8 @@ EOF
 echo "$stats" | "$LAB_PYTHON" -c '
 import json, sys
 t = json.load(sys.stdin)["totals"]
-print("    all queues: %d packets; flows decided allow %d, block %d; bans issued %d"
-      % (t["packets"], t["flows_decided_allow"], t["flows_decided_block"], t["bans_issued"]))
+print("    all queues: %d packets; flows decided allow %d, block %d; bans requested %d"
+      % (t["packets"], t["flows_decided_allow"], t["flows_decided_block"], t["bans_requested"]))
 '
 explain "The router forwarded thousands of packets (counter forward) but queued only" \
 	"the first packets of each flow (counter queued): once btblockd decides a flow," \

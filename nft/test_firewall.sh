@@ -161,6 +161,18 @@ for args in \
 	"up --hooks forward,,input|--hooks" \
 	"up --hooks=|--hooks" \
 	"up --backend bogus|--backend" \
+	"up --ban-time 90|--ban-time" \
+	"up --ban-time 1ms|--ban-time" \
+	"up --ban-time 0s|--ban-time" \
+	"up --ban-time 1h2d|--ban-time" \
+	"up --ban-time 123456h|--ban-time" \
+	"up --ban-time=1h;e|--ban-time" \
+	"up --ban-set-size 1|--ban-set-size" \
+	"up --ban-set-size 16777217|--ban-set-size" \
+	"up --ban-set-size 2k|--ban-set-size" \
+	"up --mark-block-flow 0x01b30000|--mark-block-flow" \
+	"up --mark-reject-flow 0x00b10000|the mark values must differ" \
+	"up --mark-block-flow 0x00c10000|the mark values must differ" \
 	"up --bogus|--bogus" \
 	"up --fail-closed=yes|--fail-closed" \
 	"frobnicate|frobnicate" \
@@ -175,6 +187,23 @@ for args in \
 		pass "bad arguments '${args%|*}': short message"
 	else
 		fail "bad arguments '${args%|*}': message too long"
+	fi
+done
+
+# Values that no single-line check may let through: each must be refused
+# before anything is rendered (a newline in a sed script starts a command
+# of its own; "e" runs a shell command).
+nl='
+'
+for val in "1h${nl}e" "${nl}1h" "1h${nl}" "" "$(printf '%040d' 1)h" "1h${nl}s/.*/x/e"; do
+	shown=$(printf '%s' "$val" | tr '\n' '|')
+	fw up --dry-run --backend xt --ban-time "$val"
+	expect_rc 2 "--ban-time '$shown' is refused"
+	expect_in "$TMP/err" 'invalid --ban-time value' "--ban-time '$shown': message names --ban-time"
+	if [ -s "$TMP/out" ]; then
+		fail "--ban-time '$shown': something was rendered"
+	else
+		pass "--ban-time '$shown': nothing rendered"
 	fi
 done
 expect_same_ruleset "$TMP/empty" "bad arguments change nothing"
@@ -220,6 +249,37 @@ inns env PATH="$TMP/bin-no-xt" "$BTBLOCKD_FIREWALL" up --backend xt >"$TMP/out" 
 expect_rc 1 "up --backend xt without iptables"
 expect_in "$TMP/err" 'ip6?tables not found' "up --backend xt without iptables: message names iptables"
 expect_same_ruleset "$TMP/empty" "missing tools: nothing loaded"
+
+# A kernel without the payload test (the inner header base): an nft
+# that refuses any transaction using "@ih", as such a kernel does.
+mkdir "$TMP/bin-no-ih"
+for tool in sed grep awk tr head cat getconf nproc iptables ip6tables; do
+	p=$(command -v "$tool" 2>/dev/null) || continue
+	ln -s "$p" "$TMP/bin-no-ih/$tool"
+done
+cat >"$TMP/bin-no-ih/nft" <<'EOF'
+#!/bin/sh
+case " $* " in
+*' -f - '*)
+	input=$(cat)
+	case $input in
+	*'@ih,'*)
+		echo "Error: Could not process rule: Operation not supported" >&2
+		exit 1
+		;;
+	esac
+	printf '%s\n' "$input" | exec "$REAL_NFT" "$@"
+	;;
+esac
+exec "$REAL_NFT" "$@"
+EOF
+chmod +x "$TMP/bin-no-ih/nft"
+rc=0
+inns env PATH="$TMP/bin-no-ih" REAL_NFT="$(command -v nft)" "$BTBLOCKD_FIREWALL" up --backend xt \
+	>"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 1 "up on a kernel without the payload test"
+expect_in "$TMP/err" 'lacks the payload test' "up without the payload test: message names it"
+expect_same_ruleset "$TMP/empty" "up without the payload test: nothing loaded"
 
 # --- the shipped file and its nft rendering --------------------------------
 
@@ -276,6 +336,54 @@ expect_in "$TMP/render2.nft" '^define BTBLOCKD_QUEUES = 3$' "rendering: --queues
 expect_in "$TMP/render2.nft" '^[^#]*queue num \$BTBLOCKD_QUEUES$' "rendering: --fail-closed drops bypass"
 expect_not_in "$TMP/render2.nft" '^[[:space:]]*type filter hook (forward|output) ' "rendering: only the input hook"
 check_nft "$TMP/render2.nft" "rendering for nft, queue 3, hook input, fail-closed"
+
+# The marks, the queue budget and the ban sets as rendered.
+expect_in "$TMP/render1.nft" '^define MARK_BLOCK_FLOW = 0x00b30000$' "rendering: default block-flow mark"
+expect_in "$TMP/render1.nft" '^define MARK_REJECT_FLOW = 0x00b40000$' "rendering: default reject-flow mark"
+expect_in "$TMP/render1.nft" '^define QUEUE_BACKSTOP = 128$' "rendering: default backstop 8 x 16"
+expect_in "$TMP/render1.nft" '^[^#]*update @budget .* burst 16 packets \} return$' "rendering: default budget 16"
+# shellcheck disable=SC2016 # literal $ in the pattern
+expect_in "$TMP/render1.nft" '^[^#]*\$MARK_BLOCK_FLOW : goto verdict_block_flow, \$MARK_REJECT_FLOW : goto verdict_reject_flow' \
+	"rendering: the verdict map holds the flow-only marks"
+expect_count "$(grep -c '^[[:space:]]*jump ban$' "$TMP/render1.nft")" 2 "rendering: block and reject jump to the ban chain"
+expect_count "$(sed -n '/chain verdict_[a-z]*_flow {/,/^[[:space:]]*}$/p' "$TMP/render1.nft" | grep -c 'jump ban')" 0 \
+	"rendering: the flow-only chains do not ban"
+expect_count "$(sed -n '/chain ban {/,/^[[:space:]]*}$/p' "$TMP/render1.nft" | grep -c 'add @ban[46] .* add @ban[46] .* counter name "bans" return$')" 2 \
+	"rendering: each ban rule adds both orders, then counts"
+expect_in "$TMP/render1.nft" '^[[:space:]]*counter name "bans_failed"$' "rendering: failed bans are counted"
+
+fw up --backend nft --dry-run --queue-packets 5 --ban-time 1h30m --ban-set-size 1000 \
+	--mark-mask 0x0000ff00 --mark-allow 0x100 --mark-block 0x200 --mark-reject 0x300 \
+	--mark-block-flow 0x400 --mark-reject-flow 0x500 --mark-queue 0x600
+expect_rc 0 "up --dry-run with every new option"
+cp "$TMP/out" "$TMP/render3.nft"
+expect_in "$TMP/render3.nft" '^define MARK_BLOCK_FLOW = 0x00000400$' "rendering: --mark-block-flow"
+expect_in "$TMP/render3.nft" '^define MARK_REJECT_FLOW = 0x00000500$' "rendering: --mark-reject-flow"
+expect_in "$TMP/render3.nft" '^define MARK_KEEP = 0xffff00ff$' "rendering: --mark-mask and its complement"
+expect_in "$TMP/render3.nft" '^define QUEUE_BACKSTOP = 40$' "rendering: --queue-packets 5 gives a backstop of 40"
+expect_in "$TMP/render3.nft" '^[^#]*update @budget .* burst 5 packets \} return$' "rendering: --queue-packets 5 is the burst"
+expect_count "$(sed -n '/set ban[46] {/,/^[[:space:]]*}$/p' "$TMP/render3.nft" | grep -c '^[[:space:]]*size 1000$')" 2 \
+	"rendering: --ban-set-size in both ban sets"
+expect_count "$(sed -n '/set ban[46] {/,/^[[:space:]]*}$/p' "$TMP/render3.nft" | grep -c '^[[:space:]]*timeout 1h30m$')" 2 \
+	"rendering: --ban-time in both ban sets"
+expect_count "$(sed -n '/set budget {/,/^[[:space:]]*}$/p' "$TMP/render3.nft" | grep -c '^[[:space:]]*size 65536$')" 1 \
+	"rendering: the budget set keeps its own size"
+check_nft "$TMP/render3.nft" "rendering with every new option"
+
+fw up --backend nft --dry-run --ban-scope none
+expect_rc 0 "up --dry-run --ban-scope none"
+cp "$TMP/out" "$TMP/render4.nft"
+expect_not_in "$TMP/render4.nft" 'jump ban' "rendering: --ban-scope none: no jump to the ban chain"
+expect_in "$TMP/render4.nft" '^[[:space:]]*chain verdict_block \{' "rendering: --ban-scope none: blocks stay"
+check_nft "$TMP/render4.nft" "rendering for --ban-scope none"
+
+# A ruleset file that lost the budget rule is refused, not loaded half.
+sed '/update @budget/d' "$BTBLOCKD_RULESET" >"$TMP/nobudget.nft"
+rc=0
+inns env BTBLOCKD_RULESET="$TMP/nobudget.nft" "$BTBLOCKD_FIREWALL" up --dry-run --backend xt \
+	>"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 1 "a ruleset without the budget rule"
+expect_in "$TMP/err" 'update @budget' "a ruleset without the budget rule: message names it"
 expect_same_ruleset "$TMP/empty" "--dry-run changes nothing"
 
 # --- the nft backend -------------------------------------------------------
@@ -404,6 +512,264 @@ if command -v python3 >/dev/null 2>&1; then
 	expect_same_ruleset "$TMP/empty" "[traffic] down leaves nothing behind"
 else
 	echo "# python3 not found: traffic checks not run"
+fi
+
+# --- traffic: the queue budget counts payload packets -------------------------
+
+# fwtraffic.py, loopback traffic for the checks below (one process is
+# both ends, so every packet crosses the output hook once):
+#   tcp FAMILY PORT N_CLIENT_ACKS  the server sends 1 + N_CLIENT_ACKS
+#       small segments, each acknowledged by a bare ACK of the client
+#       (quick ACKs), then client and server send 10 segments each
+#   udp FAMILY PORT N              N datagrams each way, plus 5 empty ones
+#       from the client before the server's
+#   send SRC DST PORT [N]          N UDP datagrams (default 1) from one
+#       socket, 0.1 s apart: how many arrived
+#   connect SRC DST PORT           a TCP connection: "connected", "reset"
+#       or "timeout"
+cat >"$TMP/fwtraffic.py" <<'EOF'
+import socket, sys, time
+cmd = sys.argv[1]
+def fam(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+if cmd in ("tcp", "udp"):
+    host = "::1" if sys.argv[2] == "6" else "127.0.0.1"
+    port = int(sys.argv[3])
+if cmd == "tcp":
+    l = socket.socket(fam(host), socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((host, port)); l.listen(1)
+    c = socket.socket(fam(host), socket.SOCK_STREAM)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.connect((host, port)); s, _ = l.accept()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.settimeout(5); s.settimeout(5)
+    for i in range(1 + int(sys.argv[4])):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        s.send(b"s"); c.recv(16); time.sleep(0.01)
+    for i in range(10):
+        c.send(b"c" * 8); s.recv(64); time.sleep(0.01)
+        s.send(b"s" * 8); c.recv(64); time.sleep(0.01)
+    c.close(); s.close(); l.close()
+elif cmd == "udp":
+    s = socket.socket(fam(host), socket.SOCK_DGRAM); s.bind((host, port))
+    c = socket.socket(fam(host), socket.SOCK_DGRAM); c.bind((host, 0))
+    c.connect((host, port)); s.settimeout(5); c.settimeout(5)
+    for i in range(int(sys.argv[4])):
+        c.send(b"c" * 8); s.recvfrom(64)
+    for i in range(5):
+        c.send(b""); s.recvfrom(64)
+    for i in range(int(sys.argv[4])):
+        s.sendto(b"s" * 8, c.getsockname()); c.recv(64)
+elif cmd == "send":
+    src, dst, port = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    r = socket.socket(fam(dst), socket.SOCK_DGRAM); r.bind((dst, port)); r.settimeout(0.3)
+    c = socket.socket(fam(dst), socket.SOCK_DGRAM); c.bind((src, 0))
+    got = 0
+    for i in range(int(sys.argv[5]) if len(sys.argv) > 5 else 1):
+        try:
+            c.sendto(b"btblockd", (dst, port))
+            r.recv(64)
+            got += 1
+        except (socket.timeout, PermissionError):
+            pass    # a drop in the output hook is EPERM for the sender
+        time.sleep(0.1)
+    print(got)
+elif cmd == "connect":
+    src, dst, port = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    l = socket.socket(fam(dst), socket.SOCK_STREAM); l.bind((dst, port)); l.listen(1)
+    c = socket.socket(fam(dst), socket.SOCK_STREAM); c.bind((src, 0)); c.settimeout(1.5)
+    try:
+        c.connect((dst, port)); print("connected")
+    except ConnectionRefusedError:
+        print("reset")
+    except (socket.timeout, PermissionError):
+        print("timeout")
+EOF
+
+# What the output hook sends on after table inet btblockd's decide chain
+# (and the xtables queue rule, priority mangle): per direction, queued
+# packets with payload, queued packets with neither payload nor SYN, FIN,
+# RST (bare ACKs), and bare ACKs that were not queued.  No daemon is
+# bound, so "bypass" lets queued packets go on with the queue mark.
+cat >"$TMP/observe.nft" <<'EOF'
+table inet btbfw_observe
+delete table inet btbfw_observe
+table inet btbfw_observe {
+	counter q_orig { }
+	counter q_reply { }
+	counter q_bare { }
+	counter bare_orig { }
+	counter bare_reply { }
+	chain out {
+		type filter hook output priority mangle + 5; policy accept;
+		meta l4proto { tcp, udp } th dport != 7000-7099 th sport != 7000-7099 jump observe
+	}
+	chain observe {
+		meta mark & 0x00ff0000 == 0x00c10000 @ih,0,8 >= 0 ct direction original counter name "q_orig" return
+		meta mark & 0x00ff0000 == 0x00c10000 @ih,0,8 >= 0 ct direction reply counter name "q_reply" return
+		@ih,0,8 >= 0 return
+		tcp flags & (fin | syn | rst) != 0 return
+		meta mark & 0x00ff0000 == 0x00c10000 counter name "q_bare" return
+		ct direction original counter name "bare_orig" return
+		counter name "bare_reply"
+	}
+}
+EOF
+
+# obs NAME: packets of an observer counter.
+obs() {
+	inns nft list counter inet btbfw_observe "$1" | sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p'
+}
+
+if command -v python3 >/dev/null 2>&1; then
+	inns ip link set lo up
+	fw up --queues 7 --hooks output --queue-packets 4
+	expect_rc 0 "[budget] up --queue-packets 4 --hooks output"
+	inns nft -f "$TMP/observe.nft" || fail "[budget] the observer table does not load"
+	for fam in 4 6; do
+		# TCP: the server's 7 segments draw 7 bare ACKs from the client
+		# before the client's first payload (8 with the handshake's); with
+		# ACKs counted, the client direction's budget of 4 would be gone
+		# before its payload.  (Few enough that the flow stays below the
+		# backstop, 32 packets, until the client has sent its payload.)
+		inns nft -f "$TMP/observe.nft"
+		inns python3 "$TMP/fwtraffic.py" tcp "$fam" 5201 6 ||
+			fail "[budget] IPv$fam TCP traffic failed"
+		q_orig=$(obs q_orig) q_reply=$(obs q_reply) q_bare=$(obs q_bare)
+		bare_orig=$(obs bare_orig)
+		echo "# [budget] IPv$fam TCP: queued with payload: original $q_orig, reply $q_reply; bare ACKs queued $q_bare, passed unqueued from the client $bare_orig"
+		[ "$bare_orig" -ge 7 ] || fail "[budget] IPv$fam TCP: only $bare_orig bare ACKs from the client: the test did not make them"
+		# The client's SYN and 3 payload segments; the server's SYN-ACK and 3.
+		expect_count "$q_orig" 3 "[budget] IPv$fam TCP: the client direction queues 3 payload packets after its SYN, ACKs not counted"
+		expect_count "$q_reply" 3 "[budget] IPv$fam TCP: the server direction has its own budget of 4 (SYN-ACK + 3)"
+		expect_count "$q_bare" 0 "[budget] IPv$fam TCP: no bare ACK is queued"
+
+		inns nft -f "$TMP/observe.nft"
+		inns python3 "$TMP/fwtraffic.py" udp "$fam" 5202 10 || fail "[budget] IPv$fam UDP traffic failed"
+		q_orig=$(obs q_orig) q_reply=$(obs q_reply) q_bare=$(obs q_bare)
+		echo "# [budget] IPv$fam UDP: queued with payload: original $q_orig, reply $q_reply; empty datagrams queued $q_bare"
+		expect_count "$q_orig" 4 "[budget] IPv$fam UDP: 4 of the client's 10 datagrams queued"
+		expect_count "$q_reply" 4 "[budget] IPv$fam UDP: 4 of the server's 10 datagrams queued"
+		expect_count "$q_bare" 0 "[budget] IPv$fam UDP: no empty datagram is queued"
+	done
+	n=$(inns nft list set inet btblockd budget | grep -c ' \. \(original\|reply\) ' || true)
+	echo "# [budget] elements in the budget set: $n"
+	expect_count "$n" 8 "[budget] one budget element per flow and direction"
+
+	# The backstop: a budget set that is full makes the budget rule fail
+	# and the packet go to the queue; the backstop (8 x 4 = 32 packets of
+	# the flow) still ends it.  With room for one element, the client
+	# direction gets its budget (4 of 20 datagrams queued) and the server
+	# direction none: its datagrams are queued until the flow's 32nd
+	# packet (20 + 5 empty from the client, then 7 of the server's 20).
+	sed '/set budget {/,/^[[:space:]]*}$/s/size 65536/size 1/' "$BTBLOCKD_RULESET" >"$TMP/tinybudget.nft"
+	rc=0
+	inns env BTBLOCKD_RULESET="$TMP/tinybudget.nft" "$BTBLOCKD_FIREWALL" up --queues 7 \
+		--hooks output --queue-packets 4 >"$TMP/out" 2>"$TMP/err" || rc=$?
+	expect_rc 0 "[budget] up with a budget set of one element"
+	inns nft -f "$TMP/observe.nft"
+	inns python3 "$TMP/fwtraffic.py" udp 4 5203 20 || fail "[budget] UDP traffic failed"
+	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
+	echo "# [budget] budget set full: queued client datagrams $q_orig of 20, server datagrams $q_reply of 20"
+	expect_count "$q_orig" 4 "[budget] budget set full: the direction with an element keeps its budget"
+	expect_count "$q_reply" 7 "[budget] budget set full: the backstop ends queueing at the flow's 32nd packet"
+	inns nft delete table inet btbfw_observe
+	fw down
+	expect_rc 0 "[budget] down"
+
+	# --- traffic: the verdict marks, bans and a full ban set ---------------
+	# A stand-in for the daemon: between the decide and the verdict chains
+	# it writes a verdict mark on packets to ports 7001-7004, as btblockd
+	# does on its verdicts (on port 7002 from the flow's second packet:
+	# a flow dropped on its first packet never gets a conntrack entry to
+	# keep the mark in).  Before the decide chain it counts packets to
+	# port 7002 whose conntrack mark holds the block value.
+	cat >"$TMP/verdicts.nft" <<'EOF'
+table inet btbfw_sim {
+	counter ct_block { }
+	chain pre {
+		type filter hook output priority mangle - 20; policy accept;
+		udp dport 7002 ct mark & 0x00ff0000 == 0x00b10000 counter name "ct_block"
+	}
+	chain out {
+		type filter hook output priority mangle + 5; policy accept;
+		udp dport 7001 meta mark set meta mark & 0xff00ffff | 0x00b10000
+		udp dport 7002 ct original packets > 1 meta mark set meta mark & 0xff00ffff | 0x00b30000
+		tcp dport 7004 meta mark set meta mark & 0xff00ffff | 0x00b40000
+	}
+}
+EOF
+	fw up --queues 7 --hooks output --ban-set-size 3
+	expect_rc 0 "[verdicts] up --ban-set-size 3 --hooks output"
+	inns nft -f "$TMP/verdicts.nft" || fail "[verdicts] the stand-in table does not load"
+	before_blocked=$(inns nft list counter inet btblockd blocked | sed -n 's/.*packets \([0-9]*\) .*/\1/p')
+
+	# Block: the pair is banned in both orders, a new flow between it dies.
+	r1=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.11 127.0.0.2 7001)
+	r2=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.11 127.0.0.2 7003)
+	pairs=$(inns nft list set inet btblockd ban4 | tr ',' '\n' | grep -c '127\.0\.0\.\(11 \. 127\.0\.0\.2\|2 \. 127\.0\.0\.11\)' || true)
+	echo "# [verdicts] block: $r1 of 1 datagram arrived, ban4 holds the pair in $pairs orders, new flow to another port: $r2 of 1 arrived"
+	expect_count "$([ "$r1" = 0 ] && echo 1 || echo 0)" 1 "[verdicts] block: the marked datagram is dropped"
+	expect_count "$pairs" 2 "[verdicts] block: the pair is banned in both orders"
+	expect_count "$([ "$r2" = 0 ] && echo 1 || echo 0)" 1 "[verdicts] block: a new flow between the banned pair is dropped"
+
+	# Flow-only block: dropped, no ban; the next flow between the pair
+	# passes.  Of 3 datagrams the first passes, the second is blocked and
+	# the third dropped by its conntrack mark.
+	r1=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.12 127.0.0.2 7002 3)
+	r2=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.12 127.0.0.2 7003)
+	n=$(inns nft list set inet btblockd ban4 | grep -c '127\.0\.0\.12' || true)
+	echo "# [verdicts] block-flow: $r1 of 3 datagrams arrived, ban4 entries for the pair $n, new flow to another port: $r2 of 1 arrived"
+	expect_count "$r1" 1 "[verdicts] block-flow: the flow is dropped from its blocked packet on"
+	expect_count "$n" 0 "[verdicts] block-flow: the pair is not banned"
+	expect_count "$([ "$r2" = 1 ] && echo 1 || echo 0)" 1 "[verdicts] block-flow: a new flow between the pair passes"
+	ctmark=$(inns nft list counter inet btbfw_sim ct_block | sed -n 's/.*packets \([0-9]*\) .*/\1/p')
+	expect_count "$ctmark" 1 "[verdicts] block-flow: the flow's second packet carries the block value in its conntrack mark"
+
+	# Reject-flow: the SYN is answered with a reset, no ban.
+	r1=$(inns python3 "$TMP/fwtraffic.py" connect 127.0.0.13 127.0.0.2 7004)
+	n=$(inns nft list set inet btblockd ban4 | grep -c '127\.0\.0\.13' || true)
+	echo "# [verdicts] reject-flow: connect $r1, ban4 entries for the pair $n"
+	expect_count "$([ "$r1" = reset ] && echo 1 || echo 0)" 1 "[verdicts] reject-flow: the connection is reset"
+	expect_count "$n" 0 "[verdicts] reject-flow: the pair is not banned"
+
+	# The ban set holds 3 elements: the first pair took 2; the next block
+	# fills it and fails, the one after fails at once.  Both flows are
+	# still dropped; the failures are counted and "status" says so.
+	r1=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.14 127.0.0.2 7001)
+	r2=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.15 127.0.0.2 7001)
+	bans=$(inns nft list counter inet btblockd bans | sed -n 's/.*packets \([0-9]*\) .*/\1/p')
+	failed=$(inns nft list counter inet btblockd bans_failed | sed -n 's/.*packets \([0-9]*\) .*/\1/p')
+	blocked=$(( $(inns nft list counter inet btblockd blocked | sed -n 's/.*packets \([0-9]*\) .*/\1/p') - before_blocked ))
+	echo "# [verdicts] full ban set (size 3): datagrams arrived $r1 of 1, $r2 of 1; counters bans $bans, bans_failed $failed; blocked +$blocked"
+	expect_count "$([ "$r1/$r2" = 0/0 ] && echo 1 || echo 0)" 1 "[verdicts] full ban set: the blocked flows are still dropped"
+	expect_count "$bans" 1 "[verdicts] full ban set: one ban counted"
+	expect_count "$failed" 2 "[verdicts] full ban set: two failed bans counted"
+	fw status
+	expect_rc 0 "[verdicts] status"
+	expect_in "$TMP/out" '^counter bans_failed: packets 2 ' "[verdicts] status shows bans_failed"
+	expect_in "$TMP/out" '^note: 2 bans could not be added because a ban set was full' "[verdicts] status notes the full ban set"
+	expect_in "$TMP/out" '^ban set ban4: 3 elements of 3$' "[verdicts] status: ban4 is full"
+
+	# --ban-scope none: a block drops the flow and bans nothing.
+	fw up --queues 7 --hooks output --ban-scope none
+	expect_rc 0 "[verdicts] up --ban-scope none"
+	r1=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.16 127.0.0.2 7001)
+	r2=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.16 127.0.0.2 7003)
+	n=$(inns nft list set inet btblockd ban4 | grep -c '127\.0\.0\.16' || true)
+	echo "# [verdicts] ban-scope none: $r1 of 1 datagram arrived, ban4 entries $n, new flow: $r2 of 1 arrived"
+	expect_count "$([ "$r1/$r2/$n" = 0/1/0 ] && echo 1 || echo 0)" 1 \
+		"[verdicts] ban-scope none: the flow is dropped, the pair not banned"
+	fw status
+	expect_not_in "$TMP/out" '^note: ' "[verdicts] ban-scope none: status has no note"
+	inns nft delete table inet btbfw_sim
+	fw down
+	expect_rc 0 "[verdicts] down"
+	inns ip link set lo down
+	expect_same_ruleset "$TMP/empty" "[verdicts] down leaves nothing behind"
+else
+	echo "# python3 not found: budget and verdict checks not run"
 fi
 
 echo "# $checks checks, $failures failed"

@@ -472,8 +472,36 @@ static void table_row(FILE *out, const char *label, json_int_t cpu, int has_cpu,
 	fputc('\n', out);
 }
 
+/* The kernel ruleset as the daemon last read it: one line, and a note
+ * when bans could not be added because a ban set was full. */
+static void render_ruleset(const json_t *doc, FILE *out)
+{
+	const json_t *rs = json_object_get(doc, "ruleset");
+	const json_t *sets;
+
+	if (!json_is_object(rs))
+		return;
+	if (!json_is_true(json_object_get(rs, "loaded"))) {
+		fprintf(out, "\nruleset: table inet btblockd not loaded%s%s\n",
+			json_is_string(json_object_get(rs, "error")) ? ": " : "",
+			jstr(rs, "error", ""));
+		return;
+	}
+	fprintf(out, "\nruleset: table inet btblockd loaded; bans %" JSON_INTEGER_FORMAT
+		", failed %" JSON_INTEGER_FORMAT, jint(rs, "bans"), jint(rs, "bans_failed"));
+	sets = json_object_get(rs, "ban_sets");
+	if (json_is_object(sets))
+		fprintf(out, "; ban set size %" JSON_INTEGER_FORMAT " (ipv4), %" JSON_INTEGER_FORMAT
+			" (ipv6)", jint2(sets, "ban4", "size"), jint2(sets, "ban6", "size"));
+	fputc('\n', out);
+	if (jint(rs, "bans_failed") > 0)
+		fprintf(out, "note: %" JSON_INTEGER_FORMAT " bans could not be added because a ban set "
+			"was full (btblockd-firewall --ban-set-size, --ban-time)\n",
+			jint(rs, "bans_failed"));
+}
+
 /* The per-queue counters an administrator reads first, one row per queue,
- * a total row, then the blocked flows per detector. */
+ * a total row, then the blocked flows per detector and the ruleset. */
 static int render_table(const json_t *doc, FILE *out)
 {
 	const json_t *queues = json_object_get(doc, "queues");
@@ -521,6 +549,7 @@ static int render_table(const json_t *doc, FILE *out)
 			fprintf(out, "%-24s %12" JSON_INTEGER_FORMAT "\n", name,
 				json_is_integer(v) ? json_integer_value(v) : 0);
 	}
+	render_ruleset(doc, out);
 	return 0;
 }
 
@@ -723,7 +752,10 @@ static const struct prom_known {
 	{ "other_l4", NULL, 0, "Packets neither TCP nor UDP (accepted)." },
 	{ "marked_allow", NULL, 0, "Packets sent back with the allow mark." },
 	{ "marked_block", NULL, 0, "Packets sent back with the block mark." },
-	{ "bans_issued", NULL, 0, "Flows decided block; the ruleset bans their address pair." },
+	{ "bans_requested", NULL, 0,
+	  "Flows blocked with a ban of their address pair (the ruleset may fail to add it)." },
+	{ "flow_only_blocks", NULL, 0,
+	  "Flows blocked without a ban: the evidence does not allow one." },
 	{ "monitor_detections", NULL, 0, "Detections in monitor mode (not blocked)." },
 	{ "detections_lost", NULL, 0, "Detections lost because the log ring was full." },
 	{ "enobufs", NULL, 0, "Netlink receive buffer overflows (ENOBUFS)." },
@@ -807,6 +839,53 @@ static void prom_family_head(FILE *out, const char *metric, const char *type, co
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
 }
 
+/* The kernel ruleset as the daemon last read it; a counter the table
+ * lacks (an older ruleset) is left out, not written as 0. */
+static void prom_ruleset(const json_t *rs, FILE *out)
+{
+	static const struct {
+		const char *key, *metric, *help;
+	} counters[] = {
+		{ "bans", "btblockd_ruleset_bans_total",
+		  "Flows whose address pair the ruleset banned (its counter bans)." },
+		{ "bans_failed", "btblockd_ruleset_bans_failed_total",
+		  "Flows whose address pair could not be banned because a ban set was full." },
+	};
+	const json_t *sets = json_object_get(rs, "ban_sets");
+	const char *name;
+	const json_t *s;
+	int head = 0;
+
+	prom_family_head(out, "btblockd_ruleset_loaded", "gauge",
+			 "1 when table inet btblockd was loaded at the daemon's last reading.");
+	fprintf(out, "btblockd_ruleset_loaded %d\n", json_is_true(json_object_get(rs, "loaded")) ? 1 : 0);
+	for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
+		const json_t *v = json_object_get(rs, counters[i].key);
+
+		if (!prom_is_number(v))
+			continue;
+		prom_family_head(out, counters[i].metric, "counter", counters[i].help);
+		fprintf(out, "%s ", counters[i].metric);
+		prom_value(out, v);
+	}
+	if (!json_is_object(sets))
+		return;
+	json_object_foreach((json_t *)sets, name, s) {
+		const json_t *size = json_object_get(s, "size");
+
+		if (!prom_is_number(size))
+			continue;
+		if (!head)
+			prom_family_head(out, "btblockd_ban_set_size", "gauge",
+					 "Most elements a ban set holds (two per banned pair).");
+		head = 1;
+		fputs("btblockd_ban_set_size{set=\"", out);
+		prom_label_value(out, name);
+		fputs("\"} ", out);
+		prom_value(out, size);
+	}
+}
+
 /* Counters and gauges of every numeric field of every queue, labelled by
  * queue; the per-detector blocked flows; uptime, mode and version. Totals
  * are left out: they are sums of the per-queue series. */
@@ -816,6 +895,7 @@ static int render_prometheus(const json_t *doc, FILE *out)
 	const json_t *queues = json_object_get(doc, "queues");
 	const json_t *detectors = json_object_get(doc, "detectors");
 	const json_t *dlog = json_object_get(doc, "detect_log");
+	const json_t *rs = json_object_get(doc, "ruleset");
 	const char *key, *sub;
 	const json_t *q, *v, *w;
 	int nfam = 0;
@@ -893,6 +973,8 @@ static int render_prometheus(const json_t *doc, FILE *out)
 		fprintf(out, "btblockd_detect_log_suppressed_total %" JSON_INTEGER_FORMAT "\n",
 			jint(dlog, "suppressed"));
 	}
+	if (json_is_object(rs))
+		prom_ruleset(rs, out);
 	return 0;
 }
 

@@ -37,6 +37,8 @@ enum opt_id {
 	OPT_MARK_ALLOW,
 	OPT_MARK_BLOCK,
 	OPT_MARK_REJECT,
+	OPT_MARK_BLOCK_FLOW,
+	OPT_MARK_REJECT_FLOW,
 	OPT_DETECT_LOG,
 	OPT_DETECT_SYSLOG,
 	OPT_DETECT_LOG_RATE,
@@ -123,9 +125,13 @@ static const struct opt_def opt_table[] = {
 	{ "mark-allow", OPT_MARK_ALLOW, 0, required_argument, 1, "VALUE",
 	  "mark of allowed flows, inside the mask (default 0x00a10000)", NO_RANGE },
 	{ "mark-block", OPT_MARK_BLOCK, 0, required_argument, 1, "VALUE",
-	  "mark of blocked flows, inside the mask (default 0x00b10000)", NO_RANGE },
+	  "mark of blocked flows to ban, inside the mask (default 0x00b10000)", NO_RANGE },
 	{ "mark-reject", OPT_MARK_REJECT, 0, required_argument, 1, "VALUE",
-	  "mark of blocked TCP flows with --reject (default 0x00b20000)", NO_RANGE },
+	  "mark of blocked TCP flows to ban with --reject (default 0x00b20000)", NO_RANGE },
+	{ "mark-block-flow", OPT_MARK_BLOCK_FLOW, 0, required_argument, 1, "VALUE",
+	  "mark of blocked flows not to ban (default 0x00b30000)", NO_RANGE },
+	{ "mark-reject-flow", OPT_MARK_REJECT_FLOW, 0, required_argument, 1, "VALUE",
+	  "mark of blocked TCP flows not to ban, --reject (default 0x00b40000)", NO_RANGE },
 	{ "detect-log", OPT_DETECT_LOG, 0, required_argument, 1, "PATH",
 	  "append one JSON line per detection to PATH", NO_RANGE },
 	{ "detect-syslog", OPT_DETECT_SYSLOG, 0, no_argument, 1, NULL,
@@ -208,6 +214,8 @@ void config_defaults(struct btb_config *c)
 	c->mark_allow = 0x00a10000;
 	c->mark_block = 0x00b10000;
 	c->mark_reject = 0x00b20000;
+	c->mark_block_flow = 0x00b30000;
+	c->mark_reject_flow = 0x00b40000;
 	c->detect_log_rate = 50;
 	c->control_mode = 0660;
 	c->stall_timeout_s = 5;
@@ -481,8 +489,12 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 	case OPT_MARK_ALLOW:
 	case OPT_MARK_BLOCK:
 	case OPT_MARK_REJECT:
+	case OPT_MARK_BLOCK_FLOW:
+	case OPT_MARK_REJECT_FLOW:
 		mark = o->id == OPT_MARK_MASK ? &c->mark_mask : o->id == OPT_MARK_ALLOW ? &c->mark_allow :
-		       o->id == OPT_MARK_BLOCK ? &c->mark_block : &c->mark_reject;
+		       o->id == OPT_MARK_BLOCK ? &c->mark_block :
+		       o->id == OPT_MARK_REJECT ? &c->mark_reject :
+		       o->id == OPT_MARK_BLOCK_FLOW ? &c->mark_block_flow : &c->mark_reject_flow;
 		if (parse_mark(value, mark) < 0 || *mark == 0) {
 			snprintf(want, wantlen, "a non-zero 32-bit number such as 0x00b10000");
 			return -1;
@@ -542,16 +554,20 @@ bad_path:
 /* Checks across options, once everything is read. */
 static int config_check_marks(const struct btb_config *c, char *err, size_t errlen)
 {
-	static const char *const names[] = { "mark-allow", "mark-block", "mark-reject" };
-	const uint32_t values[] = { c->mark_allow, c->mark_block, c->mark_reject };
+	static const char *const names[] = {
+		"mark-allow", "mark-block", "mark-reject", "mark-block-flow", "mark-reject-flow",
+	};
+	const uint32_t values[] = {
+		c->mark_allow, c->mark_block, c->mark_reject, c->mark_block_flow, c->mark_reject_flow,
+	};
 
-	for (int i = 0; i < 3; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
 		if (values[i] & ~c->mark_mask) {
 			snprintf(err, errlen, "invalid value 0x%08x for --%s: it must lie inside --mark-mask 0x%08x",
 				 values[i], names[i], c->mark_mask);
 			return -1;
 		}
-		for (int j = 0; j < i; j++) {
+		for (size_t j = 0; j < i; j++) {
 			if (values[i] == values[j]) {
 				snprintf(err, errlen, "invalid value 0x%08x for --%s: it equals --%s",
 					 values[i], names[i], names[j]);

@@ -52,6 +52,8 @@ struct btb_config {
 	uint32_t mark_allow;
 	uint32_t mark_block;
 	uint32_t mark_reject;
+	uint32_t mark_block_flow;	/* blocks the evidence does not let the ruleset ban */
+	uint32_t mark_reject_flow;
 	char detect_log[CONFIG_PATH_MAX];	/* empty: no file */
 	int detect_syslog;
 	uint32_t detect_log_rate;	/* lines per second */

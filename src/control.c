@@ -11,6 +11,7 @@
 #include "control.h"
 #include "detect_log.h"
 #include "log.h"
+#include "ruleset.h"
 #include "worker.h"
 
 static int64_t now_ms(void)
@@ -121,6 +122,8 @@ char *control_dispatch(struct control *c, const char *line)
 	if (strcmp(line, "stats") == 0) {
 		json_t *doc = stats_build(c->info, c->workers, c->nworkers);
 
+		if (doc && c->ruleset)
+			json_object_set_new(doc, "ruleset", ruleset_json(&c->ruleset->view, now_ms()));
 		if (doc)
 			json_object_set_new(doc, "control",
 					    json_pack("{s:I,s:I,s:I}",
@@ -284,6 +287,8 @@ static void *control_main(void *arg)
 		drain_detections(c);
 		if (pfd[0].revents)
 			break;
+		if (c->ruleset)
+			ruleset_poll(c->ruleset, now_ms());
 		if (pfd[1].revents & POLLIN)
 			control_accept(c);
 		for (int i = 2; i < n; i++)
@@ -301,7 +306,8 @@ static void *control_main(void *arg)
 }
 
 int control_start(struct control *c, const struct stats_info *info,
-		  struct worker *workers, unsigned n, struct detect_log *dlog)
+		  struct worker *workers, unsigned n, struct detect_log *dlog,
+		  struct ruleset *rs)
 {
 	sigset_t all, old;
 	int e;
@@ -310,6 +316,7 @@ int control_start(struct control *c, const struct stats_info *info,
 	c->workers = workers;
 	c->nworkers = n;
 	c->detect_log = dlog;
+	c->ruleset = rs;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	e = pthread_create(&c->thread, NULL, control_main, c);

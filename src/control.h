@@ -8,6 +8,7 @@
 
 struct worker;
 struct detect_log;
+struct ruleset;
 
 #include <sys/types.h>
 
@@ -37,6 +38,7 @@ struct control {
 	unsigned nworkers;
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 	struct detect_log *detect_log;	/* written by this thread only */
+	struct ruleset *ruleset;	/* read by this thread only; may be NULL */
 	int reopen_requested;
 	uint64_t busy;			/* clients refused because every slot was taken */
 	uint64_t overlong;		/* clients cut for a line over CONTROL_LINE_MAX */
@@ -50,9 +52,11 @@ int control_open(struct control *c, const char *path, gid_t gid, unsigned mode,
 		 char *err, size_t errlen);
 
 /* Serve commands from a thread of its own; it also drains the workers'
- * detection rings into dlog (may be NULL). */
+ * detection rings into dlog (may be NULL) and reads the kernel ruleset
+ * into rs every RULESET_POLL_MS (may be NULL). */
 int control_start(struct control *c, const struct stats_info *info,
-		  struct worker *workers, unsigned n, struct detect_log *dlog);
+		  struct worker *workers, unsigned n, struct detect_log *dlog,
+		  struct ruleset *rs);
 
 /* Ask the control thread to reopen the detection log (SIGHUP, logrotate). */
 void control_request_reopen(struct control *c);

@@ -10,6 +10,7 @@
 #include "pcap_replay.h"
 #include "log.h"
 #include "privs.h"
+#include "ruleset.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -22,6 +23,7 @@ struct daemon {
 	struct control control;
 	struct stats_info info;
 	struct detect_log detect_log;
+	struct ruleset ruleset;	/* read by the control thread */
 	int pidfile_fd;
 	int ready_fd;		/* write end of the pipe the parent waits on */
 	uid_t uid;		/* --user, looked up before anything is opened */
@@ -163,6 +165,8 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.monitor != d->cfg.monitor || next.reject != d->cfg.reject ||
 	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
 	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
+	    next.mark_block_flow != d->cfg.mark_block_flow ||
+	    next.mark_reject_flow != d->cfg.mark_reject_flow ||
 	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
@@ -243,6 +247,7 @@ static void shutdown_all(struct daemon *d)
 	free(d->workers);
 	d->workers = NULL;
 	detect_log_close(&d->detect_log);
+	ruleset_close(&d->ruleset);	/* its reader, the control thread, is gone */
 	pidfile_remove(d);
 }
 
@@ -333,6 +338,10 @@ int main(int argc, char *argv[])
 	if (stats_open_kernel() < 0)
 		LOG(LOG_WARNING, "cannot open %s: %s; stats will lack kernel counters",
 		    STATS_PROC_PATH, strerror(errno));
+	/* The socket that reads table inet btblockd: opened now, so that
+	 * only sending and receiving on it remain for after start-up. */
+	if (ruleset_open(&d.ruleset, err, sizeof(err)) < 0)
+		LOG(LOG_WARNING, "%s; the stats will lack the ban counters", err);
 	/* Everything that needs root is open: sockets, queues, pid file.
 	 * Drop it before the first thread exists, so every thread runs with
 	 * the reduced credentials and the filter (both are per thread). */
@@ -364,7 +373,8 @@ int main(int argc, char *argv[])
 	 * memory: flow tables and buffers are faulted in, RSS is final. */
 	for (unsigned i = 0; i < d.nworkers; i++)
 		worker_wait_ready(&d.workers[i]);
-	if (control_start(&d.control, &d.info, d.workers, d.nworkers, &d.detect_log) < 0) {
+	if (control_start(&d.control, &d.info, d.workers, d.nworkers, &d.detect_log,
+			  &d.ruleset) < 0) {
 		report_ready(&d, 1);
 		shutdown_all(&d);
 		return EXIT_FAILURE;

@@ -23,6 +23,15 @@
  */
 #define WORKER_TEST_STALL_ENV "BTBLOCKD_TEST_STALL_QUEUE"
 
+/*
+ * Test only: BTBLOCKD_TEST_FLOW_ONLY=1 treats every block as one whose
+ * evidence allows no ban (as the engine says of a lone unsolicited
+ * packet), so that the integration tests can send the flow-only marks
+ * through the kernel with ordinary BitTorrent traffic. Read once at
+ * start-up; documented as a test hook in btblockd(8).
+ */
+#define WORKER_TEST_FLOW_ONLY_ENV "BTBLOCKD_TEST_FLOW_ONLY"
+
 int64_t worker_now_ms(void)
 {
 	struct timespec ts;
@@ -76,6 +85,7 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 		.recv_timeout_ms = WORKER_RECV_TIMEOUT_MS,
 	};
 	const char *stall = getenv(WORKER_TEST_STALL_ENV);
+	const char *flow_only = getenv(WORKER_TEST_FLOW_ONLY_ENV);
 
 	memset(w, 0, sizeof(*w));
 	w->index = index;
@@ -98,6 +108,11 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 		w->test_stall = 1;
 		LOG(LOG_WARNING, "queue %u: %s set: this worker will stall (test only)",
 		    w->queue_num, WORKER_TEST_STALL_ENV);
+	}
+	if (flow_only && strcmp(flow_only, "1") == 0) {
+		w->test_flow_only = 1;
+		LOG(LOG_WARNING, "queue %u: %s set: no block will ban (test only)",
+		    w->queue_num, WORKER_TEST_FLOW_ONLY_ENV);
 	}
 	return queue_open(&w->q, w->queue_num, &p, err, errlen);
 }
@@ -136,7 +151,9 @@ static void set_mark(struct queue_verdict *v, const struct queue_packet *p,
  * The mark contract (nft/btblockd.nft): every verdict is an accept; a
  * decided flow's packet carries the allow or block value in the mark
  * field, a chain after the queue copies it to the conntrack mark, drops
- * and bans blocked flows, and stops queueing allowed ones.
+ * blocked flows, and stops queueing allowed ones. A block bans the
+ * address pair only when the engine says the evidence allows it
+ * (r.ban); otherwise the flow-only value drops the flow alone.
  */
 static void decide(struct worker *w, const struct queue_packet *p, const struct pkt_view *view,
 		   struct queue_verdict *v)
@@ -145,6 +162,7 @@ static void decide(struct worker *w, const struct queue_packet *p, const struct 
 	struct engine_result r;
 	struct timespec ts;
 	enum detect_action action;
+	int ban;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	engine_process(&w->engine, view, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &r);
@@ -158,17 +176,18 @@ static void decide(struct worker *w, const struct queue_packet *p, const struct 
 	case ENGINE_BLOCK:
 		break;
 	}
+	ban = r.ban && !w->test_flow_only;
 	if (cfg->monitor) {
 		/* Seen, counted, logged; the flow leaves the queue as allowed. */
 		set_mark(v, p, cfg->mark_mask, cfg->mark_allow);
 		COUNTER_INC(w->ctr.marked_allow);
 		action = DETECT_MONITOR;
 	} else if (cfg->reject && view->l4proto == IPPROTO_TCP) {
-		set_mark(v, p, cfg->mark_mask, cfg->mark_reject);
+		set_mark(v, p, cfg->mark_mask, ban ? cfg->mark_reject : cfg->mark_reject_flow);
 		COUNTER_INC(w->ctr.marked_block);
 		action = DETECT_REJECT;
 	} else {
-		set_mark(v, p, cfg->mark_mask, cfg->mark_block);
+		set_mark(v, p, cfg->mark_mask, ban ? cfg->mark_block : cfg->mark_block_flow);
 		COUNTER_INC(w->ctr.marked_block);
 		action = DETECT_BLOCK;
 	}
@@ -176,8 +195,10 @@ static void decide(struct worker *w, const struct queue_packet *p, const struct 
 		return;		/* decided earlier: reported then */
 	if (action == DETECT_MONITOR)
 		COUNTER_INC(w->ctr.flows_monitored);
+	else if (ban)
+		COUNTER_INC(w->ctr.bans_requested);
 	else
-		COUNTER_INC(w->ctr.flows_blocked);
+		COUNTER_INC(w->ctr.flow_only_blocks);
 	report_detection(w, view, &r, action);
 }
 

@@ -21,8 +21,10 @@ struct worker_counters {
 	uint64_t fragments;	/* non-first IP fragments: accepted */
 	uint64_t other_l4;	/* neither TCP nor UDP: accepted */
 	uint64_t marked_allow;	/* packets sent back with the allow mark */
-	uint64_t marked_block;	/* packets sent back with the block or reject mark */
-	uint64_t flows_blocked;	/* flows decided block: each makes the ruleset ban its pair */
+	uint64_t marked_block;	/* packets sent back with a block or reject mark */
+	uint64_t bans_requested;	/* flows blocked with the block or reject mark: the
+					 * ruleset bans their address pair */
+	uint64_t flow_only_blocks;	/* flows blocked with a flow-only mark: no ban */
 	uint64_t flows_monitored;	/* monitor mode: flows that would have been blocked */
 };
 
@@ -46,6 +48,7 @@ struct worker {
 	int test_stall;			/* test only: BTBLOCKD_TEST_STALL_QUEUE */
 	unsigned nprotect_ifs;		/* protected-interface indexes found */
 	uint32_t protect_ifs[CONFIG_MAX_IFACES];
+	int test_flow_only;		/* test only: BTBLOCKD_TEST_FLOW_ONLY */
 } __attribute__((aligned(64)));	/* no false sharing between workers */
 
 /* Bind the queue of worker index (main thread, before daemonizing). */

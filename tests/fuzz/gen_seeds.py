@@ -221,9 +221,49 @@ ETH6 = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x86\xdd"
 VLAN4 = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x81\x00\x00\x05\x08\x00"
 
 
+def nla(t, data):
+    """A netlink attribute, padded to 4 bytes."""
+    raw = struct.pack("=HH", 4 + len(data), t) + data
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def nlmsg(msg_type, body, seq=77, pid=4242, flags=2):
+    """A netlink message (host byte order header; flags 2: NLM_F_MULTI)."""
+    return struct.pack("=IHHII", 16 + len(body), msg_type, flags, seq, pid) + body
+
+
+def nft_msg(nft_type, attrs, family=1):
+    """An nf_tables message of a dump (family 1: inet)."""
+    return nlmsg((10 << 8) | nft_type, struct.pack("!BBH", family, 0, 0) + b"".join(attrs))
+
+
+def ruleset_replies():
+    """Dump replies about table inet btblockd, as the daemon reads them."""
+    NEWSET, NEWOBJ = 9, 18
+    strz = lambda s: s.encode() + b"\0"
+    sets = [nft_msg(NEWSET, [nla(1, strz("btblockd")), nla(2, strz(name)),
+                             nla(3, struct.pack("!I", 0x14)),
+                             nla(9, nla(1, struct.pack("!I", size))),
+                             nla(11, struct.pack("!Q", timeout))])
+            for name, size, timeout in (("ban4", 65536, 3600000), ("ban6", 3, 90000),
+                                        ("budget", 65536, 60000))]
+    counters = [nft_msg(NEWOBJ, [nla(1, strz("btblockd")), nla(2, strz(name)),
+                                 nla(3, struct.pack("!I", 1)),
+                                 nla(4 | 0x8000, nla(1, struct.pack("!Q", pk * 70)) +
+                                     nla(2, struct.pack("!Q", pk))),
+                                 nla(5, struct.pack("!I", 1))])
+                for name, pk in (("queued", 1500), ("bans", 40), ("bans_failed", 3))]
+    done = nlmsg(3, struct.pack("=i", 0))
+    enoent = nlmsg(2, struct.pack("=i", -2) + struct.pack("=IHHII", 36, (10 << 8) | 10, 0x301, 77, 0))
+    return [("sets", b"".join(sets) + done), ("counters", b"".join(counters) + done),
+            ("enoent", enoent), ("one_set", sets[0]), ("one_counter", counters[2]),
+            ("stale_then_done", nlmsg(3, struct.pack("=i", 0), seq=76) + done)]
+
+
 def gen(out, srcdir, pcaps):
     seeds = {k: os.path.join(out, k) for k in
-             ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap")}
+             ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap",
+              "fuzz_ruleset")}
     for f in FLOWS:
         name, l4, c2s, s2c, sp, dp = f
         for v6 in (False, True):
@@ -281,6 +321,8 @@ def gen(out, srcdir, pcaps):
             b"fail-closed\nendpoint-capacity 0\nendpoint-ttl 600\ncopy-range 512\n",
             b"queue-maxlen 1024\nrcvbuf 1048576\nforeground no\npidfile /run/b.pid\n",
             b"bogus-option 1\n", b"flow-capacity 99999999999\n", b"queues 5-2\n"]
+    for name, datagram in ruleset_replies():
+        write(seeds["fuzz_ruleset"], name, datagram)
     if srcdir and os.path.exists(os.path.join(srcdir, "contrib", "btblockd.conf")):
         with open(os.path.join(srcdir, "contrib", "btblockd.conf"), "rb") as fh:
             conf.append(fh.read())

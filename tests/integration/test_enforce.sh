@@ -166,7 +166,7 @@ for fam in 4 6; do
 done
 grep -q '"action":"block"' "$LAB_TMP/detect.log" || check_fail "no \"action\":\"block\" line in the detection log"
 stats=$(lab_stats)
-echo "RESULT enforce stats: packets=$(echo "$stats" | jget totals packets) flows_decided_block=$(echo "$stats" | jget totals flows_decided_block) bans_issued=$(echo "$stats" | jget totals bans_issued) marked_block=$(echo "$stats" | jget totals marked_block) bt-handshake=$(echo "$stats" | jget detectors bt-handshake); detect log: $(wc -l <"$LAB_TMP/detect.log") lines"
+echo "RESULT enforce stats: packets=$(echo "$stats" | jget totals packets) flows_decided_block=$(echo "$stats" | jget totals flows_decided_block) bans_requested=$(echo "$stats" | jget totals bans_requested) marked_block=$(echo "$stats" | jget totals marked_block) bt-handshake=$(echo "$stats" | jget detectors bt-handshake); detect log: $(wc -l <"$LAB_TMP/detect.log") lines"
 [ "$(echo "$stats" | jget totals flows_decided_block)" -ge 2 ] || check_fail "stats count fewer than 2 blocked flows"
 
 # ---- 4. monitor: detect, count, log, never block -----------------------------

@@ -14,7 +14,10 @@ sink    listens on TCP and UDP on every --bind address and --port and prints
         datagrams are echoed unchanged, so "udp" clients work against it.
 bt      opens a TCP connection from --source, sends a 68-byte BitTorrent
         handshake, and holds the connection open for --hold seconds (the
-        kernel retransmits the handshake while it is unacknowledged).
+        kernel retransmits the handshake while it is unacknowledged). With
+        --pure-acks N it first sends N bare ACKs on the connection through
+        a raw socket, with the connection's own sequence numbers (read from
+        the SYN-ACK), as a peer does before an encrypted handshake.
 http    fetches one URL path from --dest over HTTP/1.1 from --source and
         prints its size and sha256 (checked against --expect-sha256).
 
@@ -344,17 +347,73 @@ def bt_handshake(seed):
     return b"\x13BitTorrent protocol" + reserved + rng.randbytes(20) + peer_id
 
 
+def inet_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def bare_ack(src, dst, sport, dport, seq, ack):
+    """A TCP header with only ACK set and no payload, checksum included."""
+    fam = family_of(dst)
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, 0x10, 502, 0, 0)
+    if fam == socket.AF_INET:
+        pseudo = socket.inet_pton(fam, src) + socket.inet_pton(fam, dst) + struct.pack("!BBH", 0, 6, len(hdr))
+    else:
+        pseudo = socket.inet_pton(fam, src) + socket.inet_pton(fam, dst) + struct.pack("!I3xB", len(hdr), 6)
+    return hdr[:16] + struct.pack("!H", inet_checksum(pseudo + hdr)) + hdr[18:]
+
+
+def synack_numbers(raw, fam, dst, dport, sport, deadline):
+    """(seq, ack) of the SYN-ACK from dst:dport to our sport, seen on a raw
+    TCP socket (IPv4 copies come with their IP header, IPv6 ones without)."""
+    while time.monotonic() < deadline:
+        raw.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, peer = raw.recvfrom(65535)
+        except socket.timeout:
+            break
+        if peer[0] != dst:
+            continue
+        if fam == socket.AF_INET:
+            data = data[(data[0] & 0x0F) * 4:]
+        if len(data) < 20:
+            continue
+        sp, dp, seq, ack, _, flags = struct.unpack("!HHIIBB", data[:14])
+        if sp == dport and dp == sport and flags & 0x12 == 0x12:
+            return seq, ack
+    raise TimeoutError("no SYN-ACK seen on the raw socket")
+
+
 def cmd_bt(args):
     start = time.monotonic()
     result = "bt src=%s dst=%s port=%d" % (args.source, args.dest, args.port)
     hello = bt_handshake(args.seed)
     received = 0
+    fam = family_of(args.dest)
+    raw = None
     try:
-        sock = socket.socket(family_of(args.dest), socket.SOCK_STREAM)
+        if args.pure_acks:
+            # Opened before the connection, so that it sees the SYN-ACK.
+            raw = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            raw.bind((args.source, 0))
+        sock = socket.socket(fam, socket.SOCK_STREAM)
         sock.bind((args.source, 0))
         sock.settimeout(args.timeout)
         sock.connect((args.dest, args.port))
-    except OSError as e:
+        if raw:
+            sport = sock.getsockname()[1]
+            seq, ack = synack_numbers(raw, fam, args.dest, args.port, sport,
+                                      time.monotonic() + args.timeout)
+            for _ in range(args.pure_acks):
+                raw.sendto(bare_ack(args.source, args.dest, sport, args.port, ack, seq + 1),
+                           (args.dest, 0))
+                time.sleep(0.002)
+            raw.close()
+    except (OSError, TimeoutError) as e:
         print("%s FAIL connected=0 sent=0 error=%r" % (result, str(e)), flush=True)
         return 1
     try:
@@ -380,8 +439,8 @@ def cmd_bt(args):
     # A reset on close: no FIN_WAIT socket outlives the client.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
-    print("%s ok connected=1 sent=%d received=%d state=%s seconds=%.2f" % (
-        result, len(hello), received, state, time.monotonic() - start), flush=True)
+    print("%s ok connected=1 pure_acks=%d sent=%d received=%d state=%s seconds=%.2f" % (
+        result, args.pure_acks, len(hello), received, state, time.monotonic() - start), flush=True)
     return 0
 
 
@@ -465,6 +524,8 @@ def main():
             c.add_argument("--seed", type=int, default=1)
             c.add_argument("--hold", type=float, default=3.0,
                            help="seconds to keep the connection open after sending")
+            c.add_argument("--pure-acks", type=int, default=0,
+                           help="bare ACKs sent on the connection before the handshake")
         else:
             c.add_argument("--path", default="/")
             c.add_argument("--expect-sha256", default="", help="sha256 the body must have")

@@ -19,7 +19,7 @@ static const char stats_doc[] =
 	"\"queues\":["
 	"{\"queue\":2,\"cpu\":0,\"numa_node\":0,\"packets\":1000,\"bytes\":600000,"
 	"\"accepted\":950,\"dropped\":50,\"marked_allow\":30,\"marked_block\":6,"
-	"\"enobufs\":2,\"bad-name\":4,"
+	"\"enobufs\":2,\"bad-name\":4,\"bans_requested\":2,\"flow_only_blocks\":1,"
 	"\"flows\":{\"active\":7,\"inserted\":70,\"stream_heads_exhausted\":1},"
 	"\"inspected_packets\":800,\"endpoint_cache_size\":11,"
 	"\"kernel\":{\"queue_total\":3,\"queue_dropped\":17,\"user_dropped\":4,"
@@ -28,7 +28,9 @@ static const char stats_doc[] =
 	"\"accepted\":450,\"dropped\":50,\"marked_allow\":10,\"marked_block\":3,"
 	"\"enobufs\":0,\"flows\":{\"active\":5,\"inserted\":20,\"stream_heads_exhausted\":0},"
 	"\"inspected_packets\":400,\"endpoint_cache_size\":2,\"kernel\":null}],"
-	"\"detect_log\":{\"written\":8,\"suppressed\":1}}";
+	"\"detect_log\":{\"written\":8,\"suppressed\":1},"
+	"\"ruleset\":{\"loaded\":true,\"age_ms\":700,\"bans\":40,\"bans_failed\":3,"
+	"\"ban_sets\":{\"ban4\":{\"size\":65536,\"timeout_s\":3600},\"ban6\":null}}}";
 
 static json_t *load(const char *text)
 {
@@ -108,6 +110,18 @@ static void test_prometheus_counters_and_gauges(void **state)
 	assert_true(has_line(out, "btblockd_detect_log_suppressed_total 1"));
 	/* an unknown field still comes out, with a valid metric name */
 	assert_true(has_line(out, "btblockd_bad_name_total{queue=\"2\"} 4"));
+	/* bans requested and flow-only blocks, with their own help */
+	assert_true(has_line(out, "btblockd_bans_requested_total{queue=\"2\"} 2"));
+	assert_true(has_line(out, "btblockd_flow_only_blocks_total{queue=\"2\"} 1"));
+	assert_non_null(strstr(out, "# HELP btblockd_flow_only_blocks_total Flows blocked without a ban"));
+	/* the kernel ruleset as the daemon read it; a set without size is left out */
+	assert_true(has_line(out, "btblockd_ruleset_loaded 1"));
+	assert_true(has_line(out, "# TYPE btblockd_ruleset_bans_total counter"));
+	assert_true(has_line(out, "btblockd_ruleset_bans_total 40"));
+	assert_true(has_line(out, "btblockd_ruleset_bans_failed_total 3"));
+	assert_true(has_line(out, "# TYPE btblockd_ban_set_size gauge"));
+	assert_true(has_line(out, "btblockd_ban_set_size{set=\"ban4\"} 65536"));
+	assert_null(strstr(out, "set=\"ban6\""));
 	/* totals are not exported: they would double every sum() */
 	assert_null(strstr(out, "1500"));
 	free(out);
@@ -141,7 +155,7 @@ static void test_prometheus_families_grouped(void **state)
 		assert_non_null(strchr(line, ' '));
 		samples++;
 	}
-	assert_int_equal(types, 24);
+	assert_int_equal(types, 30);
 	assert_true(samples > types);
 	free(copy);
 	free(out);
@@ -195,6 +209,24 @@ static void test_table(void **state)
 	assert_true(has_line(out, "total     -         1500       900000         1400          100"
 			     "           40            9           12           21            2"));
 	assert_non_null(strstr(out, "\nbt-handshake                        5\n"));
+	assert_true(has_line(out, "ruleset: table inet btblockd loaded; bans 40, failed 3; "
+			     "ban set size 65536 (ipv4), 0 (ipv6)"));
+	assert_true(has_line(out, "note: 3 bans could not be added because a ban set was full "
+			     "(btblockd-firewall --ban-set-size, --ban-time)"));
+	json_decref(doc);
+	free(out);
+	/* A table that is not loaded: one line, no counters, no note. */
+	doc = load("{\"totals\":{},\"queues\":[],"
+		   "\"ruleset\":{\"loaded\":false,\"error\":\"Operation not permitted\"}}");
+	assert_int_equal(render(render_table, doc, &out), 0);
+	assert_true(has_line(out, "ruleset: table inet btblockd not loaded: Operation not permitted"));
+	assert_null(strstr(out, "note:"));
+	json_decref(doc);
+	free(out);
+	doc = load("{\"queues\":[],\"ruleset\":{\"loaded\":false}}");
+	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_true(has_line(out, "btblockd_ruleset_loaded 0"));
+	assert_null(strstr(out, "btblockd_ruleset_bans"));
 	json_decref(doc);
 	free(out);
 	doc = load("{\"queues\":[]}");

@@ -95,6 +95,8 @@ static void test_bad_values_name_the_option(void **state)
 		{ "--flow-capacity", "8" }, { "--tcp-timeout", "0" }, { "--stream-prefix", "65536" },
 		{ "--allow-after", "0" }, { "--endpoint-ttl", "0" }, { "--detect-log-rate", "0" },
 		{ "--mark-allow", "0x" }, { "--mark-reject", "-1" },
+		{ "--mark-block-flow", "0" }, { "--mark-reject-flow", "0x100000000" },
+		{ "--mark-block-flow", "0x00b3zz00" },
 	};
 	struct btb_config c;
 
@@ -224,10 +226,19 @@ static void test_engine_and_mark_options(void **state)
 			       "--allow-after", "4", "--endpoint-capacity", "0", "--endpoint-ttl", "60",
 			       "--monitor", "--reject", "--mark-mask", "0xff000000",
 			       "--mark-allow", "0x01000000", "--mark-block", "0x02000000",
-			       "--mark-reject", "50331648", "--detect-log", "/tmp/d.log",
+			       "--mark-reject", "50331648", "--mark-block-flow", "0x04000000",
+			       "--mark-reject-flow", "0x05000000", "--detect-log", "/tmp/d.log",
 			       "--detect-syslog", "--detect-log-rate", "10", NULL };
 	const char *outside[] = { "btblockd", "-c", "/dev/null", "--mark-block", "0x00000100", NULL };
 	const char *same[] = { "btblockd", "-c", "/dev/null", "--mark-allow", "0x00b10000", NULL };
+	/* A mask of one's own needs flow-only values of one's own too. */
+	const char *flow_outside[] = { "btblockd", "-c", "/dev/null", "--mark-mask", "0xff000000",
+				       "--mark-allow", "0x01000000", "--mark-block", "0x02000000",
+				       "--mark-reject", "0x03000000", NULL };
+	const char *flow_same[] = { "btblockd", "-c", "/dev/null", "--mark-reject-flow",
+				    "0x00b20000", NULL };
+	const char *flow_pair[] = { "btblockd", "-c", "/dev/null", "--mark-block-flow",
+				    "0x00b40000", NULL };
 	const char *zero[] = { "btblockd", "-c", "/dev/null", "--mark-mask", "0", NULL };
 	const char *big[] = { "btblockd", "-c", "/dev/null", "--mark-mask", "0x1ffffffff", NULL };
 	struct btb_config c;
@@ -237,6 +248,8 @@ static void test_engine_and_mark_options(void **state)
 	assert_int_equal(c.engine.flow_capacity, ENGINE_DEF_FLOW_CAPACITY);
 	assert_int_equal(c.mark_mask, 0x00ff0000);
 	assert_int_equal(c.mark_block & ~c.mark_mask, 0);
+	assert_int_equal(c.mark_block_flow, 0x00b30000);
+	assert_int_equal(c.mark_reject_flow, 0x00b40000);
 	assert_false(c.monitor);
 	assert_int_equal(load(&c, argv), CONFIG_OK);
 	assert_int_equal(c.engine.flow_capacity, 1024);
@@ -252,6 +265,8 @@ static void test_engine_and_mark_options(void **state)
 	assert_int_equal(c.mark_allow, 0x01000000);
 	assert_int_equal(c.mark_block, 0x02000000);
 	assert_int_equal(c.mark_reject, 0x03000000);
+	assert_int_equal(c.mark_block_flow, 0x04000000);
+	assert_int_equal(c.mark_reject_flow, 0x05000000);
 	assert_string_equal(c.detect_log, "/tmp/d.log");
 	assert_true(c.detect_syslog);
 	assert_int_equal(c.detect_log_rate, 10);
@@ -261,6 +276,12 @@ static void test_engine_and_mark_options(void **state)
 	assert_non_null(strstr(err, "inside --mark-mask"));
 	assert_int_equal(load(&c, same), CONFIG_ERROR);
 	assert_non_null(strstr(err, "--mark-block: it equals --mark-allow"));
+	assert_int_equal(load(&c, flow_outside), CONFIG_ERROR);
+	assert_non_null(strstr(err, "0x00b30000 for --mark-block-flow: it must lie inside --mark-mask"));
+	assert_int_equal(load(&c, flow_same), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--mark-reject-flow: it equals --mark-reject"));
+	assert_int_equal(load(&c, flow_pair), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--mark-reject-flow: it equals --mark-block-flow"));
 	assert_int_equal(load(&c, zero), CONFIG_ERROR);
 	assert_non_null(strstr(err, "--mark-mask"));
 	assert_int_equal(load(&c, big), CONFIG_ERROR);

@@ -27,9 +27,10 @@ ruleset=${BTBLOCKD_RULESET:-$BTBLOCKD_SRCDIR/nft/btblockd.nft}
 # The only kernel modules in the image, with their dependencies: what the
 # ruleset and the daemon need (the guest lets the kernel autoload them, so
 # a missing one fails the test).  In 6.1, nf_tables itself carries sets
-# (hash), dynset, counter, meta and the reject core; named counters
-# ("counter name") need nft_objref.
-MODULES="nf_tables nft_objref nft_ct nft_queue nft_reject_inet nfnetlink_queue veth"
+# (hash), dynset, counter, meta, payload and the reject core; named
+# counters ("counter name") need nft_objref, the queue budget's per-flow
+# limit nft_limit.
+MODULES="nf_tables nft_objref nft_ct nft_limit nft_queue nft_reject_inet nfnetlink_queue veth"
 # Python modules that traffic.py and the guest's control client import.
 PY_IMPORTS="argparse hashlib http.client random select socket struct sys threading time json
 	encodings.ascii encodings.latin_1 encodings.utf_8"

@@ -23,15 +23,6 @@
  */
 #define WORKER_TEST_STALL_ENV "BTBLOCKD_TEST_STALL_QUEUE"
 
-/*
- * Test only: BTBLOCKD_TEST_FLOW_ONLY=1 treats every block as one whose
- * evidence allows no ban (as the engine says of a lone unsolicited
- * packet), so that the integration tests can send the flow-only marks
- * through the kernel with ordinary BitTorrent traffic. Read once at
- * start-up; documented as a test hook in btblockd(8).
- */
-#define WORKER_TEST_FLOW_ONLY_ENV "BTBLOCKD_TEST_FLOW_ONLY"
-
 int64_t worker_now_ms(void)
 {
 	struct timespec ts;
@@ -85,7 +76,6 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 		.recv_timeout_ms = WORKER_RECV_TIMEOUT_MS,
 	};
 	const char *stall = getenv(WORKER_TEST_STALL_ENV);
-	const char *flow_only = getenv(WORKER_TEST_FLOW_ONLY_ENV);
 
 	memset(w, 0, sizeof(*w));
 	w->index = index;
@@ -108,11 +98,6 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 		w->test_stall = 1;
 		LOG(LOG_WARNING, "queue %u: %s set: this worker will stall (test only)",
 		    w->queue_num, WORKER_TEST_STALL_ENV);
-	}
-	if (flow_only && strcmp(flow_only, "1") == 0) {
-		w->test_flow_only = 1;
-		LOG(LOG_WARNING, "queue %u: %s set: no block will ban (test only)",
-		    w->queue_num, WORKER_TEST_FLOW_ONLY_ENV);
 	}
 	return queue_open(&w->q, w->queue_num, &p, err, errlen);
 }
@@ -176,7 +161,7 @@ static void decide(struct worker *w, const struct queue_packet *p, const struct 
 	case ENGINE_BLOCK:
 		break;
 	}
-	ban = r.ban && !w->test_flow_only;
+	ban = r.ban;
 	if (cfg->monitor) {
 		/* Seen, counted, logged; the flow leaves the queue as allowed. */
 		set_mark(v, p, cfg->mark_mask, cfg->mark_allow);

@@ -48,7 +48,6 @@ struct worker {
 	int test_stall;			/* test only: BTBLOCKD_TEST_STALL_QUEUE */
 	unsigned nprotect_ifs;		/* protected-interface indexes found */
 	uint32_t protect_ifs[CONFIG_MAX_IFACES];
-	int test_flow_only;		/* test only: BTBLOCKD_TEST_FLOW_ONLY */
 } __attribute__((aligned(64)));	/* no false sharing between workers */
 
 /* Bind the queue of worker index (main thread, before daemonizing). */

@@ -3,11 +3,11 @@
 #
 # In namespaces this script creates and always removes, with
 # btblockd-firewall and btblockd in the router:
-#   1. A flow-only block (btblockd with the test hook BTBLOCKD_TEST_FLOW_ONLY=1,
-#      which makes every block one whose evidence allows no ban): the
-#      BitTorrent handshake never reaches the server, the address pair is
-#      not banned (a new flow between it passes), and the stats count a
-#      flow-only block and no ban request.
+#   1. A flow-only block (btblockd protecting only the router's server-side
+#      link, so that the client's handshake is proof from outside, which
+#      never bans): the BitTorrent handshake never reaches the server, the
+#      address pair is not banned (a new flow between it passes), and the
+#      stats count a flow-only block and no ban request.
 #   2. A block: the pair is banned in both orders, the stats count a ban
 #      request, and the daemon's view of the ruleset counts the ban.
 #   3. A full ban set (btblockd-firewall --ban-set-size 2: one pair):
@@ -118,11 +118,9 @@ lab_server_start
 lab_exec router "$BTBLOCKD_FIREWALL" up --queues 0-1 || fail "btblockd-firewall up failed"
 
 # ---- 1. flow-only block --------------------------------------------------------
-export BTBLOCKD_TEST_FLOW_ONLY=1
 # shellcheck disable=SC2086 # word splitting of the option string is intended
-lab_daemon_start $DAEMON_OPTS || fail "btblockd (BTBLOCKD_TEST_FLOW_ONLY=1) did not start"
-unset BTBLOCKD_TEST_FLOW_ONLY
-grep -q 'BTBLOCKD_TEST_FLOW_ONLY set' "$LAB_TMP/btblockd.log" || check_fail "the test hook was not taken"
+lab_daemon_start $DAEMON_OPTS --protected-interface r1 ||
+	fail "btblockd --protected-interface r1 did not start"
 before_blocked=$(nft_counter blocked)
 handshake 4 0 "flow-only"
 addr=$(lab_client_addr 0 4)

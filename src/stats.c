@@ -150,8 +150,14 @@ static void worker_json(const struct worker *w, json_t *obj, json_t *totals, jso
 	json_object_set_new(obj, "flows", flows);
 	json_object_set_new(obj, "inspected_packets", json_integer((json_int_t)e.inspected_packets));
 	json_object_set_new(obj, "endpoint_cache_size", json_integer((json_int_t)e.endpoint_cache_size));
+	json_object_set_new(obj, "endpoints_learned", json_integer((json_int_t)e.endpoints_learned));
+	json_object_set_new(obj, "endpoints_over_quota", json_integer((json_int_t)e.endpoints_over_quota));
+	json_object_set_new(obj, "endpoints_no_room", json_integer((json_int_t)e.endpoints_no_room));
 	json_add(totals, "inspected_packets", e.inspected_packets);
 	json_add(totals, "endpoint_cache_size", e.endpoint_cache_size);
+	json_add(totals, "endpoints_learned", e.endpoints_learned);
+	json_add(totals, "endpoints_over_quota", e.endpoints_over_quota);
+	json_add(totals, "endpoints_no_room", e.endpoints_no_room);
 	json_add(totals, "flows_active", e.flows_active);
 	json_add(totals, "flows_decided_allow", e.decided_allow);
 	json_add(totals, "flows_decided_block", e.decided_block);

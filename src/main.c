@@ -164,6 +164,7 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
 	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
 	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
+	    next.detect_log_max_size != d->cfg.detect_log_max_size ||
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
 	    next.seccomp != d->cfg.seccomp)
@@ -300,7 +301,7 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	if (detect_log_open(&d.detect_log, d.cfg.detect_log, d.cfg.detect_syslog,
-			    d.cfg.detect_log_rate) < 0) {
+			    d.cfg.detect_log_rate, d.cfg.detect_log_max_size) < 0) {
 		control_close(&d.control);
 		free(d.workers);
 		return EXIT_FAILURE;

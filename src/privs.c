@@ -145,8 +145,9 @@ fail:
  * accepts, reads /proc and writes the detection log; the main thread
  * waits for signals, reloads the config (fopen) and shuts everything
  * down; glibc adds futexes, memory and thread management; syslog
- * reconnects to /dev/log. Entries missing on an architecture (open,
- * poll...) are left out by the preprocessor.
+ * reconnects to /dev/log; the detection log is renamed at its cap
+ * (rename, renameat or renameat2 by architecture). Entries missing on an
+ * architecture (open, poll...) are left out by the preprocessor.
  */
 static const int allowed_syscalls[] = {
 #define A(name) __NR_##name
@@ -204,6 +205,15 @@ static const int allowed_syscalls[] = {
 #endif
 #ifdef __NR_socketcall
 	A(socketcall),
+#endif
+#ifdef __NR_rename
+	A(rename),
+#endif
+#ifdef __NR_renameat
+	A(renameat),
+#endif
+#ifdef __NR_renameat2
+	A(renameat2),
 #endif
 #ifdef __NR_sigreturn
 	A(sigreturn),

@@ -95,6 +95,8 @@ static void test_bad_values_name_the_option(void **state)
 		{ "--flow-capacity", "8" }, { "--tcp-timeout", "0" }, { "--stream-prefix", "65536" },
 		{ "--allow-after", "0" }, { "--endpoint-ttl", "0" }, { "--detect-log-rate", "0" },
 		{ "--mark-allow", "0x" }, { "--mark-reject", "-1" },
+		{ "--detect-log-max-size", "4294967296" }, { "--detect-log-max-size", "10M" },
+		{ "--detect-log-max-size", "-1" },
 	};
 	struct btb_config c;
 
@@ -225,7 +227,9 @@ static void test_engine_and_mark_options(void **state)
 			       "--monitor", "--reject", "--mark-mask", "0xff000000",
 			       "--mark-allow", "0x01000000", "--mark-block", "0x02000000",
 			       "--mark-reject", "50331648", "--detect-log", "/tmp/d.log",
-			       "--detect-syslog", "--detect-log-rate", "10", NULL };
+			       "--detect-syslog", "--detect-log-rate", "10",
+			       "--detect-log-max-size", "65536", NULL };
+	const char *no_cap[] = { "btblockd", "-c", "/dev/null", "--detect-log-max-size", "0", NULL };
 	const char *outside[] = { "btblockd", "-c", "/dev/null", "--mark-block", "0x00000100", NULL };
 	const char *same[] = { "btblockd", "-c", "/dev/null", "--mark-allow", "0x00b10000", NULL };
 	const char *zero[] = { "btblockd", "-c", "/dev/null", "--mark-mask", "0", NULL };
@@ -238,6 +242,7 @@ static void test_engine_and_mark_options(void **state)
 	assert_int_equal(c.mark_mask, 0x00ff0000);
 	assert_int_equal(c.mark_block & ~c.mark_mask, 0);
 	assert_false(c.monitor);
+	assert_int_equal(c.detect_log_max_size, 10485760);
 	assert_int_equal(load(&c, argv), CONFIG_OK);
 	assert_int_equal(c.engine.flow_capacity, 1024);
 	assert_int_equal(c.engine.tcp_timeout_s, 120);
@@ -255,6 +260,9 @@ static void test_engine_and_mark_options(void **state)
 	assert_string_equal(c.detect_log, "/tmp/d.log");
 	assert_true(c.detect_syslog);
 	assert_int_equal(c.detect_log_rate, 10);
+	assert_int_equal(c.detect_log_max_size, 65536);
+	assert_int_equal(load(&c, no_cap), CONFIG_OK);
+	assert_int_equal(c.detect_log_max_size, 0);
 
 	assert_int_equal(load(&c, outside), CONFIG_ERROR);
 	assert_non_null(strstr(err, "--mark-block"));

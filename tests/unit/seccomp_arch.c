@@ -211,7 +211,12 @@ static pid_t start_client(const char *path)
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		char reply[64];
+		sigset_t none;
 
+		/* Never outlive a parent that died before answering. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		alarm(30);
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 		    write(fd, "stats\n", 6) != 6 || read(fd, reply, sizeof(reply)) <= 0)

@@ -8,7 +8,11 @@ set -eu
 # build: compiler, autotools, libraries
 # tests: cmocka, the kernel tools the namespace tests drive, the traffic
 #        tool's interpreter, distcheck's xz, man page and shell linting,
-#        the Debian package build and lint (contrib/test_deb.sh)
+#        the Debian package build and lint, and logrotate to check its
+#        rule (contrib/test_deb.sh)
+# seccomp: C cross compilers and libraries for armhf, mips (o32) and i386,
+#        and qemu-user, with which tests/unit/test_seccomp_arch.sh checks
+#        the --seccomp allowlist against glibc on those architectures
 # fuzz:  clang with libFuzzer and the sanitizer runtimes (--enable-fuzzing)
 # e2e:   the real services and BitTorrent clients of tests/e2e (each run
 #        with its own configuration inside the lab's namespaces; the host
@@ -37,7 +41,15 @@ shellcheck
 debhelper
 fakeroot
 lintian
+logrotate
 qemu-system-x86
+gcc-arm-linux-gnueabihf
+libc6-dev-armhf-cross
+gcc-mips-linux-gnu
+libc6-dev-mips-cross
+gcc-i686-linux-gnu
+libc6-dev-i386-cross
+qemu-user
 clang
 libclang-rt-14-dev
 opentracker

@@ -7,9 +7,10 @@
 # built from exactly what a release tarball holds), contrib/debian copied
 # to debian/ there, dpkg-buildpackage -us -uc -b, lintian (no errors
 # allowed; warnings printed), dpkg -i, the installed files, conffiles,
-# versions, the unit (systemd-analyze verify) and the firewall helper
-# finding the installed ruleset (dry run, in a throw-away namespace), then
-# dpkg --purge and a check that nothing is left.  The machine is left as
+# versions, the logrotate rule (parsed, and run on a copy aimed at a
+# temporary directory), the unit (systemd-analyze verify) and the
+# firewall helper finding the installed ruleset (dry run, in a throw-away
+# namespace), then dpkg --purge and a check that nothing is left.  The machine is left as
 # it was: the package is purged on any exit, a running systemd is kept
 # from starting the service (policy-rc.d), and a btblockd package that
 # was already installed makes the test skip instead of replacing it.
@@ -136,11 +137,12 @@ done
 for f in /usr/share/man/man8/btblockd.8.gz /usr/share/man/man8/btblockctl.8.gz \
 	/usr/share/man/man8/btblockd-firewall.8.gz /usr/share/man/man5/btblockd.conf.5.gz \
 	/usr/share/btblockd/btblockd.nft /etc/btblockd.conf /etc/default/btblockd \
-	/lib/systemd/system/btblockd.service /usr/share/doc/btblockd/copyright; do
+	/lib/systemd/system/btblockd.service /usr/share/doc/btblockd/copyright \
+	/etc/logrotate.d/btblockd; do
 	check "installed: $f" test -f "$f"
 done
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' btblockd)
-for f in /etc/btblockd.conf /etc/default/btblockd; do
+for f in /etc/btblockd.conf /etc/default/btblockd /etc/logrotate.d/btblockd; do
 	if printf '%s\n' "$conffiles" | grep -q "^ $f "; then
 		ok "conffile: $f"
 	else
@@ -151,6 +153,35 @@ check "/etc/btblockd.conf is contrib/btblockd.conf" \
 	cmp -s /etc/btblockd.conf "$srcdir/contrib/btblockd.conf"
 check "the unit is contrib/systemd/btblockd.service" \
 	cmp -s /lib/systemd/system/btblockd.service "$srcdir/contrib/systemd/btblockd.service"
+check "/etc/logrotate.d/btblockd is contrib/debian/btblockd.logrotate" \
+	cmp -s /etc/logrotate.d/btblockd "$srcdir/contrib/debian/btblockd.logrotate"
+# The rule parses, and rotates: a copy aimed at a temporary directory, its
+# reload command replaced by a marker, moves the log and runs the reload.
+if command -v logrotate >/dev/null 2>&1; then
+	if logrotate -d /etc/logrotate.d/btblockd >"$tmp/lr-debug" 2>&1 &&
+		! grep -qi '^error' "$tmp/lr-debug"; then
+		ok "logrotate -d /etc/logrotate.d/btblockd: no errors"
+	else
+		fail "logrotate -d /etc/logrotate.d/btblockd:"
+		cat "$tmp/lr-debug"
+	fi
+	mkdir "$tmp/logs"
+	echo '{"detector":"bt-handshake"}' >"$tmp/logs/detections.log"
+	sed -e "s|/var/log/btblockd/|$tmp/logs/|" \
+		-e "s|systemctl reload btblockd.service.*|echo reloaded >>$tmp/reloads|" \
+		/etc/logrotate.d/btblockd >"$tmp/logrotate.conf"
+	if grep -q "^$tmp/logs/\*.log {" "$tmp/logrotate.conf" &&
+		logrotate -f -s "$tmp/logrotate.state" "$tmp/logrotate.conf" >"$tmp/lr-run" 2>&1 &&
+		[ ! -e "$tmp/logs/detections.log" ] &&
+		ls "$tmp/logs"/detections.log-* >/dev/null 2>&1 &&
+		[ "$(cat "$tmp/reloads" 2>/dev/null)" = reloaded ]; then
+		ok "logrotate moves *.log (dateext, apart from the daemon's NAME.1) and reloads once"
+	else
+		fail "logrotate run on a copy of the rule: $(cat "$tmp/lr-run"; ls "$tmp/logs")"
+	fi
+else
+	fail "logrotate is not installed (contrib/install-deps.sh installs it)"
+fi
 
 out=$(/usr/sbin/btblockd --version 2>&1) || true
 check "btblockd --version: $out" test "$out" = "btblockd $version"
@@ -197,6 +228,7 @@ fi
 left=
 for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl /etc/btblockd.conf \
 	/etc/default/btblockd /lib/systemd/system/btblockd.service /usr/share/btblockd \
+	/etc/logrotate.d/btblockd \
 	/etc/systemd/system/multi-user.target.wants/btblockd.service; do
 	[ -e "$f" ] && left="$left $f"
 done

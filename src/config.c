@@ -42,6 +42,7 @@ enum opt_id {
 	OPT_DETECT_LOG,
 	OPT_DETECT_SYSLOG,
 	OPT_DETECT_LOG_RATE,
+	OPT_DETECT_LOG_MAX_SIZE,
 	OPT_CONTROL_GROUP,
 	OPT_CONTROL_MODE,
 	OPT_USER,
@@ -139,6 +140,9 @@ static const struct opt_def opt_table[] = {
 	{ "detect-log-rate", OPT_DETECT_LOG_RATE, 0, required_argument, 1, "N",
 	  "at most N detection lines per second, the rest counted (default 50)",
 	  U32(detect_log_rate, 1, 100000, "lines per second") },
+	{ "detect-log-max-size", OPT_DETECT_LOG_MAX_SIZE, 0, required_argument, 1, "N",
+	  "rotate the detection log to PATH.1 past N bytes, 0: never (default 10485760)",
+	  U32(detect_log_max_size, 0, UINT32_MAX, "bytes") },
 	{ "fail-open", OPT_FAIL_OPEN, 0, no_argument, 1, NULL,
 	  "accept packets when a queue is full (default)", NO_RANGE },
 	{ "fail-closed", OPT_FAIL_CLOSED, 0, no_argument, 1, NULL,
@@ -217,6 +221,7 @@ void config_defaults(struct btb_config *c)
 	c->mark_block_flow = 0x00b30000;
 	c->mark_reject_flow = 0x00b40000;
 	c->detect_log_rate = 50;
+	c->detect_log_max_size = 10u << 20;
 	c->control_mode = 0660;
 	c->stall_timeout_s = 5;
 }

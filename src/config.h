@@ -57,6 +57,7 @@ struct btb_config {
 	char detect_log[CONFIG_PATH_MAX];	/* empty: no file */
 	int detect_syslog;
 	uint32_t detect_log_rate;	/* lines per second */
+	uint32_t detect_log_max_size;	/* bytes before PATH becomes PATH.1; 0: no cap */
 
 	int show_help;
 	int show_version;

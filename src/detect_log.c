@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include "detect_log.h"
 #include "log.h"
 
@@ -80,17 +81,20 @@ int detect_log_format(const struct detect_event *e, char *buf, size_t size)
 	return n < (int)size ? n : (int)size - 1;
 }
 
-int detect_log_open(struct detect_log *l, const char *path, int use_syslog, uint32_t rate)
+int detect_log_open(struct detect_log *l, const char *path, int use_syslog, uint32_t rate,
+		    uint64_t max_size)
 {
 	memset(l, 0, sizeof(*l));
 	l->use_syslog = use_syslog;
 	l->rate = rate ? rate : 1;
+	l->max_size = max_size;
 	snprintf(l->path, sizeof(l->path), "%s", path ? path : "");
 	return detect_log_reopen(l);
 }
 
 int detect_log_reopen(struct detect_log *l)
 {
+	struct stat st;
 	FILE *f;
 
 	if (!l->path[0])
@@ -105,13 +109,49 @@ int detect_log_reopen(struct detect_log *l)
 	if (l->file)
 		fclose(l->file);
 	l->file = f;
+	/* Appending: the cap counts what is already there. */
+	l->size = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
 	return 0;
+}
+
+/*
+ * The file reached its cap: PATH becomes PATH.1 (replacing the one
+ * before) and a new PATH is started. When that fails the file is closed
+ * rather than left to grow; a reload (SIGHUP) opens it again.
+ */
+static void rotate(struct detect_log *l)
+{
+	char old[sizeof(l->path) + 2];
+
+	snprintf(old, sizeof(old), "%s.1", l->path);
+	if (rename(l->path, old) < 0) {
+		LOG(LOG_ERR, "detection log %s reached %" PRIu64 " bytes and cannot be renamed to %s: %s; "
+		    "closed until the next reload", l->path, l->max_size, old, strerror(errno));
+		goto close;
+	}
+	COUNTER_INC(l->rotations);
+	if (detect_log_reopen(l) == 0)
+		return;
+close:
+	fclose(l->file);
+	l->file = NULL;
 }
 
 static void emit(struct detect_log *l, const char *line)
 {
-	if (l->file && fprintf(l->file, "%s\n", line) < 0)
-		LOG(LOG_WARNING, "detection log %s: write failed: %s", l->path, strerror(errno));
+	if (l->file) {
+		uint64_t len = strlen(line) + 1;
+
+		/* An empty file takes a line longer than the cap as it is. */
+		if (l->max_size && l->size > 0 && l->size + len > l->max_size)
+			rotate(l);
+		if (l->file) {
+			if (fprintf(l->file, "%s\n", line) < 0)
+				LOG(LOG_WARNING, "detection log %s: write failed: %s", l->path, strerror(errno));
+			else
+				l->size += len;
+		}
+	}
 	if (l->use_syslog)
 		syslog(LOG_NOTICE, "detection %s", line);
 }

@@ -41,20 +41,27 @@ struct detect_log {
 	FILE *file;
 	int use_syslog;
 	uint32_t rate;			/* lines per second */
+	uint64_t max_size;		/* bytes; past them PATH becomes PATH.1 (0: no cap) */
+	uint64_t size;			/* bytes in the file now */
 	uint64_t window_s;		/* the second the budget belongs to */
 	uint32_t used;			/* lines written in that second */
 	uint64_t suppressed;		/* lines not written since the last notice */
 	uint64_t written;		/* lines written in all (stats) */
 	uint64_t suppressed_total;	/* lines suppressed in all (stats) */
+	uint64_t rotations;		/* times the file reached max_size */
 };
 
-/* Open the file (append) if path is set. -1 with errno when it cannot be opened. */
-int detect_log_open(struct detect_log *l, const char *path, int use_syslog, uint32_t rate);
+/* Open the file (append) if path is set. -1 with errno when it cannot be opened.
+ * max_size: the file's cap in bytes (0: none); see detect_log_write. */
+int detect_log_open(struct detect_log *l, const char *path, int use_syslog, uint32_t rate,
+		    uint64_t max_size);
 
 /* Reopen the file after logrotate moved it (SIGHUP). */
 int detect_log_reopen(struct detect_log *l);
 
-/* Write one event as a JSON line, within the rate; now_s: monotonic seconds. */
+/* Write one event as a JSON line, within the rate; now_s: monotonic seconds.
+ * A line that would take the file past max_size first renames it to
+ * PATH.1 (replacing the older one) and starts a new file. */
 void detect_log_write(struct detect_log *l, const struct detect_event *e, uint64_t now_s);
 
 /* Format an event as one JSON object (no newline) into buf; returns its length. */

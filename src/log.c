@@ -22,8 +22,11 @@ void log_init(const char *ident, int to_stderr, int level)
 	log_ident = ident;
 	log_to_stderr = to_stderr;
 	log_set_level(level);
-	if (!to_stderr)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	/* Detached, our messages go to syslog; detections (--detect-syslog)
+	 * always do, in the foreground too: both under our name and the
+	 * daemon facility. Without LOG_NDELAY nothing connects until the
+	 * first message. */
+	openlog(ident, LOG_PID | (to_stderr ? 0 : LOG_NDELAY), LOG_DAEMON);
 }
 
 void log_set_level(int level)
@@ -82,6 +85,5 @@ const char *log_level_name(int level)
 
 void log_fini(void)
 {
-	if (!log_to_stderr)
-		closelog();
+	closelog();
 }

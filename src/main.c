@@ -168,6 +168,7 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.mark_block_flow != d->cfg.mark_block_flow ||
 	    next.mark_reject_flow != d->cfg.mark_reject_flow ||
 	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
+	    next.detect_log_max_size != d->cfg.detect_log_max_size ||
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
 	    next.seccomp != d->cfg.seccomp ||
@@ -307,7 +308,7 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	if (detect_log_open(&d.detect_log, d.cfg.detect_log, d.cfg.detect_syslog,
-			    d.cfg.detect_log_rate) < 0) {
+			    d.cfg.detect_log_rate, d.cfg.detect_log_max_size) < 0) {
 		control_close(&d.control);
 		free(d.workers);
 		return EXIT_FAILURE;

@@ -146,7 +146,14 @@ fail:
  * waits for signals, reloads the config (fopen) and shuts everything
  * down; glibc adds futexes, memory and thread management; syslog
  * reconnects to /dev/log. Entries missing on an architecture (open,
- * poll...) are left out by the preprocessor.
+ * poll...) are left out by the preprocessor. Which call glibc makes for
+ * a function differs per architecture: send() and recv() (the control
+ * socket, syslog) are system calls of their own on arm and mips, i386
+ * passes all socket calls through socketcall, 32-bit targets use the
+ * time64 and 64-bit offset calls and fall back to the old ones, and
+ * rename() (the detection log at its cap) is rename, renameat or
+ * renameat2. tests/unit/test_seccomp_arch.sh checks the list against
+ * glibc on armhf, mips o32, i386 and x86_64.
  */
 static const int allowed_syscalls[] = {
 #define A(name) __NR_##name
@@ -204,6 +211,21 @@ static const int allowed_syscalls[] = {
 #endif
 #ifdef __NR_socketcall
 	A(socketcall),
+#endif
+#ifdef __NR_send
+	A(send),
+#endif
+#ifdef __NR_recv
+	A(recv),
+#endif
+#ifdef __NR_rename
+	A(rename),
+#endif
+#ifdef __NR_renameat
+	A(renameat),
+#endif
+#ifdef __NR_renameat2
+	A(renameat2),
 #endif
 #ifdef __NR_sigreturn
 	A(sigreturn),

@@ -6,7 +6,8 @@
 # 3. The init script, sourced with the OpenWrt functions stubbed
 #    (uci_load_validate type-checks /etc/config/btblockd against the
 #    script's own specs), turns the shipped defaults into the expected
-#    btblockd command line; changed and invalid values too.
+#    btblockd command line (detections to syslog, not to a file on flash);
+#    changed and invalid values too.
 # 4. As root, in a throw-away network namespace: btblockd starts with
 #    exactly those arguments (only --control moved to a temporary path)
 #    and serves queues 0-3; the fw4 include passes "nft -c" with its queue
@@ -214,7 +215,10 @@ notice
 4194304
 --detect-log-rate
 50
+--detect-log-max-size
+1048576
 --fail-open
+--detect-syslog
 EOF
 if [ -f "$tmp/instance" ] && cmp -s "$tmp/expected" "$tmp/instance"; then
 	ok "UCI defaults render the expected btblockd command line"
@@ -234,6 +238,8 @@ sed -e "s/option monitor '0'/option monitor 'yes'/" \
 	-e "s/option cpus ''/option cpus '0,2-3'/" \
 	-e "s|option detect_log ''|option detect_log '/tmp/bt log.json'|" \
 	-e "s/option queues '0-3'/option queues '4-5'/" \
+	-e "s/option detect_syslog '1'/option detect_syslog 'off'/" \
+	-e "s/option detect_log_max_size '1048576'/option detect_log_max_size '0'/" \
 	"$owrt/files/btblockd.config" >"$tmp/changed"
 UCI_CONFIG=$tmp/changed
 rm -f "$tmp/instance"
@@ -242,8 +248,10 @@ if [ -f "$tmp/instance" ] && grep -qx -- --monitor "$tmp/instance" &&
 	grep -qx -- --fail-closed "$tmp/instance" && ! grep -qx -- --fail-open "$tmp/instance" &&
 	grep -A1 -x -- --cpus "$tmp/instance" | grep -qx '0,2-3' &&
 	grep -A1 -x -- --detect-log "$tmp/instance" | grep -qx '/tmp/bt log.json' &&
-	grep -A1 -x -- --queues "$tmp/instance" | grep -qx '4-5'; then
-	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues"
+	grep -A1 -x -- --queues "$tmp/instance" | grep -qx '4-5' &&
+	! grep -qx -- --detect-syslog "$tmp/instance" &&
+	grep -A1 -x -- --detect-log-max-size "$tmp/instance" | grep -qx '0'; then
+	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0"
 else
 	fail "changed UCI values: unexpected command line"
 	cat "$tmp/instance" 2>/dev/null || true
@@ -260,7 +268,9 @@ for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
 	"s/option flow_capacity '16384'/option flow_capacity '8'/" \
 	"s/option monitor '0'/option monitor 'maybe'/" \
 	"s/option cpus ''/option cpus '0;reboot'/" \
-	"s|option control '/var/run/btblockd.sock'|option control 'btblockd.sock'|"; do
+	"s|option control '/var/run/btblockd.sock'|option control 'btblockd.sock'|" \
+	"s/option detect_log_max_size '1048576'/option detect_log_max_size '2147483648'/" \
+	"s/option detect_syslog '1'/option detect_syslog 'often'/"; do
 	sed -e "$bad" "$owrt/files/btblockd.config" >"$tmp/bad"
 	UCI_CONFIG=$tmp/bad
 	rm -f "$tmp/instance"

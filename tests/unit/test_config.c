@@ -97,6 +97,8 @@ static void test_bad_values_name_the_option(void **state)
 		{ "--mark-allow", "0x" }, { "--mark-reject", "-1" },
 		{ "--mark-block-flow", "0" }, { "--mark-reject-flow", "0x100000000" },
 		{ "--mark-block-flow", "0x00b3zz00" },
+		{ "--detect-log-max-size", "4294967296" }, { "--detect-log-max-size", "10M" },
+		{ "--detect-log-max-size", "-1" },
 	};
 	struct btb_config c;
 
@@ -228,7 +230,9 @@ static void test_engine_and_mark_options(void **state)
 			       "--mark-allow", "0x01000000", "--mark-block", "0x02000000",
 			       "--mark-reject", "50331648", "--mark-block-flow", "0x04000000",
 			       "--mark-reject-flow", "0x05000000", "--detect-log", "/tmp/d.log",
-			       "--detect-syslog", "--detect-log-rate", "10", NULL };
+			       "--detect-syslog", "--detect-log-rate", "10",
+			       "--detect-log-max-size", "65536", NULL };
+	const char *no_cap[] = { "btblockd", "-c", "/dev/null", "--detect-log-max-size", "0", NULL };
 	const char *outside[] = { "btblockd", "-c", "/dev/null", "--mark-block", "0x00000100", NULL };
 	const char *same[] = { "btblockd", "-c", "/dev/null", "--mark-allow", "0x00b10000", NULL };
 	/* A mask of one's own needs flow-only values of one's own too. */
@@ -251,6 +255,7 @@ static void test_engine_and_mark_options(void **state)
 	assert_int_equal(c.mark_block_flow, 0x00b30000);
 	assert_int_equal(c.mark_reject_flow, 0x00b40000);
 	assert_false(c.monitor);
+	assert_int_equal(c.detect_log_max_size, 10485760);
 	assert_int_equal(load(&c, argv), CONFIG_OK);
 	assert_int_equal(c.engine.flow_capacity, 1024);
 	assert_int_equal(c.engine.tcp_timeout_s, 120);
@@ -270,6 +275,9 @@ static void test_engine_and_mark_options(void **state)
 	assert_string_equal(c.detect_log, "/tmp/d.log");
 	assert_true(c.detect_syslog);
 	assert_int_equal(c.detect_log_rate, 10);
+	assert_int_equal(c.detect_log_max_size, 65536);
+	assert_int_equal(load(&c, no_cap), CONFIG_OK);
+	assert_int_equal(c.detect_log_max_size, 0);
 
 	assert_int_equal(load(&c, outside), CONFIG_ERROR);
 	assert_non_null(strstr(err, "--mark-block"));

@@ -1,4 +1,4 @@
-/* test_detect_log.c - detection rings, JSON lines, rate limit and reopen. */
+/* test_detect_log.c - detection rings, JSON lines, rate limit, reopen and the size cap. */
 #include "../../src/detect_log.c"
 
 #include <stdarg.h>
@@ -107,7 +107,7 @@ static void test_rate_limit_and_reopen(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/detect.log", dir);
 	snprintf(rotated, sizeof(rotated), "%s/detect.log.1", dir);
-	assert_int_equal(detect_log_open(&l, path, 0, 3), 0);
+	assert_int_equal(detect_log_open(&l, path, 0, 3, 0), 0);
 	for (int i = 0; i < 10; i++)
 		detect_log_write(&l, &e, 100);		/* one second: 3 written, 7 held back */
 	detect_log_write(&l, &e, 101);			/* next second: the count, then the line */
@@ -128,10 +128,118 @@ static void test_rate_limit_and_reopen(void **state)
 	rmdir(dir);
 
 	/* An unwritable path is an error at open, not a crash later. */
-	assert_int_equal(detect_log_open(&l, "/nonexistent-dir/detect.log", 0, 3), -1);
+	assert_int_equal(detect_log_open(&l, "/nonexistent-dir/detect.log", 0, 3, 0), -1);
 	detect_log_write(&l, &e, 1);
 	assert_int_equal(l.written, 0);
 	detect_log_close(&l);
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The cap: a line that would pass it moves the file to PATH.1 (one old
+ * file kept) and writing goes on in a new PATH; a reopen counts what the
+ * file already holds. */
+static void test_size_cap_rotates(void **state)
+{
+	char dir[] = "/tmp/btblockd-detect-XXXXXX";
+	char path[128], old[128], older[128], line[512];
+	struct detect_log l;
+	struct detect_event e = event(1);
+	long len, cap;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/detect.log", dir);
+	snprintf(old, sizeof(old), "%s/detect.log.1", dir);
+	snprintf(older, sizeof(older), "%s/detect.log.2", dir);
+	len = detect_log_format(&e, line, sizeof(line)) + 1;	/* with its newline */
+	cap = 3 * len + len / 2;			/* room for 3 lines, not 4 */
+	assert_int_equal(detect_log_open(&l, path, 0, 1000, (uint64_t)cap), 0);
+
+	for (uint64_t s = 0; s < 3; s++)
+		detect_log_write(&l, &e, s);
+	assert_int_equal(file_size(path), 3 * len);
+	assert_int_equal(file_size(old), -1);
+	assert_int_equal(l.rotations, 0);
+
+	/* The 4th line would pass the cap: rotated first. */
+	detect_log_write(&l, &e, 10);
+	assert_int_equal(l.rotations, 1);
+	assert_int_equal(file_size(old), 3 * len);
+	assert_int_equal(file_size(path), len);
+	assert_true(file_size(path) <= cap);
+
+	/* Again: the new PATH.1 replaces the old one, no third file. */
+	for (uint64_t s = 11; s < 14; s++)
+		detect_log_write(&l, &e, s);
+	assert_int_equal(l.rotations, 2);
+	assert_int_equal(file_size(old), 3 * len);
+	assert_int_equal(file_size(path), len);
+	assert_int_equal(file_size(older), -1);
+	assert_int_equal(l.written, 7);
+	assert_int_equal(count_lines(old, "bt-handshake") + count_lines(path, "bt-handshake"), 4);
+	detect_log_close(&l);
+
+	/* Reopened with two lines' room: the line already there counts. */
+	assert_int_equal(detect_log_open(&l, path, 0, 1000, (uint64_t)(2 * len)), 0);
+	assert_int_equal(l.size, (uint64_t)len);
+	detect_log_write(&l, &e, 20);
+	assert_int_equal(l.rotations, 0);
+	detect_log_write(&l, &e, 21);
+	assert_int_equal(l.rotations, 1);
+	assert_int_equal(file_size(old), 2 * len);
+	assert_int_equal(file_size(path), len);
+	detect_log_close(&l);
+
+	/* A cap smaller than one line: each line gets a file of its own. */
+	assert_int_equal(detect_log_open(&l, path, 0, 1000, 10), 0);
+	detect_log_write(&l, &e, 30);
+	detect_log_write(&l, &e, 31);
+	assert_int_equal(file_size(path), len);
+	assert_int_equal(file_size(old), len);
+	detect_log_close(&l);
+
+	/* 0: no cap. */
+	assert_int_equal(detect_log_open(&l, path, 0, 1000, 0), 0);
+	for (uint64_t s = 40; s < 50; s++)
+		detect_log_write(&l, &e, s);
+	assert_int_equal(l.rotations, 0);
+	assert_int_equal(file_size(path), 11 * len);
+	detect_log_close(&l);
+
+	/* The rename fails (PATH.1 is a non-empty directory): the file is
+	 * closed instead of growing past the cap, and a reopen resumes. */
+	assert_int_equal(unlink(old), 0);
+	assert_int_equal(mkdir(old, 0700), 0);
+	snprintf(line, sizeof(line), "%s/keep", old);
+	f = fopen(line, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(detect_log_open(&l, path, 0, 1000, (uint64_t)(12 * len)), 0);
+	detect_log_write(&l, &e, 60);
+	assert_int_equal(file_size(path), 12 * len);
+	detect_log_write(&l, &e, 61);
+	assert_null(l.file);
+	assert_int_equal(file_size(path), 12 * len);
+	assert_int_equal(l.written, 2);		/* counted: syslog may still take them */
+	assert_int_equal(unlink(line), 0);
+	assert_int_equal(rmdir(old), 0);
+	assert_int_equal(detect_log_reopen(&l), 0);
+	detect_log_write(&l, &e, 62);
+	assert_int_equal(l.rotations, 1);
+	assert_int_equal(file_size(old), 12 * len);
+	assert_int_equal(file_size(path), len);
+	detect_log_close(&l);
+
+	unlink(path);
+	unlink(old);
+	rmdir(dir);
 }
 
 int main(void)
@@ -140,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_ring_order_and_overflow),
 		cmocka_unit_test(test_format_ipv4_and_ipv6),
 		cmocka_unit_test(test_rate_limit_and_reopen),
+		cmocka_unit_test(test_size_cap_rotates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,6 +146,28 @@ uci_load_validate() {
 	"$_cb" "$_name" "$_result"
 }
 config_load() { :; }
+# A firewall with a lan zone (networks lan and guest, the latter down, and
+# the device wg0) and a wan zone, as uci and netifd would show it.
+uci() {
+	[ "$1" = -q ] && shift
+	[ "$1" = get ] || return 1
+	case $2 in
+	'firewall.@zone[0]' | 'firewall.@zone[1]') echo zone ;;
+	'firewall.@zone[0].name') echo lan ;;
+	'firewall.@zone[0].network') echo lan guest ;;
+	'firewall.@zone[0].device') echo wg0 ;;
+	'firewall.@zone[1].name') echo wan ;;
+	'firewall.@zone[1].network') echo wan wan6 ;;
+	*) return 1 ;;
+	esac
+}
+network_get_device() {
+	case $2 in
+	lan) eval "$1=br-lan" ;;
+	guest) eval "$1=" && return 1 ;;
+	*) eval "$1=eth-$2" ;;
+	esac
+}
 logger() { echo "logger: $*" >>"$tmp/logger"; }
 procd_open_instance() { : >"$tmp/cmd"; }
 procd_set_param() {
@@ -219,6 +241,8 @@ notice
 1048576
 --fail-open
 --detect-syslog
+--protected-interface
+br-lan,wg0
 EOF
 if [ -f "$tmp/instance" ] && cmp -s "$tmp/expected" "$tmp/instance"; then
 	ok "UCI defaults render the expected btblockd command line"
@@ -240,6 +264,8 @@ sed -e "s/option monitor '0'/option monitor 'yes'/" \
 	-e "s/option queues '0-3'/option queues '4-5'/" \
 	-e "s/option detect_syslog '1'/option detect_syslog 'off'/" \
 	-e "s/option detect_log_max_size '1048576'/option detect_log_max_size '0'/" \
+	-e "s/option protected_interface ''/option protected_interface 'eth1,wlan0'/" \
+	-e "s|option protected_prefix ''|option protected_prefix '192.168.1.0/24,2001:db8::/48'|" \
 	"$owrt/files/btblockd.config" >"$tmp/changed"
 UCI_CONFIG=$tmp/changed
 rm -f "$tmp/instance"
@@ -250,8 +276,10 @@ if [ -f "$tmp/instance" ] && grep -qx -- --monitor "$tmp/instance" &&
 	grep -A1 -x -- --detect-log "$tmp/instance" | grep -qx '/tmp/bt log.json' &&
 	grep -A1 -x -- --queues "$tmp/instance" | grep -qx '4-5' &&
 	! grep -qx -- --detect-syslog "$tmp/instance" &&
-	grep -A1 -x -- --detect-log-max-size "$tmp/instance" | grep -qx '0'; then
-	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0"
+	grep -A1 -x -- --detect-log-max-size "$tmp/instance" | grep -qx '0' &&
+	grep -A1 -x -- --protected-interface "$tmp/instance" | grep -qx 'eth1,wlan0' &&
+	grep -A1 -x -- --protected-prefix "$tmp/instance" | grep -qx '192.168.1.0/24,2001:db8::/48'; then
+	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0, --protected-interface, --protected-prefix"
 else
 	fail "changed UCI values: unexpected command line"
 	cat "$tmp/instance" 2>/dev/null || true
@@ -270,7 +298,9 @@ for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
 	"s/option cpus ''/option cpus '0;reboot'/" \
 	"s|option control '/var/run/btblockd.sock'|option control 'btblockd.sock'|" \
 	"s/option detect_log_max_size '1048576'/option detect_log_max_size '2147483648'/" \
-	"s/option detect_syslog '1'/option detect_syslog 'often'/"; do
+	"s/option detect_syslog '1'/option detect_syslog 'often'/" \
+	"s/option protected_interface ''/option protected_interface 'br-lan;reboot'/" \
+	"s|option protected_prefix ''|option protected_prefix 'lan net'|"; do
 	sed -e "$bad" "$owrt/files/btblockd.config" >"$tmp/bad"
 	UCI_CONFIG=$tmp/bad
 	rm -f "$tmp/instance"
@@ -280,6 +310,29 @@ for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
 		ok "invalid value refused: $bad"
 	fi
 done
+# A zone without devices: no interface, a warning, the private ranges.
+sed -e "s/option protected_zone 'lan'/option protected_zone 'wan'/" \
+	"$owrt/files/btblockd.config" >"$tmp/zone"
+UCI_CONFIG=$tmp/zone
+rm -f "$tmp/instance" "$tmp/logger"
+start_service
+if grep -A1 -x -- --protected-interface "$tmp/instance" | grep -qx 'eth-wan,eth-wan6'; then
+	ok "protected_zone 'wan': that zone's devices"
+else
+	fail "protected_zone 'wan': unexpected command line"
+	cat "$tmp/instance" 2>/dev/null || true
+fi
+sed -e "s/option protected_zone 'lan'/option protected_zone 'dmz'/" \
+	"$owrt/files/btblockd.config" >"$tmp/zone"
+rm -f "$tmp/instance" "$tmp/logger"
+start_service
+if [ -f "$tmp/instance" ] && ! grep -qx -- --protected-interface "$tmp/instance" &&
+	grep -q "zone 'dmz' has no device" "$tmp/logger" 2>/dev/null; then
+	ok "protected_zone without devices: no --protected-interface, a warning"
+else
+	fail "protected_zone without devices: unexpected command line or no warning"
+	cat "$tmp/instance" "$tmp/logger" 2>/dev/null || true
+fi
 UCI_CONFIG=$owrt/files/btblockd.config
 sed -e "s/option enabled '1'/option enabled '0'/" "$owrt/files/btblockd.config" >"$tmp/off"
 UCI_CONFIG=$tmp/off

@@ -12,8 +12,9 @@
 #      this test, not the shipped ruleset, which queues only the first
 #      packets of a flow): fail-open lets the excess bypass the queue (the
 #      rule matched more than the queues received), the daemon answers
-#      stats throughout, its RSS stays flat, and afterwards a transfer
-#      through the queues passes intact with the queues empty.
+#      stats throughout, its RSS stays flat (not judged in a sanitizer
+#      build: BTBLOCKD_SANITIZERS set), and afterwards a transfer through
+#      the queues passes intact with the queues empty.
 #   3. The same flood with --fail-closed: the kernel's queue_dropped counter
 #      shows the overflow in the stats.
 #   4. --rcvbuf 65536 (and --fail-closed, a long queue): the netlink buffer
@@ -208,8 +209,15 @@ echo "RESULT flood fail-open (maxlen 64): sent $sent datagrams in ${FLOOD_SECOND
 [ "$bypassed" -gt 0 ] || fail "flood: the queues took every packet ($queued): the flood did not exceed capacity"
 [ "$answered" = "$asked" ] || fail "flood: the daemon answered only $answered of $asked stats requests"
 [ "$asked" -ge 2 ] || fail "flood: only $asked stats requests during the flood"
-[ "$rss_max" -le $((rss_first + RSS_SLACK_KB)) ] ||
-	fail "flood: VmRSS grew from $rss_first kB to $rss_max kB (more than $RSS_SLACK_KB kB)"
+if [ -n "${BTBLOCKD_SANITIZERS:-}" ]; then
+	# ASan keeps freed memory in quarantine and maps shadow memory: RSS
+	# grows by design there and says nothing about leaks (LeakSanitizer
+	# checks those, at exit).
+	echo "NOTE: VmRSS growth during the flood not checked under sanitizers ($BTBLOCKD_SANITIZERS): first $rss_first kB, max $rss_max kB"
+else
+	[ "$rss_max" -le $((rss_first + RSS_SLACK_KB)) ] ||
+		fail "flood: VmRSS grew from $rss_first kB to $rss_max kB (more than $RSS_SLACK_KB kB)"
+fi
 lab_daemon_kill -TERM
 
 # ---- 3. flood beyond capacity, fail-closed: queue_dropped --------------------

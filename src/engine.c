@@ -51,6 +51,7 @@ void engine_config_defaults(struct engine_config *c)
 	c->allow_after = ENGINE_DEF_ALLOW_AFTER;
 	c->endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY;
 	c->endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL;
+	c->hash_seed = 0;
 	protect_defaults(&c->protect);
 }
 
@@ -91,9 +92,14 @@ int engine_init(struct engine *e, const struct engine_config *c)
 	if (engine_config_check(c))
 		return -1;
 	e->cfg = *c;
-	/* A per-engine seed keeps the hash buckets unpredictable to senders. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)e;
+	/* A per-engine seed keeps the hash buckets unpredictable to senders;
+	 * a fixed one makes a fuzzing run repeatable. */
+	if (c->hash_seed) {
+		seed = c->hash_seed;
+	} else {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)e;
+	}
 	if (flow_table_init(&e->flows, c->flow_capacity, c->stream_prefix,
 			    c->tcp_timeout_s, c->udp_timeout_s, seed) < 0)
 		return -1;

@@ -26,6 +26,8 @@ struct engine_config {
 	uint32_t allow_after;		/* payload packets without detection before "allow" */
 	uint32_t endpoint_capacity;	/* endpoint cache entries; 0 turns the cache off */
 	uint32_t endpoint_ttl_s;	/* endpoint cache entry lifetime */
+	uint64_t hash_seed;		/* 0: drawn at init, unpredictable to senders;
+					 * else used as is, for repeatable runs (fuzzing) */
 	struct protect_set protect;	/* the protected side's prefixes */
 };
 

@@ -10,8 +10,10 @@
 static const char head[] = "BT-SEARCH * HTTP/1.1\r\n";
 
 /* Find a header line "name: value" (case-insensitive name) in d[0..len);
- * returns the value's offset or -1. */
-static long find_header(const uint8_t *d, size_t len, const char *name)
+ * returns the value's offset or -1, and in *vlen the bytes from there to
+ * the end of its line. The offset may be len (a packet that ends with
+ * "Port:"), so a caller reads only *vlen bytes from it. */
+static long find_header(const uint8_t *d, size_t len, const char *name, size_t *vlen)
 {
 	size_t nl = strlen(name), off = 0;
 
@@ -25,6 +27,7 @@ static long find_header(const uint8_t *d, size_t len, const char *name)
 
 			while (v < off + line && d[v] == ' ')
 				v++;
+			*vlen = off + line - v;
 			return (long)v;
 		}
 		off += line + 1;
@@ -40,13 +43,13 @@ static int is_hex(uint8_t c)
 enum dpi_id lsd_check(const uint8_t *d, size_t len)
 {
 	long ih, port;
-	size_t i;
+	size_t ihl, portl, i;
 
 	if (len < sizeof(head) - 1 || memcmp(d, head, sizeof(head) - 1) != 0)
 		return DPI_NONE;
-	ih = find_header(d, len, "Infohash");
-	port = find_header(d, len, "Port");
-	if (ih < 0 || port < 0 || len - (size_t)ih < 40)
+	ih = find_header(d, len, "Infohash", &ihl);
+	port = find_header(d, len, "Port", &portl);
+	if (ih < 0 || port < 0 || ihl < 40 || portl < 1)
 		return DPI_NONE;
 	for (i = 0; i < 40; i++)
 		if (!is_hex(d[ih + (long)i]))

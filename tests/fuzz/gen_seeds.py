@@ -6,10 +6,12 @@ Usage: gen_seeds.py OUTDIR [--srcdir DIR] [--pcaps DIR]
 Every seed is built here from protocol descriptions (BitTorrent handshake,
 DHT, uTP, UDP and HTTP trackers, TLS, LSD, SOCKS5, plain HTTP, and QUIC,
 STUN, DTLS, SSH, SMTP), in the input format of each harness (see the
-comment at the top of each tests/fuzz/fuzz_*.c). With --srcdir, the example config file of the tree
-seeds the config parser. With --pcaps (e.g. ../shared/corpus/pcap), the
+comment at the top of each tests/fuzz/fuzz_*.c). With --srcdir, the example
+config file of the tree seeds the config parser. With --pcaps DIR (a
+directory of captures), the
 first packets of a few real captures are cut into small extra seeds at run
-time; nothing from there is kept in the tree.
+time; nothing from there is kept in the tree. Inputs that found bugs are
+not generated here: they are files in tests/fuzz/regress/.
 """
 import os
 import struct
@@ -298,12 +300,6 @@ def gen(out, srcdir, pcaps):
     write(seeds["fuzz_packet"], "fragments_v4", records(frags))
     write(seeds["fuzz_packet"], "hbh_v6", records(
         [ip6(17, udp(6881, 6881, DHT_PING), hbh=True)]))
-    # a segment exactly 2^31 bytes behind the stream head (signed overflow
-    # in flow_head_append, fixed; kept as a regression seed)
-    far = [ip4(6, tcp(51413, 6881, 1000, 1, PSH | ACK, b"abcd")),
-           ip4(6, tcp(51413, 6881, (1004 + 0x80000000) & 0xFFFFFFFF, 1, PSH | ACK, b"efgh"))]
-    write(seeds["fuzz_packet"], "seq_2_31_behind", records(far))
-    write(seeds["fuzz_pcap"], "seq_2_31_behind.pcap", pcap_file(far, 101))
     write(seeds["fuzz_packet"], "timeouts", records(flow_packets(FLOWS[9], False)[:1], 0x80 | 63) +
           records(flow_packets(FLOWS[0], False), 0x41))
     # bencode: the DHT and extension payloads, plus edge shapes

@@ -4,15 +4,20 @@
 
 send   sends numbered datagrams from every --source to --dest:--port, round
        robin, at --rate datagrams per second in total (0: as fast as it
-       can) for --seconds, then prints "sent=N seconds=S rate=R".
+       can) for --seconds or until SIGTERM/SIGINT, then prints "sent=N
+       seconds=S rate=R".
 recv   counts the datagrams that arrive on --bind:--port until --seconds
        pass or SIGTERM/SIGINT, then prints "received=N" and, per source,
-       the sequence numbers missing below the highest one seen.
+       the sequence numbers missing below the highest one seen. With
+       --count-file, the count so far is also written there (replaced
+       at most every 50 ms), so that a test can wait for the last
+       datagrams instead of sleeping a fixed time.
 
 Every run is bounded in time: nothing here can hang a test.
 """
 
 import argparse
+import os
 import signal
 import socket
 import struct
@@ -38,10 +43,13 @@ def cmd_send(args):
     pad = b"\0" * max(0, args.size - HDR.size)
     seq = [0] * len(socks)
     sent = 0
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     start = time.monotonic()
     end = start + args.seconds
     burst = 64
-    while True:
+    while not stop:
         now = time.monotonic()
         if now >= end:
             break
@@ -81,8 +89,16 @@ def cmd_recv(args):
             f.write("ready\n")
     seen = {}
     received = 0
+    written = -1
+    next_write = 0.0
     end = time.monotonic() + args.seconds
     while not stop and time.monotonic() < end:
+        if args.count_file and received != written and time.monotonic() >= next_write:
+            with open(args.count_file + ".tmp", "w") as f:
+                f.write("%d\n" % received)
+            os.replace(args.count_file + ".tmp", args.count_file)
+            written = received
+            next_write = time.monotonic() + 0.05
         try:
             data, peer = s.recvfrom(65536)
         except socket.timeout:
@@ -119,6 +135,7 @@ def main():
     r.add_argument("--port", type=int, required=True)
     r.add_argument("--seconds", type=float, default=30.0)
     r.add_argument("--ready-file")
+    r.add_argument("--count-file", help="kept up to date with the count so far")
     args = p.parse_args()
     if args.cmd == "send":
         return cmd_send(args)

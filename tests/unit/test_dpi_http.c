@@ -82,6 +82,63 @@ static void test_webseed_agent_peer_id_magnet(void **state)
 			 DPI_MAGNET);
 }
 
+/* http_check over the first len bytes of s, twice: from a heap copy of
+ * exactly len bytes (a sanitizer build reports any read past them), and
+ * from s itself, which goes on past len (a read past the packet would see
+ * the rest, e.g. an agent's name after "User-Agent:", and could change the
+ * answer). */
+static enum dpi_id check_cut(const char *s, size_t len)
+{
+	char *exact = malloc(len);
+	enum dpi_id r;
+
+	assert_non_null(exact);
+	memcpy(exact, s, len);
+	r = head(exact, len, NULL, 0);
+	free(exact);
+	assert_int_equal(r, head(s, len, NULL, 0));
+	return r;
+}
+
+/* check_cut of s cut right before its first occurrence of at, plus n. */
+static enum dpi_id cut_at(const char *s, const char *at, size_t n)
+{
+	const char *p = strstr(s, at);
+
+	assert_non_null(p);
+	return check_cut(s, (size_t)(p - s) + n);
+}
+
+/* A header, parameter or body that would start at the very end of the
+ * head. */
+static void test_field_at_end(void **state)
+{
+	const char *ua = "GET /update.xml HTTP/1.1\r\nUser-Agent:qBittorrent/4.6.5\r\n";
+	const char *ua_sp = "GET /update.xml HTTP/1.1\r\nUser-Agent:   qBittorrent/4.6.5\r\n";
+	const char *range = "GET /f.iso HTTP/1.1\r\nUser-Agent: qBittorrent/4.6.5\r\n"
+		"Range: bytes=0-16383\r\n\r\n";
+	const char *pid = "GET /x?peer_id=-UT360S-abcdefghijkl HTTP/1.1\r\n\r\n";
+	const char *reply = "HTTP/1.1 200 OK\r\n\r\nd8:completei5e10:incompletei2ee";
+
+	(void)state;
+	/* "User-Agent:" and its spaces end the head; then part of a name */
+	assert_int_equal(cut_at(ua, "qBittorrent", 0), DPI_NONE);
+	assert_int_equal(cut_at(ua_sp, "qBittorrent", 0), DPI_NONE);
+	assert_int_equal(cut_at(ua_sp, "qBittorrent", 10), DPI_NONE);
+	assert_int_equal(cut_at(ua_sp, "qBittorrent", 11), DPI_USER_AGENT);
+	/* "Range:" alone: the header is there, its value still to come */
+	assert_int_equal(cut_at(range, "Range:", 5), DPI_USER_AGENT);
+	assert_int_equal(cut_at(range, "Range:", 6), DPI_WEBSEED);
+	/* "peer_id=" ends the head, then a peer-id one byte short of its form */
+	assert_int_equal(cut_at(pid, "-UT360S-", 0), DPI_NONE);
+	assert_int_equal(cut_at(pid, "-UT360S-", 7), DPI_NONE);
+	assert_int_equal(cut_at(pid, "-UT360S-", 8), DPI_PEER_ID);
+	/* a reply whose body would start at the end */
+	assert_int_equal(cut_at(reply, "d8:", 0), DPI_NONE);
+	assert_int_equal(cut_at(reply, "d8:", 11), DPI_NONE);
+	assert_int_equal(cut_at(reply, "d8:", 12), DPI_HTTP_TRACKER);
+}
+
 static void test_negatives(void **state)
 {
 	uint8_t bin[120];
@@ -114,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_tracker_requests),
 		cmocka_unit_test(test_tracker_reply_and_learning),
 		cmocka_unit_test(test_webseed_agent_peer_id_magnet),
+		cmocka_unit_test(test_field_at_end),
 		cmocka_unit_test(test_negatives),
 	};
 

@@ -385,6 +385,24 @@ for q in doc["queues"]:
 '
 }
 
+# lab_jget KEY...: the value at that path in the JSON document on stdin:
+# object keys, or list indexes; 0 where the path leads nowhere; booleans
+# as true/false and null as null, as the shell compares them.
+lab_jget() {
+	"$LAB_PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    if isinstance(v, list):
+        v = v[int(k)] if k.isdigit() and int(k) < len(v) else 0
+    elif isinstance(v, dict):
+        v = v.get(k, 0)
+    else:
+        v = 0
+print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)
+' "$@"
+}
+
 # Starts $BTBLOCKD in the router namespace in the foreground as a background
 # job with its control socket, pid file and log in the lab's temp dir, then
 # waits (bounded) until `stats` answers. Extra arguments go to the daemon.

@@ -43,19 +43,8 @@ NONE_PORT=6883        # handshake with --ban-scope none
 
 failures=0
 
-# jget KEY...: the value at that path in the JSON document on stdin (0 if absent).
-jget() {
-	"$LAB_PYTHON" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v.get(k, 0) if isinstance(v, dict) else 0
-print(v)
-' "$@"
-}
-
 daemon_packets() {
-	lab_stats | jget totals packets
+	lab_stats | lab_jget totals packets
 }
 
 # The elements of a ban set, one "a . b" pair per line.
@@ -166,8 +155,8 @@ for fam in 4 6; do
 done
 grep -q '"action":"block"' "$LAB_TMP/detect.log" || check_fail "no \"action\":\"block\" line in the detection log"
 stats=$(lab_stats)
-echo "RESULT enforce stats: packets=$(echo "$stats" | jget totals packets) flows_decided_block=$(echo "$stats" | jget totals flows_decided_block) bans_requested=$(echo "$stats" | jget totals bans_requested) marked_block=$(echo "$stats" | jget totals marked_block) bt-handshake=$(echo "$stats" | jget detectors bt-handshake); detect log: $(wc -l <"$LAB_TMP/detect.log") lines"
-[ "$(echo "$stats" | jget totals flows_decided_block)" -ge 2 ] || check_fail "stats count fewer than 2 blocked flows"
+echo "RESULT enforce stats: packets=$(echo "$stats" | lab_jget totals packets) flows_decided_block=$(echo "$stats" | lab_jget totals flows_decided_block) bans_requested=$(echo "$stats" | lab_jget totals bans_requested) marked_block=$(echo "$stats" | lab_jget totals marked_block) bt-handshake=$(echo "$stats" | lab_jget detectors bt-handshake); detect log: $(wc -l <"$LAB_TMP/detect.log") lines"
+[ "$(echo "$stats" | lab_jget totals flows_decided_block)" -ge 2 ] || check_fail "stats count fewer than 2 blocked flows"
 
 # ---- 4. monitor: detect, count, log, never block -----------------------------
 lab_daemon_kill -TERM
@@ -185,9 +174,9 @@ for n in $(seq 1 20); do
 done
 got=$(lab_sink_bytes tcp "$addr" "$BT_PORT")
 stats=$(lab_stats)
-mode=$(echo "$stats" | jget mode)
-mdet=$(echo "$stats" | jget totals monitor_detections)
-hs=$(echo "$stats" | jget detectors bt-handshake)
+mode=$(echo "$stats" | lab_jget mode)
+mdet=$(echo "$stats" | lab_jget totals monitor_detections)
+hs=$(echo "$stats" | lab_jget detectors bt-handshake)
 mlines=$(grep -c '"action":"monitor"' "$LAB_TMP/monitor.log" || true)
 banned=$(ban_pairs ban4 | grep -cF "$addr" || true)
 dropped=$(( $(fw_counter blocked) - before_b ))

@@ -44,23 +44,6 @@ FLOOD_PORT=9000       # dropped in the server: nobody answers a flood
 STEADY_PORT=9001      # counted by flood.py recv in the server
 STALL_PORT=9002       # queued to queue 1 only (step 6), dropped in the server
 
-# jget KEY...: the value at that path in the JSON document on stdin ("queues"
-# takes a list index); 0 if absent.
-jget() {
-	"$LAB_PYTHON" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    if isinstance(v, list):
-        v = v[int(k)] if int(k) < len(v) else 0
-    elif isinstance(v, dict):
-        v = v.get(k, 0)
-    else:
-        v = 0
-print(str(v).lower() if isinstance(v, bool) else v)
-' "$@"
-}
-
 # Prints the value of key=value field $1 from a result line on stdin.
 field() {
 	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"
@@ -136,9 +119,9 @@ flood() {
 # A 2 MB transfer through the queues after a flood: intact, and queued.
 transfer_resumes() {
 	local label="$1" before out after
-	before=$(lab_stats | jget totals packets)
+	before=$(lab_stats | lab_jget totals packets)
 	out=$(lab_tcp 1 4 2000000 --timeout 15) || fail "$label: transfer after the flood: $out"
-	after=$(lab_stats | jget totals packets)
+	after=$(lab_stats | lab_jget totals packets)
 	[ "$after" -gt "$before" ] || fail "$label: the transfer after the flood did not go through the queues"
 	resume_seconds=$(echo "$out" | field seconds)
 	resume_packets=$((after - before))
@@ -275,7 +258,7 @@ stats=$(lab_stats)
 udrop=$(kernel_sum user_dropped)
 wait_queues_empty
 transfer_resumes "rcvbuf 65536"
-echo "RESULT rcvbuf 65536: sent $(field sent <"$LAB_TMP/flood.log") datagrams in 2 s; stats kernel.user_dropped $udrop, queue_dropped $(kernel_sum queue_dropped), daemon enobufs $(echo "$stats" | jget totals enobufs) (NETLINK_NO_ENOBUFS: the kernel counts the loss); after: queue_total 0, transfer intact in ${resume_seconds} s, $resume_packets packets verdicted"
+echo "RESULT rcvbuf 65536: sent $(field sent <"$LAB_TMP/flood.log") datagrams in 2 s; stats kernel.user_dropped $udrop, queue_dropped $(kernel_sum queue_dropped), daemon enobufs $(echo "$stats" | lab_jget totals enobufs) (NETLINK_NO_ENOBUFS: the kernel counts the loss); after: queue_total 0, transfer intact in ${resume_seconds} s, $resume_packets packets verdicted"
 [ "$udrop" -gt 0 ] || fail "rcvbuf 65536: kernel.user_dropped stayed 0: the buffer never overflowed"
 lab_daemon_kill -TERM
 
@@ -319,7 +302,7 @@ echo "RESULT SIGHUP x$hups under ${STEADY_RATE}/s: sent $hup_sent, received $hup
 start_receiver
 start_steady_sender
 received_at_least 500 || fail "SIGTERM: the steady load did not reach the receiver"
-verdicted=$(lab_stats | jget totals packets)
+verdicted=$(lab_stats | lab_jget totals packets)
 ms=$(term_ms)
 term_status=$LAB_DAEMON_STATUS
 bound=$(lab_exec router cat /proc/net/netfilter/nfnetlink_queue | wc -l)
@@ -347,12 +330,12 @@ grep -q 'will stall (test only)' "$LAB_TMP/btblockd.log" || fail "the stall test
 flood --port "$STALL_PORT" --rate 2000 --seconds 1 >/dev/null
 sleep 3
 stats=$(lab_stats) || fail "no stats with a stalled worker"
-s0=$(echo "$stats" | jget queues 0 stalled)
-s1=$(echo "$stats" | jget queues 1 stalled)
-age1=$(echo "$stats" | jget queues 1 last_progress_ms)
-age0=$(echo "$stats" | jget queues 0 last_progress_ms)
-waiting=$(echo "$stats" | jget queues 1 kernel queue_total)
-nstall=$(echo "$stats" | jget totals stalled_workers)
+s0=$(echo "$stats" | lab_jget queues 0 stalled)
+s1=$(echo "$stats" | lab_jget queues 1 stalled)
+age1=$(echo "$stats" | lab_jget queues 1 last_progress_ms)
+age0=$(echo "$stats" | lab_jget queues 0 last_progress_ms)
+waiting=$(echo "$stats" | lab_jget queues 1 kernel queue_total)
+nstall=$(echo "$stats" | lab_jget totals stalled_workers)
 sleep 1
 logged=$(grep -c 'queue 1: worker has made no progress' "$LAB_TMP/btblockd.log" || true)
 ms=$(term_ms)

@@ -43,20 +43,8 @@ BT_PORT=6881
 OTHER_PORT=6882                  # a new flow between a pair: another port
 failures=0
 
-# jget KEY...: the value at that path in the JSON document on stdin
-# ("null" for JSON null, 0 if absent).
-jget() {
-	"$LAB_PYTHON" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v.get(k, 0) if isinstance(v, dict) else 0
-print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)
-' "$@"
-}
-
 daemon_packets() {
-	lab_stats | jget totals packets
+	lab_stats | lab_jget totals packets
 }
 
 # nft_counter NAME: packets of a named counter of table inet btblockd.
@@ -75,7 +63,7 @@ ban_has() {
 wait_ruleset() {
 	local key="$1" n v=0
 	for n in $(seq 1 30); do
-		v=$(lab_stats | jget ruleset "$key")
+		v=$(lab_stats | lab_jget ruleset "$key")
 		[ "$v" != null ] && [ "$v" -gt 0 ] && break
 		[ "$n" = 30 ] || sleep 0.2
 	done
@@ -128,8 +116,8 @@ blocked=$(( $(nft_counter blocked) - before_blocked ))
 banned=$(ban_has 4 "$addr")
 flow=$(new_flow 4 0)
 stats=$(lab_stats)
-fo=$(echo "$stats" | jget totals flow_only_blocks)
-br=$(echo "$stats" | jget totals bans_requested)
+fo=$(echo "$stats" | lab_jget totals flow_only_blocks)
+br=$(echo "$stats" | lab_jget totals bans_requested)
 echo "RESULT flow-only block: server received $got bytes; kernel dropped $blocked packets of the flow; ban4 entries for $addr: $banned; new UDP flow between the pair: $flow; stats flow_only_blocks=$fo bans_requested=$br; nft bans counter $(nft_counter bans)"
 [ "$got" = 0 ] || check_fail "flow-only: the server received $got bytes of a BitTorrent handshake"
 [ "$blocked" -ge 1 ] || check_fail "flow-only: the kernel dropped no packet of the flow"
@@ -149,9 +137,9 @@ pairs=$(ban_has 4 "$addr")
 flow=$(new_flow 4 1)
 bans=$(wait_ruleset bans)
 stats=$(lab_stats)
-br=$(echo "$stats" | jget totals bans_requested)
-loaded=$(echo "$stats" | jget ruleset loaded)
-size4=$(echo "$stats" | jget ruleset ban_sets ban4 size)
+br=$(echo "$stats" | lab_jget totals bans_requested)
+loaded=$(echo "$stats" | lab_jget ruleset loaded)
+size4=$(echo "$stats" | lab_jget ruleset ban_sets ban4 size)
 echo "RESULT block: server received $got bytes; ban4 entries for $addr: $pairs; new UDP flow between the pair: $flow; stats bans_requested=$br; daemon's view of the ruleset: loaded=$loaded bans=$bans ban4 size $size4"
 [ "$got" = 0 ] || check_fail "block: the server received $got bytes"
 [ "$pairs" = 2 ] || check_fail "block: the pair is in ban4 $pairs times, expected both orders"
@@ -174,7 +162,7 @@ done
 failed_kernel=$(nft_counter bans_failed)
 failed=$(wait_ruleset bans_failed)
 stats=$(lab_stats)
-bans=$(echo "$stats" | jget ruleset bans)
+bans=$(echo "$stats" | lab_jget ruleset bans)
 warned=$(grep -c 'ban set full: [0-9]* bans could not be added' "$LAB_TMP/btblockd.log" || true)
 echo "RESULT full ban set (2 elements): servers received $total bytes from 4 blocked handshakes; kernel counters bans $(nft_counter bans), bans_failed $failed_kernel; daemon stats ruleset.bans=$bans ruleset.bans_failed=$failed; log lines \"ban set full\": $warned"
 grep 'ban set full' "$LAB_TMP/btblockd.log" | sed 's/^/  log: /' | head -n 2
@@ -210,7 +198,7 @@ out=$(lab_tcp 3 4 "$BULK_BYTES" --timeout 30) || check_fail "bulk transfer faile
 echo "$out"
 pkts=$(( $(daemon_packets) - before ))
 queued=$(( $(nft_counter queued) - before_q ))
-undecided=$(lab_stats | jget totals flows_decided_allow)
+undecided=$(lab_stats | lab_jget totals flows_decided_allow)
 echo "RESULT bulk transfer of $BULK_BYTES bytes, never decided (allow-after 1000, flows decided allow: $undecided): $(echo "$out" | field received) bytes intact; the daemon saw $pkts packets, the ruleset queued $queued (budget $QUEUE_PACKETS per direction)"
 [ "$queued" -le $(( 2 * QUEUE_PACKETS )) ] ||
 	check_fail "bulk: $queued packets queued, more than the budget of 2 x $QUEUE_PACKETS"

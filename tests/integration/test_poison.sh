@@ -50,17 +50,6 @@ FIREWALL_OPTS=${FIREWALL_OPTS:-}
 
 failures=0
 
-# jget KEY...: the value at that path in the JSON document on stdin (0 if absent).
-jget() {
-	"$LAB_PYTHON" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v.get(k, 0) if isinstance(v, dict) else 0
-print(v)
-' "$@"
-}
-
 # dns_round LABEL: QUERIES queries from client addresses 0 and 1 to both
 # ports; every answer must arrive.
 dns_round() {
@@ -109,7 +98,7 @@ dns_round "baseline"
 [ "$failures" = 0 ] || fail "DNS does not work before the attack: the lab is broken, not the engine"
 
 # ---- 2. the noise -------------------------------------------------------------------
-before=$(lab_stats | jget totals packets)
+before=$(lab_stats | lab_jget totals packets)
 for idx in 0 1; do
 	for kind in query reply; do
 		if [ "$kind" = query ]; then src=$OUTSIDE_QUERY; else src=$OUTSIDE_REPLY; fi
@@ -122,7 +111,7 @@ done
 # The datagrams are queued on their way through the router: wait (bounded)
 # until the daemon has seen all four.
 for n in $(seq 1 50); do
-	seen=$(( $(lab_stats | jget totals packets) - before ))
+	seen=$(( $(lab_stats | lab_jget totals packets) - before ))
 	[ "$seen" -ge 4 ] && break
 	[ "$n" = 50 ] || sleep 0.1
 done
@@ -132,10 +121,10 @@ echo "RESULT noise: the daemon saw $seen packets of the 4 unsolicited DHT datagr
 # ---- 3. DNS after the noise ------------------------------------------------------------
 dns_round "after the noise"
 stats=$(lab_stats)
-cache=$(echo "$stats" | jget totals endpoint_cache_size)
+cache=$(echo "$stats" | lab_jget totals endpoint_cache_size)
 named=$(grep -cF "\"$DNS_ADDR:" "$LAB_TMP/detect.log" || true)
 banned=$(lab_exec router nft list set inet btblockd ban4 | grep -cF "$DNS_ADDR" || true)
-echo "RESULT after the noise: endpoint_cache_size=$cache; detections naming $DNS_ADDR: $named; ban4 lines naming it: $banned; detections: $(wc -l <"$LAB_TMP/detect.log") lines, dht=$(echo "$stats" | jget detectors dht) endpoint-cache=$(echo "$stats" | jget detectors endpoint-cache)"
+echo "RESULT after the noise: endpoint_cache_size=$cache; detections naming $DNS_ADDR: $named; ban4 lines naming it: $banned; detections: $(wc -l <"$LAB_TMP/detect.log") lines, dht=$(echo "$stats" | lab_jget detectors dht) endpoint-cache=$(echo "$stats" | lab_jget detectors endpoint-cache)"
 [ "$cache" = 0 ] || check_fail "the endpoint cache holds $cache entries after unsolicited DHT noise and DNS"
 [ "$named" = 0 ] || {
 	grep -F "\"$DNS_ADDR:" "$LAB_TMP/detect.log" | head -5 | sed 's/^/  | /' >&2

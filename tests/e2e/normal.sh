@@ -30,7 +30,7 @@
 # (htb, default 100 Mbit/s, a WAN line) in both phases, so every transfer
 # is bound by the link, not by a CPU that three other jobs share. Each
 # case runs NORMAL_REPEATS (3) times per phase and reports the median.
-# Comparing the two medians then asks the question of issue 5 and nothing
+# Comparing the two medians then asks one question and nothing
 # else: does btblockd make the link slower? (It only sees the first
 # packets of each flow, so a decided download must run at link speed.)
 # Unshaped, the figures would measure the machine's load at that moment.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/e2e/test_e2e.sh: real BitTorrent clients are stopped and real services pass, through the router, without and with btblockd (issue 5).
+# tests/e2e/test_e2e.sh: real BitTorrent clients are stopped and real services pass, through the router, without and with btblockd.
 #
 # Through the real kernel, in namespaces this script creates and always
 # removes (tests/integration/lab.sh: client / router / server):
@@ -46,8 +46,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 E2E_ONLY=${E2E_ONLY:-}
 E2E_BT_LIMIT_OFF=${E2E_BT_LIMIT_OFF:-120}
-E2E_BT_LIMIT_ON=30               # issue 5: "within 30 s"
-E2E_BT_MAX_BYTES=65536           # issue 5: "less than 64 KiB of payload"
+E2E_BT_LIMIT_ON=30               # stopped within 30 s
+E2E_BT_MAX_BYTES=65536           # less than 64 KiB of payload
 E2E_MIN_RATIO=${E2E_MIN_RATIO:-0.9}
 E2E_REPORT=${E2E_REPORT:-${BTBLOCKD_BUILDDIR:-.}/tests/e2e/report.md}
 
@@ -313,4 +313,4 @@ echo
 echo "report written to $E2E_REPORT"
 lab_log "e2e run took $(( $(date +%s) - start )) s, $failures failed checks"
 [ "$failures" = 0 ] || exit 1
-echo "PASS: e2e lab, every assertion of issue 5 held"
+echo "PASS: e2e lab, every assertion held"

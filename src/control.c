@@ -264,7 +264,10 @@ void control_request_reopen(struct control *c)
 static void *control_main(void *arg)
 {
 	struct control *c = arg;
+	int e = pthread_setname_np(pthread_self(), "btblockd-ctl");
 
+	if (e)
+		LOG(LOG_DEBUG, "control: cannot name the thread: %s", strerror(e));
 	for (;;) {
 		struct pollfd pfd[CONTROL_MAX_CLIENTS + 2];
 		int slot[CONTROL_MAX_CLIENTS + 2];

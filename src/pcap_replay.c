@@ -85,10 +85,17 @@ long pcap_replay_l3_offset(int dlt, const uint8_t *f, size_t caplen)
 		if (caplen < 4)
 			return -1;
 		/* DLT_NULL holds the address family in the capturing host's
-		 * byte order, DLT_LOOP in network order: try both, for
-		 * AF_INET (2) and the AF_INET6 values of Linux and the BSDs. */
-		memcpy(&fam, f, 4);
-		if (is_af(fam) || is_af(ntohl(fam)))
+		 * byte order, DLT_LOOP in network order.  The capturing host
+		 * is not this one: read the word both ways, explicitly (ntohl
+		 * is a no-op on a big-endian reader), for AF_INET (2) and the
+		 * AF_INET6 values of Linux and the BSDs. */
+		fam = (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 |
+		      (uint32_t)f[3] << 24;
+		if (is_af(fam))
+			return 4;
+		fam = (uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | (uint32_t)f[2] << 8 |
+		      (uint32_t)f[3];
+		if (is_af(fam))
 			return 4;
 		return -1;
 	default:

@@ -147,6 +147,13 @@ static void test_link_layers(void **state)
 	one(DLT_IPV6, NULL, 0, 1, v6);
 	one(DLT_NULL, (const uint8_t *)&af_host, 4, 0, v4);
 	one(DLT_LOOP, loop_be, 4, 0, v4);
+	/* Captured on the other byte order than the host's: the words are
+	 * bytes in the file, so spell them out rather than in host order. */
+	one(DLT_NULL, (const uint8_t *)"\x02\0\0\0", 4, 0, v4);	/* little-endian AF_INET */
+	one(DLT_NULL, (const uint8_t *)"\0\0\0\x02", 4, 0, v4);	/* big-endian AF_INET */
+	one(DLT_NULL, (const uint8_t *)"\x1e\0\0\0", 4, 1, v6);	/* little-endian AF_INET6 (macOS) */
+	one(DLT_NULL, (const uint8_t *)"\0\0\0\x18", 4, 1, v6);	/* big-endian AF_INET6 (NetBSD) */
+	one(DLT_LOOP, (const uint8_t *)"\0\0\0\x0a", 4, 1, v6);	/* network order AF_INET6 (Linux) */
 }
 
 static void test_l3_offset_negatives(void **state)
@@ -159,6 +166,9 @@ static void test_l3_offset_negatives(void **state)
 	assert_int_equal(pcap_replay_l3_offset(DLT_EN10MB, vlan_cut, sizeof(vlan_cut)), -1);
 	assert_int_equal(pcap_replay_l3_offset(DLT_EN10MB, arp, 10), -1);
 	assert_int_equal(pcap_replay_l3_offset(DLT_NULL, (const uint8_t *)"\x63\0\0\0", 4), -1);
+	assert_int_equal(pcap_replay_l3_offset(DLT_NULL, (const uint8_t *)"\0\0\0\x63", 4), -1);
+	assert_int_equal(pcap_replay_l3_offset(DLT_NULL, (const uint8_t *)"\x02\0\0\x02", 4), -1);
+	assert_int_equal(pcap_replay_l3_offset(DLT_LOOP, (const uint8_t *)"\x02\0\0", 3), -1);
 	assert_int_equal(pcap_replay_l3_offset(147 /* user */, arp, sizeof(arp)), -1);
 }
 

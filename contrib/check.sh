@@ -40,14 +40,22 @@ say() {
 	printf '\n==> %s\n' "$*"
 }
 
-# stage NAME CMD...: runs one stage, records its failure.
+# stage_time NAME T0: prints how long the stage that began at T0 took.
+stage_time() {
+	echo "stage $1: $(($(date +%s) - $2)) s"
+}
+
+# stage NAME CMD...: runs one stage, prints its time, records its failure.
 stage() {
 	name=$1
 	shift
 	say "$name"
+	t0=$(date +%s)
 	if "$@"; then
+		stage_time "$name" "$t0"
 		return 0
 	fi
+	stage_time "$name" "$t0"
 	stage_failed=$((stage_failed + 1))
 	failed_stages="$failed_stages $name"
 	printf '*** stage "%s" FAILED ***\n' "$name" >&2
@@ -112,7 +120,9 @@ stage build make -j"$jobs" || finish
 
 checked=1
 say check
+t_check=$(date +%s)
 if ! make -j"$jobs" check; then
+	stage_time check "$t_check"
 	check_failed=1
 	failed_stages="$failed_stages check"
 	printf '*** stage "check" FAILED ***\n' >&2
@@ -122,6 +132,7 @@ if ! make -j"$jobs" check; then
 	fi
 	finish
 fi
+stage_time check "$t_check"
 
 # The e2e lab: not in TESTS (it would run in distcheck and the sanitizer
 # build too), so once here; the harness writes its .trs, which finish()
@@ -130,7 +141,11 @@ fi
 # the stage when there is no failed result (e.g. make itself failed).
 if [ "${SKIP_E2E:-0}" != 1 ]; then
 	say e2e
-	if ! make check TESTS=tests/e2e/test_e2e.sh; then
+	t_e2e=$(date +%s)
+	e2e_rc=0
+	make check TESTS=tests/e2e/test_e2e.sh || e2e_rc=$?
+	stage_time e2e "$t_e2e"
+	if [ "$e2e_rc" != 0 ]; then
 		failed_stages="$failed_stages e2e"
 		printf '*** stage "e2e" FAILED ***\n' >&2
 		[ -f tests/e2e/test_e2e.sh.log ] && cat tests/e2e/test_e2e.sh.log
@@ -159,16 +174,6 @@ fresh_dir() {
 	fi
 	rm -rf "$1"
 	mkdir -p "$1"
-}
-
-# timed NAME CMD...: runs CMD, then prints how long it took.
-# shellcheck disable=SC2317 # called through stage
-timed() {
-	t0=$(date +%s)
-	rc=0
-	"$@" || rc=$?
-	echo "stage $1: $(($(date +%s) - t0)) s"
-	return "$rc"
 }
 
 # The sanitizer build: configure, build, make check. Every process writes
@@ -241,10 +246,10 @@ if [ "$build" = "$top" ]; then
 	fi
 else
 	if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
-		stage sanitizers timed sanitizers "$build-san" || true
+		stage sanitizers sanitizers "$build-san" || true
 	fi
 	if [ "${SKIP_FUZZ:-0}" != 1 ]; then
-		stage fuzz timed fuzzing "$build-fuzz" || true
+		stage fuzz fuzzing "$build-fuzz" || true
 	fi
 fi
 finish

@@ -216,7 +216,9 @@ echo "RESULT monitor: $a2 sent $got_mon bytes, ban entries $(ban_has 4 "$a2"), c
 [ "$got_mon" -gt 0 ] || check_fail "monitor: the handshake was blocked"
 [ "$(ban_has 4 "$a2")" = 0 ] || check_fail "monitor: $a2 was banned"
 [ "$(lab_nft_counter monitored)" -gt 0 ] || check_fail "monitor: nothing counted"
-[ "$LAB_DAEMON_PID" = "$pid" ] && kill -0 "$pid" || check_fail "the daemon was restarted or died"
+if [ "$LAB_DAEMON_PID" != "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+	check_fail "the daemon was restarted or died"
+fi
 
 lab_daemon_kill -TERM
 lab_exec router "$BTBLOCKD_FIREWALL" down || fail "btblockd-firewall down failed"

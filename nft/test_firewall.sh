@@ -425,9 +425,10 @@ for cmd in up reload; do
 		bad_policy "$cmd" "${bad%%|*}" "${bad#*|}"
 	done
 done
-fw reload --queues 1
-expect_rc 2 "reload --queues: only with up"
-expect_in "$TMP/err" "'--queues' only goes with 'up'" "reload --queues: message"
+fw reload --dry-run --queues 1 --fail-closed
+expect_rc 0 "reload takes up's options (one option list for both)"
+fw reload --dry-run --queues abc
+expect_rc 2 "reload checks up's options too"
 fw reload --config "$TMP/nonexistent"
 expect_rc 2 "reload --config of a missing file"
 expect_in "$TMP/err" "invalid --config value '$TMP/nonexistent'" "missing --config file: message names it"

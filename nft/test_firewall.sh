@@ -487,18 +487,26 @@ inns env TZ=Asia/Kolkata "$BTBLOCKD_FIREWALL" up --dry-run --backend nft \
 expect_rc 0 "up --dry-run with schedules in Asia/Kolkata"
 cp "$TMP/out" "$TMP/sched.nft"
 expect_in "$TMP/sched.nft" '^# TZ=UTC0 nft -f -' "schedules: nft runs in UTC"
-for rule in '"Monday" meta hour "02:30"-"11:59:59"' '"Friday" meta hour "02:30"-"11:59:59"' \
-	'"Saturday" meta hour "16:30"-"23:59:59"' '"Sunday" meta hour "00:00"-"00:29:59"' \
-	'"Sunday" meta hour "16:30"-"23:59:59"' '"Monday" meta hour "00:00"-"00:29:59"'; do
+# Hours in seconds of the UTC day: 02:30 is 9000, 11:59:59 is 43199.
+for rule in '"Monday" meta hour 9000-43199' '"Friday" meta hour 9000-43199' \
+	'"Saturday" meta hour 59400-86399' '"Sunday" meta hour 0-1799' \
+	'"Sunday" meta hour 59400-86399' '"Monday" meta hour 0-1799'; do
 	expect_in "$TMP/sched.nft" "^add rule inet btblockd scope meta day $rule return\$" "schedules in UTC: $rule"
 done
 expect_in "$TMP/sched.nft" 'off_schedule" accept comment "schedule in local time UTC\+0530"$' "schedules: the offset is recorded"
+# Loaded by an nft in another time zone, the hours stay UTC.
+sed -n '/^add rule inet btblockd scope meta day "Monday" meta hour 9000/p' "$TMP/sched.nft" >"$TMP/rule"
+printf 'table inet btbfw_tz {\nchain scope {\n}\n}\n%s\n' "$(sed 's/btblockd/btbfw_tz/' "$TMP/rule")" >"$TMP/tz.nft"
+inns env TZ=America/New_York nft -f "$TMP/tz.nft"
+inns env TZ=UTC0 nft list chain inet btbfw_tz scope >"$TMP/chain"
+expect_in "$TMP/chain" 'meta day "Monday" meta hour "02:30"-"11:59:59" return' "schedules: nft in New York loads the hours as UTC"
+inns nft delete table inet btbfw_tz
 check_nft "$TMP/sched.nft" "rendering with schedules"
 rc=0
 inns env TZ=America/St_Johns "$BTBLOCKD_FIREWALL" reload --dry-run --schedule 'Sun 23:00-24:00' \
 	>"$TMP/out" 2>"$TMP/err" || rc=$?
 expect_rc 0 "reload --dry-run with a schedule at UTC-03:30"
-expect_in "$TMP/out" '^add rule inet btblockd scope meta day "Monday" meta hour "02:30"-"03:29:59" return$' \
+expect_in "$TMP/out" '^add rule inet btblockd scope meta day "Monday" meta hour 9000-12599 return$' \
 	"a negative offset moves Sunday night to Monday UTC"
 
 # Loaded: up with a policy, bans added, reload changes the policy and

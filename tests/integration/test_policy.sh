@@ -57,7 +57,7 @@ ban_has() {
 }
 
 ban_elements() {
-	lab_exec router nft list set inet btblockd "ban$1" | tr ',' '\n' | grep -c ' \. ' || true
+	lab_exec router nft list set inet btblockd "ban$1" | tr ',' '\n' | grep -v 'type ' | grep -c ' \. ' || true
 }
 
 # handshake FAMILY INDEX LABEL: a BitTorrent handshake from client address

@@ -462,7 +462,7 @@ expect_in "$TMP/policy1.nft" '^add rule inet btblockd scope ether saddr @exempt_
 expect_in "$TMP/policy1.nft" '^add rule inet btblockd scope oifname @exempt_if goto exempt$' "config: the interface rules"
 expect_in "$TMP/policy1.nft" 'throttled counter name "throttled" limit rate over 250000 bytes/second burst 131072 bytes' \
 	"config: action throttle 2mbit = 250000 bytes/s"
-expect_count "$(grep -c 'meta day' "$TMP/policy1.nft")" 9 "config: 5 + 2 windows, the night ones split at midnight"
+expect_count "$(grep -c '^add rule .* meta day' "$TMP/policy1.nft")" 9 "config: 5 + 2 windows, the night ones split at midnight"
 check_nft "$TMP/policy1.nft" "rendering with the policy of the config file"
 rc=0
 inns "$BTBLOCKD_FIREWALL" up --dry-run --backend nft --config "$TMP/policy.conf" --action monitor \

@@ -11,6 +11,10 @@ set -eu
 : "${BTBLOCKD_FIREWALL:?set BTBLOCKD_FIREWALL to the built nft/btblockd-firewall}"
 : "${BTBLOCKD_RULESET:?set BTBLOCKD_RULESET to nft/btblockd.nft}"
 export BTBLOCKD_RULESET
+# No policy from the host's /etc/btblockd.conf: the default config file
+# of btblockd-firewall, where a check does not name one.
+BTBLOCKD_CONFIG=/dev/null
+export BTBLOCKD_CONFIG
 
 if [ "$(id -u)" -ne 0 ]; then
 	if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then
@@ -101,7 +105,7 @@ expect_not_in() {
 ruleset() {
 	inns nft list tables | sort | while read -r _ family name; do
 		inns nft list table "$family" "$name" 2>/dev/null
-	done | sed 's/packets [0-9]* bytes [0-9]*/packets - bytes -/'
+	done | sed -e 's/packets [0-9]* bytes [0-9]*/packets - bytes -/' -e 's/ expires [0-9a-z]*//g'
 }
 
 expect_same_ruleset() {
@@ -385,6 +389,181 @@ inns env BTBLOCKD_RULESET="$TMP/nobudget.nft" "$BTBLOCKD_FIREWALL" up --dry-run 
 expect_rc 1 "a ruleset without the budget rule"
 expect_in "$TMP/err" 'update @budget' "a ruleset without the budget rule: message names it"
 expect_same_ruleset "$TMP/empty" "--dry-run changes nothing"
+
+# --- policy: exemptions, schedules, actions, reload ---------------------------
+
+# bad_policy CMD OPTION VALUE: refused with status 2, the message names
+# the option and the value, nothing rendered.
+bad_policy() {
+	shown=$(printf '%s' "$3" | tr '\n' '|')
+	fw "$1" --dry-run "$2" "$3"
+	expect_rc 2 "$1 $2 '$shown' is refused"
+	if grep -qF -e "invalid $2 value '${3%%"$nl"*}" "$TMP/err"; then
+		pass "$1 $2 '$shown': message names option and value"
+	else
+		fail "$1 $2 '$shown': message does not name option and value:"
+		sed 's/^/     | /' "$TMP/err"
+	fi
+	if [ -s "$TMP/out" ]; then
+		fail "$1 $2 '$shown': something was rendered"
+	fi
+}
+for cmd in up reload; do
+	for bad in "--action|drop" "--action|throttle" "--action|throttle 0mbit" \
+		"--action|throttle 7bit" "--action|throttle 5mbits" "--action|throttle 2 mbit" \
+		"--action|block${nl}flush ruleset" "--action|" \
+		"--schedule|Mon 25:00-26:00" "--schedule|Mox 08:00-09:00" "--schedule|" \
+		"--schedule|Mon 08:00-08:00" "--schedule|Mon 8:00-9:00" "--schedule|Mon-Fri" \
+		"--schedule|Mon 08:00-09:00 10:00-11:00" "--schedule|Mon,,Tue 08:00-09:00" \
+		"--schedule|Mon 08:00-09:00${nl}flush ruleset" "--schedule|Mon 24:00-01:00" \
+		"--exempt|1.2.3.256" "--exempt|10.0.0.0/33" "--exempt|010.0.0.1" \
+		"--exempt|fd00::1::1" "--exempt|fd00::/129" "--exempt|1:2:3:4:5:6:7" \
+		"--exempt|02:00:00:00:00" "--exempt|iface:" "--exempt|iface:abcdefghijklmnop" \
+		"--exempt|iface:a/b" "--exempt|eth0" "--exempt|" "--exempt|1.2.3.4${nl}flush ruleset" \
+		"--exempt|1.2.3.4;flush ruleset" "--exempt-remote|iface:eth0" \
+		"--exempt-remote|02:00:00:00:00:01"; do
+		bad_policy "$cmd" "${bad%%|*}" "${bad#*|}"
+	done
+done
+fw reload --dry-run --queues 1 --fail-closed
+expect_rc 0 "reload takes up's options (one option list for both)"
+fw reload --dry-run --queues abc
+expect_rc 2 "reload checks up's options too"
+fw reload --config "$TMP/nonexistent"
+expect_rc 2 "reload --config of a missing file"
+expect_in "$TMP/err" "invalid --config value '$TMP/nonexistent'" "missing --config file: message names it"
+expect_same_ruleset "$TMP/empty" "refused policy values change nothing"
+
+# The config file: the firewall's keys, repeated and as lists; btblockd's
+# keys skipped; the command line adds to the lists and its --action wins.
+cat >"$TMP/policy.conf" <<'CONF'
+# btblockd's keys are not the firewall's business
+queues 0-3
+reject yes
+exempt 192.168.1.10, 192.168.1.11   # two hosts
+exempt = fd00:1::/64
+exempt	aa:bb:cc:dd:ee:ff iface:wlan1
+exempt-remote 203.0.113.0/24,2001:db8::/32
+schedule Mon-Fri 08:00-17:30
+schedule = Sat,Sun 22:00-06:00
+action throttle 2mbit
+CONF
+rc=0
+inns env TZ=UTC0 "$BTBLOCKD_FIREWALL" up --dry-run --backend nft --config "$TMP/policy.conf" \
+	--exempt 10.9.9.9 >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "up --dry-run --config with the policy keys"
+cp "$TMP/out" "$TMP/policy1.nft"
+expect_in "$TMP/policy1.nft" '^add element inet btblockd exempt4 \{ 192\.168\.1\.10, 192\.168\.1\.11, 203\.0\.113\.0/24, 10\.9\.9\.9 \}$' \
+	"config: exempt and exempt-remote lists, command line added"
+expect_in "$TMP/policy1.nft" '^add element inet btblockd exempt6 \{ fd00:1::/64, 2001:db8::/32 \}$' "config: IPv6 exemptions"
+expect_in "$TMP/policy1.nft" '^add element inet btblockd exempt_mac \{ aa:bb:cc:dd:ee:ff \}$' "config: MAC exemption"
+expect_in "$TMP/policy1.nft" '^add element inet btblockd exempt_if \{ "wlan1" \}$' "config: interface exemption"
+expect_in "$TMP/policy1.nft" '^add rule inet btblockd scope ether saddr @exempt_mac goto exempt$' "config: the MAC rule"
+expect_in "$TMP/policy1.nft" '^add rule inet btblockd scope oifname @exempt_if goto exempt$' "config: the interface rules"
+expect_in "$TMP/policy1.nft" 'throttled counter name "throttled" limit rate over 250000 bytes/second burst 131072 bytes' \
+	"config: action throttle 2mbit = 250000 bytes/s"
+expect_count "$(grep -c '^add rule .* meta day' "$TMP/policy1.nft")" 9 "config: 5 + 2 windows, the night ones split at midnight"
+check_nft "$TMP/policy1.nft" "rendering with the policy of the config file"
+rc=0
+inns "$BTBLOCKD_FIREWALL" up --dry-run --backend nft --config "$TMP/policy.conf" --action monitor \
+	>"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "up --dry-run --config --action monitor"
+expect_in "$TMP/out" '^add rule inet btblockd blocked counter name "monitored" accept$' "the command line's --action wins"
+expect_not_in "$TMP/out" '^add rule inet btblockd ban ' "action monitor: no bans"
+printf 'queues 0-1\nschedule Mon 08:00-09:00\nexempt 10.0.0.1 10.0.0.300\n' >"$TMP/bad.conf"
+for cmd in up reload; do
+	rc=0
+	inns "$BTBLOCKD_FIREWALL" "$cmd" --dry-run --config "$TMP/bad.conf" >"$TMP/out" 2>"$TMP/err" || rc=$?
+	expect_rc 2 "$cmd: a bad value in the config file"
+	expect_in "$TMP/err" "invalid $TMP/bad.conf:3: exempt value '10.0.0.1 10.0.0.300'" \
+		"$cmd: bad config value: message names file, line, key and value"
+done
+
+# Schedules are converted to UTC from the local time of the helper (here
+# +05:30, no daylight saving time) and nft runs with TZ=UTC0.
+rc=0
+inns env TZ=Asia/Kolkata "$BTBLOCKD_FIREWALL" up --dry-run --backend nft \
+	--schedule 'Mon-Fri 08:00-17:30' --schedule 'Sat,Sun 22:00-06:00' >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "up --dry-run with schedules in Asia/Kolkata"
+cp "$TMP/out" "$TMP/sched.nft"
+expect_in "$TMP/sched.nft" '^# TZ=UTC0 nft -f -' "schedules: nft runs in UTC"
+# Hours in seconds of the UTC day: 02:30 is 9000, 11:59:59 is 43199.
+for rule in '"Monday" meta hour 9000-43199' '"Friday" meta hour 9000-43199' \
+	'"Saturday" meta hour 59400-86399' '"Sunday" meta hour 0-1799' \
+	'"Sunday" meta hour 59400-86399' '"Monday" meta hour 0-1799'; do
+	expect_in "$TMP/sched.nft" "^add rule inet btblockd scope meta day $rule return\$" "schedules in UTC: $rule"
+done
+expect_in "$TMP/sched.nft" 'off_schedule" accept comment "schedule in local time UTC\+0530"$' "schedules: the offset is recorded"
+# Loaded by an nft in another time zone, the hours stay UTC.
+sed -n '/^add rule inet btblockd scope meta day "Monday" meta hour 9000/p' "$TMP/sched.nft" >"$TMP/rule"
+printf 'table inet btbfw_tz {\nchain scope {\n}\n}\n%s\n' "$(sed 's/btblockd/btbfw_tz/' "$TMP/rule")" >"$TMP/tz.nft"
+inns env TZ=America/New_York nft -f "$TMP/tz.nft"
+inns env TZ=UTC0 nft list chain inet btbfw_tz scope >"$TMP/chain"
+expect_in "$TMP/chain" 'meta day "Monday" meta hour "02:30"-"11:59:59" return' "schedules: nft in New York loads the hours as UTC"
+inns nft delete table inet btbfw_tz
+check_nft "$TMP/sched.nft" "rendering with schedules"
+rc=0
+inns env TZ=America/St_Johns "$BTBLOCKD_FIREWALL" reload --dry-run --schedule 'Sun 23:00-24:00' \
+	>"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "reload --dry-run with a schedule at UTC-03:30"
+expect_in "$TMP/out" '^add rule inet btblockd scope meta day "Monday" meta hour 9000-12599 return$' \
+	"a negative offset moves Sunday night to Monday UTC"
+
+# Loaded: up with a policy, bans added, reload changes the policy and
+# keeps the bans; a refused reload changes nothing.
+fw up --backend xt --queues 0-1 --exempt 10.1.1.1 --exempt fd00::1 --action reject
+expect_rc 0 "up --backend xt with a policy"
+expect_in "$TMP/out" 'action reject, exempt: 2 addresses' "up reports the policy"
+inns nft add element inet btblockd ban4 '{ 10.2.2.2 . 10.3.3.3 }'
+inns nft add element inet btblockd ban6 '{ fd00::2 . fd00::3 }'
+fw status
+expect_in "$TMP/out" '^action: reject$' "status: action reject"
+expect_in "$TMP/out" '^exempt set exempt4: 1 elements$' "status: exempt4"
+expect_in "$TMP/out" '^schedule: always$' "status: schedule always"
+inns nft list chain inet btblockd blocked >"$TMP/chain"
+expect_in "$TMP/chain" 'reject with tcp reset' "action reject: blocked flows are reset"
+ruleset >"$TMP/loaded"
+fw reload --action bogus
+expect_rc 2 "reload with a bad action"
+expect_same_ruleset "$TMP/loaded" "a refused reload changes nothing"
+rc=0
+inns env TZ=Asia/Kolkata "$BTBLOCKD_FIREWALL" reload --exempt 10.4.4.0/24 --exempt 02:00:00:00:00:01 \
+	--schedule 'Mon-Sun 00:00-24:00' --action throttle 4mbit >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "reload with a new policy"
+inns nft list set inet btblockd exempt4 >"$TMP/set"
+expect_in "$TMP/set" 'elements = \{ 10\.4\.4\.0/24 \}' "reload: exempt4 replaced"
+inns nft list set inet btblockd exempt6 >"$TMP/set"
+expect_not_in "$TMP/set" 'elements' "reload: exempt6 emptied"
+expect_count "$(inns nft list set inet btblockd ban4 | grep -c '10\.2\.2\.2 \. 10\.3\.3\.3' || true)" 1 "reload: ban4 kept"
+expect_count "$(inns nft list set inet btblockd ban6 | grep -c 'fd00::2 \. fd00::3' || true)" 1 "reload: ban6 kept"
+inns nft list chain inet btblockd throttled >"$TMP/chain"
+expect_in "$TMP/chain" 'limit rate over 500000 bytes/second burst 250000 bytes' "reload: throttle 4mbit"
+rc=0
+inns env TZ=UTC0 "$BTBLOCKD_FIREWALL" status >"$TMP/out" 2>&1 || rc=$?
+expect_in "$TMP/out" '^action: throttle 4mbit$' "status: action throttle 4mbit"
+expect_in "$TMP/out" '^exempt set exempt_mac: 1 elements$' "status: exempt_mac"
+expect_in "$TMP/out" '^schedule: 14 UTC day windows, converted from local time UTC\+0530$' "status: the schedule"
+expect_in "$TMP/out" '^warning: the local time is now UTC\+0000, the schedule was converted for UTC\+0530' \
+	"status warns when the offset changed since"
+rc=0
+inns env TZ=Asia/Kolkata "$BTBLOCKD_FIREWALL" status >"$TMP/out" 2>&1 || rc=$?
+expect_not_in "$TMP/out" '^warning' "status in the same zone does not warn"
+fw reload --action monitor
+expect_rc 0 "reload --action monitor"
+inns nft list chain inet btblockd ban >"$TMP/chain"
+expect_not_in "$TMP/chain" 'add @ban' "action monitor: the ban chain adds nothing"
+fw reload
+expect_rc 0 "reload to the defaults"
+inns nft list chain inet btblockd scope >"$TMP/chain"
+expect_not_in "$TMP/chain" 'goto exempt|meta day' "defaults: no exemption, no schedule"
+inns nft list chain inet btblockd ban >"$TMP/chain"
+expect_in "$TMP/chain" 'add @ban4' "defaults: bans again"
+fw down
+expect_rc 0 "down after the policy checks"
+expect_same_ruleset "$TMP/empty" "down after the policy checks leaves nothing behind"
+fw reload
+expect_rc 1 "reload with nothing loaded"
+expect_in "$TMP/err" 'not loaded' "reload with nothing loaded: message"
 
 # --- the nft backend -------------------------------------------------------
 

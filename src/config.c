@@ -33,6 +33,10 @@ enum opt_id {
 	OPT_PROTECTED_INTERFACE,
 	OPT_MONITOR,
 	OPT_REJECT,
+	OPT_ACTION,
+	OPT_EXEMPT,
+	OPT_EXEMPT_REMOTE,
+	OPT_SCHEDULE,
 	OPT_MARK_MASK,
 	OPT_MARK_ALLOW,
 	OPT_MARK_BLOCK,
@@ -58,13 +62,17 @@ struct opt_def {
 	int id;
 	char short_opt;		/* 0: long only */
 	int has_arg;		/* command line: required_argument or no_argument */
-	int in_file;		/* allowed in the config file */
+	int in_file;		/* allowed in the config file; FIREWALL_KEY: only there */
 	const char *arg_name;
 	const char *help;
 	size_t field;		/* uint32_t options: offsetof(struct btb_config, ...) */
 	uint32_t min, max;	/* their range */
 	const char *unit;	/* their unit, for error messages */
 };
+
+/* A key of the config file that btblockd-firewall reads (the kernel's
+ * policy): accepted and skipped here, no command line option. */
+#define FIREWALL_KEY 2
 
 #define U32(f, lo, hi, u) offsetof(struct btb_config, f), lo, hi, u
 #define NO_RANGE 0, 0, 0, NULL
@@ -121,6 +129,12 @@ static const struct opt_def opt_table[] = {
 	  "detect, count and log, but never block", NO_RANGE },
 	{ "reject", OPT_REJECT, 0, no_argument, 1, NULL,
 	  "reset blocked TCP flows instead of dropping them silently", NO_RANGE },
+	{ "action", OPT_ACTION, 0, required_argument, 1, "ACTION",
+	  "block, reject, monitor or 'throttle RATE' (default block; the ruleset "
+	  "applies it, see btblockd-firewall)", NO_RANGE },
+	{ "exempt", OPT_EXEMPT, 0, required_argument, FIREWALL_KEY, NULL, NULL, NO_RANGE },
+	{ "exempt-remote", OPT_EXEMPT_REMOTE, 0, required_argument, FIREWALL_KEY, NULL, NULL, NO_RANGE },
+	{ "schedule", OPT_SCHEDULE, 0, required_argument, FIREWALL_KEY, NULL, NULL, NO_RANGE },
 	{ "mark-mask", OPT_MARK_MASK, 0, required_argument, 1, "MASK",
 	  "packet and conntrack mark bits owned by btblockd (default 0x00ff0000)", NO_RANGE },
 	{ "mark-allow", OPT_MARK_ALLOW, 0, required_argument, 1, "VALUE",
@@ -408,6 +422,54 @@ static int parse_iface_list(const char *s, char names[][CONFIG_IFNAME_MAX], int 
 	return 0;
 }
 
+/* RATE of "throttle RATE": a whole number and bit, kbit, mbit, gbit, bytes,
+ * kbytes or mbytes, at least one byte per second (btblockd-firewall's
+ * rule: the ruleset applies the rate, the daemon only checks it). */
+static int parse_rate(const char *s)
+{
+	static const struct { const char *unit; uint64_t bits; } units[] = {
+		{ "bit", 1 }, { "kbit", 1000 }, { "mbit", 1000000 }, { "gbit", 1000000000 },
+		{ "bytes", 8 }, { "kbytes", 8000 }, { "mbytes", 8000000 },
+	};
+	uint64_t n = 0;
+	size_t digits = 0;
+
+	while (isdigit((unsigned char)s[digits])) {
+		if (digits >= 9)
+			return -1;
+		n = n * 10 + (uint64_t)(s[digits] - '0');
+		digits++;
+	}
+	if (digits == 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcmp(s + digits, units[i].unit) == 0)
+			return n * units[i].bits >= 8 ? 0 : -1;
+	return -1;
+}
+
+/* block, reject, monitor or "throttle RATE": the daemon's marks for it. */
+static int parse_action(struct btb_config *c, const char *s)
+{
+	if (strcmp(s, "block") == 0 || strcmp(s, "reject") == 0 || strcmp(s, "monitor") == 0) {
+		c->reject = s[0] == 'r';
+		c->monitor = s[0] == 'm';
+		c->throttle = 0;
+		return 0;
+	}
+	if (strncmp(s, "throttle", 8) != 0 || !isspace((unsigned char)s[8]))
+		return -1;
+	s += 8;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (parse_rate(s) < 0)
+		return -1;
+	c->reject = 0;
+	c->monitor = 0;
+	c->throttle = 1;
+	return 0;
+}
+
 /* Apply one option. On a bad value, write what was expected into want. */
 static int config_set(struct btb_config *c, const struct opt_def *o,
 		      const char *value, char *want, size_t wantlen)
@@ -490,6 +552,17 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 		else
 			c->fail_open = (o->id == OPT_FAIL_OPEN) ? flag : !flag;
 		return 0;
+	case OPT_ACTION:
+		if (parse_action(c, value) < 0) {
+			snprintf(want, wantlen, "block, reject, monitor or 'throttle RATE' "
+				 "(RATE such as 2mbit or 500kbytes, at least 8bit)");
+			return -1;
+		}
+		return 0;
+	case OPT_EXEMPT:
+	case OPT_EXEMPT_REMOTE:
+	case OPT_SCHEDULE:
+		return 0;	/* btblockd-firewall's keys: it checks them */
 	case OPT_MARK_MASK:
 	case OPT_MARK_ALLOW:
 	case OPT_MARK_BLOCK:
@@ -710,6 +783,8 @@ static void build_getopt(struct option *longopts, char *shortopts)
 	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++) {
 		const struct opt_def *o = &opt_table[i];
 
+		if (o->in_file == FIREWALL_KEY)
+			continue;
 		longopts[n++] = (struct option){ o->name, o->has_arg, NULL, o->id };
 		if (o->short_opt) {
 			shortopts[s++] = o->short_opt;
@@ -821,6 +896,9 @@ void config_usage(FILE *f, const char *prog)
 		const struct opt_def *o = &opt_table[i];
 		char lhs[64];
 
+		if (o->in_file == FIREWALL_KEY)
+			continue;
+
 		snprintf(lhs, sizeof(lhs), "%c%c%s--%s%s%s",
 			 o->short_opt ? '-' : ' ', o->short_opt ? o->short_opt : ' ',
 			 o->short_opt ? ", " : "  ", o->name, o->arg_name ? " " : "",
@@ -829,5 +907,7 @@ void config_usage(FILE *f, const char *prog)
 	}
 	fprintf(f, "\nEvery option except config, read-pcap, help and version can also be\n"
 		   "set in the config file as 'name value' (flags: 'name' or 'name yes|no').\n"
+		   "The file's keys exempt, exempt-remote and schedule belong to\n"
+		   "btblockd-firewall, which reads them (and action) from the same file.\n"
 		   "Stats: echo stats | socat - UNIX-CONNECT:%s\n", CONFIG_DEFAULT_CONTROL);
 }

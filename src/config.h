@@ -48,6 +48,7 @@ struct btb_config {
 	char protect_ifaces[CONFIG_MAX_IFACES][CONFIG_IFNAME_MAX];
 	int monitor;			/* detect and log, never block */
 	int reject;			/* blocked TCP: mark_reject, reset by the ruleset */
+	int throttle;			/* action throttle: block marks, the ruleset throttles */
 	uint32_t mark_mask;		/* the mark bits that belong to btblockd */
 	uint32_t mark_allow;
 	uint32_t mark_block;

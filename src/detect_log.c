@@ -44,6 +44,8 @@ const char *detect_action_name(enum detect_action a)
 		return "reject";
 	case DETECT_MONITOR:
 		return "monitor";
+	case DETECT_THROTTLE:
+		return "throttle";
 	}
 	return "unknown";
 }

@@ -8,7 +8,7 @@
 
 #define DETECT_RING_SIZE 256	/* power of two */
 
-enum detect_action { DETECT_BLOCK = 0, DETECT_REJECT, DETECT_MONITOR };
+enum detect_action { DETECT_BLOCK = 0, DETECT_REJECT, DETECT_MONITOR, DETECT_THROTTLE };
 
 struct detect_event {
 	uint64_t wall_ms;		/* CLOCK_REALTIME, milliseconds */
@@ -70,7 +70,7 @@ int detect_log_format(const struct detect_event *e, char *buf, size_t size);
 /* Flush and close. */
 void detect_log_close(struct detect_log *l);
 
-/* The action's name in the log ("block", "reject", "monitor"). */
+/* The action's name in the log ("block", "reject", "monitor", "throttle"). */
 const char *detect_action_name(enum detect_action a);
 
 #endif

@@ -163,6 +163,7 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    strcmp(next.control_path, d->cfg.control_path) != 0 ||
 	    memcmp(&next.engine, &d->cfg.engine, sizeof(next.engine)) != 0 ||
 	    next.monitor != d->cfg.monitor || next.reject != d->cfg.reject ||
+	    next.throttle != d->cfg.throttle ||
 	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
 	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
 	    next.mark_block_flow != d->cfg.mark_block_flow ||

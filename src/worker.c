@@ -174,7 +174,7 @@ static void decide(struct worker *w, const struct queue_packet *p, const struct 
 	} else {
 		set_mark(v, p, cfg->mark_mask, ban ? cfg->mark_block : cfg->mark_block_flow);
 		COUNTER_INC(w->ctr.marked_block);
-		action = DETECT_BLOCK;
+		action = cfg->throttle ? DETECT_THROTTLE : DETECT_BLOCK;
 	}
 	if (r.decided_at != r.flow_packets)
 		return;		/* decided earlier: reported then */

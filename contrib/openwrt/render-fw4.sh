@@ -11,7 +11,8 @@
 # (default 0-3, the default of /etc/config/btblockd).  The ruleset's own
 # add-then-delete header makes the include idempotent: every fw4 reload
 # deletes table inet btblockd and defines it again in the same
-# transaction.  files/btblockd.nft is this script's output for the
+# transaction.  Last comes the include of the policy the init script
+# renders (see there).  files/btblockd.nft is this script's output for the
 # defaults; contrib/openwrt/test_uci.sh checks that they agree.
 set -eu
 
@@ -62,3 +63,12 @@ awk -v queues="$queues" '
 	}
 	{ print expand($0) }
 ' "$ruleset"
+cat <<'POLICY'
+
+# The policy of /etc/config/btblockd (exempt, exempt_remote, schedule,
+# action): /etc/init.d/btblockd writes it as nft commands into
+# /var/run/btblockd/ (RAM) and applies it at once; fw4 applies it again
+# after the table above on each of its reloads.  No file there: the
+# table's own policy (nothing exempt, always on, block).
+include "/var/run/btblockd/*.nft"
+POLICY

@@ -7,12 +7,16 @@
 #    (uci_load_validate type-checks /etc/config/btblockd against the
 #    script's own specs), turns the shipped defaults into the expected
 #    btblockd command line (detections to syslog, not to a file on flash);
-#    changed and invalid values too.
+#    changed and invalid values too; the policy (list exempt,
+#    exempt_remote, schedule, option action) becomes the policy file the
+#    fw4 include loads, checked by btblockd-firewall: bad values are
+#    named and change nothing.
 # 4. As root, in a throw-away network namespace: btblockd starts with
 #    exactly those arguments (only --control moved to a temporary path)
 #    and serves queues 0-3; the fw4 include passes "nft -c" with its queue
 #    statement stripped (this kernel lacks nft queue) and loads twice in a
-#    row inside an fw4-like ruleset, leaving one table.
+#    row inside an fw4-like ruleset, leaving one table and applying the
+#    policy file after it.
 # Part 4 is skipped with BTBLOCKD_SKIP_KERNEL_TESTS=1 and fails without root.
 set -eu
 
@@ -88,7 +92,7 @@ valid() {
 		case $2 in 0 | 1 | yes | no | on | off | true | false) return 0 ;; esac
 		return 1
 		;;
-	string) return 0 ;;
+	string | 'list(string)') return 0 ;;
 	portrange)
 		lo=${2%%-*}
 		hi=${2#*-}
@@ -146,6 +150,25 @@ uci_load_validate() {
 	"$_cb" "$_name" "$_result"
 }
 config_load() { :; }
+# config_list_foreach SECTION OPTION CALLBACK: the "list" lines.
+config_list_foreach() {
+	awk -v sec="$1" -v opt="$2" '
+		$1 == "config" { gsub(/\047/, "", $3); insec = ($3 == sec) }
+		insec && $1 == "list" && $2 == opt {
+			v = $0
+			sub(/^[[:space:]]*list[[:space:]]+[^[:space:]]+[[:space:]]+/, "", v)
+			gsub(/^\047|\047$/, "", v)
+			print v
+		}' "$UCI_CONFIG" >"$tmp/list"
+	while IFS= read -r _item; do
+		"$3" "$_item"
+	done <"$tmp/list"
+}
+# The table is not loaded here (the host's ruleset is never touched).
+nft() {
+	echo "nft $*" >>"$tmp/nft"
+	return 1
+}
 # A firewall with a lan zone (networks lan and guest, the latter down, and
 # the device wg0) and a wan zone, as uci and netifd would show it.
 uci() {
@@ -188,14 +211,33 @@ procd_close_instance() { cp "$tmp/cmd" "$tmp/instance"; }
 CONNTRACK_ACCT=$tmp/acct	# not the host's
 # shellcheck disable=SC2034
 FW4_INCLUDE=$owrt/files/btblockd.nft
+# shellcheck disable=SC2034
+FIREWALL=${BTBLOCKD_FIREWALL:-${BTBLOCKD_BUILDDIR:-.}/nft/btblockd-firewall}
+# shellcheck disable=SC2034
+POLICY_DIR=$tmp/policy
 
 # Every validated option is in the shipped config, and the reverse.
 rm -f "$tmp/instance"
 start_service
 for opt in $SPECS; do
+	case $opt in
+	exempt | exempt_remote | schedule)
+		# lists, shown commented out
+		grep -q "^[[:space:]]*#list $opt '" "$UCI_CONFIG" ||
+			fail "list $opt is validated but missing from files/btblockd.config"
+		continue
+		;;
+	esac
 	uci_value "$UCI_CONFIG" main "$opt" >/dev/null ||
 		fail "option $opt is validated but missing from files/btblockd.config"
 done
+if grep -q '^add rule inet btblockd blocked counter name "blocked" drop$' "$tmp/policy/policy.nft" 2>/dev/null &&
+	! grep -q 'goto exempt\|meta day' "$tmp/policy/policy.nft"; then
+	ok "UCI defaults: the policy file holds action block, no exemption, no schedule"
+else
+	fail "UCI defaults: unexpected policy file"
+	cat "$tmp/policy/policy.nft" 2>/dev/null || true
+fi
 awk '$1 == "option" { print $2 }' "$UCI_CONFIG" >"$tmp/options"
 while read -r opt; do
 	case " $SPECS " in
@@ -290,6 +332,54 @@ else
 	fail "queues other than the fw4 include's: no warning"
 fi
 
+# The policy lists and action: rendered into the policy file, the action
+# passed to the daemon.
+sed -e "s/option action 'block'/option action 'throttle 2mbit'/" \
+	-e "s/#list exempt '192.168.1.10'/list exempt '192.168.1.10'/" \
+	-e "s/#list exempt 'aa:bb:cc:dd:ee:ff'/list exempt 'aa:bb:cc:dd:ee:ff'/" \
+	-e "s/#list exempt 'iface:guest'/list exempt 'iface:guest'/" \
+	-e "s|#list exempt_remote '203.0.113.0/24'|list exempt_remote '203.0.113.0/24'|" \
+	-e "s/#list schedule 'Mon-Fri 08:00-17:30'/list schedule 'Mon-Fri 08:00-17:30'/" \
+	-e "s/#list schedule 'Sat,Sun 22:00-06:00'/list schedule 'Sat,Sun 22:00-06:00'/" \
+	"$owrt/files/btblockd.config" >"$tmp/policy.config"
+UCI_CONFIG=$tmp/policy.config
+rm -f "$tmp/instance"
+TZ=UTC0 start_service
+policy_file=$tmp/policy/policy.nft
+if [ -f "$tmp/instance" ] && grep -A1 -x -- --action "$tmp/instance" | grep -qx 'throttle 2mbit' &&
+	grep -q '^add element inet btblockd exempt4 { 192\.168\.1\.10, 203\.0\.113\.0/24 }$' "$policy_file" &&
+	grep -q '^add element inet btblockd exempt_mac { aa:bb:cc:dd:ee:ff }$' "$policy_file" &&
+	grep -q '^add element inet btblockd exempt_if { "guest" }$' "$policy_file" &&
+	[ "$(grep -c 'meta day' "$policy_file")" = 9 ] &&
+	grep -q 'limit rate over 250000 bytes/second' "$policy_file"; then
+	ok "UCI policy: exemptions, 7 windows (9 UTC pieces), throttle 2mbit in the policy file and --action for the daemon"
+else
+	fail "UCI policy: unexpected policy file or command line"
+	cat "$policy_file" "$tmp/instance" 2>/dev/null || true
+fi
+mkdir "$tmp/fw4policy"
+cp "$policy_file" "$tmp/fw4policy/policy.nft"	# for part 4
+for bad in "s/option action 'block'/option action 'drop'/" \
+	"s/option action 'block'/option action 'throttle 0kbit'/" \
+	"s/#list exempt '192.168.1.10'/list exempt '192.168.1.300'/" \
+	"s/#list exempt 'iface:guest'/list exempt 'iface:gu est;x'/" \
+	"s|#list exempt_remote '203.0.113.0/24'|list exempt_remote 'aa:bb:cc:dd:ee:ff'|" \
+	"s/#list schedule 'Mon-Fri 08:00-17:30'/list schedule 'Mon-Fri 25:00-26:00'/"; do
+	sed -e "$bad" "$owrt/files/btblockd.config" >"$tmp/bad"
+	UCI_CONFIG=$tmp/bad
+	rm -f "$tmp/instance"
+	cp "$policy_file" "$tmp/policy.before"
+	if start_service 2>"$tmp/err" || [ -f "$tmp/instance" ]; then
+		fail "invalid policy accepted: $bad"
+	elif ! grep -q 'invalid policy in /etc/config/btblockd: .*invalid --' "$tmp/err"; then
+		fail "invalid policy: no message naming it: $(cat "$tmp/err")"
+	elif ! cmp -s "$policy_file" "$tmp/policy.before"; then
+		fail "invalid policy: the policy file changed: $bad"
+	else
+		ok "invalid policy refused, named, nothing changed: $bad"
+	fi
+done
+
 # Invalid values: no instance.
 for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
 	"s/option queues '0-3'/option queues '3-1'/" \
@@ -382,7 +472,13 @@ else
 	wait "$daemon_pid" 2>/dev/null || true
 	daemon_pid=
 
-	sed 's/[[:space:]]*queue num .*$//' "$owrt/files/btblockd.nft" >"$tmp/noqueue.nft"
+	# The policy include points at the policy rendered above instead of
+	# /var/run/btblockd.
+	sed -e 's/[[:space:]]*queue num .*$//' \
+		-e "s|^include \"/var/run/btblockd/\\*.nft\"\$|include \"$tmp/fw4policy/*.nft\"|" \
+		"$owrt/files/btblockd.nft" >"$tmp/noqueue.nft"
+	grep -q "^include \"$tmp/fw4policy/" "$tmp/noqueue.nft" ||
+		fail "the fw4 include does not end in the include of /var/run/btblockd/*.nft"
 	if ip netns exec "$ns" nft -c -f "$tmp/noqueue.nft"; then
 		ok "nft -c accepts the fw4 include (queue statement stripped: no nft queue here)"
 	else
@@ -399,6 +495,12 @@ else
 		ok "fw4-like reload twice: one btblockd table, redefined"
 	else
 		fail "fw4-like reload of the include failed"
+	fi
+	if ip netns exec "$ns" nft list set inet btblockd exempt4 | grep -q '192\.168\.1\.10' &&
+		ip netns exec "$ns" nft list chain inet btblockd throttled | grep -q 'limit rate over 250000 bytes/second'; then
+		ok "fw4-like reload: the policy file of the init script is applied after the table"
+	else
+		fail "fw4-like reload: the policy was not applied"
 	fi
 fi
 

@@ -388,11 +388,35 @@ def synack_numbers(raw, fam, dst, dport, sport, deadline):
     raise TimeoutError("no SYN-ACK seen on the raw socket")
 
 
+def stream_for(sock, seconds):
+    """Send as fast as the connection takes it for this many seconds
+    (what a peer sends after the handshake); returns the bytes sent."""
+    block = bytes(CHUNK)
+    sent = 0
+    end = time.monotonic() + seconds
+    sock.setblocking(False)
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            _, ready, _ = select.select([], [sock], [], left)
+            if ready:
+                try:
+                    sent += sock.send(block)
+                except BlockingIOError:
+                    pass
+    finally:
+        sock.setblocking(True)
+    return sent
+
+
 def cmd_bt(args):
     start = time.monotonic()
     result = "bt src=%s dst=%s port=%d" % (args.source, args.dest, args.port)
     hello = bt_handshake(args.seed)
     received = 0
+    streamed = 0
     fam = family_of(args.dest)
     raw = None
     try:
@@ -418,6 +442,8 @@ def cmd_bt(args):
         return 1
     try:
         sock.sendall(hello)
+        if args.stream:
+            streamed = stream_for(sock, args.stream)
         # Hold the connection: while the handshake is unacknowledged the
         # kernel keeps retransmitting it.  Whatever the peer answers is
         # counted, not parsed.
@@ -439,8 +465,9 @@ def cmd_bt(args):
     # A reset on close: no FIN_WAIT socket outlives the client.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
-    print("%s ok connected=1 pure_acks=%d sent=%d received=%d state=%s seconds=%.2f" % (
-        result, args.pure_acks, len(hello), received, state, time.monotonic() - start), flush=True)
+    print("%s ok connected=1 pure_acks=%d sent=%d streamed=%d received=%d state=%s seconds=%.2f" % (
+        result, args.pure_acks, len(hello), streamed, received, state,
+        time.monotonic() - start), flush=True)
     return 0
 
 
@@ -524,6 +551,8 @@ def main():
             c.add_argument("--seed", type=int, default=1)
             c.add_argument("--hold", type=float, default=3.0,
                            help="seconds to keep the connection open after sending")
+            c.add_argument("--stream", type=float, default=0.0,
+                           help="seconds of bulk data sent after the handshake")
             c.add_argument("--pure-acks", type=int, default=0,
                            help="bare ACKs sent on the connection before the handshake")
         else:

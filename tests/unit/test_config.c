@@ -423,6 +423,53 @@ static void test_protected_side(void **state)
 	}
 }
 
+/* action: the daemon's marks; the firewall's keys: accepted in the file
+ * only, whatever their value (btblockd-firewall checks them). */
+static void test_action_and_firewall_keys(void **state)
+{
+	static const struct {
+		const char *value;
+		int ok, reject, monitor, throttle;
+	} cases[] = {
+		{ "block", 1, 0, 0, 0 }, { "reject", 1, 1, 0, 0 }, { "monitor", 1, 0, 1, 0 },
+		{ "throttle 2mbit", 1, 0, 0, 1 }, { "throttle  500kbytes", 1, 0, 0, 1 },
+		{ "throttle 8bit", 1, 0, 0, 1 }, { "throttle 1bytes", 1, 0, 0, 1 },
+		{ "throttle", 0, 0, 0, 0 }, { "throttle 0mbit", 0, 0, 0, 0 }, { "throttle 7bit", 0, 0, 0, 0 },
+		{ "throttle 2", 0, 0, 0, 0 }, { "throttle mbit", 0, 0, 0, 0 }, { "throttle 2mbits", 0, 0, 0, 0 },
+		{ "throttle 1234567890kbit", 0, 0, 0, 0 }, { "throttle2mbit", 0, 0, 0, 0 }, { "drop", 0, 0, 0, 0 },
+		{ "Block", 0, 0, 0, 0 }, { "", 0, 0, 0, 0 },
+	};
+	const char *path = write_file("reject yes\n"
+				      "exempt 192.168.1.10, aa:bb:cc:dd:ee:ff\n"
+				      "exempt iface:wlan1\n"
+				      "exempt-remote 203.0.113.0/24\n"
+				      "schedule Mon-Fri 08:00-17:30\n"
+				      "action throttle 4mbit\n");
+	const char *file_argv[] = { "btblockd", "-c", (char *)path, NULL };
+	const char *cli_exempt[] = { "btblockd", "-c", "/dev/null", "--exempt", "1.2.3.4", NULL };
+	struct btb_config c;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *argv[] = { "btblockd", "-c", "/dev/null", "--action", cases[i].value, NULL };
+
+		assert_int_equal(load(&c, argv), cases[i].ok ? CONFIG_OK : CONFIG_ERROR);
+		if (!cases[i].ok) {
+			assert_non_null(strstr(err, "--action"));
+			continue;
+		}
+		assert_int_equal(c.reject, cases[i].reject);
+		assert_int_equal(c.monitor, cases[i].monitor);
+		assert_int_equal(c.throttle, cases[i].throttle);
+	}
+	assert_int_equal(load(&c, file_argv), CONFIG_OK);
+	assert_true(c.throttle);
+	assert_false(c.reject);		/* action after reject: action wins */
+	unlink(path);
+	assert_int_equal(load(&c, cli_exempt), CONFIG_ERROR);
+	assert_non_null(strstr(err, "unknown option '--exempt'"));
+}
+
 static void test_help_text_lists_every_option(void **state)
 {
 	char buf[8192] = { 0 };
@@ -436,7 +483,10 @@ static void test_help_text_lists_every_option(void **state)
 		char name[64];
 
 		snprintf(name, sizeof(name), "--%s", opt_table[i].name);
-		assert_non_null(strstr(buf, name));
+		if (opt_table[i].in_file == FIREWALL_KEY)
+			assert_null(strstr(buf, name));
+		else
+			assert_non_null(strstr(buf, name));
 	}
 }
 
@@ -453,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_file_long_line_and_unreadable),
 		cmocka_unit_test(test_engine_and_mark_options),
 		cmocka_unit_test(test_hardening_options),
+		cmocka_unit_test(test_action_and_firewall_keys),
 		cmocka_unit_test(test_help_text_lists_every_option),
 	};
 

@@ -142,7 +142,20 @@ echo "RESULT unban $a1: exit $rc, pairs removed ${removed:-?}, connections clear
 [ "$rc" = 0 ] || check_fail "unban $a1 exited $rc"
 [ "${removed:-0}" = 1 ] || check_fail "unban $a1 removed ${removed:-no} pairs, expected 1"
 [ "${cleared:-0}" -ge 1 ] || check_fail "unban $a1 cleared no blocked connection"
-[ "${flows:-0}" -ge 1 ] || check_fail "unban $a1: btblockd forgot no flow"
+if echo "$out" | grep -q 'workers did not answer in time'; then
+	# A worker kept off its CPU past the daemon's wait forgets later:
+	# what counts is that every worker got to it (bounded wait).
+	pending=1
+	for _ in $(seq 1 50); do
+		pending=$(lab_ctl "forget $a1" | lab_jget pending)
+		[ "$pending" = 0 ] && break
+		sleep 0.2
+	done
+	echo "RESULT unban $a1: some workers answered late; pending now $pending"
+	[ "$pending" = 0 ] || check_fail "unban $a1: workers never answered the forget request"
+else
+	[ "${flows:-0}" -ge 1 ] || check_fail "unban $a1: btblockd forgot no flow"
+fi
 [ "$p1" = absent ] || check_fail "after unban, $a1 is still listed: $p1"
 [ "$p2" != absent ] || check_fail "unban $a1 lifted the ban of $a2 too"
 [ "$p6" != absent ] || check_fail "unban $a1 lifted the ban of $a6 too"

@@ -1,9 +1,11 @@
-/* btblockctl.c - the command line client of btblockd: stats, top, prometheus, reload, version. */
+/* btblockctl.c - the command line client of btblockd: stats, top, prometheus, reload, version,
+ * bans, unban. */
 #include "sysincl.h"
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <jansson.h>
+#include "bans_cmd.h"
 
 #define CTL_DEFAULT_SOCKET "/run/btblockd.sock"
 #define CTL_DEFAULT_PIDFILE "/run/btblockd.pid"
@@ -26,7 +28,8 @@ static const char *const ctl_pidfile_fallbacks[] = {
 
 enum ctl_exit { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
-enum ctl_command { CMD_NONE, CMD_STATS, CMD_TOP, CMD_PROMETHEUS, CMD_RELOAD, CMD_VERSION };
+enum ctl_command { CMD_NONE, CMD_STATS, CMD_TOP, CMD_PROMETHEUS, CMD_RELOAD, CMD_VERSION,
+		   CMD_BANS, CMD_UNBAN };
 
 struct ctl_options {
 	enum ctl_command command;
@@ -39,6 +42,10 @@ struct ctl_options {
 	long count;		/* top --count, 0: until interrupted */
 	int help;
 	int version;
+	int json;		/* bans --json */
+	const char *unban;	/* unban ADDR */
+	struct addrspec spec;	/* unban: ADDR parsed */
+	uint32_t marks[3];	/* unban --mark-mask, --mark-block, --mark-reject; 0: not given */
 };
 
 static void usage(FILE *out)
@@ -53,15 +60,23 @@ static void usage(FILE *out)
 		"  prometheus             counters in the Prometheus text exposition format\n"
 		"  reload                 make btblockd re-read its configuration (SIGHUP)\n"
 		"  version                versions of btblockd and btblockctl\n"
+		"  bans [--json]          banned address pairs and their time left (kernel)\n"
+		"  unban ADDR[/LEN]       lift the bans naming ADDR, clear its blocked connections\n"
+		"                         and make btblockd forget its flows and endpoints\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH      control socket (default " CTL_DEFAULT_SOCKET ")\n"
 		"  -p, --pidfile PATH     pid file, for reload (default " CTL_DEFAULT_PIDFILE ")\n"
 		"      --timeout SECONDS  give up on an answer after SECONDS, 1 to 300 (default 5)\n"
+		"      --mark-mask M, --mark-block V, --mark-reject V\n"
+		"                         unban: the conntrack marks of blocked flows (default:\n"
+		"                         what btblockd says, else 0x00ff0000, 0x00b10000, 0x00b20000)\n"
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version of btblockctl and exit\n"
 		"\n"
-		"Exit status: 0 success, 1 btblockd not reachable or an error, 2 usage error.\n");
+		"Exit status: 0 success, 1 btblockd not reachable or an error, 2 usage error.\n"
+		"bans and unban read and change the kernel's tables: they need root\n"
+		"(CAP_NET_ADMIN); unban without btblockd running does the kernel part only.\n");
 }
 
 /* Print a usage error and return the usage exit status. */
@@ -96,6 +111,7 @@ static enum ctl_command command_from_name(const char *name)
 	} names[] = {
 		{ "stats", CMD_STATS }, { "top", CMD_TOP }, { "prometheus", CMD_PROMETHEUS },
 		{ "reload", CMD_RELOAD }, { "version", CMD_VERSION },
+		{ "bans", CMD_BANS }, { "unban", CMD_UNBAN },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -158,6 +174,13 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 		long l;
 
 		if (only_words || a[0] != '-' || a[1] == '\0') {
+			if (o->command == CMD_UNBAN && !o->unban) {
+				if (addrspec_parse(a, &o->spec) < 0)
+					return usage_error("unban needs an IPv4 or IPv6 address, "
+							   "optionally with /LEN", a);
+				o->unban = a;
+				continue;
+			}
 			if (o->command != CMD_NONE)
 				return usage_error("unexpected argument", a);
 			o->command = command_from_name(a);
@@ -171,6 +194,20 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 			o->version = 1;
 		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--table") == 0) {
 			o->table = 1;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = 1;
+		} else if (is_option(a, NULL, "--mark-mask", &n) ||
+			   is_option(a, NULL, "--mark-block", &n) ||
+			   is_option(a, NULL, "--mark-reject", &n)) {
+			int k = a[7] == 'm' ? 0 : a[7] == 'b' ? 1 : 2;
+			char *end;
+
+			v = option_value(argc, argv, &i, n);
+			errno = 0;
+			l = v && *v >= '0' && *v <= '9' ? strtol(v, &end, 0) : -1;
+			if (l <= 0 || l > 0xffffffffL || errno || *end)
+				return usage_error("a mark needs a number from 1 to 0xffffffff", v);
+			o->marks[k] = (uint32_t)l;
 		} else if (is_option(a, "-s", "--socket", &n)) {
 			if (!(v = option_value(argc, argv, &i, n)) || !*v)
 				return usage_error("option needs a path", a);
@@ -200,12 +237,18 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 	if (o->help || o->version)
 		return 0;
 	if (o->command == CMD_NONE)
-		return usage_error("a command is needed: stats, top, prometheus, reload or version",
-				   NULL);
+		return usage_error("a command is needed: stats, top, prometheus, reload, version, "
+				   "bans or unban", NULL);
 	if (o->table && o->command != CMD_STATS)
 		return usage_error("--table goes with the stats command only", NULL);
 	if (count_given && o->command != CMD_TOP)
 		return usage_error("--count goes with the top command only", NULL);
+	if (o->json && o->command != CMD_BANS)
+		return usage_error("--json goes with the bans command only", NULL);
+	if ((o->marks[0] || o->marks[1] || o->marks[2]) && o->command != CMD_UNBAN)
+		return usage_error("--mark-* options go with the unban command only", NULL);
+	if (o->command == CMD_UNBAN && !o->unban)
+		return usage_error("unban needs an address", NULL);
 	return 0;
 }
 
@@ -1083,6 +1126,57 @@ static int cmd_reload(const struct ctl_options *o)
 	return CTL_OK;
 }
 
+/* ---- unban -------------------------------------------------------------- */
+
+/* The daemon first: once it forgot, a new flow of the address is judged
+ * afresh; then the kernel: bans, then the blocked connections, so that
+ * the client's next packets start a new flow that is inspected. */
+static int cmd_unban(const struct ctl_options *o)
+{
+	struct bans_marks m = { BANS_DEF_MARK_MASK, BANS_DEF_MARK_BLOCK, BANS_DEF_MARK_REJECT };
+	char cmd[ADDRSPEC_STRLEN + 8], shown[ADDRSPEC_STRLEN], err[CTL_ERR_MAX];
+	long pairs, conns;
+	int status, no_table;
+	json_t *doc;
+
+	addrspec_format(&o->spec, shown, sizeof(shown));
+	snprintf(cmd, sizeof(cmd), "forget %s", shown);
+	doc = ctl_request(o, cmd, err, sizeof(err));
+	if (doc) {
+		json_t *marks = json_object_get(doc, "marks");
+
+		if (json_is_object(marks)) {
+			m.mask = (uint32_t)jint(marks, "mask");
+			m.block = (uint32_t)jint(marks, "block");
+			m.reject = (uint32_t)jint(marks, "reject");
+		}
+	}
+	for (int k = 0; k < 3; k++)
+		if (o->marks[k])
+			*(k == 0 ? &m.mask : k == 1 ? &m.block : &m.reject) = o->marks[k];
+	status = bans_unban_kernel(&o->spec, &m, &pairs, &conns, &no_table);
+	printf("unban %s:\n", shown);
+	printf("  banned pairs removed:   %ld%s\n", pairs,
+	       no_table ? " (table inet btblockd is not loaded)" : "");
+	printf("  connections cleared:    %ld\n", conns);
+	if (doc) {
+		printf("  flows forgotten:        %lld\n", (long long)jint(doc, "flows"));
+		printf("  endpoints forgotten:    %lld\n", (long long)jint(doc, "endpoints"));
+		if (jint(doc, "pending") > 0)
+			printf("  note: %lld of %lld workers did not answer in time; they forget "
+			       "when they get to it\n", (long long)jint(doc, "pending"),
+			       (long long)jint(doc, "workers"));
+		json_decref(doc);
+	} else {
+		printf("  btblockd not reached, so it forgot nothing: %s\n", err);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "btblockctl: cannot write the output: %s\n", strerror(errno));
+		return CTL_FAIL;
+	}
+	return status ? CTL_FAIL : CTL_OK;
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static int cmd_query(const struct ctl_options *o)
@@ -1145,6 +1239,10 @@ int main(int argc, char **argv)
 		return cmd_top(&o);
 	case CMD_RELOAD:
 		return cmd_reload(&o);
+	case CMD_BANS:
+		return bans_list(o.json, stdout) ? CTL_FAIL : CTL_OK;
+	case CMD_UNBAN:
+		return cmd_unban(&o);
 	default:
 		return cmd_query(&o);
 	}

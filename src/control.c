@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include "control.h"
 #include "detect_log.h"
+#include "forget.h"
 #include "log.h"
 #include "ruleset.h"
 #include "worker.h"
@@ -134,8 +135,13 @@ char *control_dispatch(struct control *c, const char *line)
 	}
 	if (strcmp(line, "version") == 0)
 		return json_reply(json_pack("{s:s,s:s}", "name", PACKAGE_NAME, "version", PACKAGE_VERSION));
+	if (strncmp(line, "forget ", 7) == 0)
+		return json_reply(forget_command(c->workers, c->nworkers,
+						 c->nworkers ? c->workers[0].cfg : NULL, line + 7,
+						 FORGET_WAIT_MS));
 	if (strcmp(line, "help") == 0)
-		return json_reply(json_pack("{s:[s,s,s]}", "commands", "stats", "version", "help"));
+		return json_reply(json_pack("{s:[s,s,s,s]}", "commands", "stats", "version", "forget",
+					    "help"));
 	/* Echo a printable prefix only: the line may be anything. */
 	for (i = 0; i < sizeof(shown) - 1 && line[i]; i++)
 		shown[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';

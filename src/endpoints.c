@@ -234,3 +234,22 @@ int endpoints_has(struct endpoints *c, int family, const uint8_t *addr, uint16_t
 	}
 	return 0;
 }
+
+uint32_t endpoints_remove_matching(struct endpoints *c,
+				   int (*match)(void *arg, int family, const uint8_t *addr),
+				   void *arg)
+{
+	size_t nslots = (size_t)c->nsets * ENDPOINTS_WAYS;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < nslots; i++) {
+		struct endpoint *e = &c->slots[i];
+
+		if (is_free(c, e) || !match(arg, e->family, e->addr))
+			continue;
+		e->family = 0;
+		c->used--;
+		n++;
+	}
+	return n;
+}

@@ -84,4 +84,10 @@ enum endpoint_added endpoints_add(struct endpoints *c, int family, const uint8_t
 int endpoints_has(struct endpoints *c, int family, const uint8_t *addr, uint16_t port,
 		  uint64_t now_ns);
 
+/* Forget every entry whose address match says 1 (addr: 16 bytes, IPv4
+ * in the first 4); returns how many live or stale entries went. */
+uint32_t endpoints_remove_matching(struct endpoints *c,
+				   int (*match)(void *arg, int family, const uint8_t *addr),
+				   void *arg);
+
 #endif

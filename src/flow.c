@@ -452,3 +452,25 @@ int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq
 	d->head_len = (uint16_t)(d->head_len + n);
 	return 1;
 }
+
+uint32_t flow_remove_matching(struct flow_table *t, int (*match)(void *arg, const struct flow *f),
+			      void *arg)
+{
+	uint32_t n = 0;
+
+	/* the age lists hold every flow: O(flows in use), not O(capacity) */
+	for (int c = 0; c < FLOW_LISTS; c++) {
+		uint32_t i = t->age_head[c];
+
+		while (i != FLOW_NONE) {
+			struct flow *f = &t->flows[i];
+
+			i = f->next;
+			if (match(arg, f)) {
+				flow_remove(t, f, FLOW_END_FLUSH);
+				n++;
+			}
+		}
+	}
+	return n;
+}

@@ -251,6 +251,11 @@ static inline const uint8_t *flow_head(const struct flow_table *t, const struct 
 /* Give the flow's head slot back (the flow is decided). */
 void flow_head_release(struct flow_table *t, struct flow *f);
 
+/* Remove every flow for which match says 1 (reported as FLOW_END_FLUSH);
+ * returns how many. */
+uint32_t flow_remove_matching(struct flow_table *t, int (*match)(void *arg, const struct flow *f),
+			      void *arg);
+
 /* Call fn for every flow in the table. */
 void flow_foreach(struct flow_table *t, void (*fn)(void *arg, const struct flow *f), void *arg);
 

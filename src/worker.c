@@ -274,6 +274,7 @@ static void *worker_main(void *arg)
 				nanosleep(&nap, NULL);
 			break;
 		}
+		forget_serve(&w->forget, &w->engine);
 		queue_service(&w->q, worker_classify, w);
 	}
 	queue_drain_and_close(&w->q, worker_classify, w);

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "detect_log.h"
 #include "config.h"
+#include "forget.h"
 
 struct btb_config;
 
@@ -39,6 +40,7 @@ struct worker {
 	struct engine engine;		/* allocated by the worker after pinning */
 	int engine_ready;
 	struct detect_ring detections;	/* drained by the control thread */
+	struct forget_box forget;	/* "forget" requests of the control thread */
 	pthread_t thread;
 	int started;
 	int stop;			/* set by the main thread */

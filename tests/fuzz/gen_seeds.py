@@ -262,10 +262,50 @@ def ruleset_replies():
             ("stale_then_done", nlmsg(3, struct.pack("=i", 0), seq=76) + done)]
 
 
+def bans_replies():
+    """Ban set and conntrack dumps, as btblockctl bans and unban read them."""
+    NEWSETELEM, NESTED = 13, 0x8000
+    strz = lambda s: s.encode() + b"\0"
+
+    def elem(key, timeout=None, expires=None):
+        body = nla(1 | NESTED, nla(1, key))
+        if timeout is not None:
+            body += nla(4, struct.pack("!Q", timeout))
+        if expires is not None:
+            body += nla(5, struct.pack("!Q", expires))
+        return nla(1 | NESTED, body)
+
+    def elems(set_name, items):
+        return nft_msg(NEWSETELEM, [nla(1, strz("btblockd")), nla(2, strz(set_name)),
+                                    nla(3 | NESTED, b"".join(items))])
+    a, b = bytes([10, 0, 0, 2]), bytes([192, 0, 2, 9])
+    a6, b6 = bytes([0x20, 1, 0xd, 0xb8] + [0] * 11 + [1]), bytes([0x20, 1, 0xd, 0xb8] + [0] * 11 + [2])
+    ban4 = elems("ban4", [elem(a + b, expires=3500000), elem(b + a, expires=3500100),
+                          elem(a + bytes([198, 51, 100, 1]), 30000, 29000)])
+    ban6 = elems("ban6", [elem(a6 + b6, 60000, 1000), elem(b6 + a6, 60000, 1000)])
+    done = nlmsg(3, struct.pack("=i", 0))
+
+    def tuple_(t, src, dst, sport, dport):
+        ip = nla(1 if len(src) == 4 else 3, src) + nla(2 if len(src) == 4 else 4, dst)
+        proto = nla(1, bytes([6])) + nla(2, struct.pack("!H", sport)) + nla(3, struct.pack("!H", dport))
+        return nla(t | NESTED, nla(1 | NESTED, ip) + nla(2 | NESTED, proto))
+
+    def ct(family, orig, reply, mark):
+        body = struct.pack("!BBH", family, 0, 0) + orig + reply + nla(8, struct.pack("!I", mark)) + \
+            nla(12, struct.pack("!I", 4242))
+        return nlmsg(1 << 8, body)
+    cts = ct(2, tuple_(1, a, b, 40000, 6881), tuple_(2, b, bytes([203, 0, 113, 1]), 6881, 61000),
+             0x00b10000) + \
+        ct(2, tuple_(1, a, b, 40001, 443), tuple_(2, b, a, 443, 40001), 0x00a10000) + \
+        ct(10, tuple_(1, a6, b6, 1, 2), tuple_(2, b6, a6, 2, 1), 0x00b20000)
+    return [("ban4", ban4 + done), ("ban6", ban6 + done), ("one_ban4", ban4),
+            ("conntrack", cts + done)]
+
+
 def gen(out, srcdir, pcaps):
     seeds = {k: os.path.join(out, k) for k in
              ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap",
-              "fuzz_ruleset")}
+              "fuzz_ruleset", "fuzz_bans")}
     for f in FLOWS:
         name, l4, c2s, s2c, sp, dp = f
         for v6 in (False, True):
@@ -308,7 +348,8 @@ def gen(out, srcdir, pcaps):
                            b"d1:ad1:bd1:cleeee", b"0:", b"d3:cow3:moo4:spam4:eggse"]):
         write(seeds["fuzz_bencode"], "b%02d" % i, b)
     for i, c in enumerate([b"stats\n", b"version\n", b"help\n", b"stats\r\nversion\r\nhelp\r\n",
-                           b"nonsense\n", b"\x00\xff\x1b[2J\n", b"s" * 600 + b"\n", b"\n\n\nstats"]):
+                           b"nonsense\n", b"\x00\xff\x1b[2J\n", b"s" * 600 + b"\n", b"\n\n\nstats",
+                           b"forget 10.0.0.2\nforget 2001:db8::/32\nforget x\n"]):
         write(seeds["fuzz_control"], "c%02d" % i, c)
     conf = [b"queues 0-1\ncontrol /run/x.sock\nflow-capacity 4096\n",
             b"# comment\n\nmonitor\nreject yes\nmark-mask 0x00ff0000\nmark-allow 0x00a10000\n",
@@ -319,6 +360,8 @@ def gen(out, srcdir, pcaps):
             b"bogus-option 1\n", b"flow-capacity 99999999999\n", b"queues 5-2\n"]
     for name, datagram in ruleset_replies():
         write(seeds["fuzz_ruleset"], name, datagram)
+    for name, datagram in bans_replies():
+        write(seeds["fuzz_bans"], name, datagram)
     if srcdir and os.path.exists(os.path.join(srcdir, "contrib", "btblockd.conf")):
         with open(os.path.join(srcdir, "contrib", "btblockd.conf"), "rb") as fh:
             conf.append(fh.read())

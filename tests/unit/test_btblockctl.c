@@ -322,6 +322,44 @@ static void test_parse_args(void **state)
 	assert_int_equal(parse(&o, "--", "-s", NULL), CTL_USAGE);
 }
 
+static void test_parse_bans_args(void **state)
+{
+	struct ctl_options o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "bans", NULL), 0);
+	assert_int_equal(o.command, CMD_BANS);
+	assert_int_equal(o.json, 0);
+	assert_int_equal(parse(&o, "--json", "bans", NULL), 0);
+	assert_int_equal(o.json, 1);
+	assert_int_equal(parse(&o, "unban", "10.0.0.2", NULL), 0);
+	assert_int_equal(o.command, CMD_UNBAN);
+	assert_int_equal(o.spec.family, 4);
+	assert_int_equal(o.spec.prefix, 32);
+	assert_int_equal(parse(&o, "unban", "--mark-mask=0xff00", "2001:db8::/48",
+			       "--mark-block", "0x100", "--mark-reject", "512", NULL), 0);
+	assert_int_equal(o.spec.family, 6);
+	assert_int_equal(o.spec.prefix, 48);
+	assert_int_equal(o.marks[0], 0xff00);
+	assert_int_equal(o.marks[1], 0x100);
+	assert_int_equal(o.marks[2], 512);
+	/* an address that looks like an option still is one after -- */
+	assert_int_equal(parse(&o, "unban", "--", "::1", NULL), 0);
+	/* usage errors */
+	assert_int_equal(parse(&o, "unban", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.256", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.0/33", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "10.0.0.2", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-mask", "0", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-mask", "0x1ffffffff", NULL),
+			 CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-block", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--json", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "bans", "10.0.0.1", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "bans", "--mark-mask", "1", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--json", NULL), CTL_USAGE);
+}
+
 static void test_parse_pid(void **state)
 {
 	pid_t pid;
@@ -436,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_top_rates),
 		cmocka_unit_test(test_parse_args),
+		cmocka_unit_test(test_parse_bans_args),
 		cmocka_unit_test(test_parse_pid),
 		cmocka_unit_test(test_daemon_pid_refuses_other_processes),
 		cmocka_unit_test(test_connect_messages),

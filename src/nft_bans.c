@@ -1,0 +1,515 @@
+/* nft_bans.c - the ban sets of table inet btblockd over nftables netlink.
+ *
+ * ban4 holds ipv4_addr . ipv4_addr, ban6 ipv6_addr . ipv6_addr: a
+ * concatenated key whose fields each take whole 4-byte registers, so 8
+ * and 32 bytes. Each pair is in the set twice, once in each order. Every
+ * reply is hostile input: attributes are validated before use, a key of
+ * another length is refused, and a message that fails leaves the list as
+ * it was. */
+#include "sysincl.h"
+#include <arpa/inet.h>
+#include <endian.h>
+#include <sys/socket.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include "nft_bans.h"
+#include "nlwalk.h"
+
+#define NFT_BANS_MAX_DATAGRAMS	100000	/* per dump: a reading always ends */
+#define NFT_BANS_RECV_TIMEOUT_MS 2000
+#define NFT_BANS_PER_MSG	256	/* elements per DELSETELEM */
+
+static const char *const set_names[2] = { "ban4", "ban6" };
+
+static int set_index(const char *name)
+{
+	for (int i = 0; i < 2; i++)
+		if (strcmp(name, set_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+struct nlmsghdr *nft_bans_dump_request(char *buf, const char *set, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) |
+				     (set ? NFT_MSG_GETSETELEM : NFT_MSG_GETSET));
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (set) {
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	} else {
+		mnl_attr_put_strz(nlh, NFTA_SET_TABLE, NFT_BANS_TABLE);
+	}
+	return nlh;
+}
+
+/* Attribute tables: which type each attribute must have; unknown ones
+ * are skipped, malformed ones end the message. */
+struct attr_rule {
+	uint16_t max;
+	const enum mnl_attr_data_type *types;
+	const struct nlattr **tb;
+};
+
+static int attr_cb(const struct nlattr *a, void *data)
+{
+	const struct attr_rule *rule = data;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if (type > rule->max || rule->types[type] == MNL_TYPE_UNSPEC)
+		return MNL_CB_OK;
+	if (mnl_attr_validate(a, rule->types[type]) < 0)
+		return MNL_CB_ERROR;
+	rule->tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int list_grow(struct ban_list *l)
+{
+	struct ban_elem *v;
+	size_t cap;
+
+	if (l->n < l->cap)
+		return 0;
+	cap = l->cap ? l->cap * 2 : 64;
+	v = realloc(l->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	l->cap = cap;
+	return 0;
+}
+
+/* One NFTA_LIST_ELEM of set si into *e: 0, or -1. */
+static int parse_elem(const struct nlattr *nest, int si, struct ban_elem *e)
+{
+	static const enum mnl_attr_data_type elem_types[NFTA_SET_ELEM_MAX + 1] = {
+		[NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
+		[NFTA_SET_ELEM_TIMEOUT] = MNL_TYPE_U64,
+		[NFTA_SET_ELEM_EXPIRATION] = MNL_TYPE_U64,
+	};
+	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
+		[NFTA_DATA_VALUE] = MNL_TYPE_BINARY,
+	};
+	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1] = { NULL };
+	const struct nlattr *key[NFTA_DATA_MAX + 1] = { NULL };
+	struct attr_rule rule = { NFTA_SET_ELEM_MAX, elem_types, tb };
+	struct attr_rule key_rule = { NFTA_DATA_MAX, data_types, key };
+	size_t field = si == 0 ? 4 : 16;
+	const uint8_t *k;
+
+	if (mnl_attr_get_type(nest) != NFTA_LIST_ELEM ||
+	    mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0 ||
+	    mnl_attr_parse_nested(nest, attr_cb, &rule) < 0 || !tb[NFTA_SET_ELEM_KEY] ||
+	    mnl_attr_parse_nested(tb[NFTA_SET_ELEM_KEY], attr_cb, &key_rule) < 0 ||
+	    !key[NFTA_DATA_VALUE] || mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]) != 2 * field)
+		return -1;
+	memset(e, 0, sizeof(*e));
+	e->family = si == 0 ? 4 : 6;
+	k = mnl_attr_get_payload(key[NFTA_DATA_VALUE]);
+	memcpy(e->a, k, field);
+	memcpy(e->b, k + field, field);
+	if (tb[NFTA_SET_ELEM_TIMEOUT]) {
+		e->has_timeout = 1;
+		e->timeout_ms = be64toh(mnl_attr_get_u64(tb[NFTA_SET_ELEM_TIMEOUT]));
+	}
+	if (tb[NFTA_SET_ELEM_EXPIRATION]) {
+		e->has_expires = 1;
+		e->expires_ms = be64toh(mnl_attr_get_u64(tb[NFTA_SET_ELEM_EXPIRATION]));
+	}
+	return 0;
+}
+
+static int parse_set(const struct nlmsghdr *nlh, const struct nfgenmsg *nfg, struct ban_list *l)
+{
+	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
+		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
+	};
+	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
+	struct attr_rule rule = { NFTA_SET_MAX, set_types, tb };
+	int si;
+
+	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule) < 0)
+		return -1;
+	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_TABLE] || !tb[NFTA_SET_NAME] ||
+	    strcmp(mnl_attr_get_str(tb[NFTA_SET_TABLE]), NFT_BANS_TABLE) != 0 ||
+	    (si = set_index(mnl_attr_get_str(tb[NFTA_SET_NAME]))) < 0)
+		return 0;
+	l->set_timeout_ms[si] = tb[NFTA_SET_TIMEOUT] ?
+		be64toh(mnl_attr_get_u64(tb[NFTA_SET_TIMEOUT])) : 0;
+	return 0;
+}
+
+int nft_bans_parse(const struct nlmsghdr *nlh, void *list)
+{
+	static const enum mnl_attr_data_type list_types[NFTA_SET_ELEM_LIST_MAX + 1] = {
+		[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
+	};
+	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { NULL };
+	struct attr_rule rule = { NFTA_SET_ELEM_LIST_MAX, list_types, tb };
+	struct ban_list *l = list;
+	const struct nfgenmsg *nfg;
+	const struct nlattr *a;
+	size_t start = l->n;
+	int si;
+
+	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
+		return 0;
+	nfg = mnl_nlmsg_get_payload(nlh);
+	if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWSET)
+		return parse_set(nlh, nfg, l);
+	if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWSETELEM)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule) < 0)
+		return -1;
+	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_ELEM_LIST_TABLE] ||
+	    !tb[NFTA_SET_ELEM_LIST_SET] ||
+	    strcmp(mnl_attr_get_str(tb[NFTA_SET_ELEM_LIST_TABLE]), NFT_BANS_TABLE) != 0 ||
+	    (si = set_index(mnl_attr_get_str(tb[NFTA_SET_ELEM_LIST_SET]))) < 0 ||
+	    !tb[NFTA_SET_ELEM_LIST_ELEMENTS])
+		return 0;
+	mnl_attr_for_each_nested(a, tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
+		if (l->n >= NFT_BANS_MAX) {
+			l->truncated = 1;
+			return 0;
+		}
+		if (list_grow(l) < 0) {
+			l->n = start;
+			return -ENOMEM;
+		}
+		if (parse_elem(a, si, &l->v[l->n]) < 0) {
+			l->n = start;
+			return -1;
+		}
+		l->n++;
+	}
+	return 0;
+}
+
+static int pair_cmp(const void *x, const void *y)
+{
+	const struct ban_elem *a = x, *b = y;
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(a->a, b->a, 16);
+	return c ? c : memcmp(a->b, b->b, 16);
+}
+
+static uint64_t elem_timeout(const struct ban_list *l, const struct ban_elem *e)
+{
+	return e->has_timeout ? e->timeout_ms : l->set_timeout_ms[e->family == 4 ? 0 : 1];
+}
+
+void nft_bans_pairs(struct ban_list *l)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct ban_elem *e = &l->v[i];
+
+		if (memcmp(e->a, e->b, 16) > 0) {
+			uint8_t t[16];
+
+			memcpy(t, e->a, 16);
+			memcpy(e->a, e->b, 16);
+			memcpy(e->b, t, 16);
+		}
+		/* the set's timeout written out: the pairs stand alone */
+		if (!e->has_timeout) {
+			e->timeout_ms = elem_timeout(l, e);
+			e->has_timeout = e->timeout_ms != 0;
+		}
+	}
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), pair_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		struct ban_elem *last = out ? &l->v[out - 1] : NULL;
+
+		if (last && pair_cmp(last, &l->v[i]) == 0) {
+			if (l->v[i].expires_ms > last->expires_ms) {
+				last->expires_ms = l->v[i].expires_ms;
+				last->has_expires |= l->v[i].has_expires;
+			}
+			continue;
+		}
+		l->v[out++] = l->v[i];
+	}
+	l->n = out;
+}
+
+void nft_bans_free(struct ban_list *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+int nft_bans_select(const struct ban_list *l, const struct addrspec *spec, struct ban_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->set_timeout_ms, l->set_timeout_ms, sizeof(out->set_timeout_ms));
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ban_elem *e = &l->v[i];
+
+		if (spec && !addrspec_match(spec, e->family, e->a) &&
+		    !addrspec_match(spec, e->family, e->b))
+			continue;
+		if (list_grow(out) < 0) {
+			nft_bans_free(out);
+			return -ENOMEM;
+		}
+		out->v[out->n++] = *e;
+	}
+	return 0;
+}
+
+/* A header and nfgenmsg at buf: the batch markers and DELSETELEM. */
+static struct nlmsghdr *put_msg(char *buf, uint16_t type, uint16_t flags, uint8_t family,
+				uint16_t res_id, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = htons(res_id);
+	return nlh;
+}
+
+/* The most one more element (or the batch end) may take. */
+#define ELEM_ROOM	128
+#define MSG_ROOM	(256 + ELEM_ROOM)
+
+size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, size_t n,
+			     uint32_t seq, unsigned *msgs)
+{
+	size_t off = 0;
+	struct nlmsghdr *nlh;
+
+	*msgs = 0;
+	if (len < 2 * MSG_ROOM)
+		return 0;
+	nlh = put_msg(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
+		      NFNL_SUBSYS_NFTABLES, seq++);
+	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	for (size_t i = 0; i < n;) {
+		int si = e[i].family == 4 ? 0 : 1;
+		size_t field = si == 0 ? 4 : 16;
+		struct nlattr *elems;
+		size_t first = i;
+		unsigned k = 0;
+
+		if (len - off < MSG_ROOM + ELEM_ROOM)
+			return 0;
+		nlh = put_msg(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set_names[si]);
+		elems = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		for (; i < n && e[i].family == e[first].family && k < NFT_BANS_PER_MSG &&
+		       off + nlh->nlmsg_len + ELEM_ROOM + MSG_ROOM <= len; i++, k++) {
+			struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+			struct nlattr *key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+			uint8_t v[32];
+
+			memcpy(v, e[i].a, field);
+			memcpy(v + field, e[i].b, field);
+			mnl_attr_put(nlh, NFTA_DATA_VALUE, 2 * field, v);
+			mnl_attr_nest_end(nlh, key);
+			mnl_attr_nest_end(nlh, el);
+		}
+		mnl_attr_nest_end(nlh, elems);
+		if (k == 0)
+			return 0;
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+		++*msgs;
+	}
+	nlh = put_msg(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
+		      NFNL_SUBSYS_NFTABLES, seq);
+	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	return off;
+}
+
+/* ---- the kernel ----------------------------------------------------- */
+
+static struct mnl_socket *open_socket(uint32_t *portid)
+{
+	struct timeval tv = { .tv_sec = NFT_BANS_RECV_TIMEOUT_MS / 1000 };
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+
+	if (!nl)
+		return NULL;
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+
+		mnl_socket_close(nl);
+		errno = e;
+		return NULL;
+	}
+	*portid = mnl_socket_get_portid(nl);
+	return nl;
+}
+
+static int dump(struct mnl_socket *nl, uint32_t portid, uint32_t seq, const char *set,
+		char *buf, struct ban_list *l)
+{
+	struct nlmsghdr *nlh = nft_bans_dump_request(buf, set, seq);
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (long i = 0; i < NFT_BANS_MAX_DATAGRAMS; i++) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, NFT_BANS_BUF);
+		int r;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		}
+		r = nlwalk(buf, (size_t)n, seq, portid, nft_bans_parse, l);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	return -EMSGSIZE;
+}
+
+int nft_bans_read(struct ban_list *l)
+{
+	uint32_t portid, seq = (uint32_t)time(NULL);
+	struct mnl_socket *nl;
+	char *buf = malloc(NFT_BANS_BUF);
+	int r = -ENOMEM;
+
+	memset(l, 0, sizeof(*l));
+	if (!buf)
+		return r;
+	nl = open_socket(&portid);
+	if (!nl) {
+		r = -errno;
+		free(buf);
+		return r;
+	}
+	/* the sets first: their timeouts, and ENOENT when the table is absent */
+	r = dump(nl, portid, seq, NULL, buf, l);
+	for (int i = 0; i < 2 && r == 0; i++) {
+		r = dump(nl, portid, seq + 1 + (uint32_t)i, set_names[i], buf, l);
+		if (r == -ENOENT)
+			r = 0;	/* a ruleset without that set: nothing banned in it */
+	}
+	mnl_socket_close(nl);
+	free(buf);
+	if (r < 0)
+		nft_bans_free(l);
+	return r;
+}
+
+/* Wait for the acknowledgements of messages first..first+msgs-1: 0, or
+ * the first error. */
+static int read_acks(struct mnl_socket *nl, uint32_t portid, uint32_t first, unsigned msgs,
+		     char *buf)
+{
+	unsigned seen = 0;
+	int err = 0;
+
+	while (seen < msgs) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, NFT_BANS_BUF);
+		const char *p = buf;
+		size_t remain;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		}
+		remain = (size_t)n;
+		while (remain >= sizeof(struct nlmsghdr)) {
+			const struct nlmsghdr *nlh = (const struct nlmsghdr *)(const void *)p;
+			const struct nlmsgerr *e;
+			size_t step = NLMSG_ALIGN((size_t)nlh->nlmsg_len);
+
+			if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > remain)
+				return -EBADMSG;
+			step = step < remain ? step : remain;
+			p += step;
+			remain -= step;
+			if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_seq - first >= msgs ||
+			    (nlh->nlmsg_pid && nlh->nlmsg_pid != portid))
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e) || e->error > 0 ||
+			    e->error < -4095)
+				return -EBADMSG;
+			if (e->error < 0 && !err)
+				err = e->error;
+			seen++;
+		}
+		/* an aborted batch acknowledges only up to its failure */
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int nft_bans_delete(const struct ban_list *l)
+{
+	uint32_t portid, seq = (uint32_t)time(NULL) ^ 0x5a5a0000u;
+	struct mnl_socket *nl;
+	char *buf = malloc(NFT_BANS_BUF);
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	nl = open_socket(&portid);
+	if (!nl) {
+		r = -errno;
+		free(buf);
+		return r;
+	}
+	for (size_t done = 0; done < l->n && r == 0;) {
+		size_t chunk = l->n - done, len = 0;
+		unsigned msgs = 0;
+
+		/* as many as fit in one batch */
+		if (chunk > 1000)
+			chunk = 1000;
+		while (chunk > 0 &&
+		       (len = nft_bans_delete_batch(buf, NFT_BANS_BUF, l->v + done, chunk, seq,
+						    &msgs)) == 0)
+			chunk /= 2;
+		if (!len) {
+			r = -EMSGSIZE;
+			break;
+		}
+		if (mnl_socket_sendto(nl, buf, len) < 0)
+			r = -errno;
+		else
+			r = read_acks(nl, portid, seq + 1, msgs, buf);
+		seq += msgs + 2;
+		done += chunk;
+	}
+	mnl_socket_close(nl);
+	free(buf);
+	return r;
+}

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "control.h"
+#include "detect_exec.h"
 #include "detect_log.h"
+#include "detection.h"
 #include "log.h"
 #include "ruleset.h"
 #include "worker.h"
@@ -130,12 +132,18 @@ char *control_dispatch(struct control *c, const char *line)
 						      "busy", (json_int_t)c->busy,
 						      "overlong", (json_int_t)c->overlong,
 						      "timeouts", (json_int_t)c->timeouts));
+		if (doc && c->detections)
+			json_object_set_new(doc, "detections", detection_sink_stats(c->detections));
 		return json_reply(doc);
 	}
 	if (strcmp(line, "version") == 0)
 		return json_reply(json_pack("{s:s,s:s}", "name", PACKAGE_NAME, "version", PACKAGE_VERSION));
+	if (strcmp(line, "detections") == 0)
+		return c->detections ? detection_history_json(&c->detections->hist)
+				     : strdup("{\"detections\":[]}");
 	if (strcmp(line, "help") == 0)
-		return json_reply(json_pack("{s:[s,s,s]}", "commands", "stats", "version", "help"));
+		return json_reply(json_pack("{s:[s,s,s,s]}", "commands", "stats", "version",
+					    "detections", "help"));
 	/* Echo a printable prefix only: the line may be anything. */
 	for (i = 0; i < sizeof(shown) - 1 && line[i]; i++)
 		shown[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
@@ -250,9 +258,13 @@ static void drain_detections(struct control *c)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (__atomic_exchange_n(&c->reopen_requested, 0, __ATOMIC_ACQ_REL) && c->detect_log)
 		detect_log_reopen(c->detect_log);
+	if (c->detections && c->detections->exec)
+		detect_exec_poll(c->detections->exec);
 	for (unsigned i = 0; i < c->nworkers; i++)
 		while (detect_ring_pop(&c->workers[i].detections, &e))
-			if (c->detect_log)
+			if (c->detections)
+				detection_sink_handle(c->detections, &e, c->detect_log, ts.tv_sec);
+			else if (c->detect_log)
 				detect_log_write(c->detect_log, &e, (uint64_t)ts.tv_sec);
 }
 

@@ -220,7 +220,8 @@ int netinfo_parse_conntrack(const void *msg, size_t len, int family,
 	const struct nlattr *a;
 	unsigned have = 0;
 
-	if (len < sizeof(*nlh) || nlh->nlmsg_len > len || nlh->nlmsg_len < sizeof(*nlh) ||
+	/* The attribute walk reads up to the aligned end of the message. */
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || MNL_ALIGN(nlh->nlmsg_len) > len ||
 	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
 		return -1;
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {

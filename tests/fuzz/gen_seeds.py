@@ -262,10 +262,27 @@ def ruleset_replies():
             ("stale_then_done", nlmsg(3, struct.pack("=i", 0), seq=76) + done)]
 
 
+def lease_files():
+    """Lease files in each format fuzz_leases reads, and shapes at their edges."""
+    dnsmasq = (b"1796292900 02:00:5e:00:01:10 192.168.1.10 laptop 01:02:00:5e:00:01:10\n"
+               b"0 02:00:5e:00:01:11 192.168.1.11 * *\n"
+               b"duid 00:01:00:01:2c:4f:aa:bb:02:00:5e:00:00:01\n"
+               b"1796292900 4660 fd00:1::10 laptop 00:01:00:01:2c:4f:aa:bb\n")
+    odhcpd = (b"# br-lan 2:0:5e:0:1:10 ipv4 laptop 1796292900 c0a8010a 32 192.168.1.10/32\n"
+              b"# br-lan 000100012c4faabb 1234 phone 1796292900 10 128 fd00:1::10/128 "
+              b"2001:db8::10/128\n"
+              b"# br-lan 000100012c4faabb 1235 broken\\x20name -1 11 64 2001:db8:1::/64\n")
+    hosts = b"fd00:1::10\tlaptop.lan\tlaptop\n192.168.1.11\tphone\n"
+    return [("dnsmasq", dnsmasq), ("odhcpd", odhcpd), ("hosts", hosts),
+            ("mixed", dnsmasq + odhcpd + hosts), ("no_newline", dnsmasq.rstrip(b"\n")),
+            ("long_line", b"1 02:00:5e:00:01:10 192.168.1.10 " + b"a" * 1100 + b"\n" + dnsmasq),
+            ("crlf", dnsmasq.replace(b"\n", b"\r\n")), ("nul", b"1 02:00:5e:00:01:10 1\x0092.168.1.1 x\n")]
+
+
 def gen(out, srcdir, pcaps):
     seeds = {k: os.path.join(out, k) for k in
              ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap",
-              "fuzz_ruleset")}
+              "fuzz_ruleset", "fuzz_leases")}
     for f in FLOWS:
         name, l4, c2s, s2c, sp, dp = f
         for v6 in (False, True):
@@ -319,6 +336,8 @@ def gen(out, srcdir, pcaps):
             b"bogus-option 1\n", b"flow-capacity 99999999999\n", b"queues 5-2\n"]
     for name, datagram in ruleset_replies():
         write(seeds["fuzz_ruleset"], name, datagram)
+    for name, text in lease_files():
+        write(seeds["fuzz_leases"], name, text)
     if srcdir and os.path.exists(os.path.join(srcdir, "contrib", "btblockd.conf")):
         with open(os.path.join(srcdir, "contrib", "btblockd.conf"), "rb") as fh:
             conf.append(fh.read())

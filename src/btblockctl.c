@@ -940,6 +940,49 @@ static void prom_ruleset(const json_t *rs, FILE *out)
 /* Counters and gauges of every numeric field of every queue, labelled by
  * queue; the per-detector blocked flows; uptime, mode and version. Totals
  * are left out: they are sums of the per-queue series. */
+/* The "detections" object: how detections were named, and detect-exec. */
+static void prom_detections(const json_t *d, FILE *out)
+{
+	static const struct {
+		const char *key, *sub, *metric, *type, *help;
+	} m[] = {
+		{ "nat_translated", NULL, "btblockd_detections_nat_translated_total", "counter",
+		  "Detections whose NAT mapping conntrack gave." },
+		{ "nat_untranslated", NULL, "btblockd_detections_nat_untranslated_total", "counter",
+		  "Detections whose LAN end conntrack showed untranslated." },
+		{ "nat_no_entry", NULL, "btblockd_detections_nat_no_entry_total", "counter",
+		  "Detections without a conntrack entry." },
+		{ "nat_errors", NULL, "btblockd_detections_nat_errors_total", "counter",
+		  "Conntrack lookups that failed." },
+		{ "hosts_named", NULL, "btblockd_detections_hosts_named_total", "counter",
+		  "Detections given a DHCP host name." },
+		{ "lookups_skipped", NULL, "btblockd_detections_lookups_skipped_total", "counter",
+		  "Detections logged without lookups (over 200 a second)." },
+		{ "lease_entries", NULL, "btblockd_detections_lease_entries", "gauge",
+		  "Entries read from the DHCP lease files." },
+		{ "exec", "runs", "btblockd_detect_exec_runs_total", "counter",
+		  "detect-exec programs started." },
+		{ "exec", "failures", "btblockd_detect_exec_failures_total", "counter",
+		  "detect-exec programs that could not start or exited non-zero." },
+		{ "exec", "suppressed", "btblockd_detect_exec_suppressed_total", "counter",
+		  "Detections not handed to the detect-exec program." },
+	};
+
+	if (!json_is_object(d))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+		const json_t *v = json_object_get(d, m[i].key);
+
+		if (m[i].sub)
+			v = json_is_object(v) ? json_object_get(v, m[i].sub) : NULL;
+		if (!prom_is_number(v))
+			continue;
+		prom_family_head(out, m[i].metric, m[i].type, m[i].help);
+		fprintf(out, "%s ", m[i].metric);
+		prom_value(out, v);
+	}
+}
+
 static int render_prometheus(const json_t *doc, FILE *out)
 {
 	static struct prom_family fam[PROM_FAMILIES_MAX];
@@ -1026,6 +1069,7 @@ static int render_prometheus(const json_t *doc, FILE *out)
 	}
 	if (json_is_object(rs))
 		prom_ruleset(rs, out);
+	prom_detections(json_object_get(doc, "detections"), out);
 	return 0;
 }
 

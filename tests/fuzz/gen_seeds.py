@@ -324,7 +324,8 @@ def gen(out, srcdir, pcaps):
                            b"i-42e", b"i0e", b"le", b"de", b"4:spam", b"l" * 24 + b"e" * 24,
                            b"d1:ad1:bd1:cleeee", b"0:", b"d3:cow3:moo4:spam4:eggse"]):
         write(seeds["fuzz_bencode"], "b%02d" % i, b)
-    for i, c in enumerate([b"stats\n", b"version\n", b"help\n", b"stats\r\nversion\r\nhelp\r\n",
+    for i, c in enumerate([b"stats\n", b"version\n", b"help\n", b"detections\n",
+                           b"stats\r\nversion\r\nhelp\r\n",
                            b"nonsense\n", b"\x00\xff\x1b[2J\n", b"s" * 600 + b"\n", b"\n\n\nstats"]):
         write(seeds["fuzz_control"], "c%02d" % i, c)
     conf = [b"queues 0-1\ncontrol /run/x.sock\nflow-capacity 4096\n",

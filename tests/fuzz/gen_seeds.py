@@ -334,6 +334,8 @@ def gen(out, srcdir, pcaps):
             b"tcp-timeout = 60\nudp-timeout=30\nstream-prefix 2048\nallow-after 4\n",
             b"fail-closed\nendpoint-capacity 0\nendpoint-ttl 600\ncopy-range 512\n",
             b"queue-maxlen 1024\nrcvbuf 1048576\nforeground no\npidfile /run/b.pid\n",
+            b"dhcp-leases /tmp/dhcp.leases,/tmp/odhcpd.leases\ndetect-exec /usr/bin/true\n"
+            b"detect-exec-rate 5\n",
             b"bogus-option 1\n", b"flow-capacity 99999999999\n", b"queues 5-2\n"]
     for name, datagram in ruleset_replies():
         write(seeds["fuzz_ruleset"], name, datagram)

@@ -182,7 +182,7 @@ runs=$(echo "$stats" | lab_jget detections exec runs)
 echo "RESULT stats detections: $(echo "$stats" | "$LAB_PYTHON" -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["detections"]))')"
 [ "$runs" -ge 1 ] || check_fail "stats detections.exec.runs is $runs"
 
-lab_daemon_kill
+lab_daemon_kill -TERM
 lab_exec router "$BTBLOCKD_FIREWALL" down || check_fail "btblockd-firewall down failed"
 [ "$failures" = 0 ] || fail "$failures check(s) failed"
 echo "PASS"

@@ -1228,6 +1228,9 @@ static int cmd_detections(const struct ctl_options *o)
 		render_detection_header(stdout);
 		json_array_foreach(list, i, d)
 			render_detection(d, stdout);
+		if (jint(doc, "omitted") > 0)
+			printf("(%" JSON_INTEGER_FORMAT " older detections left out; "
+			       "the detection log has them)\n", jint(doc, "omitted"));
 	}
 	json_decref(doc);
 	return fflush(stdout) == 0 && !ferror(stdout) ? CTL_OK : CTL_FAIL;

@@ -139,8 +139,8 @@ char *control_dispatch(struct control *c, const char *line)
 	if (strcmp(line, "version") == 0)
 		return json_reply(json_pack("{s:s,s:s}", "name", PACKAGE_NAME, "version", PACKAGE_VERSION));
 	if (strcmp(line, "detections") == 0)
-		return c->detections ? detection_history_json(&c->detections->hist)
-				     : strdup("{\"detections\":[]}");
+		return c->detections ? detection_history_json(&c->detections->hist, DETECTION_REPLY_MAX)
+				     : strdup("{\"omitted\":0,\"detections\":[]}");
 	if (strcmp(line, "help") == 0)
 		return json_reply(json_pack("{s:[s,s,s,s]}", "commands", "stats", "version",
 					    "detections", "help"));

@@ -233,22 +233,39 @@ void detection_history_add(struct detection_history *h, const struct detection *
 		h->count++;
 }
 
-char *detection_history_json(const struct detection_history *h)
+char *detection_history_json(const struct detection_history *h, size_t max_bytes)
 {
-	size_t cap = 32 + (size_t)h->count * (DETECTION_LINE_MAX + 1), len;
-	char *s = malloc(cap);
-	uint32_t first = (h->next + DETECTION_HISTORY - h->count) % DETECTION_HISTORY;
+	size_t cap = 64 + (size_t)h->count * (DETECTION_LINE_MAX + 1), len, start, total = 0;
+	char *lines = malloc(cap), *s;
+	size_t off[DETECTION_HISTORY + 1];
+	uint32_t first = (h->next + DETECTION_HISTORY - h->count) % DETECTION_HISTORY, skip = 0;
 
-	if (!s)
+	if (!lines)
 		return NULL;
-	len = (size_t)snprintf(s, cap, "{\"detections\":[");
 	for (uint32_t i = 0; i < h->count; i++) {
-		if (i)
-			s[len++] = ',';
-		len += (size_t)detection_format(&h->d[(first + i) % DETECTION_HISTORY], s + len,
-						DETECTION_LINE_MAX);
+		off[i] = total;
+		total += (size_t)detection_format(&h->d[(first + i) % DETECTION_HISTORY], lines + total,
+						  DETECTION_LINE_MAX);
+		lines[total++] = ',';
 	}
-	snprintf(s + len, cap - len, "]}");
+	off[h->count] = total;
+	/* The reply goes out in one non-blocking send: the oldest give way
+	 * until it fits, and their number is said. */
+	while (skip < h->count && total - off[skip] + 64 > max_bytes)
+		skip++;
+	start = off[skip];
+	s = malloc(total - start + 64);
+	if (!s) {
+		free(lines);
+		return NULL;
+	}
+	len = (size_t)sprintf(s, "{\"omitted\":%u,\"detections\":[", skip);
+	if (total > start) {
+		memcpy(s + len, lines + start, total - start - 1);	/* without the last comma */
+		len += total - start - 1;
+	}
+	memcpy(s + len, "]}", 3);
+	free(lines);
 	return s;
 }
 

@@ -16,6 +16,9 @@ struct netinfo;
 
 #define DETECTION_HISTORY	256
 #define DETECTION_LINE_MAX	1024	/* one formatted detection, with room */
+/* The "detections" reply at most: it must fit the control socket's send
+ * buffer (about 208 KB by default) in one non-blocking send. */
+#define DETECTION_REPLY_MAX	(160u << 10)
 /* Kernel lookups (interfaces, neighbour, conntrack) per second at most;
  * a flood of detections past that is logged without them. */
 #define DETECTION_LOOKUPS_PER_S	200
@@ -94,8 +97,10 @@ struct detection_history {
 
 void detection_history_add(struct detection_history *h, const struct detection *d);
 
-/* {"detections":[...]} oldest first, malloc'd; NULL when out of memory. */
-char *detection_history_json(const struct detection_history *h);
+/* {"omitted":N,"detections":[...]} oldest first, malloc'd, at most
+ * max_bytes long: the N oldest are left out when all would not fit.
+ * NULL when out of memory. */
+char *detection_history_json(const struct detection_history *h, size_t max_bytes);
 
 /* What the control thread keeps for detections: its lookups, the
  * history, the counters and the detect-exec hand-over. */

@@ -275,25 +275,44 @@ static void test_history(void **state)
 	char *txt;
 
 	(void)state;
-	txt = detection_history_json(&h);
-	assert_string_equal(txt, "{\"detections\":[]}");
+	txt = detection_history_json(&h, DETECTION_REPLY_MAX);
+	assert_string_equal(txt, "{\"omitted\":0,\"detections\":[]}");
 	free(txt);
 	for (uint32_t i = 0; i < DETECTION_HISTORY + 5; i++) {
 		d.ev.packet_index = i;
 		snprintf(d.host, sizeof(d.host), "host-%u-with-a-rather-long-name-to-fill-the-line", i);
 		detection_history_add(&h, &d);
 	}
-	txt = detection_history_json(&h);
+	txt = detection_history_json(&h, DETECTION_REPLY_MAX);
+	assert_true(strlen(txt) <= DETECTION_REPLY_MAX);
 	doc = json_loads(txt, 0, NULL);
 	free(txt);
 	assert_non_null(doc);
 	list = json_object_get(doc, "detections");
 	assert_int_equal(json_array_size(list), DETECTION_HISTORY);
+	assert_int_equal(json_integer_value(json_object_get(doc, "omitted")), 0);
 	/* oldest first: the 5 oldest were pushed out */
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "packet")), 5);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, DETECTION_HISTORY - 1),
 							    "packet")), DETECTION_HISTORY + 4);
 	json_decref(doc);
+	/* a smaller cap: the oldest give way, the newest stay, the count is said */
+	txt = detection_history_json(&h, 4000);
+	assert_true(strlen(txt) <= 4000);
+	doc = json_loads(txt, 0, NULL);
+	free(txt);
+	assert_non_null(doc);
+	list = json_object_get(doc, "detections");
+	assert_true(json_array_size(list) > 0 && json_array_size(list) < DETECTION_HISTORY);
+	assert_int_equal(json_integer_value(json_object_get(doc, "omitted")) +
+			 (json_int_t)json_array_size(list), DETECTION_HISTORY);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(list,
+						json_array_size(list) - 1), "packet")),
+			 DETECTION_HISTORY + 4);
+	json_decref(doc);
+	txt = detection_history_json(&h, 10);	/* nothing fits */
+	assert_string_equal(txt, "{\"omitted\":256,\"detections\":[]}");
+	free(txt);
 }
 
 /* The launcher forked, a real program run with the line on stdin, the

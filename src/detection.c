@@ -100,7 +100,13 @@ void detection_build(struct detection *d, const struct detect_event *e, struct n
 			COUNTER_INC(ctr->hosts_named);
 		}
 	}
+	/* The packet as queued may already be translated (a forwarded
+	 * port: the destination is the LAN address): conntrack then knows
+	 * it reversed, as the reply tuple. */
 	ret = netinfo_conntrack(ni, e->family, e->l4, e->saddr, e->daddr, e->sport, e->dport, &o, &r);
+	if (ret == -ENOENT)
+		ret = netinfo_conntrack(ni, e->family, e->l4, e->daddr, e->saddr, e->dport, e->sport,
+					&o, &r);
 	if (ret == 0) {
 		nat_from_tuples(d, lan, lan_port, &o, &r);
 		if (d->nat == NAT_TRANSLATED)

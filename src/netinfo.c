@@ -257,8 +257,7 @@ int netinfo_conntrack(struct netinfo *n, int family, int l4, const uint8_t *src,
 	nfg->nfgen_family = family == 6 ? AF_INET6 : AF_INET;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
-	/* The kernel finds the entry by either of its tuples: the packet's
-	 * own addresses do, whichever way it went. */
+	/* The kernel finds the entry by either of its tuples. */
 	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
 	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
 	mnl_attr_put(nlh, family == 6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, alen, src);

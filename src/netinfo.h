@@ -48,9 +48,9 @@ int netinfo_ifname(struct netinfo *n, uint32_t ifindex, int64_t now_s, char name
 int netinfo_neigh(struct netinfo *n, int family, const uint8_t *addr, uint32_t ifindex,
 		  uint8_t mac[6]);
 
-/* The conntrack entry a packet (src:sport -> dst:dport, l4 IPPROTO_*)
- * belongs to, in either direction: 0 with its original and reply tuples,
- * -ENOENT when there is none, another -errno when the lookup failed. */
+/* The conntrack entry one of whose tuples is src:sport -> dst:dport (l4
+ * IPPROTO_*), original or reply: 0 with both tuples, -ENOENT when there
+ * is none, another -errno when the lookup failed. */
 int netinfo_conntrack(struct netinfo *n, int family, int l4, const uint8_t *src,
 		      const uint8_t *dst, uint16_t sport, uint16_t dport,
 		      struct netinfo_tuple *orig, struct netinfo_tuple *reply);

@@ -18,6 +18,10 @@
 #   4. the hook's standard input holding the detection as one JSON
 #      object, the hook running without the seccomp filter and without
 #      CAP_NET_ADMIN; stats count the run.
+#   5. a forwarded port (DNAT to the LAN host): a handshake from the WAN
+#      names the LAN host as the destination, its MAC from the neighbour
+#      table (the packet's own is the router's peer on the WAN side) and
+#      the public end as the router's forwarded port.
 # Each check prints a RESULT line.
 #
 # Needs root. Without root or namespaces it fails loudly, or skips (77) when
@@ -37,6 +41,10 @@ PUBLIC=10.71.2.1          # the router's WAN address: the masquerade's source
 # port is a translation, never the LAN port by chance.
 NAT_PORT_MIN=20000
 NAT_PORT_MAX=20099
+# Section 5: forwarded to the LAN host's second address (the pair of its
+# first and the server is banned by section 1), which has a lease too.
+FWD_PORT=6889
+FWD_HOST=lanbox-2
 
 failures=0
 
@@ -51,6 +59,10 @@ lab_sink_start "$BT_PORT" || fail "sink did not start"
 ip -n "$LAB_CLIENT" link set c0 address "$LAN_MAC"
 lab_exec router nft -f - <<NFT || fail "cannot set up the masquerade"
 table ip lab_nat {
+	chain pre {
+		type nat hook prerouting priority dstnat;
+		iifname "r1" tcp dport $FWD_PORT dnat to $(lab_client_addr 1 4)
+	}
 	chain post {
 		type nat hook postrouting priority srcnat;
 		oifname "r1" meta l4proto { tcp, udp } masquerade to :$NAT_PORT_MIN-$NAT_PORT_MAX
@@ -63,7 +75,9 @@ lab_probe || fail "no route from client to server"
 addr=$(lab_client_addr 0 4)
 printf '%s %s %s %s 01:%s\n' "$(( $(date +%s) + 3600 ))" "$LAN_MAC" "$addr" "$LAN_HOST" "$LAN_MAC" \
 	>"$LAB_TMP/dhcp.leases"
-# A line for another device first, with the same address: the MAC decides.
+printf '%s %s %s %s *\n' "$(( $(date +%s) + 3600 ))" "$LAN_MAC" "$(lab_client_addr 1 4)" "$FWD_HOST" \
+	>>"$LAB_TMP/dhcp.leases"
+# A line for another device, with the first address: the MAC decides.
 printf '%s 02:00:5e:71:01:99 %s otherbox *\n' "$(( $(date +%s) + 60 ))" "$addr" >>"$LAB_TMP/dhcp.leases"
 cat >"$LAB_TMP/hook.sh" <<HOOK
 #!/bin/sh
@@ -181,6 +195,38 @@ stats=$(lab_stats)
 runs=$(echo "$stats" | lab_jget detections exec runs)
 echo "RESULT stats detections: $(echo "$stats" | "$LAB_PYTHON" -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["detections"]))')"
 [ "$runs" -ge 1 ] || check_fail "stats detections.exec.runs is $runs"
+
+# ---- 5. a forwarded port: the LAN end is the destination -----------------------
+addr=$(lab_client_addr 1 4)
+ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" "$LAB_TRAFFIC" sink --bind "$addr" --port "$FWD_PORT" \
+	--lifetime 900 >>"$LAB_TMP/lansink.log" 2>&1 &
+LAB_PIDS="$LAB_PIDS $!"
+lab_wait_file "$LAB_TMP/lansink.log" '^sink ready' 5 "$!" || fail "LAN sink did not start"
+out=$(ip netns exec "$LAB_SERVER" "$LAB_PYTHON" "$LAB_TRAFFIC" bt --source "$LAB_SERVER4" \
+	--dest "$PUBLIC" --port "$FWD_PORT" --seed 7 --hold 1) || fail "forwarded handshake client: $out"
+echo "$out"
+lab_wait_file "$LAB_TMP/detect.log" "\"lan\":\"$addr:$FWD_PORT\"" 10 "$LAB_DAEMON_PID" ||
+	fail "no detection of the forwarded handshake"
+fwd=$(grep -m1 "\"lan\":\"$addr:$FWD_PORT\"" "$LAB_TMP/detect.log")
+echo "RESULT forwarded port: $fwd"
+"$LAB_PYTHON" - "$fwd" "$addr:$FWD_PORT" "$LAN_MAC" "$FWD_HOST" "$PUBLIC:$FWD_PORT" <<'PY' ||
+import json, sys
+d = json.loads(sys.argv[1])
+want = {"lan": sys.argv[2], "mac": sys.argv[3], "mac_from": "neighbour", "host": sys.argv[4],
+        "in": "r1", "out": "r0", "nat_status": "translated"}
+bad = ["%s is %r, expected %r" % (k, d.get(k), v) for k, v in want.items() if d.get(k) != v]
+if (d.get("nat") or {}).get("public") != sys.argv[5]:
+    bad.append("nat is %r, expected public %s" % (d.get("nat"), sys.argv[5]))
+for b in bad:
+    print("FAIL: forwarded port: " + b)
+sys.exit(1 if bad else 0)
+PY
+	failures=$((failures + 1))
+st=0
+"$BTBLOCKCTL" who "$PUBLIC:$FWD_PORT" --log "$LAB_TMP/detect.log" | grep -F "$addr:$FWD_PORT" |
+	grep -qF "$FWD_HOST" || st=$?
+echo "RESULT who $PUBLIC:$FWD_PORT (forwarded): $st"
+[ "$st" = 0 ] || check_fail "who $PUBLIC:$FWD_PORT does not name $addr:$FWD_PORT and $FWD_HOST"
 
 lab_daemon_kill -TERM
 lab_exec router "$BTBLOCKD_FIREWALL" down || check_fail "btblockd-firewall down failed"

@@ -1,14 +1,16 @@
 /* btblockctl.c - the command line client of btblockd: stats, top, prometheus, reload, version,
- * bans, unban. */
+ * bans, unban, detections and who. */
 #include "sysincl.h"
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <jansson.h>
 #include "bans_cmd.h"
+#include "who.h"
 
 #define CTL_DEFAULT_SOCKET "/run/btblockd.sock"
 #define CTL_DEFAULT_PIDFILE "/run/btblockd.pid"
+#define CTL_DEFAULT_CONFIG "/etc/btblockd.conf"
 /* Tried in turn when the defaults do not exist and no path was given:
  * where the shipped systemd unit puts them (its RuntimeDirectory, because
  * ProtectSystem=strict leaves the rest of /run read-only), and where the
@@ -28,8 +30,10 @@ static const char *const ctl_pidfile_fallbacks[] = {
 
 enum ctl_exit { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
-enum ctl_command { CMD_NONE, CMD_STATS, CMD_TOP, CMD_PROMETHEUS, CMD_RELOAD, CMD_VERSION,
-		   CMD_BANS, CMD_UNBAN };
+enum ctl_command {
+	CMD_NONE, CMD_STATS, CMD_TOP, CMD_PROMETHEUS, CMD_RELOAD, CMD_VERSION, CMD_BANS, CMD_UNBAN,
+	CMD_DETECTIONS, CMD_WHO
+};
 
 struct ctl_options {
 	enum ctl_command command;
@@ -40,9 +44,13 @@ struct ctl_options {
 	int timeout_ms;
 	int table;		/* stats --table */
 	long count;		/* top --count, 0: until interrupted */
+	int json;		/* bans and detections --json */
+	const char *who;	/* who ADDR:PORT */
+	const char *at;		/* who --at TIME */
+	const char *log;	/* who --log FILE */
+	long window_s;		/* who --window SECONDS */
 	int help;
 	int version;
-	int json;		/* bans --json */
 	const char *unban;	/* unban ADDR */
 	struct addrspec spec;	/* unban: ADDR parsed */
 	uint32_t marks[3];	/* unban --mark-mask, --mark-block, --mark-reject; 0: not given */
@@ -63,6 +71,12 @@ static void usage(FILE *out)
 		"  bans [--json]          banned address pairs and their time left (kernel)\n"
 		"  unban ADDR[/LEN]       lift the bans naming ADDR, clear its blocked connections\n"
 		"                         and make btblockd forget its flows and endpoints\n"
+		"  detections [--json]    the last detections: LAN device, MAC, host name, NAT\n"
+		"  who ADDR:PORT [--at TIME] [--window SECONDS] [--log FILE]\n"
+		"                         the LAN device that was ADDR:PORT (a public address\n"
+		"                         and port from an abuse notice) in the detection log;\n"
+		"                         TIME: 2026-12-03T10:15:00Z, \"2026-12-03 11:15\" (local)\n"
+		"                         or unix seconds; matches within SECONDS (default 600)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH      control socket (default " CTL_DEFAULT_SOCKET ")\n"
@@ -74,7 +88,8 @@ static void usage(FILE *out)
 		"  -h, --help             show this help and exit\n"
 		"  -V, --version          show the version of btblockctl and exit\n"
 		"\n"
-		"Exit status: 0 success, 1 btblockd not reachable or an error, 2 usage error.\n"
+		"Exit status: 0 success, 1 btblockd not reachable or an error (who: nothing\n"
+		"found), 2 usage error.\n"
 		"bans and unban read and change the kernel's tables: they need root\n"
 		"(CAP_NET_ADMIN); unban without btblockd running does the kernel part only.\n");
 }
@@ -112,6 +127,7 @@ static enum ctl_command command_from_name(const char *name)
 		{ "stats", CMD_STATS }, { "top", CMD_TOP }, { "prometheus", CMD_PROMETHEUS },
 		{ "reload", CMD_RELOAD }, { "version", CMD_VERSION },
 		{ "bans", CMD_BANS }, { "unban", CMD_UNBAN },
+		{ "detections", CMD_DETECTIONS }, { "who", CMD_WHO },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -166,6 +182,7 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 		.socket_fallbacks = ctl_socket_fallbacks,
 		.pidfile_fallbacks = ctl_pidfile_fallbacks,
 		.timeout_ms = CTL_DEFAULT_TIMEOUT_MS,
+		.window_s = WHO_DEFAULT_WINDOW_S,
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -179,6 +196,10 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 					return usage_error("unban needs an IPv4 or IPv6 address, "
 							   "optionally with /LEN", a);
 				o->unban = a;
+				continue;
+			}
+			if (o->command == CMD_WHO && !o->who) {
+				o->who = a;
 				continue;
 			}
 			if (o->command != CMD_NONE)
@@ -208,6 +229,19 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 			if (l <= 0 || l > 0xffffffffL || errno || *end)
 				return usage_error("a mark needs a number from 1 to 0xffffffff", v);
 			o->marks[k] = (uint32_t)l;
+		} else if (is_option(a, NULL, "--at", &n)) {
+			if (!(v = option_value(argc, argv, &i, n)) || !*v)
+				return usage_error("option needs a time", a);
+			o->at = v;
+		} else if (is_option(a, NULL, "--log", &n)) {
+			if (!(v = option_value(argc, argv, &i, n)) || !*v)
+				return usage_error("option needs a path", a);
+			o->log = v;
+		} else if (is_option(a, NULL, "--window", &n)) {
+			v = option_value(argc, argv, &i, n);
+			if (parse_long(v, 0, 7 * 86400, &l) < 0)
+				return usage_error("--window needs a number of seconds from 0 to 604800", v);
+			o->window_s = l;
 		} else if (is_option(a, "-s", "--socket", &n)) {
 			if (!(v = option_value(argc, argv, &i, n)) || !*v)
 				return usage_error("option needs a path", a);
@@ -238,13 +272,18 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 		return 0;
 	if (o->command == CMD_NONE)
 		return usage_error("a command is needed: stats, top, prometheus, reload, version, "
-				   "bans or unban", NULL);
+				   "bans, unban, detections or who", NULL);
+	if ((o->at || o->log || o->window_s != WHO_DEFAULT_WINDOW_S) && o->command != CMD_WHO)
+		return usage_error("--at, --log and --window go with the who command only", NULL);
+	if (o->command == CMD_WHO && !o->who)
+		return usage_error("who needs the address and port of the notice, e.g. "
+				   "who 203.0.113.5:40000", NULL);
 	if (o->table && o->command != CMD_STATS)
 		return usage_error("--table goes with the stats command only", NULL);
 	if (count_given && o->command != CMD_TOP)
 		return usage_error("--count goes with the top command only", NULL);
-	if (o->json && o->command != CMD_BANS)
-		return usage_error("--json goes with the bans command only", NULL);
+	if (o->json && o->command != CMD_BANS && o->command != CMD_DETECTIONS)
+		return usage_error("--json goes with the bans and detections commands only", NULL);
 	if ((o->marks[0] || o->marks[1] || o->marks[2]) && o->command != CMD_UNBAN)
 		return usage_error("--mark-* options go with the unban command only", NULL);
 	if (o->command == CMD_UNBAN && !o->unban)
@@ -938,6 +977,49 @@ static void prom_ruleset(const json_t *rs, FILE *out)
 /* Counters and gauges of every numeric field of every queue, labelled by
  * queue; the per-detector blocked flows; uptime, mode and version. Totals
  * are left out: they are sums of the per-queue series. */
+/* The "detections" object: how detections were named, and detect-exec. */
+static void prom_detections(const json_t *d, FILE *out)
+{
+	static const struct {
+		const char *key, *sub, *metric, *type, *help;
+	} m[] = {
+		{ "nat_translated", NULL, "btblockd_detections_nat_translated_total", "counter",
+		  "Detections whose NAT mapping conntrack gave." },
+		{ "nat_untranslated", NULL, "btblockd_detections_nat_untranslated_total", "counter",
+		  "Detections whose LAN end conntrack showed untranslated." },
+		{ "nat_no_entry", NULL, "btblockd_detections_nat_no_entry_total", "counter",
+		  "Detections without a conntrack entry." },
+		{ "nat_errors", NULL, "btblockd_detections_nat_errors_total", "counter",
+		  "Conntrack lookups that failed." },
+		{ "hosts_named", NULL, "btblockd_detections_hosts_named_total", "counter",
+		  "Detections given a DHCP host name." },
+		{ "lookups_skipped", NULL, "btblockd_detections_lookups_skipped_total", "counter",
+		  "Detections logged without lookups (over 200 a second)." },
+		{ "lease_entries", NULL, "btblockd_detections_lease_entries", "gauge",
+		  "Entries read from the DHCP lease files." },
+		{ "exec", "runs", "btblockd_detect_exec_runs_total", "counter",
+		  "detect-exec programs started." },
+		{ "exec", "failures", "btblockd_detect_exec_failures_total", "counter",
+		  "detect-exec programs that could not start or exited non-zero." },
+		{ "exec", "suppressed", "btblockd_detect_exec_suppressed_total", "counter",
+		  "Detections not handed to the detect-exec program." },
+	};
+
+	if (!json_is_object(d))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+		const json_t *v = json_object_get(d, m[i].key);
+
+		if (m[i].sub)
+			v = json_is_object(v) ? json_object_get(v, m[i].sub) : NULL;
+		if (!prom_is_number(v))
+			continue;
+		prom_family_head(out, m[i].metric, m[i].type, m[i].help);
+		fprintf(out, "%s ", m[i].metric);
+		prom_value(out, v);
+	}
+}
+
 static int render_prometheus(const json_t *doc, FILE *out)
 {
 	static struct prom_family fam[PROM_FAMILIES_MAX];
@@ -1024,6 +1106,7 @@ static int render_prometheus(const json_t *doc, FILE *out)
 	}
 	if (json_is_object(rs))
 		prom_ruleset(rs, out);
+	prom_detections(json_object_get(doc, "detections"), out);
 	return 0;
 }
 
@@ -1177,6 +1260,187 @@ static int cmd_unban(const struct ctl_options *o)
 	return status ? CTL_FAIL : CTL_OK;
 }
 
+/* ---- detections and who ------------------------------------------------ */
+
+static const char *jstr_or(const json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = jstr(obj, key, NULL);
+
+	return s && *s ? s : dflt;
+}
+
+static const char *nat_public(const json_t *d)
+{
+	return jstr_or(json_object_get(d, "nat"), "public", "-");
+}
+
+/* One detection per line, the columns an abuse notice needs. */
+static void render_detection_header(FILE *out)
+{
+	fprintf(out, "%-24s %-22s %-17s %-16s %-22s %-22s %-10s %-14s %s\n", "TIME", "LAN",
+		"MAC", "HOST", "PUBLIC", "REMOTE", "IN>OUT", "DETECTOR", "ACTION");
+}
+
+static void render_detection(const json_t *d, FILE *out)
+{
+	char ifs[40];
+
+	snprintf(ifs, sizeof(ifs), "%s>%s", jstr_or(d, "in", "-"), jstr_or(d, "out", "-"));
+	fprintf(out, "%-24s %-22s %-17s %-16s %-22s %-22s %-10s %-14s %s\n",
+		jstr_or(d, "time", "?"), jstr_or(d, "lan", "(none protected)"), jstr_or(d, "mac", "-"),
+		jstr_or(d, "host", "-"), nat_public(d), jstr_or(d, "remote", jstr_or(d, "dst", "-")),
+		ifs, jstr_or(d, "detector", "?"), jstr_or(d, "action", "?"));
+}
+
+static int cmd_detections(const struct ctl_options *o)
+{
+	char err[CTL_ERR_MAX];
+	json_t *doc = ctl_request(o, "detections", err, sizeof(err));
+	const json_t *list, *d;
+	size_t i;
+
+	if (!doc) {
+		fprintf(stderr, "btblockctl: %s\n", err);
+		return CTL_FAIL;
+	}
+	list = json_object_get(doc, "detections");
+	if (!json_is_array(list)) {
+		fprintf(stderr, "btblockctl: btblockd sent no detections list\n");
+		json_decref(doc);
+		return CTL_FAIL;
+	}
+	if (o->json) {
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+	} else {
+		render_detection_header(stdout);
+		json_array_foreach(list, i, d)
+			render_detection(d, stdout);
+		if (jint(doc, "omitted") > 0)
+			printf("(%" JSON_INTEGER_FORMAT " older detections left out; "
+			       "the detection log has them)\n", jint(doc, "omitted"));
+	}
+	json_decref(doc);
+	return fflush(stdout) == 0 && !ferror(stdout) ? CTL_OK : CTL_FAIL;
+}
+
+/* The detection log's path: the daemon's (stats), else the config file's
+ * detect-log line. NULL when neither says. */
+static char *who_log_path(const struct ctl_options *o)
+{
+	char err[CTL_ERR_MAX], line[4200];
+	json_t *doc = ctl_request(o, "stats", err, sizeof(err));
+	char *path = NULL;
+	FILE *f;
+
+	if (doc) {
+		const char *p = jstr(json_object_get(doc, "detect_log"), "path", NULL);
+
+		if (p && *p)
+			path = strdup(p);
+		json_decref(doc);
+		if (path)
+			return path;
+	}
+	f = fopen(CTL_DEFAULT_CONFIG, "re");
+	if (!f)
+		return NULL;
+	while (!path && fgets(line, sizeof(line), f)) {
+		char *v = line + strspn(line, " \t");
+
+		if (strncmp(v, "detect-log", 10) != 0 || (v[10] != ' ' && v[10] != '\t'))
+			continue;
+		v += 10 + strspn(v + 10, " \t");
+		v[strcspn(v, "\r\n")] = '\0';
+		while (*v && (v[strlen(v) - 1] == ' ' || v[strlen(v) - 1] == '\t'))
+			v[strlen(v) - 1] = '\0';
+		if (*v)
+			path = strdup(v);
+	}
+	fclose(f);
+	return path;
+}
+
+/* Search one file; returns the matches printed, or -1 when unreadable. */
+static int who_search(const char *path, const struct who_query *q, int *header, FILE *out)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int found = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		int64_t ms;
+		json_t *d;
+
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		if (who_match_line(line, q, &ms) != 1)
+			continue;
+		d = json_loads(line, 0, NULL);
+		if (!d)
+			continue;
+		if (!*header) {
+			render_detection_header(out);
+			*header = 1;
+		}
+		render_detection(d, out);
+		json_decref(d);
+		found++;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+static int cmd_who(const struct ctl_options *o)
+{
+	struct who_query q = { .window_s = o->window_s };
+	char *path, rotated[4200];
+	int header = 0, found = 0, readable = 0, r;
+
+	if (who_parse_endpoint(o->who, &q.ep) < 0)
+		return usage_error("not an address and port such as 203.0.113.5:40000 or "
+				   "[2001:db8::5]:40000", o->who);
+	if (o->at) {
+		if (who_parse_time(o->at, &q.at_s) < 0)
+			return usage_error("not a time such as 2026-12-03T10:15:00Z, "
+					   "\"2026-12-03 11:15\" or unix seconds", o->at);
+		q.have_time = 1;
+	}
+	path = o->log ? strdup(o->log) : who_log_path(o);
+	if (!path) {
+		fprintf(stderr, "btblockctl: no detection log: btblockd is not reachable and %s "
+			"has no detect-log line; give one with --log FILE\n", CTL_DEFAULT_CONFIG);
+		return CTL_FAIL;
+	}
+	/* The rotated file first: its lines are the older ones. */
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	r = who_search(rotated, &q, &header, stdout);
+	if (r >= 0) {
+		found += r;
+		readable++;
+	}
+	r = who_search(path, &q, &header, stdout);
+	if (r >= 0) {
+		found += r;
+		readable++;
+	} else {
+		fprintf(stderr, "btblockctl: cannot read the detection log %s: %s\n", path,
+			strerror(errno));
+	}
+	if (readable && !found)
+		fprintf(stderr, "btblockctl: no detection of %s%s%s in %s%s\n", o->who,
+			o->at ? " near " : "", o->at ? o->at : "", path,
+			readable > 1 ? " and its .1" : "");
+	free(path);
+	fflush(stdout);
+	return found ? CTL_OK : CTL_FAIL;
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static int cmd_query(const struct ctl_options *o)
@@ -1243,6 +1507,10 @@ int main(int argc, char **argv)
 		return bans_list(o.json, stdout) ? CTL_FAIL : CTL_OK;
 	case CMD_UNBAN:
 		return cmd_unban(&o);
+	case CMD_DETECTIONS:
+		return cmd_detections(&o);
+	case CMD_WHO:
+		return cmd_who(&o);
 	default:
 		return cmd_query(&o);
 	}

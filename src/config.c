@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include "config.h"
+#include "leases.h"
 #include "log.h"
 
 enum opt_id {
@@ -47,6 +48,9 @@ enum opt_id {
 	OPT_DETECT_SYSLOG,
 	OPT_DETECT_LOG_RATE,
 	OPT_DETECT_LOG_MAX_SIZE,
+	OPT_DHCP_LEASES,
+	OPT_DETECT_EXEC,
+	OPT_DETECT_EXEC_RATE,
 	OPT_CONTROL_GROUP,
 	OPT_CONTROL_MODE,
 	OPT_USER,
@@ -157,6 +161,14 @@ static const struct opt_def opt_table[] = {
 	{ "detect-log-max-size", OPT_DETECT_LOG_MAX_SIZE, 0, required_argument, 1, "N",
 	  "rotate the detection log to PATH.1 past N bytes, 0: never (default 10485760)",
 	  U32(detect_log_max_size, 0, UINT32_MAX, "bytes") },
+	{ "dhcp-leases", OPT_DHCP_LEASES, 0, required_argument, 1, "LIST",
+	  "DHCP lease files naming LAN hosts in detections, or none "
+	  "(default " LEASES_DEFAULT_PATHS ")", NO_RANGE },
+	{ "detect-exec", OPT_DETECT_EXEC, 0, required_argument, 1, "PROGRAM",
+	  "run PROGRAM per detection, the detection as JSON on its standard input", NO_RANGE },
+	{ "detect-exec-rate", OPT_DETECT_EXEC_RATE, 0, required_argument, 1, "N",
+	  "at most N detect-exec runs per minute, the rest counted (default 30)",
+	  U32(detect_exec_rate, 1, 6000, "runs per minute") },
 	{ "fail-open", OPT_FAIL_OPEN, 0, no_argument, 1, NULL,
 	  "accept packets when a queue is full (default)", NO_RANGE },
 	{ "fail-closed", OPT_FAIL_CLOSED, 0, no_argument, 1, NULL,
@@ -236,6 +248,8 @@ void config_defaults(struct btb_config *c)
 	c->mark_reject_flow = 0x00b40000;
 	c->detect_log_rate = 50;
 	c->detect_log_max_size = 10u << 20;
+	snprintf(c->dhcp_leases, sizeof(c->dhcp_leases), "%s", LEASES_DEFAULT_PATHS);
+	c->detect_exec_rate = 30;
 	c->control_mode = 0660;
 	c->stall_timeout_s = 5;
 }
@@ -581,6 +595,21 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 	case OPT_DETECT_LOG:
 		if (copy_path(c->detect_log, sizeof(c->detect_log), value) < 0)
 			goto bad_path;
+		return 0;
+	case OPT_DHCP_LEASES:
+		if (leases_check_list(value) < 0) {
+			snprintf(want, wantlen, "none, or a comma-separated list of at most %d paths "
+				 "of 1 to %zu bytes", LEASES_MAX_FILES,
+				 sizeof(((struct lease_file *)0)->path) - 1);
+			return -1;
+		}
+		snprintf(c->dhcp_leases, sizeof(c->dhcp_leases), "%s", value);
+		return 0;
+	case OPT_DETECT_EXEC:
+		if (value[0] != '/' || copy_path(c->detect_exec, sizeof(c->detect_exec), value) < 0) {
+			snprintf(want, wantlen, "an absolute path of 1 to %d bytes", CONFIG_PATH_MAX - 1);
+			return -1;
+		}
 		return 0;
 	case OPT_PROTECTED_PREFIX:
 		if (protect_parse(&c->engine.protect, value) < 0) {

@@ -59,6 +59,9 @@ struct btb_config {
 	int detect_syslog;
 	uint32_t detect_log_rate;	/* lines per second */
 	uint32_t detect_log_max_size;	/* bytes before PATH becomes PATH.1; 0: no cap */
+	char dhcp_leases[CONFIG_PATH_MAX];	/* lease files, comma-separated, or "none" */
+	char detect_exec[CONFIG_PATH_MAX];	/* program run per detection; empty: none */
+	uint32_t detect_exec_rate;	/* its runs per minute at most */
 
 	int show_help;
 	int show_version;

@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "control.h"
+#include "detect_exec.h"
 #include "detect_log.h"
 #include "forget.h"
+#include "detection.h"
 #include "log.h"
 #include "ruleset.h"
 #include "worker.h"
@@ -131,6 +133,8 @@ char *control_dispatch(struct control *c, const char *line)
 						      "busy", (json_int_t)c->busy,
 						      "overlong", (json_int_t)c->overlong,
 						      "timeouts", (json_int_t)c->timeouts));
+		if (doc && c->detections)
+			json_object_set_new(doc, "detections", detection_sink_stats(c->detections));
 		return json_reply(doc);
 	}
 	if (strcmp(line, "version") == 0)
@@ -139,9 +143,12 @@ char *control_dispatch(struct control *c, const char *line)
 		return json_reply(forget_command(c->workers, c->nworkers,
 						 c->nworkers ? c->workers[0].cfg : NULL, line + 7,
 						 FORGET_WAIT_MS));
+	if (strcmp(line, "detections") == 0)
+		return c->detections ? detection_history_json(&c->detections->hist, DETECTION_REPLY_MAX)
+				     : strdup("{\"omitted\":0,\"detections\":[]}");
 	if (strcmp(line, "help") == 0)
-		return json_reply(json_pack("{s:[s,s,s,s]}", "commands", "stats", "version", "forget",
-					    "help"));
+		return json_reply(json_pack("{s:[s,s,s,s,s]}", "commands", "stats", "version", "forget",
+					    "detections", "help"));
 	/* Echo a printable prefix only: the line may be anything. */
 	for (i = 0; i < sizeof(shown) - 1 && line[i]; i++)
 		shown[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
@@ -256,9 +263,13 @@ static void drain_detections(struct control *c)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (__atomic_exchange_n(&c->reopen_requested, 0, __ATOMIC_ACQ_REL) && c->detect_log)
 		detect_log_reopen(c->detect_log);
+	if (c->detections && c->detections->exec)
+		detect_exec_poll(c->detections->exec);
 	for (unsigned i = 0; i < c->nworkers; i++)
 		while (detect_ring_pop(&c->workers[i].detections, &e))
-			if (c->detect_log)
+			if (c->detections)
+				detection_sink_handle(c->detections, &e, c->detect_log, ts.tv_sec);
+			else if (c->detect_log)
 				detect_log_write(c->detect_log, &e, (uint64_t)ts.tv_sec);
 }
 

@@ -164,6 +164,16 @@ void detect_log_write(struct detect_log *l, const struct detect_event *e, uint64
 
 	if (!l->file && !l->use_syslog)
 		return;
+	detect_log_format(e, line, sizeof(line));
+	detect_log_write_line(l, line, now_s);
+}
+
+void detect_log_write_line(struct detect_log *l, const char *event_line, uint64_t now_s)
+{
+	char line[128];
+
+	if (!l->file && !l->use_syslog)
+		return;
 	if (now_s != l->window_s) {
 		if (l->suppressed) {
 			snprintf(line, sizeof(line), "{\"suppressed\":%" PRIu64 ",\"rate\":%u}",
@@ -180,8 +190,7 @@ void detect_log_write(struct detect_log *l, const struct detect_event *e, uint64
 		return;
 	}
 	l->used++;
-	detect_log_format(e, line, sizeof(line));
-	emit(l, line);
+	emit(l, event_line);
 	COUNTER_INC(l->written);
 }
 

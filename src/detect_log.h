@@ -20,7 +20,16 @@ struct detect_event {
 	uint8_t action;			/* enum detect_action */
 	const char *detector;		/* static name */
 	uint32_t packet_index;		/* packet of the flow that decided it */
+	uint32_t indev, outdev;		/* the packet's interface indexes (0: none) */
+	uint8_t lan;			/* DETECT_LAN_* bits: which end is protected */
+	uint8_t hwaddr_len;		/* bytes in hwaddr (0: the packet had none) */
+	uint8_t hwaddr[8];		/* the packet's source hardware address */
 };
+
+/* detect_event.lan: the packet's source or destination is on the
+ * protected side (the test the engine fixes a flow's sides with). */
+#define DETECT_LAN_SRC	0x01
+#define DETECT_LAN_DST	0x02
 
 /* Single producer (one worker), single consumer (the control thread). */
 struct detect_ring {
@@ -63,6 +72,9 @@ int detect_log_reopen(struct detect_log *l);
  * A line that would take the file past max_size first renames it to
  * PATH.1 (replacing the older one) and starts a new file. */
 void detect_log_write(struct detect_log *l, const struct detect_event *e, uint64_t now_s);
+
+/* The same for a line formatted elsewhere (detection.c). */
+void detect_log_write_line(struct detect_log *l, const char *line, uint64_t now_s);
 
 /* Format an event as one JSON object (no newline) into buf; returns its length. */
 int detect_log_format(const struct detect_event *e, char *buf, size_t size);

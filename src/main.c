@@ -6,7 +6,11 @@
 #include <sys/stat.h>
 #include "config.h"
 #include "control.h"
+#include "detect_exec.h"
 #include "detect_log.h"
+#include "detection.h"
+#include "leases.h"
+#include "netinfo.h"
 #include "pcap_replay.h"
 #include "log.h"
 #include "privs.h"
@@ -24,6 +28,10 @@ struct daemon {
 	struct stats_info info;
 	struct detect_log detect_log;
 	struct ruleset ruleset;	/* read by the control thread */
+	struct netinfo netinfo;	/* asked by the control thread */
+	struct leases leases;	/* read by the control thread */
+	struct detect_exec exec;
+	struct detection_sink sink;	/* the control thread's */
 	int pidfile_fd;
 	int ready_fd;		/* write end of the pipe the parent waits on */
 	uid_t uid;		/* --user, looked up before anything is opened */
@@ -173,6 +181,9 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
 	    next.seccomp != d->cfg.seccomp ||
+	    strcmp(next.dhcp_leases, d->cfg.dhcp_leases) != 0 ||
+	    strcmp(next.detect_exec, d->cfg.detect_exec) != 0 ||
+	    next.detect_exec_rate != d->cfg.detect_exec_rate ||
 	    next.nprotect_ifaces != d->cfg.nprotect_ifaces ||
 	    memcmp(next.protect_ifaces, d->cfg.protect_ifaces, sizeof(next.protect_ifaces)) != 0)
 		LOG(LOG_WARNING, "reload: only the log level and stall timeout change without a restart; "
@@ -250,6 +261,9 @@ static void shutdown_all(struct daemon *d)
 	d->workers = NULL;
 	detect_log_close(&d->detect_log);
 	ruleset_close(&d->ruleset);	/* its reader, the control thread, is gone */
+	netinfo_close(&d->netinfo);
+	leases_free(&d->leases);
+	detect_exec_stop(&d->exec);
 	pidfile_remove(d);
 }
 
@@ -263,6 +277,7 @@ int main(int argc, char *argv[])
 	int status;
 
 	d.pidfile_fd = -1;
+	d.exec.fd = -1;
 	d.ready_fd = -1;
 	if (config_load(&d.cfg, argc, argv, err, sizeof(err)) != CONFIG_OK) {
 		fprintf(stderr, "%s: %s\n", PACKAGE, err);
@@ -344,6 +359,25 @@ int main(int argc, char *argv[])
 	 * only sending and receiving on it remain for after start-up. */
 	if (ruleset_open(&d.ruleset, err, sizeof(err)) < 0)
 		LOG(LOG_WARNING, "%s; the stats will lack the ban counters", err);
+	/* Detections named: netlink sockets now (conntrack wants
+	 * CAP_NET_ADMIN, which the daemon keeps); the launcher of the
+	 * detect-exec program now, before the user and the filter change,
+	 * so that the program inherits neither. */
+	netinfo_open(&d.netinfo);
+	if (leases_init(&d.leases, d.cfg.dhcp_leases) < 0)
+		LOG(LOG_WARNING, "dhcp-leases %s: not a list of lease files", d.cfg.dhcp_leases);
+	d.sink = (struct detection_sink){ .ni = &d.netinfo, .ls = &d.leases, .leases_checked_s = -1 };
+	if (d.cfg.detect_exec[0]) {
+		if (detect_exec_start(&d.exec, d.cfg.detect_exec, d.cfg.detect_exec_rate,
+				      d.cfg.user[0] ? d.uid : 0, d.cfg.user[0] ? d.gid : 0,
+				      err, sizeof(err)) < 0) {
+			LOG(LOG_ERR, "%s", err);
+			report_ready(&d, 1);
+			shutdown_all(&d);
+			return EXIT_FAILURE;
+		}
+		d.sink.exec = &d.exec;
+	}
 	/* Everything that needs root is open: sockets, queues, pid file.
 	 * Drop it before the first thread exists, so every thread runs with
 	 * the reduced credentials and the filter (both are per thread). */
@@ -375,6 +409,7 @@ int main(int argc, char *argv[])
 	 * memory: flow tables and buffers are faulted in, RSS is final. */
 	for (unsigned i = 0; i < d.nworkers; i++)
 		worker_wait_ready(&d.workers[i]);
+	d.control.detections = &d.sink;
 	if (control_start(&d.control, &d.info, d.workers, d.nworkers, &d.detect_log,
 			  &d.ruleset) < 0) {
 		report_ready(&d, 1);

@@ -475,6 +475,16 @@ static void handle_packet_msg(struct queue *q, const struct nlmsghdr *nlh,
 		case NFQA_IFINDEX_OUTDEV:
 			p.outdev = attr_u32(attr);
 			break;
+		case NFQA_HWADDR:
+			if (len >= sizeof(struct nfqnl_msg_packet_hw)) {
+				const struct nfqnl_msg_packet_hw *hw = mnl_attr_get_payload(attr);
+
+				p.hwaddr = hw->hw_addr;
+				p.hwaddr_len = ntohs(hw->hw_addrlen);
+				if (p.hwaddr_len > sizeof(hw->hw_addr))
+					p.hwaddr_len = sizeof(hw->hw_addr);
+			}
+			break;
 		default:
 			break;
 		}

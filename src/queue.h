@@ -27,6 +27,8 @@ struct queue_packet {
 	uint32_t skb_info;		/* NFQA_SKB_INFO flags */
 	uint32_t mark;			/* the packet's mark (0 when it has none) */
 	uint32_t indev, outdev;		/* interface indexes (0 when absent) */
+	const uint8_t *hwaddr;		/* source hardware address (NULL when absent) */
+	uint16_t hwaddr_len;
 };
 
 /* The classifier's answer. */

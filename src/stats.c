@@ -204,8 +204,9 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 			"queues", queues);
 	if (doc && info->detect_log)
 		json_object_set_new(doc, "detect_log",
-				    json_pack("{s:I,s:I}",
+				    json_pack("{s:I,s:I,s:s}",
 					      "written", (json_int_t)COUNTER_GET(info->detect_log->written),
-					      "suppressed", (json_int_t)COUNTER_GET(info->detect_log->suppressed_total)));
+					      "suppressed", (json_int_t)COUNTER_GET(info->detect_log->suppressed_total),
+					      "path", info->detect_log->path));
 	return doc;
 }

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <linux/netfilter.h>
 #include "config.h"
+#include "detection.h"
 #include "log.h"
 #include "packet.h"
 #include "worker.h"
@@ -102,8 +103,9 @@ int worker_open(struct worker *w, unsigned index, const struct btb_config *cfg,
 	return queue_open(&w->q, w->queue_num, &p, err, errlen);
 }
 
-static void report_detection(struct worker *w, const struct pkt_view *view,
-			     const struct engine_result *r, enum detect_action action)
+static void report_detection(struct worker *w, const struct queue_packet *p,
+			     const struct pkt_view *view, const struct engine_result *r,
+			     enum detect_action action)
 {
 	struct detect_event e = {
 		.sport = view->sport,
@@ -121,6 +123,14 @@ static void report_detection(struct worker *w, const struct pkt_view *view,
 	e.wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	memcpy(e.saddr, view->saddr, sizeof(e.saddr));
 	memcpy(e.daddr, view->daddr, sizeof(e.daddr));
+	/* Who is who, for the control thread to name (detection.c). */
+	e.indev = p->indev;
+	e.outdev = p->outdev;
+	e.lan = detection_lan_sides(&w->engine.cfg.protect, view);
+	if (p->hwaddr && p->hwaddr_len <= sizeof(e.hwaddr)) {
+		e.hwaddr_len = (uint8_t)p->hwaddr_len;
+		memcpy(e.hwaddr, p->hwaddr, p->hwaddr_len);
+	}
 	detect_ring_push(&w->detections, &e);
 }
 
@@ -184,7 +194,7 @@ static void decide(struct worker *w, const struct queue_packet *p, const struct 
 		COUNTER_INC(w->ctr.bans_requested);
 	else
 		COUNTER_INC(w->ctr.flow_only_blocks);
-	report_detection(w, view, &r, action);
+	report_detection(w, p, view, &r, action);
 }
 
 /* The PKT_F_* bits of the protected side's interfaces the packet came

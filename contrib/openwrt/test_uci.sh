@@ -308,6 +308,9 @@ sed -e "s/option monitor '0'/option monitor 'yes'/" \
 	-e "s/option detect_log_max_size '1048576'/option detect_log_max_size '0'/" \
 	-e "s/option protected_interface ''/option protected_interface 'eth1,wlan0'/" \
 	-e "s|option protected_prefix ''|option protected_prefix '192.168.1.0/24,2001:db8::/48'|" \
+	-e "s|option dhcp_leases ''|option dhcp_leases '/tmp/dhcp.leases'|" \
+	-e "s|option detect_exec ''|option detect_exec '/usr/bin/notify'|" \
+	-e "s/option detect_exec_rate '30'/option detect_exec_rate '5'/" \
 	"$owrt/files/btblockd.config" >"$tmp/changed"
 UCI_CONFIG=$tmp/changed
 rm -f "$tmp/instance"
@@ -320,8 +323,11 @@ if [ -f "$tmp/instance" ] && grep -qx -- --monitor "$tmp/instance" &&
 	! grep -qx -- --detect-syslog "$tmp/instance" &&
 	grep -A1 -x -- --detect-log-max-size "$tmp/instance" | grep -qx '0' &&
 	grep -A1 -x -- --protected-interface "$tmp/instance" | grep -qx 'eth1,wlan0' &&
-	grep -A1 -x -- --protected-prefix "$tmp/instance" | grep -qx '192.168.1.0/24,2001:db8::/48'; then
-	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0, --protected-interface, --protected-prefix"
+	grep -A1 -x -- --protected-prefix "$tmp/instance" | grep -qx '192.168.1.0/24,2001:db8::/48' &&
+	grep -A1 -x -- --dhcp-leases "$tmp/instance" | grep -qx '/tmp/dhcp.leases' &&
+	grep -A1 -x -- --detect-exec "$tmp/instance" | grep -qx '/usr/bin/notify' &&
+	grep -A1 -x -- --detect-exec-rate "$tmp/instance" | grep -qx '5'; then
+	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0, --protected-interface, --protected-prefix, --dhcp-leases, --detect-exec, --detect-exec-rate"
 else
 	fail "changed UCI values: unexpected command line"
 	cat "$tmp/instance" 2>/dev/null || true
@@ -390,7 +396,9 @@ for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
 	"s/option detect_log_max_size '1048576'/option detect_log_max_size '2147483648'/" \
 	"s/option detect_syslog '1'/option detect_syslog 'often'/" \
 	"s/option protected_interface ''/option protected_interface 'br-lan;reboot'/" \
-	"s|option protected_prefix ''|option protected_prefix 'lan net'|"; do
+	"s|option protected_prefix ''|option protected_prefix 'lan net'|" \
+	"s|option detect_exec ''|option detect_exec 'notify'|" \
+	"s/option detect_exec_rate '30'/option detect_exec_rate '0'/"; do
 	sed -e "$bad" "$owrt/files/btblockd.config" >"$tmp/bad"
 	UCI_CONFIG=$tmp/bad
 	rm -f "$tmp/instance"

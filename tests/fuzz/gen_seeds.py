@@ -302,10 +302,27 @@ def bans_replies():
             ("conntrack", cts + done)]
 
 
+def lease_files():
+    """Lease files in each format fuzz_leases reads, and shapes at their edges."""
+    dnsmasq = (b"1796292900 02:00:5e:00:01:10 192.168.1.10 laptop 01:02:00:5e:00:01:10\n"
+               b"0 02:00:5e:00:01:11 192.168.1.11 * *\n"
+               b"duid 00:01:00:01:2c:4f:aa:bb:02:00:5e:00:00:01\n"
+               b"1796292900 4660 fd00:1::10 laptop 00:01:00:01:2c:4f:aa:bb\n")
+    odhcpd = (b"# br-lan 2:0:5e:0:1:10 ipv4 laptop 1796292900 c0a8010a 32 192.168.1.10/32\n"
+              b"# br-lan 000100012c4faabb 1234 phone 1796292900 10 128 fd00:1::10/128 "
+              b"2001:db8::10/128\n"
+              b"# br-lan 000100012c4faabb 1235 broken\\x20name -1 11 64 2001:db8:1::/64\n")
+    hosts = b"fd00:1::10\tlaptop.lan\tlaptop\n192.168.1.11\tphone\n"
+    return [("dnsmasq", dnsmasq), ("odhcpd", odhcpd), ("hosts", hosts),
+            ("mixed", dnsmasq + odhcpd + hosts), ("no_newline", dnsmasq.rstrip(b"\n")),
+            ("long_line", b"1 02:00:5e:00:01:10 192.168.1.10 " + b"a" * 1100 + b"\n" + dnsmasq),
+            ("crlf", dnsmasq.replace(b"\n", b"\r\n")), ("nul", b"1 02:00:5e:00:01:10 1\x0092.168.1.1 x\n")]
+
+
 def gen(out, srcdir, pcaps):
     seeds = {k: os.path.join(out, k) for k in
              ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap",
-              "fuzz_ruleset", "fuzz_bans")}
+              "fuzz_ruleset", "fuzz_bans", "fuzz_leases")}
     for f in FLOWS:
         name, l4, c2s, s2c, sp, dp = f
         for v6 in (False, True):
@@ -347,7 +364,8 @@ def gen(out, srcdir, pcaps):
                            b"i-42e", b"i0e", b"le", b"de", b"4:spam", b"l" * 24 + b"e" * 24,
                            b"d1:ad1:bd1:cleeee", b"0:", b"d3:cow3:moo4:spam4:eggse"]):
         write(seeds["fuzz_bencode"], "b%02d" % i, b)
-    for i, c in enumerate([b"stats\n", b"version\n", b"help\n", b"stats\r\nversion\r\nhelp\r\n",
+    for i, c in enumerate([b"stats\n", b"version\n", b"help\n", b"detections\n",
+                           b"stats\r\nversion\r\nhelp\r\n",
                            b"nonsense\n", b"\x00\xff\x1b[2J\n", b"s" * 600 + b"\n", b"\n\n\nstats",
                            b"forget 10.0.0.2\nforget 2001:db8::/32\nforget x\n"]):
         write(seeds["fuzz_control"], "c%02d" % i, c)
@@ -357,11 +375,15 @@ def gen(out, srcdir, pcaps):
             b"tcp-timeout = 60\nudp-timeout=30\nstream-prefix 2048\nallow-after 4\n",
             b"fail-closed\nendpoint-capacity 0\nendpoint-ttl 600\ncopy-range 512\n",
             b"queue-maxlen 1024\nrcvbuf 1048576\nforeground no\npidfile /run/b.pid\n",
+            b"dhcp-leases /tmp/dhcp.leases,/tmp/odhcpd.leases\ndetect-exec /usr/bin/true\n"
+            b"detect-exec-rate 5\n",
             b"bogus-option 1\n", b"flow-capacity 99999999999\n", b"queues 5-2\n"]
     for name, datagram in ruleset_replies():
         write(seeds["fuzz_ruleset"], name, datagram)
     for name, datagram in bans_replies():
         write(seeds["fuzz_bans"], name, datagram)
+    for name, text in lease_files():
+        write(seeds["fuzz_leases"], name, text)
     if srcdir and os.path.exists(os.path.join(srcdir, "contrib", "btblockd.conf")):
         with open(os.path.join(srcdir, "contrib", "btblockd.conf"), "rb") as fh:
             conf.append(fh.read())

@@ -18,7 +18,8 @@
  *   worker.c/queue.c: pinning, buffers, recvmmsg, sendto, clocks, the
  *     stall nap, the drain and the unbind;
  *   control.c/stats.c: poll, accept4, recv, send, reading the kernel
- *     counters (lseek, read, fmemopen, sscanf), the wake pipe;
+ *     counters (lseek, read, fmemopen, sscanf), the wake pipe; the DHCP
+ *     lease file read again when it changed (leases.c itself);
  *   main.c: sigtimedwait, the service manager notification, threads
  *     started and joined, the pid file and socket removed at exit.
  * qemu-user cannot install a seccomp filter, so there the trace stands in
@@ -26,6 +27,7 @@
 #include "../../src/privs.c"
 #include "config.h"
 #include "detect_log.h"
+#include "leases.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -123,6 +125,7 @@ struct control_args {
 	int served;			/* the client had its answer */
 	struct detect_ring *ring;
 	struct detect_log *dlog;
+	struct leases *leases;
 };
 
 static void read_kernel_counters(int fd)
@@ -194,6 +197,10 @@ static void *control(void *arg)
 							   .packet_index = i };
 				detect_log_write(c->dlog, &e, (uint64_t)ts.tv_sec + 1 + i / 10);
 			}
+			/* Detections named: the lease file, read and looked up. */
+			leases_refresh(c->leases);
+			if (!leases_lookup(c->leases, 4, (const uint8_t *)"\x0a\x00\x00\x02", NULL))
+				LOG(LOG_WARNING, "lease file: no name for 10.0.0.2");
 			__atomic_store_n(&c->served, 1, __ATOMIC_RELEASE);
 		}
 	}
@@ -245,6 +252,9 @@ static int run(const char *dir, int enforce)
 	static struct detect_ring ring;
 	static struct detect_log dlog;
 	char ctl[108], notify_path[108], conf[256], log_path[256], pidfile[256], kernel[256];
+	char lease_path[256];
+	static struct leases leases;
+	FILE *lease_f;
 	const struct timespec tick = { .tv_nsec = 1000000 };
 	struct worker_args wa = { .ring = &ring };
 	struct control_args ca = { .ring = &ring, .dlog = &dlog };
@@ -292,6 +302,12 @@ static int run(const char *dir, int enforce)
 		die("open");
 	if (detect_log_open(&dlog, log_path, 1, 5, 1000) < 0)
 		die(log_path);
+	path_in(lease_path, sizeof(lease_path), dir, "dhcp.leases");
+	lease_f = fopen(lease_path, "we");
+	if (!lease_f || fputs("1795740721 02:00:00:00:00:02 10.0.0.2 host2 *\n", lease_f) < 0 ||
+	    fclose(lease_f) != 0 || leases_init(&leases, lease_path) < 0)
+		die(lease_path);
+	ca.leases = &leases;
 	for (int i = 0; i < 3; i++)
 		if (send(sv[1], "packet", 6, 0) < 0)
 			die("send");

@@ -360,6 +360,110 @@ static void test_parse_bans_args(void **state)
 	assert_int_equal(parse(&o, "stats", "--json", NULL), CTL_USAGE);
 }
 
+static void test_parse_detections_and_who(void **state)
+{
+	struct ctl_options o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "detections", NULL), 0);
+	assert_int_equal(o.command, CMD_DETECTIONS);
+	assert_int_equal(o.json, 0);
+	assert_int_equal(parse(&o, "--json", "detections", NULL), 0);
+	assert_int_equal(o.json, 1);
+	assert_int_equal(parse(&o, "who", "198.51.100.1:40000", "--at", "2026-12-03T10:15:00Z",
+			       "--log=/var/log/d.log", "--window", "60", NULL), 0);
+	assert_int_equal(o.command, CMD_WHO);
+	assert_string_equal(o.who, "198.51.100.1:40000");
+	assert_string_equal(o.at, "2026-12-03T10:15:00Z");
+	assert_string_equal(o.log, "/var/log/d.log");
+	assert_int_equal(o.window_s, 60);
+	assert_int_equal(parse(&o, "who", "[2001:db8::5]:1", NULL), 0);
+	assert_null(o.at);
+	assert_int_equal(o.window_s, WHO_DEFAULT_WINDOW_S);
+	/* usage errors */
+	assert_int_equal(parse(&o, "who", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "who", "a:1", "b:2", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "who", "a:1", "--at", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "who", "a:1", "--window", "-1", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--json", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "detections", "--at", "1", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--log", "/x", NULL), CTL_USAGE);
+	/* a bad address or time: exit status 2 before any file is read */
+	assert_int_equal(parse(&o, "who", "198.51.100.1", "--log", "/nonexistent", NULL), 0);
+	assert_int_equal(cmd_who(&o), CTL_USAGE);
+	assert_int_equal(parse(&o, "who", "198.51.100.1:5", "--at", "noon", "--log", "/nonexistent",
+			       NULL), 0);
+	assert_int_equal(cmd_who(&o), CTL_USAGE);
+	/* a good query on a log that cannot be read: 1 */
+	assert_int_equal(parse(&o, "who", "198.51.100.1:5", "--log", "/nonexistent", NULL), 0);
+	assert_int_equal(cmd_who(&o), CTL_FAIL);
+}
+
+/* who on a log and its rotated part: both read, the answer's columns. */
+static void test_who_search(void **state)
+{
+	char dir[] = "/tmp/test_btblockctl.XXXXXX", path[96], old[100];
+	struct who_query q = { .window_s = 600 };
+	char *out = NULL;
+	size_t len;
+	int header = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/d.log", dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	f = fopen(old, "w");
+	assert_non_null(f);
+	fputs("{\"time\":\"2026-12-03T10:15:00.123Z\",\"lan\":\"192.168.1.10:51413\","
+	      "\"mac\":\"02:00:5e:00:01:10\",\"host\":\"laptop\","
+	      "\"nat\":{\"public\":\"198.51.100.1:40000\"},\"remote\":\"203.0.113.7:6881\","
+	      "\"in\":\"br-lan\",\"out\":\"wan\",\"detector\":\"bt-handshake\","
+	      "\"action\":\"block\"}\n{\"suppressed\":3,\"rate\":50}\n", f);
+	fclose(f);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"time\":\"2026-12-03T10:20:00.000Z\",\"lan\":\"192.168.1.11:1\","
+	      "\"nat\":{\"public\":\"198.51.100.1:40000\"}}\n", f);
+	fclose(f);
+	assert_int_equal(who_parse_endpoint("198.51.100.1:40000", &q.ep), 0);
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	assert_int_equal(who_search(old, &q, &header, f), 1);
+	assert_int_equal(who_search(path, &q, &header, f), 1);
+	assert_int_equal(who_search("/nonexistent", &q, &header, f), -1);
+	fclose(f);
+	assert_int_equal(count_substr(out, "TIME"), 1);		/* one header */
+	assert_non_null(strstr(out, "192.168.1.10:51413"));
+	assert_non_null(strstr(out, "02:00:5e:00:01:10"));
+	assert_non_null(strstr(out, "laptop"));
+	assert_non_null(strstr(out, "br-lan>wan"));
+	assert_non_null(strstr(out, "192.168.1.11:1"));
+	free(out);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(unlink(old), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_prometheus_detections(void **state)
+{
+	json_t *doc = load("{\"queues\":[],\"detect_log\":{\"written\":1,\"suppressed\":0,"
+			   "\"path\":\"/x\"},\"detections\":{\"history\":2,\"nat_translated\":5,"
+			   "\"lease_entries\":7,\"exec\":{\"runs\":3,\"failures\":1,"
+			   "\"suppressed\":0}}}");
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_true(has_line(out, "btblockd_detections_nat_translated_total 5"));
+	assert_true(has_line(out, "# TYPE btblockd_detections_lease_entries gauge"));
+	assert_true(has_line(out, "btblockd_detect_exec_runs_total 3"));
+	assert_true(has_line(out, "btblockd_detect_exec_failures_total 1"));
+	assert_int_equal(count_substr(out, "nat_no_entry"), 0);	/* absent: not invented */
+	free(out);
+	json_decref(doc);
+}
+
 static void test_parse_pid(void **state)
 {
 	pid_t pid;
@@ -475,6 +579,9 @@ int main(void)
 		cmocka_unit_test(test_top_rates),
 		cmocka_unit_test(test_parse_args),
 		cmocka_unit_test(test_parse_bans_args),
+		cmocka_unit_test(test_parse_detections_and_who),
+		cmocka_unit_test(test_who_search),
+		cmocka_unit_test(test_prometheus_detections),
 		cmocka_unit_test(test_parse_pid),
 		cmocka_unit_test(test_daemon_pid_refuses_other_processes),
 		cmocka_unit_test(test_connect_messages),

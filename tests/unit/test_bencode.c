@@ -100,8 +100,8 @@ static void test_truncation_never_overreads(void **state)
 
 static void test_dict_get(void **state)
 {
-	const uint8_t *d = (const uint8_t *)"d1:ai1e1:bl1:xe1:c3:fooe", *v, *s;
-	size_t dl = strlen((const char *)d), vl, sl;
+	const uint8_t *d = (const uint8_t *)"d1:ai1e1:bl1:xe1:c3:fooe", *v = NULL, *s = NULL;
+	size_t dl = strlen((const char *)d), vl = 0, sl = 0;
 
 	(void)state;
 	assert_int_equal(bencode_dict_get(d, dl, "b", &v, &vl), 1);
@@ -266,8 +266,8 @@ static void test_dict_pick_nested(void **state)
 
 static void test_string(void **state)
 {
-	const uint8_t *s;
-	size_t n;
+	const uint8_t *s = NULL;
+	size_t n = 0;
 
 	(void)state;
 	assert_int_equal(bencode_string((const uint8_t *)"3:abcdef", 8, &s, &n), 1);

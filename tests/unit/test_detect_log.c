@@ -28,7 +28,7 @@ static struct detect_event event(uint32_t index)
 static void test_ring_order_and_overflow(void **state)
 {
 	static struct detect_ring r;
-	struct detect_event e;
+	struct detect_event e = { 0 };
 
 	(void)state;
 	assert_int_equal(detect_ring_pop(&r, &e), 0);

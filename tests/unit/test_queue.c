@@ -140,7 +140,7 @@ static void apply_verdict(const struct nlmsghdr *nlh, int dry_run)
 {
 	const struct nfqnl_msg_verdict_hdr *vh = NULL;
 	const struct nlattr *attr;
-	uint32_t mark, id, verdict;
+	uint32_t mark = 0, id, verdict;
 	int has_mark = 0, found = 0;
 	int batch = nlh->nlmsg_type == ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH);
 

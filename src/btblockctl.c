@@ -339,7 +339,9 @@ static int ctl_connect(const char *path, int timeout_ms, int *error, char *err, 
 
 	*error = 0;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket path too long: %s", path);
+		/* Bounded: a path of any length must not overflow snprintf's int. */
+		snprintf(err, errlen, "control socket path too long (%zu bytes, at most %zu): %.200s",
+			 strlen(path), sizeof(sa.sun_path) - 1, path);
 		return -1;
 	}
 	memcpy(sa.sun_path, path, strlen(path));

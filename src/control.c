@@ -70,7 +70,9 @@ int control_open(struct control *c, const char *path, gid_t gid, unsigned mode,
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket path too long: %s", path);
+		/* Bounded: a path of any length must not overflow snprintf's int. */
+		snprintf(err, errlen, "control socket path too long (%zu bytes, at most %zu): %.200s",
+			 strlen(path), sizeof(sa.sun_path) - 1, path);
 		return -1;
 	}
 	if (control_claim_path(path, err, errlen) < 0)

@@ -503,7 +503,7 @@ static void test_daemon_pid_refuses_other_processes(void **state)
 
 static void test_connect_messages(void **state)
 {
-	char err[CTL_ERR_MAX];
+	char err[CTL_ERR_MAX], longpath[300];
 	int e;
 
 	(void)state;
@@ -516,6 +516,13 @@ static void test_connect_messages(void **state)
 	assert_non_null(strstr(err, "as root"));
 	connect_error("/s", EAGAIN, 5000, err, sizeof(err));
 	assert_non_null(strstr(err, "within 5 s"));
+	/* Too long for a socket address: the length and a bounded part. */
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(ctl_connect(longpath, 1000, &e, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "control socket path too long (299 bytes, at most 107): /aaa"));
+	assert_int_equal(strlen(err), strlen("control socket path too long (299 bytes, at most 107): ") + 200);
 }
 
 static void test_replies(void **state)

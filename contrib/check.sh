@@ -23,8 +23,15 @@
 # executions on every run, about two minutes; the open-ended `make fuzz`
 # is for developers, see HACKING). Each stage prints its time.
 #
+# The "cross" stage (contrib/cross-check.sh, in $BUILD_DIR-cross) builds
+# for s390x (big-endian) and armhf (32-bit) with --enable-werror, runs
+# every unit test program under qemu-user and compares the offline
+# verdicts over the labelled corpus with those of the daemon built here,
+# line by line; about two minutes.
+#
 # Environment: BUILD_DIR, JOBS (default 2), SKIP_DEPS=1 (no apt step),
-# SKIP_E2E=1, SKIP_DISTCHECK=1, SKIP_SANITIZERS=1, SKIP_FUZZ=1.
+# SKIP_E2E=1, SKIP_DISTCHECK=1, SKIP_CROSS=1, SKIP_SANITIZERS=1,
+# SKIP_FUZZ=1.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -238,13 +245,18 @@ fuzzing() {
 
 if [ "$build" = "$top" ]; then
 	# configure refuses the VPATH builds below in a configured tree
-	if [ "${SKIP_SANITIZERS:-0}" != 1 ] || [ "${SKIP_FUZZ:-0}" != 1 ]; then
-		echo "note: $top is configured in-tree: no sanitizer or fuzzing build" \
+	if [ "${SKIP_CROSS:-0}" != 1 ] || [ "${SKIP_SANITIZERS:-0}" != 1 ] ||
+	   [ "${SKIP_FUZZ:-0}" != 1 ]; then
+		echo "note: $top is configured in-tree: no cross, sanitizer or fuzzing build" \
 			"(run 'make distclean' there first)" >&2
 		stage_failed=$((stage_failed + 1))
-		failed_stages="$failed_stages sanitizers/fuzz"
+		failed_stages="$failed_stages cross/sanitizers/fuzz"
 	fi
 else
+	if [ "${SKIP_CROSS:-0}" != 1 ]; then
+		stage cross env CROSS_DIR="$build-cross" BTBLOCKD="$build/src/btblockd" \
+			JOBS="$jobs" sh "$top/contrib/cross-check.sh" || true
+	fi
 	if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
 		stage sanitizers sanitizers "$build-san" || true
 	fi

@@ -2,7 +2,8 @@
 # contrib/install-deps.sh: installs every Debian 12 package the build, the tests and the demo need.
 #
 # Run as root. Does nothing (and needs no network) when every package is
-# already installed; otherwise apt-get update + install, non-interactively.
+# already installed and every target library downloaded; otherwise
+# apt-get update + install (+ download), non-interactively.
 set -eu
 
 # build: compiler, autotools, libraries
@@ -13,6 +14,10 @@ set -eu
 # seccomp: C cross compilers and libraries for armhf, mips (o32) and i386,
 #        and qemu-user, with which tests/unit/test_seccomp_arch.sh checks
 #        the --seccomp allowlist against glibc on those architectures
+# cross: C cross compilers for s390x (big-endian) and armhf, with which
+#        contrib/cross-check.sh builds the daemon and its unit tests and
+#        runs them under qemu-user; the target libraries they link are
+#        downloaded, not installed (see CROSS_DEBS below)
 # fuzz:  clang with libFuzzer and the sanitizer runtimes (--enable-fuzzing)
 # e2e:   the real services and BitTorrent clients of tests/e2e (each run
 #        with its own configuration inside the lab's namespaces; the host
@@ -50,6 +55,8 @@ libc6-dev-mips-cross
 gcc-i686-linux-gnu
 libc6-dev-i386-cross
 qemu-user
+gcc-s390x-linux-gnu
+libc6-dev-s390x-cross
 clang
 libclang-rt-14-dev
 opentracker
@@ -66,6 +73,42 @@ openssl
 ca-certificates
 "
 
+# The target libraries of contrib/cross-check.sh, for each architecture in
+# CROSS_ARCHES: the -dev packages, their run-time libraries and what those
+# link (libpcap's D-Bus, systemd's compression and crypto), and the C
+# library that qemu-user runs them with. Multiarch cannot co-install them
+# with the host's (the target's versions differ where a security update
+# exists for one architecture only), so they are downloaded with
+# `apt-get download` into $CROSS_CACHE/ARCH, one version of each, and
+# cross-check.sh unpacks them into a root of its own (dpkg-deb -x).
+CROSS_ARCHES="s390x armhf"
+CROSS_DEBS="
+libc6
+libgcc-s1
+libnetfilter-queue-dev
+libnetfilter-queue1
+libnfnetlink-dev
+libnfnetlink0
+libmnl-dev
+libmnl0
+libjansson-dev
+libjansson4
+libpcap0.8-dev
+libpcap0.8
+libdbus-1-dev
+libdbus-1-3
+libsystemd0
+libcap2
+libgcrypt20
+libgpg-error0
+liblz4-1
+liblzma5
+libzstd1
+libcmocka-dev
+libcmocka0
+"
+CROSS_CACHE=${BTBLOCKD_CROSS_CACHE:-/var/cache/btblockd-cross}
+
 missing=""
 for pkg in $PACKAGES; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
@@ -73,13 +116,29 @@ for pkg in $PACKAGES; do
 		missing="$missing $pkg"
 	fi
 done
+# cross_missing ARCH: the CROSS_DEBS not downloaded for ARCH yet.
+cross_missing() {
+	for pkg in $CROSS_DEBS; do
+		found=
+		for deb in "$CROSS_CACHE/$1/${pkg}_"*"_$1.deb"; do
+			[ -f "$deb" ] && found=1
+		done
+		[ -n "$found" ] || printf ' %s:%s' "$pkg" "$1"
+	done
+}
+cross_todo=""
+for arch in $CROSS_ARCHES; do
+	[ -z "$(cross_missing "$arch")" ] || cross_todo="$cross_todo $arch"
+done
 
-if [ -z "$missing" ]; then
-	echo "install-deps: all $(echo "$PACKAGES" | wc -w) packages already installed"
+if [ -z "$missing" ] && [ -z "$cross_todo" ]; then
+	echo "install-deps: all $(echo "$PACKAGES" | wc -w) packages already installed," \
+		"target libraries for $CROSS_ARCHES in $CROSS_CACHE"
 	exit 0
 fi
 
-echo "install-deps: missing:$missing"
+[ -z "$missing" ] || echo "install-deps: missing:$missing"
+[ -z "$cross_todo" ] || echo "install-deps: target libraries to download for:$cross_todo"
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: must run as root to install them" >&2
 	exit 1
@@ -109,9 +168,26 @@ if [ ! -e "$POLICY" ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+# apt only knows the target architectures' packages once dpkg does.
+for arch in $cross_todo; do
+	dpkg --print-foreign-architectures | grep -qx "$arch" || dpkg --add-architecture "$arch"
+done
 # Another apt run (e.g. a second test command) holds the lock: wait for it.
 apt-get -o DPkg::Lock::Timeout=300 update
-# shellcheck disable=SC2086 # one word per package
-apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $PACKAGES
+if [ -n "$missing" ]; then
+	# shellcheck disable=SC2086 # one word per package
+	apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $PACKAGES
+fi
 remove_policy
+# Each architecture's set is replaced whole: a half download never stays.
+for arch in $cross_todo; do
+	mkdir -p "$CROSS_CACHE"
+	rm -rf "$CROSS_CACHE/$arch.new"
+	mkdir "$CROSS_CACHE/$arch.new"
+	# shellcheck disable=SC2046,SC2086 # one word per package
+	(cd "$CROSS_CACHE/$arch.new" &&
+		apt-get -o APT::Sandbox::User=root download $(printf " %s:$arch" $CROSS_DEBS))
+	rm -rf "${CROSS_CACHE:?}/$arch"
+	mv "$CROSS_CACHE/$arch.new" "$CROSS_CACHE/$arch"
+done
 echo "install-deps: done"

@@ -93,6 +93,10 @@ if [ "$have_corpus" = 1 ] && [ -z "$native" ]; then
 	fi
 	native=$dir/native/src/btblockd
 fi
+if [ "$have_corpus" = 1 ] && [ ! -x "$native" ]; then
+	say "cross-check: the native daemon $native is not an executable" >&2
+	exit 1
+fi
 
 # build TRIPLET ROOT BUILDDIR: configure and build against ROOT; the unit
 # test programs (tests/unit/ in check_PROGRAMS) listed in unit-programs.
@@ -159,13 +163,13 @@ def lines(d):
 native, cross = lines(nd), lines(cd)
 files = sorted(set(os.listdir(pcaps)) | set(native) | set(cross))
 flows = sum(len(v) for v in native.values())
-bad = 0
+bad = []
 for f in files:
     a, b = native.get(f, []), cross.get(f, [])
     if a == b:
         continue
-    bad += 1
-    if bad == 1:
+    bad.append(f)
+    if len(bad) == 1:
         i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         print("%s (%s): %s: %d native lines, %d %s lines; first difference at line %d:"
               % (target, mode, f, len(a), len(b), target, i + 1))
@@ -177,13 +181,16 @@ same_rc = read(nd, "rc") == read(cd, "rc")
 print("%s: corpus (%s): %d captures compared, %s; error messages %s, exit status %s"
       % (target, mode, len(files),
          "all %d flow/verdict lines identical" % flows if not bad
-         else "%d captures DIFFER" % bad,
+         else "%d captures DIFFER (%s%s)" % (len(bad), ", ".join(bad[:10]),
+                                              ", ..." if len(bad) > 10 else ""),
          "identical (%d)" % len(read(nd, "err").splitlines()) if same_err else "DIFFER",
          "identical (%s)" % read(nd, "rc").strip() if same_rc else
          "DIFFERS (native %s, %s %s)" % (read(nd, "rc").strip(), target, read(cd, "rc").strip())))
 if not same_err:
     print("  native stderr:\n" + read(nd, "err") + "  %s stderr:\n" % target + read(cd, "err"))
-sys.exit(1 if bad or not same_err or not same_rc else 0)
+if not flows:
+    print("%s (%s): the native daemon wrote no verdicts: nothing was compared" % (target, mode))
+sys.exit(1 if bad or not flows or not same_err or not same_rc else 0)
 EOF
 }
 

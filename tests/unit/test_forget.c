@@ -183,7 +183,7 @@ static void test_forget_engine(void **state)
 static void test_mailbox(void **state)
 {
 	struct forget_box b;
-	struct forget_result r;
+	struct forget_result r = { 0 };
 	struct addrspec s;
 	uint32_t seq, seq2;
 

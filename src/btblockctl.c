@@ -221,14 +221,16 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 			   is_option(a, NULL, "--mark-block", &n) ||
 			   is_option(a, NULL, "--mark-reject", &n)) {
 			int k = a[7] == 'm' ? 0 : a[7] == 'b' ? 1 : 2;
+			unsigned long long m;
 			char *end;
 
 			v = option_value(argc, argv, &i, n);
 			errno = 0;
-			l = v && *v >= '0' && *v <= '9' ? strtol(v, &end, 0) : -1;
-			if (l <= 0 || l > 0xffffffffL || errno || *end)
+			/* Not strtol: a long has 31 bits of value on 32-bit CPUs. */
+			m = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 0) : 0;
+			if (m == 0 || m > UINT32_MAX || errno || *end)
 				return usage_error("a mark needs a number from 1 to 0xffffffff", v);
-			o->marks[k] = (uint32_t)l;
+			o->marks[k] = (uint32_t)m;
 		} else if (is_option(a, NULL, "--at", &n)) {
 			if (!(v = option_value(argc, argv, &i, n)) || !*v)
 				return usage_error("option needs a time", a);

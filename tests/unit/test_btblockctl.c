@@ -343,6 +343,12 @@ static void test_parse_bans_args(void **state)
 	assert_int_equal(o.marks[0], 0xff00);
 	assert_int_equal(o.marks[1], 0x100);
 	assert_int_equal(o.marks[2], 512);
+	/* marks above 2^31 - 1, where a long has 32 bits too */
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-mask", "0xffffffff",
+			       "--mark-block=0x80000000", "--mark-reject", "4294967295", NULL), 0);
+	assert_int_equal(o.marks[0], 0xffffffffu);
+	assert_int_equal(o.marks[1], 0x80000000u);
+	assert_int_equal(o.marks[2], 0xffffffffu);
 	/* an address that looks like an option still is one after -- */
 	assert_int_equal(parse(&o, "unban", "--", "::1", NULL), 0);
 	/* usage errors */
@@ -353,6 +359,9 @@ static void test_parse_bans_args(void **state)
 	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-mask", "0", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-mask", "0x1ffffffff", NULL),
 			 CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-mask", "18446744073709551616",
+			       NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-mask", "-1", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--mark-block", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "unban", "10.0.0.1", "--json", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "bans", "10.0.0.1", NULL), CTL_USAGE);

@@ -7,7 +7,9 @@
 #include "config.h"
 #include "control.h"
 #include "detect_log.h"
+#ifdef HAVE_PCAP
 #include "pcap_replay.h"
+#endif
 #include "log.h"
 #include "privs.h"
 #include "ruleset.h"
@@ -172,7 +174,7 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.detect_log_max_size != d->cfg.detect_log_max_size ||
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
-	    next.seccomp != d->cfg.seccomp ||
+	    next.seccomp != d->cfg.seccomp || next.syslog != d->cfg.syslog ||
 	    next.nprotect_ifaces != d->cfg.nprotect_ifaces ||
 	    memcmp(next.protect_ifaces, d->cfg.protect_ifaces, sizeof(next.protect_ifaces)) != 0)
 		LOG(LOG_WARNING, "reload: only the log level and stall timeout change without a restart; "
@@ -276,9 +278,18 @@ int main(int argc, char *argv[])
 		printf("%s %s\n", PACKAGE, PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
-	if (d.cfg.read_pcap)
+	if (d.cfg.read_pcap) {
+#ifdef HAVE_PCAP
 		return pcap_replay_run(&d.cfg.engine, d.cfg.npcap_files, d.cfg.pcap_files, stdout);
-	log_init(PACKAGE, 1, d.cfg.log_level);
+#else
+		fprintf(stderr, "%s: option --read-pcap: this build has no offline mode "
+			"(configured with --disable-pcap, without libpcap)\n", PACKAGE);
+		return EXIT_CONFIG;
+#endif
+	}
+	/* --syslog: a service manager that runs us in the foreground (procd)
+	 * gets our messages with their priorities through syslog. */
+	log_init(PACKAGE, !d.cfg.syslog, d.cfg.log_level);
 
 	/* Signals are taken synchronously by this thread only. */
 	sigemptyset(&sigs);

@@ -538,7 +538,7 @@ else
 	ip netns add "$ns"
 	mkdir -p "$tmp/run"
 	chmod 0755 "$tmp"
-	chown nobody "$tmp/run"
+	command chown nobody "$tmp/run"	# chown is stubbed above
 	sock=$tmp/run/btblockd.sock
 	# The default command line with only the control socket moved.
 	sed -e '1,2d' -e "s|^/var/run/btblockd/btblockd.sock\$|$sock|" "$tmp/expected" >"$tmp/args"

@@ -55,6 +55,7 @@ enum opt_id {
 	OPT_CONTROL_MODE,
 	OPT_USER,
 	OPT_SECCOMP,
+	OPT_SYSLOG,
 	OPT_STALL_TIMEOUT,
 	OPT_READ_PCAP,
 	OPT_HELP,
@@ -175,6 +176,8 @@ static const struct opt_def opt_table[] = {
 	  "drop packets when a queue is full", NO_RANGE },
 	{ "foreground", OPT_FOREGROUND, 'f', no_argument, 1, NULL,
 	  "stay in the foreground and log to stderr", NO_RANGE },
+	{ "syslog", OPT_SYSLOG, 0, no_argument, 1, NULL,
+	  "log to syslog, in the foreground too", NO_RANGE },
 	{ "pidfile", OPT_PIDFILE, 'p', required_argument, 1, "PATH",
 	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")", NO_RANGE },
 	{ "log-level", OPT_LOG_LEVEL, 'l', required_argument, 1, "LEVEL",
@@ -549,6 +552,7 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 	case OPT_REJECT:
 	case OPT_DETECT_SYSLOG:
 	case OPT_SECCOMP:
+	case OPT_SYSLOG:
 		if (parse_bool(value, &flag) < 0) {
 			snprintf(want, wantlen, "yes or no");
 			return -1;
@@ -563,6 +567,8 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 			c->detect_syslog = flag;
 		else if (o->id == OPT_SECCOMP)
 			c->seccomp = flag;
+		else if (o->id == OPT_SYSLOG)
+			c->syslog = flag;
 		else
 			c->fail_open = (o->id == OPT_FAIL_OPEN) ? flag : !flag;
 		return 0;

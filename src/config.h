@@ -38,6 +38,7 @@ struct btb_config {
 	uint32_t rcvbuf;
 	int fail_open;
 	int foreground;
+	int syslog;			/* log to syslog in the foreground too */
 	char pidfile[CONFIG_PATH_MAX];
 	int pidfile_explicit;
 	int log_level;			/* LOG_* priority */

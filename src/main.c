@@ -11,7 +11,9 @@
 #include "detection.h"
 #include "leases.h"
 #include "netinfo.h"
+#ifdef HAVE_PCAP
 #include "pcap_replay.h"
+#endif
 #include "log.h"
 #include "privs.h"
 #include "ruleset.h"
@@ -180,7 +182,7 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.detect_log_max_size != d->cfg.detect_log_max_size ||
 	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
 	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
-	    next.seccomp != d->cfg.seccomp ||
+	    next.seccomp != d->cfg.seccomp || next.syslog != d->cfg.syslog ||
 	    strcmp(next.dhcp_leases, d->cfg.dhcp_leases) != 0 ||
 	    strcmp(next.detect_exec, d->cfg.detect_exec) != 0 ||
 	    next.detect_exec_rate != d->cfg.detect_exec_rate ||
@@ -291,9 +293,18 @@ int main(int argc, char *argv[])
 		printf("%s %s\n", PACKAGE, PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
-	if (d.cfg.read_pcap)
+	if (d.cfg.read_pcap) {
+#ifdef HAVE_PCAP
 		return pcap_replay_run(&d.cfg.engine, d.cfg.npcap_files, d.cfg.pcap_files, stdout);
-	log_init(PACKAGE, 1, d.cfg.log_level);
+#else
+		fprintf(stderr, "%s: option --read-pcap: this build has no offline mode "
+			"(configured with --disable-pcap, without libpcap)\n", PACKAGE);
+		return EXIT_CONFIG;
+#endif
+	}
+	/* --syslog: a service manager that runs us in the foreground (procd)
+	 * gets our messages with their priorities through syslog. */
+	log_init(PACKAGE, !d.cfg.syslog, d.cfg.log_level);
 
 	/* Signals are taken synchronously by this thread only. */
 	sigemptyset(&sigs);

@@ -1,22 +1,30 @@
 #!/bin/sh
 # test_uci.sh: checks the OpenWrt package as far as this machine allows: init script, UCI defaults, fw4 include.
 #
-# 1. shellcheck on the init script (ash dialect) and the render script.
-# 2. files/btblockd.nft is what render-fw4.sh makes of nft/btblockd.nft.
+# 1. shellcheck on the init script (ash dialect) and this test.
+# 2. The fw4 include loads /var/etc/btblockd/*.nft and nothing else.
 # 3. The init script, sourced with the OpenWrt functions stubbed
 #    (uci_load_validate type-checks /etc/config/btblockd against the
 #    script's own specs), turns the shipped defaults into the expected
-#    btblockd command line (detections to syslog, not to a file on flash);
-#    changed and invalid values too; the policy (list exempt,
-#    exempt_remote, schedule, option action) becomes the policy file the
-#    fw4 include loads, checked by btblockd-firewall: bad values are
-#    named and change nothing.
+#    btblockd command line (as user btblockd with CAP_NET_ADMIN only,
+#    --seccomp, --syslog) and the expected rules: queues one per CPU,
+#    hooks, ban time, packets per flow, ban set size, failure mode and
+#    the policy (list exempt, exempt_remote, schedule, option action),
+#    rendered by btblockd-firewall into the file the fw4 include loads,
+#    with "flush table" instead of "delete table"; changed and invalid
+#    values too (an invalid one stops the service and removes the file);
+#    fw4 flow offloading stops the start, offload 'allowed' adds a
+#    flowtable of btblockd's own; enabled '0' and stop remove the file.
 # 4. As root, in a throw-away network namespace: btblockd starts with
-#    exactly those arguments (only --control moved to a temporary path)
-#    and serves queues 0-3; the fw4 include passes "nft -c" with its queue
-#    statement stripped (this kernel lacks nft queue) and loads twice in a
-#    row inside an fw4-like ruleset, leaving one table and applying the
-#    policy file after it.
+#    exactly those arguments (control socket and pid file moved to a
+#    temporary directory) as an unprivileged user with CAP_NET_ADMIN only
+#    and no_new_privs, as procd starts it, and serves its queues; the
+#    init's start loads the table (queue statements stripped: this
+#    kernel lacks nft queue), an fw4-like reload (table inet fw4 flushed
+#    and redefined, then the include) keeps the ban elements, a restart
+#    of the service keeps them with their time left, stop removes table
+#    and file.  The flowtable of offload 'allowed' is loaded only where
+#    the kernel has flowtables (skipped loudly otherwise).
 # Part 4 is skipped with BTBLOCKD_SKIP_KERNEL_TESTS=1 and fails without root.
 set -eu
 
@@ -24,7 +32,6 @@ srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 owrt=$srcdir/contrib/openwrt
 BTBLOCKD=${BTBLOCKD:-src/btblockd}
 BTBLOCKCTL=${BTBLOCKCTL:-${BTBLOCKD_BUILDDIR:-.}/src/btblockctl}
-RULESET=${BTBLOCKD_RULESET:-$srcdir/nft/btblockd.nft}
 fails=0
 tmp=$(mktemp -d)
 ns=
@@ -46,8 +53,8 @@ fail() {
 
 # --- 1. shellcheck ----------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
-	if shellcheck "$owrt/files/btblockd.init" && shellcheck "$owrt/render-fw4.sh" "$0"; then
-		ok "shellcheck: init script (ash), render-fw4.sh, this test"
+	if shellcheck "$owrt/files/btblockd.init" && shellcheck "$0"; then
+		ok "shellcheck: init script (ash), this test"
 	else
 		fail "shellcheck"
 	fi
@@ -55,16 +62,11 @@ else
 	fail "shellcheck is not installed (contrib/install-deps.sh installs it)"
 fi
 
-# --- 2. the fw4 include is in sync with the ruleset ------------------------
-sh "$owrt/render-fw4.sh" "$RULESET" >"$tmp/rendered.nft"
-if cmp -s "$tmp/rendered.nft" "$owrt/files/btblockd.nft"; then
-	ok "files/btblockd.nft matches render-fw4.sh nft/btblockd.nft"
+# --- 2. the fw4 include -------------------------------------------------
+if [ "$(grep -v '^[[:space:]]*#' "$owrt/files/btblockd.nft" | grep -v '^[[:space:]]*$')" = 'include "/var/etc/btblockd/*.nft"' ]; then
+	ok "files/btblockd.nft includes /var/etc/btblockd/*.nft only"
 else
-	fail "files/btblockd.nft is out of date: run sh contrib/openwrt/render-fw4.sh nft/btblockd.nft >contrib/openwrt/files/btblockd.nft"
-	diff "$owrt/files/btblockd.nft" "$tmp/rendered.nft" | head -20 || true
-fi
-if grep -v '^[[:space:]]*#' "$owrt/files/btblockd.nft" | grep -q '\$'; then
-	fail "files/btblockd.nft still uses nft variables"
+	fail "files/btblockd.nft is not the one-line include of /var/etc/btblockd/*.nft"
 fi
 
 # --- 3. UCI defaults -> command line -------------------------------------
@@ -167,6 +169,12 @@ config_list_foreach() {
 # The table is not loaded here (the host's ruleset is never touched).
 nft() {
 	echo "nft $*" >>"$tmp/nft"
+	case $1 in
+	-f)
+		[ "$2" = - ] && cat >/dev/null
+		return 0
+		;;
+	esac
 	return 1
 }
 # A firewall with a lan zone (networks lan and guest, the latter down, and
@@ -181,6 +189,8 @@ uci() {
 	'firewall.@zone[0].device') echo wg0 ;;
 	'firewall.@zone[1].name') echo wan ;;
 	'firewall.@zone[1].network') echo wan wan6 ;;
+	'firewall.@defaults[0].flow_offloading') [ -n "$FW4_OFFLOAD" ] && echo "$FW4_OFFLOAD" ;;
+	'firewall.@defaults[0].flow_offloading_hw') return 1 ;;
 	*) return 1 ;;
 	esac
 }
@@ -192,11 +202,15 @@ network_get_device() {
 	esac
 }
 logger() { echo "logger: $*" >>"$tmp/logger"; }
-procd_open_instance() { : >"$tmp/cmd"; }
+procd_open_instance() { : >"$tmp/cmd"; : >"$tmp/params"; }
 procd_set_param() {
-	[ "$1" = command ] || return 0
-	shift
-	printf '%s\n' "$@" >"$tmp/cmd"
+	case $1 in
+	command)
+		shift
+		printf '%s\n' "$@" >"$tmp/cmd"
+		;;
+	user | capabilities | no_new_privs) echo "$1=$2" >>"$tmp/params" ;;
+	esac
 }
 procd_append_param() {
 	[ "$1" = command ] || return 0
@@ -210,11 +224,14 @@ procd_close_instance() { cp "$tmp/cmd" "$tmp/instance"; }
 # shellcheck disable=SC2034 # used by the init script's functions
 CONNTRACK_ACCT=$tmp/acct	# not the host's
 # shellcheck disable=SC2034
-FW4_INCLUDE=$owrt/files/btblockd.nft
-# shellcheck disable=SC2034
 FIREWALL=${BTBLOCKD_FIREWALL:-${BTBLOCKD_BUILDDIR:-.}/nft/btblockd-firewall}
 # shellcheck disable=SC2034
-POLICY_DIR=$tmp/policy
+NFT_DIR=$tmp/nftdir
+# shellcheck disable=SC2034
+RUN_DIR=$tmp/run
+FW4_OFFLOAD=
+cpu_count() { echo 2; }	# a router with two CPUs
+chown() { :; }	# no user btblockd here
 
 # Every validated option is in the shipped config, and the reverse.
 rm -f "$tmp/instance"
@@ -231,12 +248,34 @@ for opt in $SPECS; do
 	uci_value "$UCI_CONFIG" main "$opt" >/dev/null ||
 		fail "option $opt is validated but missing from files/btblockd.config"
 done
-if grep -q '^add rule inet btblockd blocked counter name "blocked" drop$' "$tmp/policy/policy.nft" 2>/dev/null &&
-	! grep -q 'goto exempt\|meta day' "$tmp/policy/policy.nft"; then
-	ok "UCI defaults: the policy file holds action block, no exemption, no schedule"
+rules=$tmp/nftdir/btblockd.nft
+if grep -q '^add rule inet btblockd blocked counter name "blocked" drop$' "$rules" 2>/dev/null &&
+	! grep -q 'goto exempt\|meta day' "$rules"; then
+	ok "UCI defaults: the rules hold action block, no exemption, no schedule"
 else
-	fail "UCI defaults: unexpected policy file"
-	cat "$tmp/policy/policy.nft" 2>/dev/null || true
+	fail "UCI defaults: unexpected rules file"
+	cat "$rules" 2>/dev/null || true
+fi
+if grep -q '^flush table inet btblockd$' "$rules" && ! grep -q '^delete table' "$rules" &&
+	grep -q 'queue num 0-1 bypass' "$rules" &&
+	grep -q 'type filter hook forward ' "$rules" && ! grep -q 'hook input\|hook output' "$rules" &&
+	grep -q 'burst 16 packets' "$rules" &&
+	[ "$(grep -c '^[[:space:]]*size 16384$' "$rules")" = 2 ] &&
+	[ "$(grep -c '^[[:space:]]*timeout 1h$' "$rules")" = 2 ] &&
+	! grep -q '\$\|^[[:space:]]*#\|^define\|flowtable' "$rules"; then
+	ok "UCI defaults: queues 0-1 (two CPUs), forward hook, 16 packets, ban sets of 16384 for 1h, fail-open, flush not delete, no defines, no offload"
+else
+	fail "UCI defaults: unexpected rules"
+	grep -n 'table inet\|queue num\|hook\|burst\|size\|timeout\|define\|\$' "$rules" | head -30 || true
+fi
+if grep -qx 'user=btblockd' "$tmp/params" && grep -qx 'no_new_privs=1' "$tmp/params" &&
+	grep -qx 'capabilities=/etc/capabilities/btblockd.json' "$tmp/params" &&
+	grep -q '"bounding": \[ "CAP_NET_ADMIN" \]' "$owrt/files/btblockd.json" &&
+	[ "$(grep -c 'CAP_' "$owrt/files/btblockd.json")" = 5 ] &&
+	[ "$(grep -o 'CAP_[A-Z_]*' "$owrt/files/btblockd.json" | sort -u)" = CAP_NET_ADMIN ]; then
+	ok "procd: user btblockd, CAP_NET_ADMIN only (every set of btblockd.json), no_new_privs"
+else
+	fail "procd: unexpected sandbox parameters: $(cat "$tmp/params")"
 fi
 awk '$1 == "option" { print $2 }' "$UCI_CONFIG" >"$tmp/options"
 while read -r opt; do
@@ -250,15 +289,17 @@ cat >"$tmp/expected" <<'EOF'
 /usr/sbin/btblockd
 -f
 --queues
-0-3
+0-1
 --control
-/var/run/btblockd.sock
+/var/run/btblockd/btblockd.sock
 --pidfile
-/var/run/btblockd.pid
+RUN_DIR/btblockd.pid
+--syslog
+--seccomp
 --log-level
 notice
 --flow-capacity
-16384
+8192
 --tcp-timeout
 300
 --udp-timeout
@@ -268,15 +309,15 @@ notice
 --allow-after
 6
 --endpoint-capacity
-16384
+4096
 --endpoint-ttl
 3600
 --copy-range
 2048
 --queue-maxlen
-4096
+1024
 --rcvbuf
-4194304
+2097152
 --detect-log-rate
 50
 --detect-log-max-size
@@ -286,6 +327,7 @@ notice
 --protected-interface
 br-lan,wg0
 EOF
+sed -i "s|^RUN_DIR/|$tmp/run/|" "$tmp/expected"
 if [ -f "$tmp/instance" ] && cmp -s "$tmp/expected" "$tmp/instance"; then
 	ok "UCI defaults render the expected btblockd command line"
 else
@@ -293,9 +335,9 @@ else
 	diff "$tmp/expected" "$tmp/instance" || true
 fi
 if [ ! -s "$tmp/logger" ]; then
-	ok "UCI defaults: queues agree with the fw4 include (no warning)"
+	ok "UCI defaults: nothing logged"
 else
-	fail "UCI defaults: warning $(cat "$tmp/logger")"
+	fail "UCI defaults: logged $(cat "$tmp/logger")"
 fi
 
 # Changed values, the bool spellings and a path with a space.
@@ -303,7 +345,11 @@ sed -e "s/option monitor '0'/option monitor 'yes'/" \
 	-e "s/option fail_open '1'/option fail_open 'off'/" \
 	-e "s/option cpus ''/option cpus '0,2-3'/" \
 	-e "s|option detect_log ''|option detect_log '/tmp/bt log.json'|" \
-	-e "s/option queues '0-3'/option queues '4-5'/" \
+	-e "s/option queues ''/option queues '4-5'/" \
+	-e "s/option hooks 'forward'/option hooks 'forward,input'/" \
+	-e "s/option ban_time '1h'/option ban_time '2h30m'/" \
+	-e "s/option queue_packets '16'/option queue_packets '8'/" \
+	-e "s/option ban_set_size '16384'/option ban_set_size '4096'/" \
 	-e "s/option detect_syslog '1'/option detect_syslog 'off'/" \
 	-e "s/option detect_log_max_size '1048576'/option detect_log_max_size '0'/" \
 	-e "s/option protected_interface ''/option protected_interface 'eth1,wlan0'/" \
@@ -332,10 +378,14 @@ else
 	fail "changed UCI values: unexpected command line"
 	cat "$tmp/instance" 2>/dev/null || true
 fi
-if grep -q "queues '4-5' differs from the queues of .* ('0-3')" "$tmp/logger" 2>/dev/null; then
-	ok "queues other than the fw4 include's: warning logged"
+if grep -q 'queue num 4-5$' "$rules" && ! grep -q 'bypass' "$rules" &&
+	grep -q 'type filter hook input ' "$rules" && grep -q 'burst 8 packets' "$rules" &&
+	[ "$(grep -c '^[[:space:]]*size 4096$' "$rules")" = 2 ] &&
+	[ "$(grep -c '^[[:space:]]*timeout 2h30m$' "$rules")" = 2 ]; then
+	ok "changed UCI values in the rules: queues 4-5 as the daemon's, fail-closed (no bypass), input hook, 8 packets, ban sets of 4096 for 2h30m"
 else
-	fail "queues other than the fw4 include's: no warning"
+	fail "changed UCI values: unexpected rules"
+	grep -n 'queue num\|hook\|burst\|size\|timeout' "$rules" | head -20 || true
 fi
 
 # The policy lists and action: rendered into the policy file, the action
@@ -351,7 +401,7 @@ sed -e "s/option action 'block'/option action 'throttle 2mbit'/" \
 UCI_CONFIG=$tmp/policy.config
 rm -f "$tmp/instance"
 TZ=UTC0 start_service
-policy_file=$tmp/policy/policy.nft
+policy_file=$rules
 if [ -f "$tmp/instance" ] && grep -A1 -x -- --action "$tmp/instance" | grep -qx 'throttle 2mbit' &&
 	grep -q '^add element inet btblockd exempt4 { 192\.168\.1\.10, 203\.0\.113\.0/24 }$' "$policy_file" &&
 	grep -q '^add element inet btblockd exempt_mac { aa:bb:cc:dd:ee:ff }$' "$policy_file" &&
@@ -363,8 +413,7 @@ else
 	fail "UCI policy: unexpected policy file or command line"
 	cat "$policy_file" "$tmp/instance" 2>/dev/null || true
 fi
-mkdir "$tmp/fw4policy"
-cp "$policy_file" "$tmp/fw4policy/policy.nft"	# for part 4
+cp "$policy_file" "$tmp/policy.nft"	# for part 4
 for bad in "s/option action 'block'/option action 'drop'/" \
 	"s/option action 'block'/option action 'throttle 0kbit'/" \
 	"s/#list exempt '192.168.1.10'/list exempt '192.168.1.300'/" \
@@ -374,25 +423,27 @@ for bad in "s/option action 'block'/option action 'drop'/" \
 	sed -e "$bad" "$owrt/files/btblockd.config" >"$tmp/bad"
 	UCI_CONFIG=$tmp/bad
 	rm -f "$tmp/instance"
-	cp "$policy_file" "$tmp/policy.before"
 	if start_service 2>"$tmp/err" || [ -f "$tmp/instance" ]; then
 		fail "invalid policy accepted: $bad"
-	elif ! grep -q 'invalid policy in /etc/config/btblockd: .*invalid --' "$tmp/err"; then
+	elif ! grep -q 'invalid value in /etc/config/btblockd: .*invalid --' "$tmp/err"; then
 		fail "invalid policy: no message naming it: $(cat "$tmp/err")"
-	elif ! cmp -s "$policy_file" "$tmp/policy.before"; then
-		fail "invalid policy: the policy file changed: $bad"
+	elif [ -e "$policy_file" ]; then
+		fail "invalid policy: the rules file is still there: $bad"
 	else
-		ok "invalid policy refused, named, nothing changed: $bad"
+		ok "invalid policy refused, named, service stopped, rules removed: $bad"
 	fi
 done
 
 # Invalid values: no instance.
 for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
-	"s/option queues '0-3'/option queues '3-1'/" \
-	"s/option flow_capacity '16384'/option flow_capacity '8'/" \
+	"s/option queues ''/option queues '3-1'/" \
+	"s/option ban_time '1h'/option ban_time '1 hour'/" \
+	"s/option hooks 'forward'/option hooks 'prerouting'/" \
+	"s/option offload 'off'/option offload 'all'/" \
+	"s/option flow_capacity '8192'/option flow_capacity '8'/" \
 	"s/option monitor '0'/option monitor 'maybe'/" \
 	"s/option cpus ''/option cpus '0;reboot'/" \
-	"s|option control '/var/run/btblockd.sock'|option control 'btblockd.sock'|" \
+	"s|option control '/var/run/btblockd/btblockd.sock'|option control 'btblockd.sock'|" \
 	"s/option detect_log_max_size '1048576'/option detect_log_max_size '2147483648'/" \
 	"s/option detect_syslog '1'/option detect_syslog 'often'/" \
 	"s/option protected_interface ''/option protected_interface 'br-lan;reboot'/" \
@@ -436,10 +487,53 @@ sed -e "s/option enabled '1'/option enabled '0'/" "$owrt/files/btblockd.config" 
 UCI_CONFIG=$tmp/off
 rm -f "$tmp/instance"
 start_service
-if [ ! -f "$tmp/instance" ]; then
-	ok "enabled '0': no instance"
+if [ ! -f "$tmp/instance" ] && [ ! -e "$rules" ]; then
+	ok "enabled '0': no instance, rules file removed"
 else
-	fail "enabled '0' started an instance"
+	fail "enabled '0' started an instance or left the rules file"
+fi
+
+# fw4's own offloading: no start, a message saying what to do.
+UCI_CONFIG=$owrt/files/btblockd.config
+FW4_OFFLOAD=1
+rm -f "$tmp/instance"
+if ! start_service 2>"$tmp/err" && [ ! -f "$tmp/instance" ] && [ ! -e "$rules" ] &&
+	grep -q "flow offloading is on .*flow_offloading=0.*option offload 'allowed'" "$tmp/err"; then
+	ok "fw4 flow_offloading '1': not started, rules removed, the way out named"
+else
+	fail "fw4 flow_offloading '1': started, or no message: $(cat "$tmp/err")"
+fi
+sed -e "s/option offload 'off'/option offload 'allowed'/" "$owrt/files/btblockd.config" >"$tmp/offload"
+UCI_CONFIG=$tmp/offload
+rm -f "$tmp/instance"
+if ! start_service 2>/dev/null && [ ! -f "$tmp/instance" ]; then
+	ok "offload 'allowed' with fw4's offloading on: not started"
+else
+	fail "offload 'allowed' with fw4's offloading on: started"
+fi
+FW4_OFFLOAD=0
+sed -i -e "s/option offload_hw '0'/option offload_hw '1'/" "$tmp/offload"
+rm -f "$tmp/instance"
+start_service
+if [ -f "$tmp/instance" ] && grep -q 'flowtable ft {' "$rules" &&
+	grep -q 'devices = { br-lan, wg0, eth-wan, eth-wan6 }' "$rules" &&
+	grep -q 'flags offload;' "$rules" &&
+	grep -q 'meta l4proto { tcp, udp } ct mark & 0x00ff0000 == 0x00a10000 flow add @ft$' "$rules" &&
+	[ "$(grep -c 'flow add' "$rules")" = 1 ]; then
+	ok "offload 'allowed' (hw): a flowtable of btblockd's own over the zones' devices, only allowed flows offloaded"
+else
+	fail "offload 'allowed': unexpected rules"
+	grep -n -A3 'flowtable\|flow add' "$rules" || true
+fi
+cp "$rules" "$tmp/offload.nft"	# for part 4
+FW4_OFFLOAD=
+UCI_CONFIG=$owrt/files/btblockd.config
+start_service
+stop_service
+if [ ! -e "$rules" ] && grep -q '^nft -f -$' "$tmp/nft" 2>/dev/null; then
+	ok "stop: rules file removed, table deleted"
+else
+	fail "stop left the rules file or did not delete the table"
 fi
 
 # --- 4. the kernel: daemon with these options, nft -c of the include -------
@@ -450,10 +544,12 @@ elif [ "$(id -u)" != 0 ]; then
 else
 	ns=btbuci-$$
 	ip netns add "$ns"
-	sock=$tmp/btblockd.sock
+	mkdir -p "$tmp/run"
+	chmod 0755 "$tmp"
+	command chown nobody "$tmp/run"	# chown is stubbed above
+	sock=$tmp/run/btblockd.sock
 	# The default command line with only the control socket moved.
-	sed -e '1,2d' -e "s|^/var/run/btblockd.sock\$|$sock|" \
-		-e "s|^/var/run/btblockd.pid\$|$tmp/btblockd.pid|" "$tmp/expected" >"$tmp/args"
+	sed -e '1,2d' -e "s|^/var/run/btblockd/btblockd.sock\$|$sock|" "$tmp/expected" >"$tmp/args"
 	set -f
 	old_ifs=$IFS
 	IFS='
@@ -462,53 +558,117 @@ else
 	set -- $(cat "$tmp/args")
 	IFS=$old_ifs
 	set +f
-	ip netns exec "$ns" "$BTBLOCKD" -f -c /dev/null "$@" >"$tmp/daemon.log" 2>&1 &
+	# What procd does with user, capabilities and no_new_privs.
+	ip netns exec "$ns" setpriv --reuid nobody --regid nogroup --clear-groups \
+		--inh-caps -all,+net_admin --ambient-caps -all,+net_admin \
+		--bounding-set -all,+net_admin --no-new-privs \
+		"$BTBLOCKD" -f -c /dev/null "$@" >"$tmp/daemon.log" 2>&1 &
 	daemon_pid=$!
 	i=0
-	while [ ! -S "$sock" ] && [ "$i" -lt 50 ] && kill -0 "$daemon_pid" 2>/dev/null; do
+	while [ ! -S "$sock" ] && [ "$i" -lt 100 ] && kill -0 "$daemon_pid" 2>/dev/null; do
 		sleep 0.1
 		i=$((i + 1))
 	done
 	if [ -S "$sock" ] && "$BTBLOCKCTL" -s "$sock" stats >"$tmp/stats" 2>&1 &&
-		grep -q '"queue": 3' "$tmp/stats" && grep -q '"fail_open": true' "$tmp/stats"; then
-		ok "btblockd starts with the UCI default options and serves queues 0-3"
+		grep -q '"queue": 1' "$tmp/stats" &&
+		[ "$(awk '/^CapEff/ { print $2 }' "/proc/$daemon_pid/status")" = 0000000000001000 ] &&
+		[ "$(awk '/^Uid/ { print $2 }' "/proc/$daemon_pid/status")" = "$(id -u nobody)" ]; then
+		ok "btblockd starts with the UCI default options as an unprivileged user with CAP_NET_ADMIN only, --seccomp, --syslog, and serves queues 0-1"
 	else
-		fail "btblockd did not start with the UCI default options:"
+		fail "btblockd did not start with the UCI default options as procd starts it:"
 		cat "$tmp/daemon.log" "$tmp/stats" 2>/dev/null || true
 	fi
 	kill "$daemon_pid" 2>/dev/null || true
 	wait "$daemon_pid" 2>/dev/null || true
 	daemon_pid=
 
-	# The policy include points at the policy rendered above instead of
-	# /var/run/btblockd.
-	sed -e 's/[[:space:]]*queue num .*$//' \
-		-e "s|^include \"/var/run/btblockd/\\*.nft\"\$|include \"$tmp/fw4policy/*.nft\"|" \
-		"$owrt/files/btblockd.nft" >"$tmp/noqueue.nft"
-	grep -q "^include \"$tmp/fw4policy/" "$tmp/noqueue.nft" ||
-		fail "the fw4 include does not end in the include of /var/run/btblockd/*.nft"
-	if ip netns exec "$ns" nft -c -f "$tmp/noqueue.nft"; then
-		ok "nft -c accepts the fw4 include (queue statement stripped: no nft queue here)"
-	else
-		fail "nft -c rejects the fw4 include"
-	fi
+	# The init script's own start and stop against the namespace's nft,
+	# queue statements stripped (no nft queue here).
+	nft() {
+		if [ "$1" = -f ]; then
+			if [ "$2" = - ]; then
+				sed -e 's/[[:space:]]*queue num .*$//'
+			else
+				sed -e 's/[[:space:]]*queue num .*$//' "$2"
+			fi | ip netns exec "$ns" nft -f -
+		else
+			ip netns exec "$ns" nft "$@"
+		fi
+	}
+	ban_count() {
+		ip netns exec "$ns" nft list set inet btblockd ban4 |
+			awk '/elements = \{/ { on = 1 } on { n += gsub(/ [.] /, "&") } /\}/ { on = 0 } END { print n + 0 }'
+	}
+	UCI_CONFIG=$owrt/files/btblockd.config
+	rm -f "$tmp/instance"
+	start_service
+	ip netns exec "$ns" nft add element inet btblockd ban4 \
+		'{ 192.0.2.1 . 198.51.100.1, 198.51.100.1 . 192.0.2.1 timeout 30m }'
 	# What fw4 does on start and on every reload: its own table flushed
-	# and redefined, then the ruleset-post includes.
+	# and redefined, then the ruleset-post includes (ours pointed at the
+	# directory the init wrote to).
+	sed -e "s|/var/etc/btblockd/|$tmp/nftdir/|" "$owrt/files/btblockd.nft" >"$tmp/include.nft"
 	printf '%s\n' 'table inet fw4' 'flush table inet fw4' 'table inet fw4 {' \
 		'	chain forward { type filter hook forward priority filter; policy accept; }' \
-		'}' "include \"$tmp/noqueue.nft\"" >"$tmp/fw4.nft"
-	if ip netns exec "$ns" nft -f "$tmp/fw4.nft" && ip netns exec "$ns" nft -f "$tmp/fw4.nft" &&
+		'}' "include \"$tmp/include.nft\"" >"$tmp/fw4.nft"
+	if [ -f "$tmp/instance" ] && [ "$(ban_count)" = 2 ] &&
+		sed -e 's/[[:space:]]*queue num .*$//' "$tmp/nftdir/btblockd.nft" >"$tmp/nftdir/noqueue.tmp" &&
+		mv "$tmp/nftdir/noqueue.tmp" "$tmp/nftdir/btblockd.nft" &&
+		ip netns exec "$ns" nft -f "$tmp/fw4.nft" && ip netns exec "$ns" nft -f "$tmp/fw4.nft" &&
 		[ "$(ip netns exec "$ns" nft list tables | grep -c 'table inet btblockd')" = 1 ] &&
-		[ "$(ip netns exec "$ns" nft list chain inet btblockd decide | grep -c 'jump\|drop\|return\|mark set')" -gt 0 ]; then
-		ok "fw4-like reload twice: one btblockd table, redefined"
+		[ "$(ip netns exec "$ns" nft list chain inet btblockd decide | grep -c 'jump\|drop\|return\|mark set')" -gt 0 ] &&
+		[ "$(ban_count)" = 2 ]; then
+		ok "fw4-like reload twice: one btblockd table, redefined, the 2 ban elements kept"
 	else
-		fail "fw4-like reload of the include failed"
+		fail "fw4-like reload: the table or its bans did not survive ($(ban_count) ban elements)"
 	fi
-	if ip netns exec "$ns" nft list set inet btblockd exempt4 | grep -q '192\.168\.1\.10' &&
-		ip netns exec "$ns" nft list chain inet btblockd throttled | grep -q 'limit rate over 250000 bytes/second'; then
-		ok "fw4-like reload: the policy file of the init script is applied after the table"
+	# A restart of the service (a changed ban set size replaces the table):
+	# the bans come back with the time they had left.
+	sed -e "s/option ban_set_size '16384'/option ban_set_size '8192'/" \
+		"$owrt/files/btblockd.config" >"$tmp/resized"
+	UCI_CONFIG=$tmp/resized
+	start_service
+	left=$(ip netns exec "$ns" nft list set inet btblockd ban4 | grep -o 'expires [0-9hms]*' | head -n 1)
+	if ip netns exec "$ns" nft list set inet btblockd ban4 | grep -q 'size 8192' &&
+		[ "$(ban_count)" = 2 ] && case $left in 'expires 29m'* | 'expires 30m'*) true ;; *) false ;; esac; then
+		ok "restart with another ban set size: table replaced, 2 ban elements kept with their time left ($left of 30m)"
 	else
-		fail "fw4-like reload: the policy was not applied"
+		fail "restart: bans lost or wrong time left ($(ban_count) elements, $left)"
+	fi
+	# The policy rendered in part 3 applies to the loaded table.
+	if ip netns exec "$ns" nft -f "$tmp/policy.nft" 2>/dev/null ||
+		sed -e 's/[[:space:]]*queue num .*$//' "$tmp/policy.nft" | ip netns exec "$ns" nft -f -; then
+		if ip netns exec "$ns" nft list set inet btblockd exempt4 | grep -q '192\.168\.1\.10' &&
+			ip netns exec "$ns" nft list chain inet btblockd throttled | grep -q 'limit rate over 250000 bytes/second'; then
+			ok "the rules of the UCI policy load: exemptions and throttle in the table"
+		else
+			fail "the rules of the UCI policy: not in the table"
+		fi
+	else
+		fail "the rules of the UCI policy do not load"
+	fi
+	stop_service
+	if ! ip netns exec "$ns" nft list table inet btblockd >/dev/null 2>&1 &&
+		[ ! -e "$tmp/nftdir/btblockd.nft" ] &&
+		ip netns exec "$ns" nft -f "$tmp/fw4.nft" &&
+		! ip netns exec "$ns" nft list table inet btblockd >/dev/null 2>&1; then
+		ok "stop: table and include file gone, an fw4 reload does not bring them back"
+	else
+		fail "stop: the table or the include file is still there"
+	fi
+	# The flowtable of offload 'allowed' needs the kernel's flowtables.
+	ip netns exec "$ns" ip link add btbu0 type veth peer name btbu1
+	if printf 'table inet btbprobe {\nflowtable f { hook ingress priority 0; devices = { btbu0 }; }\n}\n' |
+		ip netns exec "$ns" nft -c -f - 2>/dev/null; then
+		sed -e 's/devices = {[^}]*}/devices = { btbu0, btbu1 }/' "$tmp/offload.nft" >"$tmp/offload-ns.nft"
+		if nft -f "$tmp/offload-ns.nft" &&
+			ip netns exec "$ns" nft list chain inet btblockd offload | grep -q 'flow add @ft'; then
+			ok "offload 'allowed': the flowtable and its rule load"
+		else
+			fail "offload 'allowed': the rules do not load"
+		fi
+	else
+		echo "*** SKIP: this kernel has no flowtables (CONFIG_NF_FLOW_TABLE): the offload rules were checked as text only ***" >&2
 	fi
 fi
 

@@ -14,6 +14,13 @@ set -eu
 MIN_RECALL=149
 MIN_RECALL_NO_CACHE=149
 
+# The offline mode needs libpcap; a build configured with --disable-pcap
+# has none: skipped (77), loudly.
+if [ "${BTBLOCKD_HAVE_PCAP:-yes}" = no ]; then
+	printf '\n*** SKIP: this build has no --read-pcap (configured with --disable-pcap): %s did NOT run ***\n\n' "$(basename "$0")" >&2
+	exit 77
+fi
+
 corpus="$BTBLOCKD_SRCDIR/../shared/corpus"
 if [ ! -d "$corpus/pcap" ] || [ ! -f "$corpus/labels.jsonl" ] || [ ! -f "$corpus/score.py" ]; then
 	echo "SKIP: no labelled corpus at $corpus: the DPI accuracy test did NOT run" >&2

@@ -48,21 +48,28 @@ static void close_other_fds(int keep)
 			close(fd);
 }
 
-/* Give up what the program must not have: CAP_NET_ADMIN from the
- * bounding set (so that not even a root program regains it), then the
- * daemon's user, which leaves no capabilities at all. */
+/* Give up what the program must not have.  Ambient capabilities first:
+ * a daemon started as its own user with CAP_NET_ADMIN (procd's
+ * capabilities file, systemd's AmbientCapabilities=) holds it there, and
+ * ambient capabilities survive execve.  Then, as root, CAP_NET_ADMIN from
+ * the bounding set (so that not even a root program regains it) and the
+ * daemon's user, which leaves no capabilities at all.  Last, whoever we
+ * are now, CAP_NET_ADMIN out of every set this process holds (dropping
+ * needs no privilege). */
 static int drop_privileges(uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
 
-	if (geteuid() != 0)
-		return 0;
-	if (prctl(PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0) < 0)
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -1;
-	if (uid != 0)
-		return setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ? -1 : 0;
-	/* Root: the launcher itself loses CAP_NET_ADMIN too. */
+	if (geteuid() == 0) {
+		if (prctl(PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0) < 0)
+			return -1;
+		if (uid != 0 &&
+		    (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
+			return -1;
+	}
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return -1;
 	for (int i = 0; i < 2; i++) {

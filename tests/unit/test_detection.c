@@ -315,11 +315,34 @@ static void test_history(void **state)
 	free(txt);
 }
 
+/* The capability lines of the program's /proc/self/status: none may
+ * hold CAP_NET_ADMIN (bit 12), ambient included, whoever runs the test
+ * (root, or a user with an ambient CAP_NET_ADMIN as procd and systemd
+ * give the daemon). */
+static void assert_no_net_admin(const char *path)
+{
+	char line[128];
+	int seen = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long caps;
+
+		assert_int_equal(sscanf(strchr(line, ':') + 1, "%llx", &caps), 1);
+		assert_int_equal(caps & (1ull << 12), 0);
+		seen++;
+	}
+	fclose(f);
+	assert_int_equal(seen, 4);	/* CapInh, CapPrm, CapEff, CapAmb */
+}
+
 /* The launcher forked, a real program run with the line on stdin, the
  * counters reported back; a second run in the same minute is over rate. */
 static void test_detect_exec(void **state)
 {
-	char dir[] = "/tmp/test_detection.XXXXXX", prog[128], out[128], err[256], got[256];
+	char dir[] = "/tmp/test_detection.XXXXXX", prog[128], out[128], caps[136], err[256];
+	char got[256];
 	struct detect_exec x;
 	FILE *f;
 	int i;
@@ -328,9 +351,11 @@ static void test_detect_exec(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(prog, sizeof(prog), "%s/hook", dir);
 	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(caps, sizeof(caps), "%s.caps", out);
 	f = fopen(prog, "w");
 	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\ncat >%s.tmp && mv %s.tmp %s\n", out, out, out);
+	fprintf(f, "#!/bin/sh\ngrep -E '^Cap(Inh|Prm|Eff|Amb):' /proc/self/status >%s\n"
+		"cat >%s.tmp && mv %s.tmp %s\n", caps, out, out, out);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(chmod(prog, 0755), 0);
 	assert_int_equal(detect_exec_start(&x, "/nonexistent/hook", 1, 0, 0, err, sizeof(err)), -1);
@@ -353,9 +378,11 @@ static void test_detect_exec(void **state)
 	fclose(f);
 	assert_string_equal(got, "{\"detector\":\"bt-handshake\"}\n");
 	assert_int_equal(x.failures, 0);
+	assert_no_net_admin(caps);
 	detect_exec_stop(&x);
 	assert_int_equal(waitpid(x.launcher, NULL, 0), x.launcher);	/* it leaves on EOF */
 	assert_int_equal(unlink(out), 0);
+	assert_int_equal(unlink(caps), 0);
 	assert_int_equal(unlink(prog), 0);
 	assert_int_equal(rmdir(dir), 0);
 }

@@ -16,10 +16,12 @@
  * ProtectSystem=strict leaves the rest of /run read-only), and where the
  * OpenWrt init script does (OpenWrt has /var/run, not /run). */
 static const char *const ctl_socket_fallbacks[] = {
-	"/run/btblockd/btblockd.sock", "/var/run/btblockd.sock", NULL,
+	"/run/btblockd/btblockd.sock", "/var/run/btblockd/btblockd.sock", "/var/run/btblockd.sock",
+	NULL,
 };
 static const char *const ctl_pidfile_fallbacks[] = {
-	"/run/btblockd/btblockd.pid", "/var/run/btblockd.pid", NULL,
+	"/run/btblockd/btblockd.pid", "/var/run/btblockd/btblockd.pid", "/var/run/btblockd.pid",
+	NULL,
 };
 #define CTL_DEFAULT_TIMEOUT_MS 5000
 /* A stats reply of 64 queues is ~100 KB; the bound only stops a runaway peer. */

@@ -287,7 +287,9 @@ static void test_parse_args(void **state)
 	assert_string_equal(o.socket_path, CTL_DEFAULT_SOCKET);
 	assert_string_equal(o.pidfile, CTL_DEFAULT_PIDFILE);
 	assert_string_equal(o.socket_fallbacks[0], "/run/btblockd/btblockd.sock");
-	assert_string_equal(o.pidfile_fallbacks[1], "/var/run/btblockd.pid");
+	assert_string_equal(o.pidfile_fallbacks[1], "/var/run/btblockd/btblockd.pid");
+	assert_string_equal(o.socket_fallbacks[2], "/var/run/btblockd.sock");
+	assert_null(o.socket_fallbacks[3]);
 	assert_int_equal(o.timeout_ms, 5000);
 	assert_int_equal(parse(&o, "-s", "/x.sock", "stats", "--table", NULL), 0);
 	assert_string_equal(o.socket_path, "/x.sock");

@@ -102,6 +102,9 @@ cp -R "$tmp/src/contrib/debian" "$tmp/src/debian"
 chmod -R u+w "$tmp/src"
 
 # --- build -------------------------------------------------------------------
+# Run from make check, the environment carries its MAKEFLAGS (TESTS=...):
+# the package's own make must not inherit them.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 if (cd "$tmp/src" && dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
 	ok "dpkg-buildpackage -us -uc -b"
 else

@@ -327,9 +327,10 @@ echo "RESULT SIGTERM under ${STEADY_RATE}/s: exit status $term_status after ${ms
 
 # ---- 6. a stalled worker is detected ------------------------------------------
 # systemd's notify socket, stood in for by a listener that writes each
-# datagram with the CLOCK_MONOTONIC time (ms) it arrived at.
+# datagram with the CLOCK_MONOTONIC time (ms) it arrived at.  It runs in
+# the router namespace, where the lab's cleanup kills every process.
 notify_sock=$LAB_TMP/notify.sock
-"$LAB_PYTHON" -u -c '
+ip netns exec "$LAB_ROUTER" "$LAB_PYTHON" -u -c '
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])

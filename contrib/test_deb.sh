@@ -5,12 +5,20 @@
 #   BTBLOCKD_BUILDDIR=/path/to/build sh contrib/test_deb.sh
 # Steps: "make distdir" into a temporary directory (so the package is
 # built from exactly what a release tarball holds), contrib/debian copied
-# to debian/ there, dpkg-buildpackage -us -uc -b, lintian (no errors
-# allowed; warnings printed), dpkg -i, the installed files, conffiles,
-# versions, the logrotate rule (parsed, and run on a copy aimed at a
-# temporary directory), the unit (systemd-analyze verify) and the
-# firewall helper finding the installed ruleset (dry run, in a throw-away
-# namespace), then dpkg --purge and a check that nothing is left.  The machine is left as
+# to debian/ there, dpkg-buildpackage -us -uc -b (its log: the unprivileged
+# tests ran, no namespace or VM test did), again with
+# DEB_BUILD_OPTIONS=nocheck (no test ran), lintian (no errors allowed,
+# also none with --pedantic; warnings printed), dpkg -i, the installed
+# files, conffiles, the btblockd user and its log directory, versions,
+# the logrotate rule (parsed, and run on a copy aimed at a temporary
+# directory), the unit (its ordering and sandbox lines, systemd-analyze
+# verify, also without nftables.service), the firewall helper finding
+# the installed ruleset (dry run, in a throw-away namespace), the
+# installed daemon started as the unit starts it (capability bounding
+# set, umask, --user btblockd) in a throw-away namespace: uid, the
+# capabilities left, root's btblockctl through the control socket, the
+# kernel counters, the detection log reopened by btblockd after a
+# rotation; then dpkg --purge and a check that nothing is left.  The machine is left as
 # it was: the package is purged on any exit, a running systemd is kept
 # from starting the service (policy-rc.d), and a btblockd package that
 # was already installed makes the test skip instead of replacing it.
@@ -52,14 +60,18 @@ tmp=$(mktemp -d)
 installed=no
 policy=
 ns=
+daemon=
 fails=0
 
 cleanup() {
+	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	if [ "$installed" = yes ]; then
 		dpkg --purge btblockd >/dev/null 2>&1 || echo "test_deb.sh: dpkg --purge btblockd failed" >&2
 	fi
 	[ -n "$policy" ] && rm -f "$policy"
-	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	for n in $ns; do
+		ip netns del "$n" 2>/dev/null
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -90,6 +102,9 @@ cp -R "$tmp/src/contrib/debian" "$tmp/src/debian"
 chmod -R u+w "$tmp/src"
 
 # --- build -------------------------------------------------------------------
+# Run from make check, the environment carries its MAKEFLAGS (TESTS=...):
+# the package's own make must not inherit them.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 if (cd "$tmp/src" && dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
 	ok "dpkg-buildpackage -us -uc -b"
 else
@@ -100,6 +115,33 @@ fi
 deb=$(ls "$tmp"/btblockd_"$version"_*.deb)
 echo "built $(basename "$deb"): $(wc -c <"$deb") bytes"
 built=$(date +%s)
+# dh_auto_test ran the unprivileged tier, and only that.
+if grep -q '^PASS: tests/unit/test_packet$' "$tmp/build.log" &&
+	grep -q '^PASS: man/test_man.sh$' "$tmp/build.log"; then
+	ok "the package build ran the unit and man page tests"
+else
+	fail "the package build did not run the unit tests"
+fi
+ran=$(grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS): ' "$tmp/build.log" |
+	grep -E 'tests/integration/|tests/vm/|tests/e2e/|nft/test_firewall|contrib/test_deb' || true)
+if [ -z "$ran" ]; then
+	ok "the package build ran no namespace, VM or package test ($(grep -c '^PASS: ' "$tmp/build.log") tests passed)"
+else
+	fail "the package build ran tests that need root: $ran"
+fi
+# nocheck: no test at all (the .deb of this build is set aside).
+mkdir "$tmp/nocheck"
+if (cd "$tmp/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) \
+	>"$tmp/nocheck/build.log" 2>&1; then
+	if grep -q -E '^(PASS|FAIL|SKIP): |make.* check' "$tmp/nocheck/build.log"; then
+		fail "DEB_BUILD_OPTIONS=nocheck: tests ran anyway"
+	else
+		ok "DEB_BUILD_OPTIONS=nocheck: built, no test ran"
+	fi
+else
+	tail -20 "$tmp/nocheck/build.log"
+	fail "DEB_BUILD_OPTIONS=nocheck: dpkg-buildpackage failed"
+fi
 
 # --- lintian -----------------------------------------------------------------
 lintian --fail-on error \
@@ -109,6 +151,13 @@ if [ "$lint" = 0 ]; then
 	ok "lintian: no errors ($(grep -c '^W:' "$tmp/lintian" || true) warnings, listed above)"
 else
 	fail "lintian reports errors"
+fi
+lintian --pedantic --fail-on error,warning,pedantic "$deb" >"$tmp/pedantic" 2>&1 && lint=0 || lint=$?
+sed 's/^/    lintian --pedantic: /' "$tmp/pedantic"
+if [ "$lint" = 0 ]; then
+	ok "lintian --pedantic: clean"
+else
+	fail "lintian --pedantic reports problems (above)"
 fi
 
 # --- install -------------------------------------------------------------------
@@ -142,6 +191,18 @@ for f in /usr/share/man/man8/btblockd.8.gz /usr/share/man/man8/btblockctl.8.gz \
 	check "installed: $f" test -f "$f"
 done
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' btblockd)
+for f in /usr/lib/sysusers.d/btblockd.conf /usr/lib/tmpfiles.d/btblockd.conf \
+	/usr/share/man/man7/btblockd-stats.7.gz; do
+	check "installed: $f" test -f "$f"
+done
+# The user the daemon drops to, and its log directory.
+pw=$(getent passwd btblockd || true)
+case $pw in
+btblockd:*:/usr/sbin/nologin) ok "user btblockd: $pw" ;;
+*) fail "user btblockd: '$pw'" ;;
+esac
+logdir=$(stat -c '%U:%G %a' /var/log/btblockd 2>&1 || true)
+check "/var/log/btblockd: $logdir" test "$logdir" = "btblockd:adm 750"
 for f in /etc/btblockd.conf /etc/default/btblockd /etc/logrotate.d/btblockd; do
 	if printf '%s\n' "$conffiles" | grep -q "^ $f "; then
 		ok "conffile: $f"
@@ -217,6 +278,83 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	fi
 fi
 
+# The unit: ordered like a firewall, tied to nftables.service, sandboxed.
+unit=/lib/systemd/system/btblockd.service
+for line in Before=network-pre.target Wants=network-pre.target After=nftables.service \
+	PartOf=nftables.service WatchdogSec=30s Type=notify UMask=0077 PrivateMounts=yes \
+	NoNewPrivileges=yes LogsDirectory=btblockd; do
+	check "unit: $line" grep -qx "$line" "$unit"
+done
+check "unit: the daemon drops to btblockd" grep -q '^ExecStart=/usr/sbin/btblockd .*--user btblockd' "$unit"
+check "unit: no AmbientCapabilities (the daemon drops root itself)" \
+	sh -c "! grep -q '^AmbientCapabilities' $unit"
+check "unit: no queues in /etc/default/btblockd" sh -c "! grep -q -e '^[^#]*--queues' /etc/default/btblockd"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	# Without nftables.service (not installed, or masked): PartOf= and
+	# After= name a unit that does not exist, which must not be an error.
+	mkdir "$tmp/units"
+	cp "$unit" "$tmp/units/"
+	SYSTEMD_UNIT_PATH="$tmp/units:" systemd-analyze verify "$tmp/units/btblockd.service" \
+		>"$tmp/verify2" 2>&1 || true
+	if grep -v -e "Command 'man " -e '^$' "$tmp/verify2" | grep -q .; then
+		fail "systemd-analyze verify without nftables.service:"
+		cat "$tmp/verify2"
+	else
+		ok "systemd-analyze verify without nftables.service: no complaint"
+	fi
+fi
+
+# The installed daemon as the unit starts it: the unit's bounding set and
+# umask, --user btblockd, in a namespace of its own (queue 50).
+capset=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr '[:upper:]' '[:lower:]' | sed 's/cap_/+/g; s/ /,/g')
+mkdir -m 0755 "$tmp/run"
+ns2=btbdeb2-$$
+ip netns add "$ns2"
+ns="$ns $ns2"
+log=/var/log/btblockd/test-deb-$$.log
+ip netns exec "$ns2" setpriv --bounding-set "-all,$capset" sh -c \
+	'umask 0077; exec "$@"' sh /usr/sbin/btblockd --foreground -c /dev/null --queues 50 \
+	--control "$tmp/run/btblockd.sock" --pidfile "$tmp/run/btblockd.pid" --user btblockd \
+	--detect-log "$log" >"$tmp/daemon.log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 50); do
+	/usr/bin/btblockctl -s "$tmp/run/btblockd.sock" stats >"$tmp/stats" 2>/dev/null && break
+	sleep 0.1
+done
+if [ -s "$tmp/stats" ]; then
+	ok "root's btblockctl reads the stats of btblockd running as btblockd (bounding set $capset)"
+	status=/proc/$daemon/status
+	uid=$(awk '/^Uid:/ { print $2 }' "$status")
+	check "daemon uid $uid is btblockd's" test "$uid" = "$(id -u btblockd)"
+	for c in CapEff CapPrm CapBnd; do
+		v=$(awk -v c="$c:" '$1 == c { print $2 }' "$status")
+		check "daemon $c $v: CAP_NET_ADMIN only" test "$v" = 0000000000001000
+	done
+	check "stats: schema 1" grep -q '"schema": 1' "$tmp/stats"
+	check "stats: the kernel's queue counters (opened before dropping root)" \
+		grep -q '"queue_total"' "$tmp/stats"
+	sock=$(stat -c '%U:%G %a' "$tmp/run/btblockd.sock")
+	check "control socket $sock" test "$sock" = "root:root 660"
+	perms=$(stat -c '%U %a' "$log" 2>&1 || true)
+	check "detection log $perms: btblockd's, mode 600 (UMask=0077)" test "$perms" = "btblockd 600"
+	# A rotation: the daemon, as btblockd, opens a new file on SIGHUP.
+	mv "$log" "$log.1"
+	kill -HUP "$daemon"
+	for _ in $(seq 1 50); do
+		[ -e "$log" ] && break
+		sleep 0.1
+	done
+	perms=$(stat -c '%U %a' "$log" 2>&1 || true)
+	check "detection log reopened by btblockd after a rotation: $perms" test "$perms" = "btblockd 600"
+	rm -f "$log" "$log.1"
+else
+	fail "the daemon as the unit starts it did not answer: $(cat "$tmp/daemon.log")"
+fi
+if kill "$daemon" 2>/dev/null; then
+	wait "$daemon" 2>/dev/null || true
+fi
+daemon=
+
 # --- purge -------------------------------------------------------------------
 if dpkg --purge btblockd >"$tmp/purge.log" 2>&1; then
 	installed=no
@@ -228,7 +366,8 @@ fi
 left=
 for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl /etc/btblockd.conf \
 	/etc/default/btblockd /lib/systemd/system/btblockd.service /usr/share/btblockd \
-	/etc/logrotate.d/btblockd \
+	/etc/logrotate.d/btblockd /var/log/btblockd /usr/lib/sysusers.d/btblockd.conf \
+	/usr/lib/tmpfiles.d/btblockd.conf \
 	/etc/systemd/system/multi-user.target.wants/btblockd.service; do
 	[ -e "$f" ] && left="$left $f"
 done

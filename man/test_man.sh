@@ -27,6 +27,31 @@ for opt in $options; do
 	esac
 done
 
+# The stats document: every member the daemon writes (the keys of
+# src/stats.c from kernel_json on, of the ruleset and of the control
+# socket, of the detections) has an entry in btblockd-stats.7, whose schema is the code's.
+stats7="$BTBLOCKD_SRCDIR/man/btblockd-stats.7"
+src="$BTBLOCKD_SRCDIR/src"
+keys=$({
+	sed -n '/^static json_t \*kernel_json/,$p' "$src/stats.c"
+	sed -n '/^json_t \*ruleset_json/,/^}/p; /^static json_t \*set_json/,/^}/p' "$src/ruleset.c"
+	sed -n '/"control",/,/timeouts/p' "$src/control.c"
+	sed -n '/^json_t \*detection_sink_stats/,/^}/p' "$src/detection.c"
+} | grep -o '"[a-z][a-z0-9_]*"' | tr -d '"' | grep -v -x -e enforce -e monitor -e control | sort -u)
+nkeys=$(echo "$keys" | wc -l)
+[ "$nkeys" -ge 50 ] || { echo "FAIL: only $nkeys stats members found in the sources"; fail=1; }
+for key in $keys; do
+	if ! grep -q "^\.It Li $key\$" "$stats7"; then
+		echo "FAIL: stats member $key has no .It Li entry in btblockd-stats.7"
+		fail=1
+	fi
+done
+schema=$(sed -n 's/^#define STATS_SCHEMA \([0-9]*\)$/\1/p' "$src/stats.h")
+if ! grep -q "^\.Nd .*schema $schema\$" "$stats7"; then
+	echo "FAIL: btblockd-stats.7 does not describe schema $schema (STATS_SCHEMA)"
+	fail=1
+fi
+
 if command -v mandoc >/dev/null 2>&1; then
 	for page in "$BTBLOCKD_SRCDIR"/man/*.[0-9]; do
 		# -Wwarning: style notes (pages not installed yet) do not count.
@@ -39,5 +64,5 @@ else
 	echo "FAIL: mandoc is not installed (contrib/install-deps.sh installs it)"
 	fail=1
 fi
-[ "$fail" -eq 0 ] && echo "PASS: $(echo "$options" | wc -l) options documented, pages lint clean"
+[ "$fail" -eq 0 ] && echo "PASS: $(echo "$options" | wc -l) options and $nkeys stats members documented, pages lint clean"
 exit "$fail"

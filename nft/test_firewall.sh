@@ -470,6 +470,35 @@ inns "$BTBLOCKD_FIREWALL" up --dry-run --backend nft --config "$TMP/policy.conf"
 expect_rc 0 "up --dry-run --config --action monitor"
 expect_in "$TMP/out" '^add rule inet btblockd blocked counter name "monitored" accept$' "the command line's --action wins"
 expect_not_in "$TMP/out" '^add rule inet btblockd ban ' "action monitor: no bans"
+# The queues and the marks come from the same file as btblockd's, so that
+# /etc/default/btblockd need not repeat them; the command line wins.
+expect_in "$TMP/policy1.nft" '^define BTBLOCKD_QUEUES = 0-3$' "config: queues 0-3 from the file"
+printf 'queues 4-6\nmark-mask 0x0000ff00\nmark-allow 0x00000a00\nmark-block 0x00000b00\nmark-reject 0x00000c00\nmark-block-flow 0x00000d00\nmark-reject-flow 0x00000e00\n' \
+	>"$TMP/marks.conf"
+rc=0
+inns "$BTBLOCKD_FIREWALL" up --dry-run --backend nft --config "$TMP/marks.conf" --mark-queue 0x00000f00 \
+	>"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "up --dry-run --config with queues and marks"
+expect_in "$TMP/out" '^define BTBLOCKD_QUEUES = 4-6$' "config: queues 4-6"
+expect_in "$TMP/out" '^define MARK_MASK = 0x0000ff00$' "config: mark-mask"
+expect_in "$TMP/out" '^define MARK_ALLOW = 0x00000a00$' "config: mark-allow"
+expect_in "$TMP/out" '^define MARK_REJECT_FLOW = 0x00000e00$' "config: mark-reject-flow"
+rc=0
+inns "$BTBLOCKD_FIREWALL" up --dry-run --backend nft --config "$TMP/marks.conf" --mark-queue 0x00000f00 \
+	--queues=9 --mark-allow 0x00000900 >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "up --dry-run --config --queues --mark-allow"
+expect_in "$TMP/out" '^define BTBLOCKD_QUEUES = 9$' "the command line's --queues wins over the file"
+expect_in "$TMP/out" '^define MARK_ALLOW = 0x00000900$' "the command line's --mark-allow wins over the file"
+printf '# range\nqueues 6-2\n' >"$TMP/badq.conf"
+rc=0
+inns "$BTBLOCKD_FIREWALL" up --dry-run --config "$TMP/badq.conf" >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 2 "up: a bad queues value in the config file"
+expect_in "$TMP/err" "invalid $TMP/badq.conf:2: queues value '6-2'" "bad queues in the file: message names file, line, key and value"
+printf 'mark-allow 0x00b10000\n' >"$TMP/badm.conf"
+rc=0
+inns "$BTBLOCKD_FIREWALL" up --dry-run --config "$TMP/badm.conf" >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 2 "up: a mark of the file equal to another"
+expect_in "$TMP/err" "the mark values must differ: 0x00b10000" "marks of the file are checked like options"
 printf 'queues 0-1\nschedule Mon 08:00-09:00\nexempt 10.0.0.1 10.0.0.300\n' >"$TMP/bad.conf"
 for cmd in up reload; do
 	rc=0

@@ -824,7 +824,24 @@ static int prom_is_number(const json_t *v)
 	return json_is_number(v) || json_is_boolean(v);
 }
 
-/* What the per-queue fields mean; gauges are levels, the rest only grow. */
+static int ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* A value in milliseconds, written in seconds (Prometheus base units). */
+static void prom_value_ms(FILE *out, const json_t *v)
+{
+	if (json_is_integer(v))
+		fprintf(out, "%.3f\n", (double)json_integer_value(v) / 1000.0);
+	else
+		fprintf(out, "%.17g\n", json_number_value(v) / 1000.0);
+}
+
+/* What the per-queue fields mean; gauges are levels, the rest only grow.
+ * A field not listed is a counter, unless it is a boolean (a gauge). */
 static const struct prom_known {
 	const char *field;	/* flattened: key or key_subkey */
 	const char *metric;	/* NULL: btblockd_<field>[_total] */
@@ -873,6 +890,10 @@ static const struct prom_known {
 	  "Packets the kernel could not deliver to the daemon (netlink buffer full)." },
 	{ "kernel_id_sequence", "btblockd_kernel_id_sequence", 1,
 	  "Last packet id the kernel gave out on the queue (wraps at 2^32)." },
+	{ "last_progress_ms", "btblockd_worker_last_progress_seconds", 1,
+	  "Seconds since the worker of the queue last went round its loop." },
+	{ "stalled", "btblockd_worker_stalled", 1,
+	  "1 when the worker of the queue has made no progress for --stall-timeout." },
 };
 
 struct prom_family {
@@ -880,11 +901,13 @@ struct prom_family {
 	char key[48], sub[48];	/* where the value is in each queue object */
 	char metric[112];
 	int gauge;
+	int ms;
 	const char *help;
 };
 
-/* Add the family of queue member key[.sub] unless already known. */
-static int prom_add_family(struct prom_family *f, int *n, const char *key, const char *sub)
+/* Add the family of queue member key[.sub], of value v, unless already known. */
+static int prom_add_family(struct prom_family *f, int *n, const char *key, const char *sub,
+			   const json_t *v)
 {
 	struct prom_family *x;
 	char field[96];
@@ -902,7 +925,9 @@ static int prom_add_family(struct prom_family *f, int *n, const char *key, const
 	snprintf(x->field, sizeof(x->field), "%s", field);
 	snprintf(x->key, sizeof(x->key), "%s", key);
 	snprintf(x->sub, sizeof(x->sub), "%s", sub ? sub : "");
-	x->help = "Per-queue counter of btblockd.";
+	x->gauge = json_is_boolean(v);
+	x->help = x->gauge ? "Per-queue state of btblockd (1 true, 0 false)." :
+			     "Per-queue counter of btblockd.";
 	for (size_t k = 0; k < ARRAY_SIZE(prom_known); k++) {
 		if (strcmp(prom_known[k].field, field) != 0)
 			continue;
@@ -910,6 +935,8 @@ static int prom_add_family(struct prom_family *f, int *n, const char *key, const
 		x->help = prom_known[k].help;
 		if (prom_known[k].metric)
 			snprintf(x->metric, sizeof(x->metric), "%s", prom_known[k].metric);
+		/* A field in ms named in seconds, the base unit. */
+		x->ms = ends_with(field, "_ms") && ends_with(x->metric, "_seconds");
 	}
 	if (!x->metric[0]) {
 		size_t l = strlen(field);
@@ -980,6 +1007,41 @@ static void prom_ruleset(const json_t *rs, FILE *out)
 	}
 }
 
+/* The one total that is not a sum of queue series but a count of them,
+ * and the control socket's refusals. */
+static void prom_control(const json_t *doc, FILE *out)
+{
+	static const struct {
+		const char *key, *metric, *help;
+	} control[] = {
+		{ "busy", "btblockd_control_busy_total",
+		  "Control socket clients refused because every slot was taken." },
+		{ "overlong", "btblockd_control_overlong_total",
+		  "Control socket clients cut for a line that was too long." },
+		{ "timeouts", "btblockd_control_timeouts_total",
+		  "Control socket clients cut for not finishing a line in time." },
+	};
+	const json_t *ctl = json_object_get(doc, "control");
+	const json_t *v = json_object_get(json_object_get(doc, "totals"), "stalled_workers");
+
+	if (prom_is_number(v)) {
+		prom_family_head(out, "btblockd_stalled_workers", "gauge",
+				 "Workers that have made no progress for --stall-timeout.");
+		fputs("btblockd_stalled_workers ", out);
+		prom_value(out, v);
+	}
+	if (!json_is_object(ctl))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(control); i++) {
+		v = json_object_get(ctl, control[i].key);
+		if (!prom_is_number(v))
+			continue;
+		prom_family_head(out, control[i].metric, "counter", control[i].help);
+		fprintf(out, "%s ", control[i].metric);
+		prom_value(out, v);
+	}
+}
+
 /* Counters and gauges of every numeric field of every queue, labelled by
  * queue; the per-detector blocked flows; uptime, mode and version. Totals
  * are left out: they are sums of the per-queue series. */
@@ -1044,16 +1106,19 @@ static int render_prometheus(const json_t *doc, FILE *out)
 		json_object_foreach((json_t *)q, key, v) {
 			if (queue_label_key(key))
 				continue;
-			if (prom_is_number(v) && prom_add_family(fam, &nfam, key, NULL) < 0)
+			if (prom_is_number(v) && prom_add_family(fam, &nfam, key, NULL, v) < 0)
 				return -1;
 			if (json_is_object(v))
 				json_object_foreach((json_t *)v, sub, w)
 					if (prom_is_number(w) &&
-					    prom_add_family(fam, &nfam, key, sub) < 0)
+					    prom_add_family(fam, &nfam, key, sub, w) < 0)
 						return -1;
 		}
 	}
 
+	prom_family_head(out, "btblockd_up", "gauge",
+			 "1 when btblockd answered btblockctl, 0 when it did not.");
+	fputs("btblockd_up 1\n", out);
 	prom_family_head(out, "btblockd_info", "gauge",
 			 "Version and mode of the running daemon (always 1).");
 	fputs("btblockd_info{version=\"", out);
@@ -1084,7 +1149,10 @@ static int render_prometheus(const json_t *doc, FILE *out)
 				continue;	/* e.g. kernel counters of a queue not in procfs */
 			fprintf(out, "%s{queue=\"%" JSON_INTEGER_FORMAT "\"} ", fam[f].metric,
 				jint(q, "queue"));
-			prom_value(out, v);
+			if (fam[f].ms)
+				prom_value_ms(out, v);
+			else
+				prom_value(out, v);
 		}
 	}
 
@@ -1113,7 +1181,17 @@ static int render_prometheus(const json_t *doc, FILE *out)
 	if (json_is_object(rs))
 		prom_ruleset(rs, out);
 	prom_detections(json_object_get(doc, "detections"), out);
+	prom_control(doc, out);
 	return 0;
+}
+
+/* The daemon did not answer: still a valid scrape, so that a textfile
+ * collector replaces the last one with "down" instead of keeping it. */
+static void render_prometheus_down(FILE *out)
+{
+	prom_family_head(out, "btblockd_up", "gauge",
+			 "1 when btblockd answered btblockctl, 0 when it did not.");
+	fputs("btblockd_up 0\n", out);
 }
 
 /* ---- reload ----------------------------------------------------------- */
@@ -1458,6 +1536,8 @@ static int cmd_query(const struct ctl_options *o)
 
 	if (!doc) {
 		fprintf(stderr, "btblockctl: %s\n", err);
+		if (o->command == CMD_PROMETHEUS)
+			render_prometheus_down(stdout);
 		return CTL_FAIL;
 	}
 	switch (o->command) {

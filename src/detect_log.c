@@ -116,6 +116,18 @@ int detect_log_reopen(struct detect_log *l)
 	return 0;
 }
 
+int detect_log_chown(const struct detect_log *l, uid_t uid, gid_t gid)
+{
+	if (!l->file)
+		return 0;
+	if (fchown(fileno(l->file), uid, gid) < 0) {
+		LOG(LOG_ERR, "cannot give detection log %s to uid %u gid %u: %s", l->path,
+		    (unsigned)uid, (unsigned)gid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The file reached its cap: PATH becomes PATH.1 (replacing the one
  * before) and a new PATH is started. When that fails the file is closed

@@ -4,6 +4,7 @@
 #define BTBLOCKD_DETECT_LOG_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 #define DETECT_RING_SIZE 256	/* power of two */
@@ -67,6 +68,11 @@ int detect_log_open(struct detect_log *l, const char *path, int use_syslog, uint
 
 /* Reopen the file after logrotate moved it (SIGHUP). */
 int detect_log_reopen(struct detect_log *l);
+
+/* Give the open file to the user the daemon drops to (--user), who
+ * reopens it at reload and renames it at the size cap. 0 done or no
+ * file, -1 error (logged). */
+int detect_log_chown(const struct detect_log *l, uid_t uid, gid_t gid);
 
 /* Write one event as a JSON line, within the rate; now_s: monotonic seconds.
  * A line that would take the file past max_size first renames it to

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "privs.h"
 #include "ruleset.h"
+#include "sdnotify.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -39,6 +40,8 @@ struct daemon {
 	uid_t uid;		/* --user, looked up before anything is opened */
 	gid_t gid;
 	gid_t control_gid;	/* --control-group, or (gid_t)-1 */
+	int64_t watchdog_ms;	/* WATCHDOG=1 interval, 0 without a watchdog */
+	int64_t watchdog_last;	/* when it was last sent, -1 never */
 };
 
 /* Detach: the parent exits once the child says start-up went well, so
@@ -84,32 +87,6 @@ static void report_ready(struct daemon *d, char status)
 		LOG(LOG_DEBUG, "cannot report start-up status: %s", strerror(errno));
 	close(d->ready_fd);
 	d->ready_fd = -1;
-}
-
-/*
- * Tell systemd (Type=notify) that start-up is complete. The protocol is one
- * datagram to $NOTIFY_SOCKET; speaking it directly avoids a dependency on
- * libsystemd, which OpenWrt does not have.
- */
-static void notify_service_manager(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len;
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
-		return;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';		/* abstract namespace */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
-		LOG(LOG_WARNING, "cannot notify the service manager: %s", strerror(errno));
-	close(fd);
 }
 
 /* Locked for the daemon's lifetime: a second instance fails cleanly. */
@@ -207,15 +184,17 @@ static int any_worker_failed(const struct daemon *d)
  * The kernel's fail-open does not cover a stuck worker: its queue stays
  * bound and fills, so this is the only place the stall becomes visible.
  */
-static void check_stalls(struct daemon *d)
+static unsigned check_stalls(struct daemon *d, int64_t now)
 {
-	int64_t now = worker_now_ms();
 	int64_t limit = (int64_t)d->cfg.stall_timeout_s * 1000;
+	unsigned stalled = 0;
 
 	for (unsigned i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];
 		int64_t age = worker_progress_age_ms(w, now);
 
+		if (age > limit)
+			stalled++;
 		if (age > limit && !w->stall_logged) {
 			LOG(LOG_ERR, "queue %u: worker has made no progress for %lld ms (stalled)",
 			    w->queue_num, (long long)age);
@@ -225,26 +204,44 @@ static void check_stalls(struct daemon *d)
 			w->stall_logged = 0;
 		}
 	}
+	return stalled;
+}
+
+/* The service manager's watchdog is fed from here, and only while every
+ * worker makes progress: a hung worker then gets the daemon restarted. */
+static void feed_watchdog(struct daemon *d, int64_t now, unsigned stalled)
+{
+	if (!sdnotify_watchdog_due(now, d->watchdog_last, d->watchdog_ms, stalled))
+		return;
+	sdnotify_send("WATCHDOG=1");
+	d->watchdog_last = now;
 }
 
 /* Wait for signals; returns the exit status. */
 static int run(struct daemon *d, const sigset_t *sigs, int argc, char *const argv[])
 {
-	const struct timespec tick = { .tv_nsec = 500 * 1000000 };
+	struct timespec tick = { .tv_nsec = 500 * 1000000 };
 
+	/* A short watchdog needs a shorter tick than the stall check's. */
+	if (d->watchdog_ms > 0 && d->watchdog_ms < 500)
+		tick.tv_nsec = (long)d->watchdog_ms * 1000000;
 	for (;;) {
 		int sig = sigtimedwait(sigs, NULL, &tick);
+		int64_t now;
+		unsigned stalled;
 
 		if (sig == SIGTERM || sig == SIGINT) {
 			LOG(LOG_NOTICE, "signal %d: leaving the queues", sig);
 			return EXIT_SUCCESS;
 		}
 		if (sig == SIGHUP) {
-			notify_service_manager("RELOADING=1");
+			sdnotify_send("RELOADING=1");
 			reload(d, argc, argv);
-			notify_service_manager("READY=1");
+			sdnotify_send("READY=1");
 		}
-		check_stalls(d);
+		now = worker_now_ms();
+		stalled = check_stalls(d, now);
+		feed_watchdog(d, now, stalled);
 		if (any_worker_failed(d)) {
 			LOG(LOG_ERR, "a worker failed; exiting so that the service manager restarts us");
 			return EXIT_FAILURE;
@@ -392,6 +389,11 @@ int main(int argc, char *argv[])
 	/* Everything that needs root is open: sockets, queues, pid file.
 	 * Drop it before the first thread exists, so every thread runs with
 	 * the reduced credentials and the filter (both are per thread). */
+	if (d.cfg.user[0] && detect_log_chown(&d.detect_log, d.uid, d.gid) < 0) {
+		report_ready(&d, 1);
+		shutdown_all(&d);
+		return EXIT_FAILURE;
+	}
 	if (d.cfg.user[0] && privs_drop(d.uid, d.gid, err, sizeof(err)) < 0) {
 		LOG(LOG_ERR, "%s", err);
 		report_ready(&d, 1);
@@ -432,10 +434,16 @@ int main(int argc, char *argv[])
 	    d.cfg.fail_open ? "fail-open" : "fail-closed", d.cfg.control_path,
 	    d.cfg.user[0] ? ", user " : "", d.cfg.user, d.cfg.seccomp ? ", seccomp" : "");
 	report_ready(&d, 0);
-	notify_service_manager("READY=1");
+	sdnotify_send("READY=1");
+	d.watchdog_ms = sdnotify_watchdog_interval_ms(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"),
+						      getpid());
+	d.watchdog_last = -1;
+	if (d.watchdog_ms > 0)
+		LOG(LOG_INFO, "watchdog: WATCHDOG=1 every %lld ms while no worker is stalled",
+		    (long long)d.watchdog_ms);
 
 	status = run(&d, &sigs, argc, argv);
-	notify_service_manager("STOPPING=1");
+	sdnotify_send("STOPPING=1");
 	shutdown_all(&d);
 	stats_close_kernel();
 	LOG(LOG_NOTICE, "stopped");

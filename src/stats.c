@@ -194,7 +194,8 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 		json_array_append_new(queues, q);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	doc = json_pack("{s:s,s:I,s:s,s:b,s:o,s:o,s:o}",
+	doc = json_pack("{s:i,s:s,s:I,s:s,s:b,s:o,s:o,s:o}",
+			"schema", STATS_SCHEMA,
 			"version", PACKAGE_VERSION,
 			"uptime_s", (json_int_t)(now.tv_sec - info->started),
 			"mode", info->mode,

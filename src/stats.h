@@ -46,6 +46,11 @@ struct stats_info {
 	int64_t stall_timeout_ms;	/* a worker without progress this long is "stalled" */
 };
 
+/* The version of the stats document's layout, its "schema" member: raised
+ * when a member is removed, renamed or changes meaning (adding one does
+ * not). Documented field by field in btblockd-stats(7). */
+#define STATS_SCHEMA 1
+
 /* The stats document: totals and one object per queue. */
 json_t *stats_build(const struct stats_info *info, struct worker *workers, unsigned n);
 

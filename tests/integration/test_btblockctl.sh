@@ -143,6 +143,11 @@ if expect 0 "$tmp/out" "$BTBLOCKCTL" prometheus --socket="$sock"; then
 	has "$tmp/out" 'btblockd_kernel_queue_dropped_total{queue="40"} 0' "prometheus: kernel counter"
 	has "$tmp/out" 'btblockd_detections_total{detector="bt-handshake"} 0' "prometheus: detector counter"
 	has "$tmp/out" "# TYPE btblockd_flows_active gauge" "prometheus: gauge"
+	has "$tmp/out" "btblockd_up 1" "prometheus: btblockd_up 1"
+	has "$tmp/out" "# TYPE btblockd_worker_last_progress_seconds gauge" "prometheus: heartbeat gauge in seconds"
+	has "$tmp/out" 'btblockd_worker_stalled{queue="40"} 0' "prometheus: stall gauge"
+	has "$tmp/out" "btblockd_stalled_workers 0" "prometheus: stalled workers"
+	has "$tmp/out" "# TYPE btblockd_control_busy_total counter" "prometheus: control counters"
 	# The reference parser, when installed (python3-prometheus-client).
 	if /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
 		if /usr/bin/python3 -c '
@@ -210,6 +215,15 @@ wait "$daemon_pid" || true
 daemon_pid=
 if expect 1 "$tmp/out" "$BTBLOCKCTL" -s "$sock" prometheus; then
 	has "$tmp/out" "is btblockd running?" "stopped daemon: clear sentence, status 1"
+	has "$tmp/out" "btblockd_up 0" "stopped daemon: btblockd_up 0"
+	# stdout alone is a valid scrape for a textfile collector.
+	if "$BTBLOCKCTL" -s "$sock" prometheus >"$tmp/down" 2>/dev/null; then
+		fail "stopped daemon: prometheus exited 0"
+	elif [ "$(grep -v '^#' "$tmp/down")" = "btblockd_up 0" ]; then
+		ok "stopped daemon: stdout is btblockd_up 0 alone"
+	else
+		fail "stopped daemon: stdout is: $(cat "$tmp/down")"
+	fi
 fi
 
 if [ "$fails" != 0 ]; then

@@ -24,7 +24,10 @@
 #      within 2 s and leaves the queues unbound.
 #   6. A stalled worker (test hook BTBLOCKD_TEST_STALL_QUEUE): reported in
 #      the stats ("stalled", "last_progress_ms") and logged once; SIGTERM
-#      still stops the daemon within 2 s.
+#      still stops the daemon within 2 s.  The service manager's watchdog:
+#      with NOTIFY_SOCKET (a listener here) and WATCHDOG_USEC=1000000,
+#      WATCHDOG=1 arrives every 0.5 s while the workers progress and stops
+#      once the worker is stalled.
 # Each step prints a RESULT line with what it measured.
 #
 # Needs root. Without root or namespaces it fails loudly, or skips (77) when
@@ -323,11 +326,45 @@ echo "RESULT SIGTERM under ${STEADY_RATE}/s: exit status $term_status after ${ms
 	fail "SIGTERM under load: sent $term_sent, received $term_received: packets lost at shutdown"
 
 # ---- 6. a stalled worker is detected ------------------------------------------
-BTBLOCKD_TEST_STALL_QUEUE=1 lab_daemon_start --queues 0-1 --stall-timeout 2 ||
+# systemd's notify socket, stood in for by a listener that writes each
+# datagram with the CLOCK_MONOTONIC time (ms) it arrived at.  It runs in
+# the router namespace, where the lab's cleanup kills every process.
+notify_sock=$LAB_TMP/notify.sock
+ip netns exec "$LAB_ROUTER" "$LAB_PYTHON" -u -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as log:
+    print("listening", file=log, flush=True)
+    while True:
+        msg = s.recv(4096).decode(errors="replace").strip()
+        print(int(time.monotonic() * 1000), msg, file=log, flush=True)
+' "$notify_sock" "$LAB_TMP/notify.log" &
+notify_pid=$!
+LAB_PIDS="$LAB_PIDS $notify_pid"
+lab_wait_file "$LAB_TMP/notify.log" '^listening' 5 "$notify_pid" || fail "the notify listener did not start"
+mono_ms() { "$LAB_PYTHON" -c 'import time; print(int(time.monotonic() * 1000))'; }
+watchdogs() { grep -c ' WATCHDOG=1$' "$LAB_TMP/notify.log" || true; }
+
+NOTIFY_SOCKET=$notify_sock WATCHDOG_USEC=1000000 BTBLOCKD_TEST_STALL_QUEUE=1 \
+	lab_daemon_start --queues 0-1 --stall-timeout 2 ||
 	fail "btblockd with BTBLOCKD_TEST_STALL_QUEUE=1 did not start"
 grep -q 'will stall (test only)' "$LAB_TMP/btblockd.log" || fail "the stall test hook was not taken"
+grep -q ' READY=1$' "$LAB_TMP/notify.log" || fail "watchdog: no READY=1 on the notify socket"
+# Healthy workers: WATCHDOG=1 keeps coming (three of them, bounded wait).
+for _ in $(seq 1 100); do
+	[ "$(watchdogs)" -ge 3 ] && break
+	sleep 0.1
+done
+healthy=$(watchdogs)
+[ "$healthy" -ge 3 ] || fail "watchdog: $healthy WATCHDOG=1 in 10 s with healthy workers, expected 3 or more"
 # Queue 1 takes one batch, then stops serving; queue 0 idles along.
 flood --port "$STALL_PORT" --rate 2000 --seconds 1 >/dev/null
+for _ in $(seq 1 100); do
+	[ "$(lab_stats | lab_jget queues 1 stalled)" = true ] && break
+	sleep 0.1
+done
+stalled_at=$(mono_ms)
 sleep 3
 stats=$(lab_stats) || fail "no stats with a stalled worker"
 s0=$(echo "$stats" | lab_jget queues 0 stalled)
@@ -338,6 +375,12 @@ waiting=$(echo "$stats" | lab_jget queues 1 kernel queue_total)
 nstall=$(echo "$stats" | lab_jget totals stalled_workers)
 sleep 1
 logged=$(grep -c 'queue 1: worker has made no progress' "$LAB_TMP/btblockd.log" || true)
+# A ping decided just before the stats saw the stall may arrive a moment
+# after: 200 ms of slack.  None after that, over 4 s.
+late=$(awk -v t=$((stalled_at + 200)) '$2 == "WATCHDOG=1" && $1 > t' "$LAB_TMP/notify.log" | wc -l)
+last_ping=$(awk '$2 == "WATCHDOG=1" { t = $1 } END { print t + 0 }' "$LAB_TMP/notify.log")
+echo "RESULT watchdog (WATCHDOG_USEC=1000000): $healthy WATCHDOG=1 while healthy; last one $((stalled_at - last_ping)) ms before the stall was seen; $late after it in 4 s"
+[ "$late" = 0 ] || fail "watchdog: $late WATCHDOG=1 sent while a worker was stalled"
 ms=$(term_ms)
 echo "RESULT stall (--stall-timeout 2): queue 1 stalled=$s1 last_progress_ms=$age1 kernel queue_total=$waiting; queue 0 stalled=$s0 last_progress_ms=$age0; totals.stalled_workers=$nstall; logged $logged time(s) in 4 s; SIGTERM exit after ${ms} ms, status $LAB_DAEMON_STATUS"
 [ "$s1" = true ] || fail "stall: queue 1 is not reported stalled"

@@ -14,7 +14,8 @@ int btblockctl_main(int argc, char **argv);
 static const char stats_doc[] =
 	"{\"version\":\"0.1.0\",\"uptime_s\":93784,\"mode\":\"enforce\",\"fail_open\":false,"
 	"\"totals\":{\"packets\":1500,\"bytes\":900000,\"accepted\":1400,\"dropped\":100,"
-	"\"marked_allow\":40,\"marked_block\":9,\"enobufs\":2,\"flows_active\":12},"
+	"\"marked_allow\":40,\"marked_block\":9,\"enobufs\":2,\"flows_active\":12,"
+	"\"stalled_workers\":1},"
 	"\"detectors\":{\"bt-handshake\":5,\"dht\":3,\"we\\\"ird\\\\\":1},"
 	"\"queues\":["
 	"{\"queue\":2,\"cpu\":0,\"numa_node\":0,\"packets\":1000,\"bytes\":600000,"
@@ -22,15 +23,18 @@ static const char stats_doc[] =
 	"\"enobufs\":2,\"bad-name\":4,\"bans_requested\":2,\"flow_only_blocks\":1,"
 	"\"flows\":{\"active\":7,\"inserted\":70,\"stream_heads_exhausted\":1},"
 	"\"inspected_packets\":800,\"endpoint_cache_size\":11,"
+	"\"last_progress_ms\":2500,\"stalled\":true,\"future_flag\":false,"
 	"\"kernel\":{\"queue_total\":3,\"queue_dropped\":17,\"user_dropped\":4,"
 	"\"id_sequence\":1000}},"
 	"{\"queue\":3,\"cpu\":1,\"numa_node\":0,\"packets\":500,\"bytes\":300000,"
 	"\"accepted\":450,\"dropped\":50,\"marked_allow\":10,\"marked_block\":3,"
 	"\"enobufs\":0,\"flows\":{\"active\":5,\"inserted\":20,\"stream_heads_exhausted\":0},"
-	"\"inspected_packets\":400,\"endpoint_cache_size\":2,\"kernel\":null}],"
+	"\"inspected_packets\":400,\"endpoint_cache_size\":2,\"last_progress_ms\":20,"
+	"\"stalled\":false,\"kernel\":null}],"
 	"\"detect_log\":{\"written\":8,\"suppressed\":1},"
 	"\"ruleset\":{\"loaded\":true,\"age_ms\":700,\"bans\":40,\"bans_failed\":3,"
-	"\"ban_sets\":{\"ban4\":{\"size\":65536,\"timeout_s\":3600},\"ban6\":null}}}";
+	"\"ban_sets\":{\"ban4\":{\"size\":65536,\"timeout_s\":3600},\"ban6\":null}},"
+	"\"control\":{\"busy\":2,\"overlong\":1,\"timeouts\":0}}";
 
 static json_t *load(const char *text)
 {
@@ -155,11 +159,57 @@ static void test_prometheus_families_grouped(void **state)
 		assert_non_null(strchr(line, ' '));
 		samples++;
 	}
-	assert_int_equal(types, 30);
+	assert_int_equal(types, 38);
 	assert_true(samples > types);
 	free(copy);
 	free(out);
 	json_decref(doc);
+}
+
+/* The heartbeat and the stall as gauges in seconds, never counters; the
+ * control socket's refusals; btblockd_up. */
+static void test_prometheus_health(void **state)
+{
+	json_t *doc = load(stats_doc);
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_true(has_line(out, "# TYPE btblockd_up gauge"));
+	assert_true(has_line(out, "btblockd_up 1"));
+	assert_true(has_line(out, "# TYPE btblockd_worker_last_progress_seconds gauge"));
+	assert_true(has_line(out, "btblockd_worker_last_progress_seconds{queue=\"2\"} 2.500"));
+	assert_true(has_line(out, "btblockd_worker_last_progress_seconds{queue=\"3\"} 0.020"));
+	assert_true(has_line(out, "# TYPE btblockd_worker_stalled gauge"));
+	assert_true(has_line(out, "btblockd_worker_stalled{queue=\"2\"} 1"));
+	assert_true(has_line(out, "btblockd_worker_stalled{queue=\"3\"} 0"));
+	assert_true(has_line(out, "# TYPE btblockd_stalled_workers gauge"));
+	assert_true(has_line(out, "btblockd_stalled_workers 1"));
+	assert_null(strstr(out, "last_progress_ms"));
+	assert_null(strstr(out, "btblockd_stalled_total"));
+	/* an unknown boolean is a state, not a counter */
+	assert_true(has_line(out, "# TYPE btblockd_future_flag gauge"));
+	assert_true(has_line(out, "btblockd_future_flag{queue=\"2\"} 0"));
+	assert_true(has_line(out, "# TYPE btblockd_control_busy_total counter"));
+	assert_true(has_line(out, "btblockd_control_busy_total 2"));
+	assert_true(has_line(out, "btblockd_control_overlong_total 1"));
+	assert_true(has_line(out, "btblockd_control_timeouts_total 0"));
+	free(out);
+	json_decref(doc);
+
+	/* No answer: btblockd_up 0 alone, a valid scrape. */
+	out = NULL;
+	{
+		size_t len;
+		FILE *f = open_memstream(&out, &len);
+
+		assert_non_null(f);
+		render_prometheus_down(f);
+		fclose(f);
+	}
+	assert_string_equal(out, "# HELP btblockd_up 1 when btblockd answered btblockctl, 0 when it did not.\n"
+				 "# TYPE btblockd_up gauge\nbtblockd_up 0\n");
+	free(out);
 }
 
 static void test_prometheus_rejects_document_without_queues(void **state)
@@ -591,6 +641,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prometheus_counters_and_gauges),
 		cmocka_unit_test(test_prometheus_families_grouped),
+		cmocka_unit_test(test_prometheus_health),
 		cmocka_unit_test(test_prometheus_rejects_document_without_queues),
 		cmocka_unit_test(test_prometheus_name_and_label_escaping),
 		cmocka_unit_test(test_table),

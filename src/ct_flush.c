@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
+#include "nlattr.h"
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
@@ -30,25 +31,6 @@ struct nlmsghdr *ct_dump_request(char *buf, int family, uint32_t seq)
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	return nlh;
-}
-
-struct attr_rule {
-	uint16_t max;
-	const enum mnl_attr_data_type *types;
-	const struct nlattr **tb;
-};
-
-static int attr_cb(const struct nlattr *a, void *data)
-{
-	const struct attr_rule *rule = data;
-	uint16_t type = mnl_attr_get_type(a);
-
-	if (type > rule->max || rule->types[type] == MNL_TYPE_UNSPEC)
-		return MNL_CB_OK;
-	if (mnl_attr_validate(a, rule->types[type]) < 0)
-		return MNL_CB_ERROR;
-	rule->tb[type] = a;
-	return MNL_CB_OK;
 }
 
 /* A CTA_TUPLE_* nest: addresses of family, protocol and ports. 1, 0 when
@@ -74,19 +56,19 @@ static int parse_tuple(const struct nlattr *nest, int family, uint8_t *src, uint
 	const struct nlattr *tb[CTA_TUPLE_MAX + 1] = { NULL };
 	const struct nlattr *ip[CTA_IP_MAX + 1] = { NULL };
 	const struct nlattr *pr[CTA_PROTO_MAX + 1] = { NULL };
-	struct attr_rule rule = { CTA_TUPLE_MAX, tuple_types, tb };
-	struct attr_rule ip_rule = { CTA_IP_MAX, ip_types, ip };
-	struct attr_rule pr_rule = { CTA_PROTO_MAX, proto_types, pr };
+	struct nlattr_table rule = { CTA_TUPLE_MAX, tuple_types, tb };
+	struct nlattr_table ip_rule = { CTA_IP_MAX, ip_types, ip };
+	struct nlattr_table pr_rule = { CTA_PROTO_MAX, proto_types, pr };
 	int s = family == 4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC;
 	int d = family == 4 ? CTA_IP_V4_DST : CTA_IP_V6_DST;
 	size_t alen = family == 4 ? 4 : 16;
 
-	if (mnl_attr_parse_nested(nest, attr_cb, &rule) < 0)
+	if (mnl_attr_parse_nested(nest, nlattr_table_cb, &rule) < 0)
 		return -1;
 	if (!tb[CTA_TUPLE_IP] || !tb[CTA_TUPLE_PROTO])
 		return 0;
-	if (mnl_attr_parse_nested(tb[CTA_TUPLE_IP], attr_cb, &ip_rule) < 0 ||
-	    mnl_attr_parse_nested(tb[CTA_TUPLE_PROTO], attr_cb, &pr_rule) < 0)
+	if (mnl_attr_parse_nested(tb[CTA_TUPLE_IP], nlattr_table_cb, &ip_rule) < 0 ||
+	    mnl_attr_parse_nested(tb[CTA_TUPLE_PROTO], nlattr_table_cb, &pr_rule) < 0)
 		return -1;
 	if (!ip[s] || !ip[d] || !pr[CTA_PROTO_NUM])
 		return 0;
@@ -116,7 +98,7 @@ int ct_parse(const struct nlmsghdr *nlh, struct ct_entry *e)
 		[CTA_ZONE] = MNL_TYPE_U16,
 	};
 	const struct nlattr *tb[CTA_MAX + 1] = { NULL };
-	struct attr_rule rule = { CTA_MAX, ct_types, tb };
+	struct nlattr_table rule = { CTA_MAX, ct_types, tb };
 	const struct nfgenmsg *nfg;
 	int r;
 
@@ -126,7 +108,7 @@ int ct_parse(const struct nlmsghdr *nlh, struct ct_entry *e)
 	nfg = mnl_nlmsg_get_payload(nlh);
 	if (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
 		return -1;
 	memset(e, 0, sizeof(*e));
 	e->family = nfg->nfgen_family == AF_INET ? 4 : 6;

@@ -11,6 +11,7 @@
 #include <endian.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
+#include "nlattr.h"
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
@@ -53,27 +54,6 @@ struct nlmsghdr *nft_bans_dump_request(char *buf, const char *set, uint32_t seq)
 	return nlh;
 }
 
-/* Attribute tables: which type each attribute must have; unknown ones
- * are skipped, malformed ones end the message. */
-struct attr_rule {
-	uint16_t max;
-	const enum mnl_attr_data_type *types;
-	const struct nlattr **tb;
-};
-
-static int attr_cb(const struct nlattr *a, void *data)
-{
-	const struct attr_rule *rule = data;
-	uint16_t type = mnl_attr_get_type(a);
-
-	if (type > rule->max || rule->types[type] == MNL_TYPE_UNSPEC)
-		return MNL_CB_OK;
-	if (mnl_attr_validate(a, rule->types[type]) < 0)
-		return MNL_CB_ERROR;
-	rule->tb[type] = a;
-	return MNL_CB_OK;
-}
-
 static int list_grow(struct ban_list *l)
 {
 	struct ban_elem *v;
@@ -103,15 +83,15 @@ static int parse_elem(const struct nlattr *nest, int si, struct ban_elem *e)
 	};
 	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1] = { NULL };
 	const struct nlattr *key[NFTA_DATA_MAX + 1] = { NULL };
-	struct attr_rule rule = { NFTA_SET_ELEM_MAX, elem_types, tb };
-	struct attr_rule key_rule = { NFTA_DATA_MAX, data_types, key };
+	struct nlattr_table rule = { NFTA_SET_ELEM_MAX, elem_types, tb };
+	struct nlattr_table key_rule = { NFTA_DATA_MAX, data_types, key };
 	size_t field = si == 0 ? 4 : 16;
 	const uint8_t *k;
 
 	if (mnl_attr_get_type(nest) != NFTA_LIST_ELEM ||
 	    mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0 ||
-	    mnl_attr_parse_nested(nest, attr_cb, &rule) < 0 || !tb[NFTA_SET_ELEM_KEY] ||
-	    mnl_attr_parse_nested(tb[NFTA_SET_ELEM_KEY], attr_cb, &key_rule) < 0 ||
+	    mnl_attr_parse_nested(nest, nlattr_table_cb, &rule) < 0 || !tb[NFTA_SET_ELEM_KEY] ||
+	    mnl_attr_parse_nested(tb[NFTA_SET_ELEM_KEY], nlattr_table_cb, &key_rule) < 0 ||
 	    !key[NFTA_DATA_VALUE] || mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]) != 2 * field)
 		return -1;
 	memset(e, 0, sizeof(*e));
@@ -138,10 +118,10 @@ static int parse_set(const struct nlmsghdr *nlh, const struct nfgenmsg *nfg, str
 		[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
 	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
-	struct attr_rule rule = { NFTA_SET_MAX, set_types, tb };
+	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
 	int si;
 
-	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
 		return -1;
 	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_TABLE] || !tb[NFTA_SET_NAME] ||
 	    strcmp(mnl_attr_get_str(tb[NFTA_SET_TABLE]), NFT_BANS_TABLE) != 0 ||
@@ -160,7 +140,7 @@ int nft_bans_parse(const struct nlmsghdr *nlh, void *list)
 		[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
 	};
 	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { NULL };
-	struct attr_rule rule = { NFTA_SET_ELEM_LIST_MAX, list_types, tb };
+	struct nlattr_table rule = { NFTA_SET_ELEM_LIST_MAX, list_types, tb };
 	struct ban_list *l = list;
 	const struct nfgenmsg *nfg;
 	const struct nlattr *a;
@@ -175,7 +155,7 @@ int nft_bans_parse(const struct nlmsghdr *nlh, void *list)
 		return parse_set(nlh, nfg, l);
 	if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWSETELEM)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
 		return -1;
 	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_ELEM_LIST_TABLE] ||
 	    !tb[NFTA_SET_ELEM_LIST_SET] ||

@@ -18,6 +18,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include "log.h"
+#include "nlattr.h"
 #include "ruleset.h"
 
 /* Datagrams of one dump at most: a dump of one table's sets or counters
@@ -43,27 +44,6 @@ struct nlmsghdr *ruleset_dump_request(char *buf, uint16_t msg_type, uint32_t seq
 	if (msg_type == NFT_MSG_GETOBJ)
 		mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
 	return nlh;
-}
-
-/* Attribute tables: which type each attribute must have; unknown ones
- * (a newer kernel) are skipped, malformed ones end the message. */
-struct attr_rule {
-	uint16_t max;
-	const enum mnl_attr_data_type *types;	/* indexed by attribute, MNL_TYPE_UNSPEC: skip */
-	const struct nlattr **tb;
-};
-
-static int attr_cb(const struct nlattr *a, void *data)
-{
-	const struct attr_rule *rule = data;
-	uint16_t type = mnl_attr_get_type(a);
-
-	if (type > rule->max || rule->types[type] == MNL_TYPE_UNSPEC)
-		return MNL_CB_OK;
-	if (mnl_attr_validate(a, rule->types[type]) < 0)
-		return MNL_CB_ERROR;
-	rule->tb[type] = a;
-	return MNL_CB_OK;
 }
 
 /* The nfgenmsg of a message of ours, or NULL. */
@@ -94,15 +74,15 @@ int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
 	const struct nlattr *desc[NFTA_SET_DESC_MAX + 1] = { NULL };
-	struct attr_rule rule = { NFTA_SET_MAX, set_types, tb };
-	struct attr_rule desc_rule = { NFTA_SET_DESC_MAX, desc_types, desc };
+	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
+	struct nlattr_table desc_rule = { NFTA_SET_DESC_MAX, desc_types, desc };
 	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWSET);
 	struct ruleset_set *set;
 	const char *name;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_SET_TABLE]) || !tb[NFTA_SET_NAME])
 		return 0;
@@ -113,7 +93,7 @@ int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 		set = &v->ban6;
 	else
 		return 0;
-	if (tb[NFTA_SET_DESC] && mnl_attr_parse_nested(tb[NFTA_SET_DESC], attr_cb, &desc_rule) < 0)
+	if (tb[NFTA_SET_DESC] && mnl_attr_parse_nested(tb[NFTA_SET_DESC], nlattr_table_cb, &desc_rule) < 0)
 		return -1;
 	set->present = 1;
 	set->size = desc[NFTA_SET_DESC_SIZE] ? ntohl(mnl_attr_get_u32(desc[NFTA_SET_DESC_SIZE])) : 0;
@@ -134,20 +114,20 @@ int ruleset_parse_obj(const struct nlmsghdr *nlh, struct ruleset_view *v)
 	};
 	const struct nlattr *tb[NFTA_OBJ_MAX + 1] = { NULL };
 	const struct nlattr *ctr[NFTA_COUNTER_MAX + 1] = { NULL };
-	struct attr_rule rule = { NFTA_OBJ_MAX, obj_types, tb };
-	struct attr_rule ctr_rule = { NFTA_COUNTER_MAX, counter_types, ctr };
+	struct nlattr_table rule = { NFTA_OBJ_MAX, obj_types, tb };
+	struct nlattr_table ctr_rule = { NFTA_COUNTER_MAX, counter_types, ctr };
 	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWOBJ);
 	const char *name;
 	uint64_t packets;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_OBJ_TABLE]) || !tb[NFTA_OBJ_NAME] || !tb[NFTA_OBJ_TYPE] ||
 	    ntohl(mnl_attr_get_u32(tb[NFTA_OBJ_TYPE])) != NFT_OBJECT_COUNTER || !tb[NFTA_OBJ_DATA])
 		return 0;
-	if (mnl_attr_parse_nested(tb[NFTA_OBJ_DATA], attr_cb, &ctr_rule) < 0)
+	if (mnl_attr_parse_nested(tb[NFTA_OBJ_DATA], nlattr_table_cb, &ctr_rule) < 0)
 		return -1;
 	if (!ctr[NFTA_COUNTER_PACKETS])
 		return 0;

@@ -255,7 +255,7 @@ static void test_requests(void **state)
 	static const enum mnl_attr_data_type types[NFTA_OBJ_MAX + 1] = {
 		[NFTA_OBJ_TABLE] = MNL_TYPE_NUL_STRING, [NFTA_OBJ_TYPE] = MNL_TYPE_U32,
 	};
-	struct attr_rule rule = { NFTA_OBJ_MAX, types, tb };
+	struct nlattr_table rule = { NFTA_OBJ_MAX, types, tb };
 	struct nlmsghdr *nlh;
 	const struct nfgenmsg *nfg;
 
@@ -266,7 +266,7 @@ static void test_requests(void **state)
 	assert_int_equal(nlh->nlmsg_seq, 42);
 	nfg = mnl_nlmsg_get_payload(nlh);
 	assert_int_equal(nfg->nfgen_family, NFPROTO_INET);
-	assert_int_equal(mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule), MNL_CB_OK);
+	assert_int_equal(mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule), MNL_CB_OK);
 	assert_non_null(tb[NFTA_OBJ_TABLE]);
 	assert_string_equal(mnl_attr_get_str(tb[NFTA_OBJ_TABLE]), "btblockd");
 	assert_non_null(tb[NFTA_OBJ_TYPE]);
@@ -275,7 +275,7 @@ static void test_requests(void **state)
 	memset(tb, 0, sizeof(tb));
 	nlh = ruleset_dump_request(buf, NFT_MSG_GETSET, 43);
 	assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSET);
-	assert_int_equal(mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &rule), MNL_CB_OK);
+	assert_int_equal(mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule), MNL_CB_OK);
 	assert_non_null(tb[NFTA_SET_TABLE]);
 	assert_string_equal(mnl_attr_get_str(tb[NFTA_SET_TABLE]), "btblockd");
 	assert_null(tb[NFTA_OBJ_TYPE]);

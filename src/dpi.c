@@ -101,8 +101,10 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 				return r;
 		}
 	}
-	if (!p->start_seen)
-		return peerwire_framing(st, p);
+	if (!p->start_seen) {
+		r = peerwire_framing(st, p);
+		return r ? r : mse_midstream_check(st, p);
+	}
 	return mse_check(st, p);
 }
 

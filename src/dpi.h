@@ -57,12 +57,23 @@ struct dpi_utp_dir {
 	uint8_t bad;		/* packets that are not uTP */
 };
 
+/* Per direction of a TCP flow seen from its middle: the run of segments
+ * whose lengths are those of encrypted requests (mse.c). */
+struct dpi_mse_mid {
+	uint16_t first_len;	/* length of the run's first segment */
+	uint8_t run;		/* segments in the run */
+	uint8_t flags;		/* MSE_MID_* */
+};
+
 /* Everything the detectors remember about a flow: plain data, zeroed when
  * the flow is created. Ordered so that no padding is wasted: it sits in
  * every flow entry (80 bytes). */
 struct dpi_flow {
 	struct dpi_pw_dir pw[2];
-	struct dpi_utp_dir utp[2];
+	union {				/* by transport: never both */
+		struct dpi_utp_dir utp[2];		/* UDP */
+		struct dpi_mse_mid mse_mid[2];		/* TCP, start not seen */
+	};
 	uint16_t utp_syn_conn;
 	uint16_t utp_syn_seq;
 	uint32_t utp_syn_ts;	/* timestamp_microseconds of the first SYN */

@@ -15,6 +15,7 @@
 #include "pcap_replay.h"
 #endif
 #include "log.h"
+#include "nft_bans.h"
 #include "privs.h"
 #include "ruleset.h"
 #include "sdnotify.h"
@@ -77,6 +78,27 @@ static int daemonize(struct daemon *d)
 			close(null);
 	}
 	return 0;
+}
+
+/* The ruleset counts each undecided flow's queue budget from when it
+ * first saw the flow. Flows that ran while no daemon was bound (before
+ * the first start, or during a restart) spent it unqueued; emptying the
+ * budget sets once the queues are bound gives every undecided flow a
+ * fresh budget, so this daemon inspects them from here. Decided flows
+ * are not affected: their conntrack mark keeps them out of the queue. */
+static void reset_queue_budgets(void)
+{
+	static const char *const sets[] = { "budget", "backstop" };
+	int r = nft_sets_flush(sets, sizeof(sets) / sizeof(sets[0]));
+
+	if (r == 0)
+		LOG(LOG_INFO, "queue budgets reset: undecided flows, running ones too, are inspected again");
+	else if (r == -ENOENT)
+		LOG(LOG_INFO, "queue budgets not reset: table inet %s or its budget sets are not loaded",
+		    NFT_BANS_TABLE);
+	else
+		LOG(LOG_WARNING, "cannot reset the queue budgets of table inet %s: %s; flows that ran while no daemon was bound stay uninspected",
+		    NFT_BANS_TABLE, strerror(-r));
 }
 
 static void report_ready(struct daemon *d, char status)
@@ -346,6 +368,7 @@ int main(int argc, char *argv[])
 			return EXIT_FAILURE;
 		}
 	}
+	reset_queue_budgets();
 	if (!d.cfg.foreground) {
 		if (daemonize(&d) < 0) {
 			LOG(LOG_ERR, "cannot detach: %s", strerror(errno));

@@ -493,3 +493,63 @@ int nft_bans_delete(const struct ban_list *l)
 	free(buf);
 	return r;
 }
+
+/* A set flush is a DELSETELEM without an element list. */
+size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size_t n,
+			    uint32_t seq, unsigned *msgs)
+{
+	size_t off = 0;
+	struct nlmsghdr *nlh;
+
+	*msgs = 0;
+	if (len < (n + 2) * MSG_ROOM)
+		return 0;
+	nlh = put_msg(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
+		      NFNL_SUBSYS_NFTABLES, seq++);
+	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(sets[i]) >= 64)
+			return 0;
+		nlh = put_msg(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, sets[i]);
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+		++*msgs;
+	}
+	nlh = put_msg(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
+		      NFNL_SUBSYS_NFTABLES, seq);
+	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	return off;
+}
+
+int nft_sets_flush(const char *const *sets, size_t n)
+{
+	uint32_t portid, seq = (uint32_t)time(NULL) ^ 0x3c3c0000u;
+	struct mnl_socket *nl;
+	char *buf = malloc(NFT_BANS_BUF);
+	unsigned msgs;
+	size_t len;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	len = nft_sets_flush_batch(buf, NFT_BANS_BUF, sets, n, seq, &msgs);
+	if (!len) {
+		free(buf);
+		return -EMSGSIZE;
+	}
+	nl = open_socket(&portid);
+	if (!nl) {
+		r = -errno;
+		free(buf);
+		return r;
+	}
+	if (mnl_socket_sendto(nl, buf, len) < 0)
+		r = -errno;
+	else
+		r = read_acks(nl, portid, seq + 1, msgs, buf);
+	mnl_socket_close(nl);
+	free(buf);
+	return r;
+}

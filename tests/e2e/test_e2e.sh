@@ -35,7 +35,9 @@
 # installs; without them it fails loudly naming what is missing (77 only
 # for missing root/namespaces with BTBLOCKD_SKIP_KERNEL_TESTS=1).
 # Developer aid, never set by CI: E2E_ONLY=normal skips the BitTorrent
-# cases (and bt.sh); E2E_ONLY=bt skips the normal cases.
+# cases (and bt.sh, and phase late); E2E_ONLY=bt skips the normal cases;
+# E2E_ONLY=late runs phase late alone (BitTorrent cases, its own normal
+# connections).
 set -eu
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -58,6 +60,8 @@ if [ "$E2E_ONLY" != normal ]; then
 	fi
 	# shellcheck source-path=SCRIPTDIR source=bt.sh
 	. "$here/bt.sh"
+	# shellcheck source-path=SCRIPTDIR source=late.sh
+	. "$here/late.sh"
 else
 	BT_CASES=""
 fi
@@ -134,9 +138,10 @@ run_bt() {
 }
 
 # detectors ADDR...: "detector xN, ..." of the detection log lines whose
-# source or destination is one of ADDR, or "-".
+# source or destination is one of ADDR, or "-". DETECT_LOG names the log
+# (default: phases off and on).
 detectors() {
-	"$LAB_PYTHON" - "$LAB_TMP/detect.jsonl" "$@" <<'EOF'
+	"$LAB_PYTHON" - "${DETECT_LOG:-$LAB_TMP/detect.jsonl}" "$@" <<'EOF'
 import collections, ipaddress, json, sys
 wanted = {ipaddress.ip_address(a) for a in sys.argv[2:] if a}
 hits = collections.Counter()
@@ -223,16 +228,18 @@ report() {
 	local c phase line addrs dets thr
 	echo "| case | phase | bytes received | completed | seconds | throughput | detectors (btblockd) |"
 	echo "|---|---|---:|:---:|---:|---:|---|"
-	for c in $NORMAL_CASES long_tcp $BT_CASES; do
+	for c in $NORMAL_CASES long_tcp $BT_CASES late_https late_ssh late_udp; do
 		case " $BT_CASES " in
 		*" $c "*) addrs=$(bt_case_addrs "$c") ;;
 		*) addrs="$LAB_CLIENT4 $LAB_CLIENT6 $LAB_SERVER4 $LAB_SERVER6" ;;
 		esac
 		# shellcheck disable=SC2086 # one argument per address
 		dets=$(detectors $addrs)
-		for phase in off on all; do
+		for phase in off on late all; do
 			line=$(result "$phase" "$c")
 			[ -n "$line" ] || continue
+			# shellcheck disable=SC2086 # one argument per address
+			[ "$phase" != late ] || dets=$(DETECT_LOG="$LAB_TMP/detect-late.jsonl" detectors $addrs)
 			thr=$(normal_field rate "$line")
 			[ -n "$thr" ] || thr=$(bt_rate "$(normal_field bytes "$line")" "$(normal_field seconds "$line")")
 			printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$phase" "$(normal_field bytes "$line")" \
@@ -259,9 +266,15 @@ if [ -n "$BT_CASES" ]; then
 fi
 normal_longlived_start || fail "the long-lived TCP connection did not open"
 
+if [ "$E2E_ONLY" = late ]; then
+	NORMAL_CASES=""
+	phase_bt_cases=""
+else
+	phase_bt_cases=$BT_CASES
+fi
 lab_log "phase off: no btblockd, no firewall rules"
 run_normal_phase off
-[ -z "$BT_CASES" ] || run_bt off "$E2E_BT_LIMIT_OFF"
+[ -z "$phase_bt_cases" ] || run_bt off "$E2E_BT_LIMIT_OFF"
 
 queues="0-$(( $(nproc) - 1 ))"
 # The shipped default configuration (every line a comment): a host's
@@ -274,15 +287,29 @@ lab_exec router "$BTBLOCKD_FIREWALL" up --queues "$queues" >"$LAB_TMP/firewall.l
 	{ cat "$LAB_TMP/firewall.log" >&2; fail "btblockd-firewall up --queues $queues failed"; }
 lab_log "phase on: btblockd on queues $queues, $(sed -n 's/.*backend \([a-z]*\).*/\1/p' "$LAB_TMP/firewall.log" | head -n1) backend"
 run_normal_phase on
-[ -z "$BT_CASES" ] || run_bt on "$E2E_BT_LIMIT_ON"
+[ -z "$phase_bt_cases" ] || run_bt on "$E2E_BT_LIMIT_ON"
 
+if [ "$E2E_ONLY" != late ]; then
+	kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during the test"
+	stats=$(lab_stats || true)
+	lab_log "btblockd stats: $stats"
+	assert_normal
+	assert_bt
+fi
+
+# Phase "late" (tests/e2e/late.sh): btblockd and its ruleset gone, then
+# started again in the middle of running transfers.
+if [ -n "$BT_CASES" ]; then
+	lab_daemon_kill
+	lab_exec router "$BTBLOCKD_FIREWALL" down >>"$LAB_TMP/firewall.log" 2>&1 ||
+		fail "btblockd-firewall down failed"
+	lab_log "phase late: no btblockd, no ruleset; transfers start"
+	late_run
+	kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during phase late"
+	lab_log "btblockd stats (phase late): $(lab_stats || true)"
+	late_assert
+fi
 record all "$(normal_longlived_stop)"
-kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during the test"
-stats=$(lab_stats || true)
-lab_log "btblockd stats: $stats"
-
-assert_normal
-assert_bt
 ll=$(result all long_tcp)
 if [ "$(normal_field completed "$ll")" != 1 ] || [ "$(normal_field checksum "$ll")" != ok ]; then
 	check_fail "the long-lived TCP connection failed: $ll"

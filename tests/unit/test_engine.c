@@ -57,6 +57,23 @@ static struct engine_result run(struct pkt_view *v, uint64_t now)
 	return r;
 }
 
+/* The handshake of TCP flow a:pa -> b:pb (SYN, SYN-ACK, sequence numbers
+ * 0): the flow's start is seen. */
+static void tcp_handshake(uint8_t a, uint16_t pa, uint8_t b, uint16_t pb, uint64_t now)
+{
+	struct pkt_view v;
+
+	pkt(&v, IPPROTO_TCP, a, pa, b, pb, "", 0);
+	v.tcp_flags = 0x02;
+	v.tcp_seq = 0;
+	(void)run(&v, now);
+	pkt(&v, IPPROTO_TCP, b, pb, a, pa, "", 0);
+	v.tcp_flags = 0x12;
+	v.tcp_seq = 0;
+	v.tcp_ack = 1;
+	(void)run(&v, now);
+}
+
 static void test_defaults_and_checks(void **state)
 {
 	struct engine_config c;
@@ -144,6 +161,7 @@ static void test_allow_after_and_no_more_dpi(void **state)
 	(void)state;
 	engine_reset(&eng);
 	lookalikes_init();
+	tcp_handshake(1, 40002, 3, 443, S);
 	for (i = 0; i < 6; i++) {
 		const struct lookalike *l = &lookalikes[3];	/* TLS hello */
 
@@ -154,7 +172,7 @@ static void test_allow_after_and_no_more_dpi(void **state)
 	}
 	assert_int_equal(r.verdict, ENGINE_ALLOW);
 	assert_null(r.reason);
-	assert_int_equal(r.decided_at, 6);
+	assert_int_equal(r.decided_at, 8);	/* the handshake and 6 payload packets */
 	inspected = eng.ctr.inspected_packets;
 	/* a handshake now is not looked at: the flow is decided */
 	pkt(&v, IPPROTO_TCP, 1, 40002, 3, 443, "\x13" "BitTorrent protocol", 20);
@@ -593,6 +611,7 @@ static void test_allowed_flow_short_path(void **state)
 	engine_reset(&eng);
 	lookalikes_init();
 	l = &lookalikes[3];	/* TLS hello */
+	tcp_handshake(1, 40002, 3, 443, now);
 	for (i = 0; i < 6; i++) {
 		pkt(&v, IPPROTO_TCP, i & 1 ? 3 : 1, i & 1 ? 443 : 40002, i & 1 ? 1 : 3,
 		    i & 1 ? 40002 : 443, l->data, l->len);
@@ -613,7 +632,7 @@ static void test_allowed_flow_short_path(void **state)
 		r = run(&v, now);
 		assert_int_equal(r.verdict, ENGINE_ALLOW);
 		assert_null(r.reason);
-		assert_int_equal(r.decided_at, 6);
+		assert_int_equal(r.decided_at, 8);	/* handshake + 6 */
 		assert_int_equal(r.flow_packets, ++n);
 		assert_int_equal(eng.ctr.payload_packets, payload + !(i & 1));
 	}
@@ -627,6 +646,49 @@ static void test_allowed_flow_short_path(void **state)
 	r = run(&v, now);
 	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
 	assert_int_equal(r.flow_packets, 1);
+}
+
+
+/* A TCP flow met in its middle (running before the daemon started): more
+ * payload packets before it is allowed, and encrypted requests from the
+ * protected side block it, without a ban (one side's statistics). */
+static void test_midstream_flows(void **state)
+{
+	static const size_t req[] = { 102, 136, 68, 17, 366 };
+	struct pkt_view v;
+	struct engine_result r;
+	uint8_t d[2896];
+	uint32_t seq_a = 7000, seq_b = 900000;
+	int i;
+
+	(void)state;
+	engine_reset(&eng);
+	lookalikes_init();
+	la_fill(d, sizeof(d), 5);
+	/* random bulk both ways, no request shape: allowed after 4 x 6 */
+	for (i = 0; i < 24; i++) {
+		pkt(&v, IPPROTO_TCP, i & 1 ? 200 : 1, i & 1 ? 51000 : 40010,
+		    i & 1 ? 1 : 200, i & 1 ? 40010 : 51000, d, 1448);
+		v.tcp_seq = i & 1 ? seq_b : seq_a;
+		if (i & 1)
+			seq_b += 1448;
+		else
+			seq_a += 1448;
+		r = run(&v, S);
+		assert_int_equal(r.verdict, i < 23 ? ENGINE_UNDECIDED : ENGINE_ALLOW);
+	}
+	/* the protected host 1 downloads: bulk in, requests out */
+	pkt(&v, IPPROTO_TCP, 200, 51001, 1, 40011, d, sizeof(d));
+	assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+	for (i = 0; i < 5; i++) {
+		la_fill(d, req[i], 30 + (uint32_t)i);
+		pkt(&v, IPPROTO_TCP, 1, 40011, 200, 51001, d, req[i]);
+		v.tcp_seq = 5000 + 1000 * (uint32_t)i;
+		r = run(&v, S);
+		assert_int_equal(r.verdict, i < 4 ? ENGINE_UNDECIDED : ENGINE_BLOCK);
+	}
+	assert_string_equal(r.reason, "mse");
+	assert_int_equal(r.ban, 0);
 }
 
 static void test_counters_snapshot(void **state)
@@ -669,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_cache_off),
 		cmocka_unit_test(test_lookalike_flows_allowed),
 		cmocka_unit_test(test_allowed_flow_short_path),
+		cmocka_unit_test(test_midstream_flows),
 		cmocka_unit_test(test_counters_snapshot),
 	};
 

@@ -868,10 +868,11 @@ if command -v python3 >/dev/null 2>&1; then
 
 	# The backstop: a budget set that is full makes the budget rule fail
 	# and the packet go to the queue; the backstop (8 x 4 = 32 packets of
-	# the flow) still ends it.  With room for one element, the client
-	# direction gets its budget (4 of 20 datagrams queued) and the server
-	# direction none: its datagrams are queued until the flow's 32nd
-	# packet (20 + 5 empty from the client, then 7 of the server's 20).
+	# the flow that carry payload) still ends it.  With room for one
+	# element, the client direction gets its budget (4 of 20 datagrams
+	# queued) and the server direction none: its datagrams are queued
+	# until the flow's 32nd packet with payload (the client's 20, its 5
+	# empty ones not counted, then 12 of the server's 20).
 	sed '/set budget {/,/^[[:space:]]*}$/s/size 65536/size 1/' "$BTBLOCKD_RULESET" >"$TMP/tinybudget.nft"
 	rc=0
 	inns env BTBLOCKD_RULESET="$TMP/tinybudget.nft" "$BTBLOCKD_FIREWALL" up --queues 7 \
@@ -882,7 +883,7 @@ if command -v python3 >/dev/null 2>&1; then
 	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
 	echo "# [budget] budget set full: queued client datagrams $q_orig of 20, server datagrams $q_reply of 20"
 	expect_count "$q_orig" 4 "[budget] budget set full: the direction with an element keeps its budget"
-	expect_count "$q_reply" 7 "[budget] budget set full: the backstop ends queueing at the flow's 32nd packet"
+	expect_count "$q_reply" 12 "[budget] budget set full: the backstop ends queueing at the flow's 32nd packet with payload"
 	inns nft delete table inet btbfw_observe
 	fw down
 	expect_rc 0 "[budget] down"

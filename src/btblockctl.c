@@ -948,11 +948,12 @@ static int prom_add_family(struct prom_family *f, int *n, const char *key, const
 	return 0;
 }
 
-/* The members of a queue object that are not counters but its identity. */
+/* The members of a queue object that are not counters but its identity
+ * (the netlink port is one too: it changes with every start). */
 static int queue_label_key(const char *key)
 {
 	return strcmp(key, "queue") == 0 || strcmp(key, "cpu") == 0 ||
-	       strcmp(key, "numa_node") == 0;
+	       strcmp(key, "numa_node") == 0 || strcmp(key, "portid") == 0;
 }
 
 static void prom_family_head(FILE *out, const char *metric, const char *type, const char *help)

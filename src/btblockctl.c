@@ -483,9 +483,10 @@ static json_t *ctl_parse_reply(const char *reply, const char *path, char *err, s
 }
 
 /* One command, one parsed reply; NULL with err set on any failure. *used
- * (when not NULL) gets the socket path tried last: the one that answered. */
+ * (when not NULL) gets the socket path tried last: the one that answered;
+ * *connect_errno (when not NULL) why connecting failed, 0 when it did not. */
 static json_t *ctl_request_at(const struct ctl_options *o, const char *command, char *err,
-			      size_t errlen, const char **used)
+			      size_t errlen, const char **used, int *connect_errno)
 {
 	const char *path = o->socket_path;
 	char err2[CTL_ERR_MAX];
@@ -505,6 +506,8 @@ static json_t *ctl_request_at(const struct ctl_options *o, const char *command, 
 	}
 	if (used)
 		*used = path;
+	if (connect_errno)
+		*connect_errno = fd < 0 ? e : 0;
 	if (fd < 0)
 		return NULL;
 	reply = ctl_exchange(fd, path, command, o->timeout_ms, err, errlen);
@@ -519,7 +522,7 @@ static json_t *ctl_request_at(const struct ctl_options *o, const char *command, 
 static json_t *ctl_request(const struct ctl_options *o, const char *command, char *err,
 			   size_t errlen)
 {
-	return ctl_request_at(o, command, err, errlen, NULL);
+	return ctl_request_at(o, command, err, errlen, NULL, NULL);
 }
 
 /* ---- reading the stats document ----------------------------------------- */
@@ -1563,7 +1566,7 @@ static int cmd_check(const struct ctl_options *o)
 	struct sc_report *rep = calloc(1, sizeof(*rep));
 	char err[CTL_ERR_MAX];
 	json_t *doc;
-	int status;
+	int status, e;
 
 	if (!in || !rep) {
 		fprintf(stderr, "btblockctl: out of memory\n");
@@ -1571,8 +1574,9 @@ static int cmd_check(const struct ctl_options *o)
 		free(rep);
 		return CTL_FAIL;
 	}
-	doc = ctl_request_at(o, "stats", err, sizeof(err), &in->socket_path);
+	doc = ctl_request_at(o, "stats", err, sizeof(err), &in->socket_path, &e);
 	sc_daemon_from_stats(doc, err, &in->daemon);
+	in->daemon.connect_errno = e;
 	json_decref(doc);
 	in->hooks = o->hooks ? o->hooks : SC_HOOK_FORWARD;
 	sc_gather(in, o->timeout_ms);

@@ -587,12 +587,15 @@ static const char *hook_name(uint32_t hook)
 	}
 }
 
+/* In btblockd-firewall's order: forward, input, output. */
 static const char *hooks_str(unsigned hooks, char *buf, size_t len)
 {
+	static const uint32_t order[] = { NF_INET_FORWARD, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT };
+
 	buf[0] = '\0';
-	for (uint32_t h = NF_INET_LOCAL_IN; h <= NF_INET_LOCAL_OUT; h++)
-		if (hooks & (1u << h))
-			cat(buf, len, "%s%s", buf[0] ? "," : "", hook_name(h));
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
+		if (hooks & (1u << order[i]))
+			cat(buf, len, "%s%s", buf[0] ? "," : "", hook_name(order[i]));
 	return buf;
 }
 
@@ -649,8 +652,12 @@ static void judge_daemon(struct judge *j)
 	char r[32];
 
 	if (!d->reachable) {
-		add(j->rep, SC_FAIL, "daemon", "start btblockd (systemctl start btblockd; OpenWrt: "
-		    "service btblockd start)", "btblockd does not answer: %s", d->error);
+		int e = d->connect_errno;
+
+		add(j->rep, SC_FAIL, "daemon", e == EACCES || e == EPERM ? "run btblockctl check as "
+		    "root" : e == ENOENT || e == ECONNREFUSED ? "start btblockd (systemctl start "
+		    "btblockd; OpenWrt: service btblockd start), or give its socket with -s" : NULL,
+		    "btblockd does not answer: %s", d->error);
 		return;
 	}
 	range_str(&j->daemon, r, sizeof(r));
@@ -757,13 +764,14 @@ static void judge_marks(struct judge *j)
 		{ "allow", m->allow, 1 }, { "block", m->block, 1 }, { "reject", m->reject, 1 },
 		{ "block-flow", m->block_flow, 0 }, { "reject-flow", m->reject_flow, 0 },
 	};
-	char problems[SC_TEXT] = "", why[160];
+	char problems[SC_TEXT] = "", buf[160];
 	const char *fix = "give btblockd and btblockd-firewall the same marks (the mark-* keys of "
 			  "/etc/btblockd.conf are read by both), then btblockd-firewall up and "
 			  "restart btblockd";
+	const char *why = nft_unusable(j->in, buf, sizeof(buf));
 
-	if (nft_unusable(j->in, why, sizeof(why))) {
-		add(j->rep, SC_FAIL, "marks", NULL, "not checked: %s", why);
+	if (why) {
+		add(j->rep, SC_FAIL, "marks", perm_fix(j->in->nft_error), "not checked: %s", why);
 		return;
 	}
 	if (!j->in->daemon.has_marks) {
@@ -1107,9 +1115,13 @@ static void judge_offload(struct judge *j)
 		    "skip btblockd's hooks before it has seen their payload", fam, o->table,
 		    o->chain, o->handle, o->flowtable);
 	}
-	if (v->offloads_more)
-		add(j->rep, SC_FAIL, "offload", NULL, "%u more rules offload flows than btblockctl "
+	if (v->offloads_more) {
+		snprintf(fix, sizeof(fix), "list them (nft -a list ruleset | grep -e 'flow add' -e "
+			 "'flow offload'): each must require 'ct mark & 0x%08" PRIx32 " == 0x%08" PRIx32
+			 "'", m->mask, m->allow);
+		add(j->rep, SC_FAIL, "offload", fix, "%u more rules offload flows than btblockctl "
 		    "examines", v->offloads_more);
+	}
 	else if (!bad)
 		add(j->rep, SC_PASS, "offload", NULL, "only flows btblockd allowed are offloaded "
 		    "(%s: ct mark & 0x%08" PRIx32 " == 0x%08" PRIx32 ")", allowed, m->mask, m->allow);
@@ -1121,8 +1133,8 @@ static void judge_bridge(struct judge *j)
 	char text[SC_TEXT], fix[SC_TEXT];
 
 	if (j->in->br_error) {
-		add(j->rep, SC_FAIL, "bridge", NULL, "cannot list the interfaces: %s",
-		    strerror(-j->in->br_error));
+		add(j->rep, SC_FAIL, "bridge", NULL, "not checked: cannot list the interfaces "
+		    "(/sys/class/net): %s", strerror(-j->in->br_error));
 		return;
 	}
 	for (unsigned i = 0; i < br->nports; i++)
@@ -1175,9 +1187,10 @@ static void judge_bansets(struct judge *j)
 	const char *fix = "btblockd-firewall up --ban-set-size N with a larger N (or a shorter "
 			  "--ban-time)";
 	enum sc_verdict worst = SC_PASS;
-	char text[SC_TEXT] = "", why[160];
+	char text[SC_TEXT] = "", buf[160];
+	const char *why = nft_unusable(j->in, buf, sizeof(buf));
 
-	if (nft_unusable(j->in, why, sizeof(why))) {
+	if (why) {
 		add(j->rep, SC_FAIL, "bansets", perm_fix(j->in->nft_error), "not checked: %s", why);
 		return;
 	}
@@ -1211,7 +1224,7 @@ static void judge_bansets(struct judge *j)
 		cat(text, sizeof(text), "; no ban failed");
 	}
 	if (worst == SC_FAIL && strstr(text, "full"))
-		cat(text, sizeof(text), " -- new bans fail, so blocked hosts can reconnect on "
+		cat(text, sizeof(text), "; new bans fail, so blocked hosts can reconnect on "
 		    "other ports");
 	add(j->rep, worst, "bansets", worst == SC_PASS ? NULL : fix, "%s", text);
 }

@@ -50,6 +50,7 @@ struct sc_marks {
 struct sc_daemon {
 	int reachable;
 	char error[512];		/* why it is not */
+	int connect_errno;		/* the caller's: why connecting failed (0: it did not) */
 	char version[32];
 	char mode[16];			/* enforce or monitor */
 	unsigned nqueues;
@@ -108,7 +109,7 @@ struct sc_bridges {
 	int more;
 	int call_ipt, call_ip6t;	/* net.bridge.bridge-nf-call-*: 0, 1, -1 absent */
 	/* Protected interfaces that are ports of a bridge, and that bridge. */
-	struct {
+	struct sc_bridge_port {
 		char port[SC_IFNAME], bridge[SC_IFNAME];
 	} ports[SC_MAX_IFACES];
 	unsigned nports;

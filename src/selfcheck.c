@@ -31,6 +31,15 @@ static const char *const verdict_names[] = { "PASS", "WARN", "FAIL" };
 
 /* ---- the report ------------------------------------------------------ */
 
+/* Names come from the kernel and the daemon and may hold any byte: keep
+ * the lines printable ASCII (a terminal's escape sequences, JSON's UTF-8). */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
 __attribute__((format(printf, 5, 6)))
 static void add(struct sc_report *rep, enum sc_verdict v, const char *check, const char *fix,
 		const char *fmt, ...)
@@ -53,6 +62,8 @@ static void add(struct sc_report *rep, enum sc_verdict v, const char *check, con
 	vsnprintf(l->text, sizeof(l->text), fmt, ap);
 	va_end(ap);
 	snprintf(l->fix, sizeof(l->fix), "%s", fix ? fix : "");
+	printable(l->text);
+	printable(l->fix);
 }
 
 /* Append to a bounded string. */
@@ -1019,6 +1030,12 @@ static void judge_binding(struct judge *j)
 			all.first = j->daemon.first;
 		if (j->daemon.last > all.last)
 			all.last = j->daemon.last;
+	}
+	if (all.last - all.first >= SC_MAX_QUEUES) {
+		/* No daemon serves that many (64 at most): not a range of ours. */
+		add(j->rep, SC_FAIL, "binding", j->fw_up, "queues %s: more than %d queues, which no "
+		    "btblockd serves", range_str(&all, rs, sizeof(rs)), SC_MAX_QUEUES);
+		return;
 	}
 	for (uint32_t q = all.first; q <= all.last; q++) {
 		const struct sc_kqueue *k = NULL;

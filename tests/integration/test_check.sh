@@ -85,6 +85,19 @@ expect() {
 	[ "$rc" = "$2" ] || check_fail "$1: check exited $rc, expected $2"
 }
 
+# restore STEP [OPTION...]: btblockd-firewall up again (with OPTIONs), a
+# fresh daemon (one that saw its table go may have exited, and must not
+# exit during the next step), and check must pass.
+restore() {
+	local step=$1
+	shift
+	fw up --queues 0-1 "$@" || fail "$step: btblockd-firewall up failed"
+	lab_daemon_kill -TERM
+	# shellcheck disable=SC2086 # word splitting of the option string is intended
+	lab_daemon_start $DAEMON_OPTS || fail "$step: btblockd did not start again"
+	expect_pass "$step"
+}
+
 lab_require_kernel || exit $?
 lab_require_binaries || exit 1
 [ -x "$BTBLOCKCTL" ] || fail "btblockctl not found at $BTBLOCKCTL"
@@ -112,8 +125,7 @@ fi
 lab_exec router nft delete table inet btblockd
 check
 expect "table deleted" 1 FAIL ruleset "table inet btblockd is not loaded"
-fw up --queues 0-1
-expect_pass "table restored"
+restore "table restored"
 
 if [ "$backend" = xt ]; then
 	for t in iptables ip6tables; do
@@ -124,12 +136,17 @@ if [ "$backend" = xt ]; then
 	echo "$out" | grep "^FAIL  queues " | grep -q "IPv6 is not queued" ||
 		check_fail "NFQUEUE rules deleted: IPv6 not named"
 else
-	lab_exec router nft flush chain inet btblockd budget
+	# Every rule with a queue statement, wherever the ruleset puts it.
+	lab_exec router nft -a list table inet btblockd |
+		awk '$1 == "chain" { chain = $2 }
+			/^[[:space:]]*[^#]*[[:space:]]queue (num|flags|to) / { print chain, $NF }' |
+		while read -r chain handle; do
+			lab_exec router nft delete rule inet btblockd "$chain" handle "$handle"
+		done
 	check
 	expect "queue statement deleted" 1 FAIL queues "nothing queues to btblockd"
 fi
-fw up --queues 0-1
-expect_pass "NFQUEUE rules restored"
+restore "NFQUEUE rules restored"
 
 check --hooks forward,input
 expect "hook input not covered" 1 FAIL ruleset "no base chain on hook input jumps to chain decide"
@@ -137,8 +154,7 @@ expect "hook input not covered" 1 FAIL ruleset "no base chain on hook input jump
 fw up --queues 0-1 --mark-allow 0x00a20000
 check
 expect "other marks in the ruleset" 1 FAIL marks "no element for btblockd's allow mark 0x00a10000"
-fw up --queues 0-1
-expect_pass "marks restored"
+restore "marks restored"
 
 # ---- 3. queues not bound ------------------------------------------------------------
 lab_daemon_kill -TERM
@@ -148,10 +164,7 @@ expect "daemon stopped" 1 FAIL binding "queues 0, 1 are bound by no program"
 lab_daemon_start --queues 0-0 --stall-timeout 60 || fail "btblockd --queues 0-0 did not start"
 check
 expect "daemon on fewer queues" 1 FAIL binding "queue 1 is bound by no program: its packets pass uninspected"
-lab_daemon_kill -TERM
-# shellcheck disable=SC2086 # word splitting of the option string is intended
-lab_daemon_start $DAEMON_OPTS || fail "btblockd did not start again"
-expect_pass "daemon restarted"
+restore "daemon restarted"
 
 # ---- 4. offloading ------------------------------------------------------------------
 offload_table='table inet btb_offload {
@@ -198,8 +211,7 @@ lab_exec router nft add element inet btblockd ban4 '{ 10.99.0.10 . 10.98.0.10 }'
 check
 expect "ban set full" 1 FAIL bansets "ban4 is full: 10 of 10 elements"
 lab_exec router nft flush set inet btblockd ban4
-fw up --queues 0-1
-expect_pass "ban set emptied"
+restore "ban set emptied"
 
 # ---- 7. a stalled worker ------------------------------------------------------------
 lab_daemon_kill -TERM
@@ -220,10 +232,7 @@ done
 [ "$stalled" = true ] || fail "the worker of queue 1 never stalled"
 check
 expect "stalled worker" 1 FAIL workers "stalled worker of queue .*1 \\(no progress for [0-9]+ ms\\)"
-lab_daemon_kill -TERM
-# shellcheck disable=SC2086 # word splitting of the option string is intended
-lab_daemon_start $DAEMON_OPTS || fail "btblockd did not start again"
-expect_pass "worker healthy"
+restore "worker healthy"
 
 # ---- 8. a bridge --------------------------------------------------------------------
 lab_exec router ip link add btbbr0 type bridge

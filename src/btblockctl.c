@@ -1,11 +1,12 @@
 /* btblockctl.c - the command line client of btblockd: stats, top, prometheus, reload, version,
- * bans, unban, detections and who. */
+ * bans, unban, detections, who and check. */
 #include "sysincl.h"
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <jansson.h>
 #include "bans_cmd.h"
+#include "selfcheck.h"
 #include "who.h"
 
 #define CTL_DEFAULT_SOCKET "/run/btblockd.sock"
@@ -30,11 +31,11 @@ static const char *const ctl_pidfile_fallbacks[] = {
 /* Metric families rendered at most; a queue object has ~30 numeric fields. */
 #define PROM_FAMILIES_MAX 256
 
-enum ctl_exit { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
+enum ctl_exit { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_WARN = 3 };
 
 enum ctl_command {
 	CMD_NONE, CMD_STATS, CMD_TOP, CMD_PROMETHEUS, CMD_RELOAD, CMD_VERSION, CMD_BANS, CMD_UNBAN,
-	CMD_DETECTIONS, CMD_WHO
+	CMD_DETECTIONS, CMD_WHO, CMD_CHECK
 };
 
 struct ctl_options {
@@ -46,7 +47,8 @@ struct ctl_options {
 	int timeout_ms;
 	int table;		/* stats --table */
 	long count;		/* top --count, 0: until interrupted */
-	int json;		/* bans and detections --json */
+	int json;		/* bans, detections and check --json */
+	unsigned hooks;		/* check --hooks, SC_HOOK_* bits; 0: not given */
 	const char *who;	/* who ADDR:PORT */
 	const char *at;		/* who --at TIME */
 	const char *log;	/* who --log FILE */
@@ -79,6 +81,12 @@ static void usage(FILE *out)
 		"                         and port from an abuse notice) in the detection log;\n"
 		"                         TIME: 2026-12-03T10:15:00Z, \"2026-12-03 11:15\" (local)\n"
 		"                         or unix seconds; matches within SECONDS (default 600)\n"
+		"  check [--hooks LIST] [--json]\n"
+		"                         whether this router really blocks: the ruleset, the\n"
+		"                         queues and their listener, flow offloading, bridges,\n"
+		"                         conntrack accounting, the ban sets, the workers; one\n"
+		"                         line per check (PASS, WARN, FAIL) with what to do;\n"
+		"                         LIST: hooks the rules must cover (default forward)\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH      control socket (default " CTL_DEFAULT_SOCKET ")\n"
@@ -91,8 +99,9 @@ static void usage(FILE *out)
 		"  -V, --version          show the version of btblockctl and exit\n"
 		"\n"
 		"Exit status: 0 success, 1 btblockd not reachable or an error (who: nothing\n"
-		"found), 2 usage error.\n"
-		"bans and unban read and change the kernel's tables: they need root\n"
+		"found; check: a check failed), 2 usage error, 3 check: no failure, but a\n"
+		"warning.\n"
+		"bans, unban and check read (unban: change) the kernel's tables: they need root\n"
 		"(CAP_NET_ADMIN); unban without btblockd running does the kernel part only.\n");
 }
 
@@ -129,7 +138,7 @@ static enum ctl_command command_from_name(const char *name)
 		{ "stats", CMD_STATS }, { "top", CMD_TOP }, { "prometheus", CMD_PROMETHEUS },
 		{ "reload", CMD_RELOAD }, { "version", CMD_VERSION },
 		{ "bans", CMD_BANS }, { "unban", CMD_UNBAN },
-		{ "detections", CMD_DETECTIONS }, { "who", CMD_WHO },
+		{ "detections", CMD_DETECTIONS }, { "who", CMD_WHO }, { "check", CMD_CHECK },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -233,6 +242,11 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 			if (m == 0 || m > UINT32_MAX || errno || *end)
 				return usage_error("a mark needs a number from 1 to 0xffffffff", v);
 			o->marks[k] = (uint32_t)m;
+		} else if (is_option(a, NULL, "--hooks", &n)) {
+			v = option_value(argc, argv, &i, n);
+			if (sc_parse_hooks(v, &o->hooks) < 0)
+				return usage_error("--hooks needs a list of forward, input and output, "
+						   "such as forward,input", v);
 		} else if (is_option(a, NULL, "--at", &n)) {
 			if (!(v = option_value(argc, argv, &i, n)) || !*v)
 				return usage_error("option needs a time", a);
@@ -276,7 +290,7 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 		return 0;
 	if (o->command == CMD_NONE)
 		return usage_error("a command is needed: stats, top, prometheus, reload, version, "
-				   "bans, unban, detections or who", NULL);
+				   "bans, unban, detections, who or check", NULL);
 	if ((o->at || o->log || o->window_s != WHO_DEFAULT_WINDOW_S) && o->command != CMD_WHO)
 		return usage_error("--at, --log and --window go with the who command only", NULL);
 	if (o->command == CMD_WHO && !o->who)
@@ -286,8 +300,12 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 		return usage_error("--table goes with the stats command only", NULL);
 	if (count_given && o->command != CMD_TOP)
 		return usage_error("--count goes with the top command only", NULL);
-	if (o->json && o->command != CMD_BANS && o->command != CMD_DETECTIONS)
-		return usage_error("--json goes with the bans and detections commands only", NULL);
+	if (o->json && o->command != CMD_BANS && o->command != CMD_DETECTIONS &&
+	    o->command != CMD_CHECK)
+		return usage_error("--json goes with the bans, detections and check commands only",
+				   NULL);
+	if (o->hooks && o->command != CMD_CHECK)
+		return usage_error("--hooks goes with the check command only", NULL);
 	if ((o->marks[0] || o->marks[1] || o->marks[2]) && o->command != CMD_UNBAN)
 		return usage_error("--mark-* options go with the unban command only", NULL);
 	if (o->command == CMD_UNBAN && !o->unban)
@@ -464,9 +482,11 @@ static json_t *ctl_parse_reply(const char *reply, const char *path, char *err, s
 	return doc;
 }
 
-/* One command, one parsed reply; NULL with err set on any failure. */
-static json_t *ctl_request(const struct ctl_options *o, const char *command, char *err,
-			   size_t errlen)
+/* One command, one parsed reply; NULL with err set on any failure. *used
+ * (when not NULL) gets the socket path tried last: the one that answered;
+ * *connect_errno (when not NULL) why connecting failed, 0 when it did not. */
+static json_t *ctl_request_at(const struct ctl_options *o, const char *command, char *err,
+			      size_t errlen, const char **used, int *connect_errno)
 {
 	const char *path = o->socket_path;
 	char err2[CTL_ERR_MAX];
@@ -484,6 +504,10 @@ static json_t *ctl_request(const struct ctl_options *o, const char *command, cha
 			snprintf(err, errlen, "%s", err2);
 		}
 	}
+	if (used)
+		*used = path;
+	if (connect_errno)
+		*connect_errno = fd < 0 ? e : 0;
 	if (fd < 0)
 		return NULL;
 	reply = ctl_exchange(fd, path, command, o->timeout_ms, err, errlen);
@@ -493,6 +517,12 @@ static json_t *ctl_request(const struct ctl_options *o, const char *command, cha
 	doc = ctl_parse_reply(reply, path, err, errlen);
 	free(reply);
 	return doc;
+}
+
+static json_t *ctl_request(const struct ctl_options *o, const char *command, char *err,
+			   size_t errlen)
+{
+	return ctl_request_at(o, command, err, errlen, NULL, NULL);
 }
 
 /* ---- reading the stats document ----------------------------------------- */
@@ -948,11 +978,12 @@ static int prom_add_family(struct prom_family *f, int *n, const char *key, const
 	return 0;
 }
 
-/* The members of a queue object that are not counters but its identity. */
+/* The members of a queue object that are not counters but its identity
+ * (the netlink port is one too: it changes with every start). */
 static int queue_label_key(const char *key)
 {
 	return strcmp(key, "queue") == 0 || strcmp(key, "cpu") == 0 ||
-	       strcmp(key, "numa_node") == 0;
+	       strcmp(key, "numa_node") == 0 || strcmp(key, "portid") == 0;
 }
 
 static void prom_family_head(FILE *out, const char *metric, const char *type, const char *help)
@@ -1525,6 +1556,51 @@ static int cmd_who(const struct ctl_options *o)
 	return found ? CTL_OK : CTL_FAIL;
 }
 
+/* ---- check ------------------------------------------------------------ */
+
+/* The daemon's side from its stats, the kernel's read here, one line per
+ * check (selfcheck.c). */
+static int cmd_check(const struct ctl_options *o)
+{
+	struct sc_inputs *in = calloc(1, sizeof(*in));
+	struct sc_report *rep = calloc(1, sizeof(*rep));
+	char err[CTL_ERR_MAX];
+	json_t *doc;
+	int status, e;
+
+	if (!in || !rep) {
+		fprintf(stderr, "btblockctl: out of memory\n");
+		free(in);
+		free(rep);
+		return CTL_FAIL;
+	}
+	doc = ctl_request_at(o, "stats", err, sizeof(err), &in->socket_path, &e);
+	sc_daemon_from_stats(doc, err, &in->daemon);
+	in->daemon.connect_errno = e;
+	json_decref(doc);
+	in->hooks = o->hooks ? o->hooks : SC_HOOK_FORWARD;
+	sc_gather(in, o->timeout_ms);
+	sc_judge(in, rep);
+	status = sc_exit_status(rep);
+	if (o->json) {
+		json_t *out = sc_json(rep);
+
+		if (!out || json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+			status = CTL_FAIL;
+		fputc('\n', stdout);
+		json_decref(out);
+	} else {
+		sc_print(rep, stdout);
+	}
+	free(in);
+	free(rep);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "btblockctl: cannot write the output: %s\n", strerror(errno));
+		return CTL_FAIL;
+	}
+	return status == 1 ? CTL_FAIL : status == 3 ? CTL_WARN : CTL_OK;
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static int cmd_query(const struct ctl_options *o)
@@ -1597,6 +1673,8 @@ int main(int argc, char **argv)
 		return cmd_detections(&o);
 	case CMD_WHO:
 		return cmd_who(&o);
+	case CMD_CHECK:
+		return cmd_check(&o);
 	default:
 		return cmd_query(&o);
 	}

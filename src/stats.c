@@ -165,6 +165,25 @@ static void worker_json(const struct worker *w, json_t *obj, json_t *totals, jso
 		json_add(detectors, engine_detector_name(i), e.detector[i]);
 }
 
+/* What the kernel side must agree with (btblockctl check compares): the
+ * marks and the protected interfaces. */
+static void stats_config_json(json_t *doc, const struct btb_config *c)
+{
+	json_t *ifs = json_array();
+
+	for (int i = 0; i < c->nprotect_ifaces; i++)
+		json_array_append_new(ifs, json_string(c->protect_ifaces[i]));
+	json_object_set_new(doc, "marks",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
+				      "mask", (json_int_t)c->mark_mask,
+				      "allow", (json_int_t)c->mark_allow,
+				      "block", (json_int_t)c->mark_block,
+				      "reject", (json_int_t)c->mark_reject,
+				      "block_flow", (json_int_t)c->mark_block_flow,
+				      "reject_flow", (json_int_t)c->mark_reject_flow));
+	json_object_set_new(doc, "protected_interfaces", ifs);
+}
+
 json_t *stats_build(const struct stats_info *info, struct worker *workers, unsigned n)
 {
 	struct kernel_queue_stats kernel[STATS_KERNEL_MAX];
@@ -189,6 +208,8 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 		/* The heartbeat: how long ago the worker last went round its loop. */
 		json_object_set_new(q, "last_progress_ms", json_integer((json_int_t)age));
 		json_object_set_new(q, "stalled", json_boolean(stalled));
+		/* The netlink port the kernel lists as the queue's listener. */
+		json_object_set_new(q, "portid", json_integer((json_int_t)w->q.portid));
 		json_add(totals, "stalled_workers", (uint64_t)stalled);
 		json_object_set_new(q, "kernel", nk >= 0 ? kernel_json(kernel, nk, w->queue_num) : json_null());
 		json_array_append_new(queues, q);
@@ -203,6 +224,8 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 			"totals", totals,
 			"detectors", detectors,
 			"queues", queues);
+	if (doc && n > 0 && workers[0].cfg)
+		stats_config_json(doc, workers[0].cfg);
 	if (doc && info->detect_log)
 		json_object_set_new(doc, "detect_log",
 				    json_pack("{s:I,s:I,s:s}",

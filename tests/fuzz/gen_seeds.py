@@ -302,6 +302,84 @@ def bans_replies():
             ("conntrack", cts + done)]
 
 
+def check_inputs():
+    """What btblockctl check reads, behind fuzz_check's selector byte: an
+    nftables dump of table inet btblockd's chains, maps and rules (nft
+    backend queue, mark lookups, an offload rule with and one without the
+    allowed-mark test), nfnetlink_queue, iptables -S, the route tables and
+    a stats document."""
+    NEWCHAIN, NEWSET, NEWSETELEM, NEWRULE, NESTED = 3, 9, 12, 6, 0x8000
+    strz = lambda s: s.encode() + b"\0"
+    be32 = lambda v: struct.pack("!I", v & 0xffffffff)
+    mark = lambda v: struct.pack("=I", v)
+
+    def chain(name, hook, prio):
+        return nft_msg(NEWCHAIN, [nla(1, strz("btblockd")), nla(3, strz(name)),
+                                  nla(4 | NESTED, nla(1, be32(hook)) + nla(2, be32(prio)))])
+
+    def data(v):
+        return nla(1, v)
+
+    def expr(name, attrs):
+        return nla(1 | NESTED, nla(1, strz(name)) + nla(2 | NESTED, b"".join(attrs)))
+
+    def rule(chain_name, exprs, table="btblockd", family=1):
+        return nft_msg(NEWRULE, [nla(1, strz(table)), nla(2, strz(chain_name)),
+                                 nla(3, struct.pack("!Q", 5)),
+                                 nla(4 | NESTED, b"".join(exprs))], family)
+    load = lambda what, key: expr(what, [nla(1, be32(1)), nla(2, be32(key))])
+    masked = expr("bitwise", [nla(1, be32(1)), nla(2, be32(1)), nla(3, be32(4)),
+                              nla(4 | NESTED, data(mark(0x00ff0000))),
+                              nla(5 | NESTED, data(mark(0))), nla(6, be32(0))])
+    vmap = lambda s: expr("lookup", [nla(1, strz(s)), nla(2, be32(1)), nla(3, be32(0)),
+                                     nla(5, be32(0))])
+    cmp_allow = expr("cmp", [nla(1, be32(1)), nla(2, be32(0)),
+                             nla(3 | NESTED, data(mark(0x00a10000)))])
+    jump = expr("immediate", [nla(1, be32(0)),
+                              nla(2 | NESTED, nla(2 | NESTED, nla(1, be32(-3)) +
+                                                   nla(2, strz("decide"))))])
+    queue = expr("queue", [nla(1, struct.pack("!H", 0)), nla(2, struct.pack("!H", 2)),
+                           nla(3, struct.pack("!H", 1))])
+    offload = expr("flow_offload", [nla(1, strz("ft"))])
+    keys = [0x00c10000, 0x00a10000, 0x00b10000, 0x00b20000, 0x00b30000, 0x00b40000]
+    elems = nft_msg(NEWSETELEM, [nla(1, strz("btblockd")), nla(2, strz("verdicts")),
+                                 nla(3 | NESTED, b"".join(nla(1 | NESTED, nla(1 | NESTED,
+                                                                             data(mark(k))))
+                                                          for k in keys))])
+    sets = b"".join(nft_msg(NEWSET, [nla(1, strz("btblockd")), nla(2, strz(n)),
+                                     nla(3, be32(f)), nla(5, be32(kl)),
+                                     nla(9 | NESTED, nla(1, be32(size)))])
+                    for n, f, kl, size in (("decided", 8, 4, 0), ("verdicts", 8, 4, 0),
+                                           ("ban4", 0x10, 8, 65536), ("ban6", 0x10, 32, 65536)))
+    done = nlmsg(3, struct.pack("=i", 0))
+    ruleset = (chain("forward_decide", 2, -160) + chain("forward_verdict", 2, -140) + sets +
+               elems + rule("forward_decide", [jump]) +
+               rule("forward_verdict", [load("meta", 3), masked, vmap("verdicts")]) +
+               rule("decide", [load("ct", 3), masked, vmap("decided")]) +
+               rule("budget", [queue]) +
+               rule("offload", [load("ct", 3), masked, cmp_allow, offload]) +
+               rule("forward", [offload], table="fw4") + done)
+    nfqueue = (b"    0   4242     0 2  2048     0     0        6  1\n"
+               b"    1 3000000001    3 2  2048    17     4     1000  1\n")
+    xt = (b"-P FORWARD ACCEPT\n-N BTBLOCKD\n"
+          b"-A FORWARD -m mark --mark 0xc10000/0xff0000 -m comment --comment btblockd -j BTBLOCKD\n"
+          b"-A BTBLOCKD -p tcp -m comment --comment btblockd -m mark --mark 0xc10000/0xff0000 "
+          b"-j NFQUEUE --queue-balance 0:1 --queue-bypass\n"
+          b"-A BTBLOCKD -p udp -m comment --comment \"a b\" -j NFQUEUE --queue-num 1\n")
+    route4 = (b"Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+              b"wan\t00000000\t0102A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n")
+    route6 = (b"00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+              b"fe800000000000000000000000000001 00000400 00000001 00000000 00000003  br-wan\n")
+    stats = (b'{"version":"0.1.0","mode":"enforce","queues":[{"queue":0,"portid":10,'
+             b'"stalled":false,"last_progress_ms":5},{"queue":1,"portid":11,"stalled":true,'
+             b'"last_progress_ms":9000}],"marks":{"mask":16711680,"allow":10551296,'
+             b'"block":11599872,"reject":11665408,"block_flow":11730944,'
+             b'"reject_flow":11796480},"protected_interfaces":["br-lan"]}')
+    return [("ruleset", b"\0" + ruleset), ("nfqueue", b"\1" + nfqueue), ("xt", b"\2" + xt),
+            ("route4", b"\3" + route4), ("route6", b"\4" + route6), ("stats", b"\5" + stats),
+            ("all_text", b"\6" + nfqueue + xt + route4)]
+
+
 def lease_files():
     """Lease files in each format fuzz_leases reads, and shapes at their edges."""
     dnsmasq = (b"1796292900 02:00:5e:00:01:10 192.168.1.10 laptop 01:02:00:5e:00:01:10\n"
@@ -322,7 +400,7 @@ def lease_files():
 def gen(out, srcdir, pcaps):
     seeds = {k: os.path.join(out, k) for k in
              ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap",
-              "fuzz_ruleset", "fuzz_bans", "fuzz_leases")}
+              "fuzz_ruleset", "fuzz_bans", "fuzz_leases", "fuzz_check")}
     for f in FLOWS:
         name, l4, c2s, s2c, sp, dp = f
         for v6 in (False, True):
@@ -382,6 +460,8 @@ def gen(out, srcdir, pcaps):
         write(seeds["fuzz_ruleset"], name, datagram)
     for name, datagram in bans_replies():
         write(seeds["fuzz_bans"], name, datagram)
+    for name, raw in check_inputs():
+        write(seeds["fuzz_check"], name, raw)
     for name, text in lease_files():
         write(seeds["fuzz_leases"], name, text)
     if srcdir and os.path.exists(os.path.join(srcdir, "contrib", "btblockd.conf")):

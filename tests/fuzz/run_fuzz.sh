@@ -122,6 +122,7 @@ runs_of() {
 	fuzz_control) echo 150000 ;;
 	fuzz_config) echo 200000 ;;
 	fuzz_pcap) echo 200000 ;;
+	fuzz_check) echo 50000 ;;
 	*) echo 100000 ;;
 	esac
 }

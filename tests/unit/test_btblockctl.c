@@ -460,6 +460,30 @@ static void test_parse_detections_and_who(void **state)
 	assert_int_equal(cmd_who(&o), CTL_FAIL);
 }
 
+static void test_parse_check(void **state)
+{
+	struct ctl_options o;
+
+	(void)state;
+	assert_int_equal(parse(&o, "check", NULL), 0);
+	assert_int_equal(o.command, CMD_CHECK);
+	assert_int_equal(o.hooks, 0);	/* the command makes it forward */
+	assert_int_equal(o.json, 0);
+	assert_int_equal(parse(&o, "--json", "check", "--hooks", "forward,input", NULL), 0);
+	assert_int_equal(o.json, 1);
+	assert_int_equal(o.hooks, SC_HOOK_FORWARD | SC_HOOK_INPUT);
+	assert_int_equal(parse(&o, "check", "--hooks=output", "-s", "/x", NULL), 0);
+	assert_int_equal(o.hooks, SC_HOOK_OUTPUT);
+	assert_string_equal(o.socket_path, "/x");
+	/* usage errors */
+	assert_int_equal(parse(&o, "check", "--hooks", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "check", "--hooks", "prerouting", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "check", "--hooks=", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--hooks", "forward", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "check", "--table", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "check", "extra", NULL), CTL_USAGE);
+}
+
 /* who on a log and its rotated part: both read, the answer's columns. */
 static void test_who_search(void **state)
 {
@@ -647,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_top_rates),
 		cmocka_unit_test(test_parse_args),
+		cmocka_unit_test(test_parse_check),
 		cmocka_unit_test(test_parse_bans_args),
 		cmocka_unit_test(test_parse_detections_and_who),
 		cmocka_unit_test(test_who_search),

@@ -1,0 +1,667 @@
+/* nft_view.c - the structure of table inet btblockd and every table's flow
+ * offload rules over nftables netlink, for btblockctl check.
+ *
+ * What is read is structure, not rule text: base chains by hook and
+ * priority, which base chain jumps to "decide" and which looks the mark
+ * up in "verdicts", the sets and maps with their keys, the queue
+ * statements, the masks of the mark lookups, and for every table the
+ * rules holding a flow_offload expression with the mark tests ahead of
+ * it. A rule's expressions are read in order; a mark test is only
+ * recognised in the shape nft gives "ct mark & M == V" and "meta mark &
+ * M vmap @S" (a load, an optional mask, the compare or lookup reading
+ * the register just written), anything else in between forgets it, so a
+ * test is never credited to the wrong register.
+ *
+ * Every reply is hostile input: attributes are validated before use
+ * (nlattr_table_cb), values of other lengths than expected are not
+ * understood, arrays are bounded and say when they overflowed. */
+#include "sysincl.h"
+#include <arpa/inet.h>
+#include <endian.h>
+#include <sys/socket.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include "nlattr.h"
+#include "nlwalk.h"
+#include "nft_view.h"
+#include "ruleset.h"
+
+#define NFT_VIEW_MAX_DATAGRAMS	100000	/* per dump: a reading always ends */
+#define NFT_VIEW_RECV_TIMEOUT_MS 2000
+
+/* NFT_BITWISE_MASK_XOR (NFT_BITWISE_BOOL in older headers): the only
+ * operation of kernels before 5.6, which send no NFTA_BITWISE_OP. */
+#define BITWISE_MASK_XOR	0
+
+struct nlmsghdr *nft_view_request(char *buf, uint16_t msg_type, uint8_t family,
+				  const char *table, const char *set, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	/* The table is attribute 1 of chain, set, element and rule requests. */
+	if (table)
+		mnl_attr_put_strz(nlh, msg_type == NFT_MSG_GETSETELEM ? NFTA_SET_ELEM_LIST_TABLE :
+				  NFTA_SET_TABLE, table);
+	if (set)
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	return nlh;
+}
+
+/* The nfgenmsg of an nftables message of type msg_type, or NULL. */
+static const struct nfgenmsg *nft_message(const struct nlmsghdr *nlh, uint16_t msg_type)
+{
+	if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | msg_type) ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
+		return NULL;
+	return mnl_nlmsg_get_payload(nlh);
+}
+
+static int is_our_table(const struct nfgenmsg *nfg, const struct nlattr *table)
+{
+	return nfg->nfgen_family == NFPROTO_INET && table &&
+	       strcmp(mnl_attr_get_str(table), NFT_VIEW_TABLE) == 0;
+}
+
+static void copy_name(char *dst, const struct nlattr *a)
+{
+	snprintf(dst, NFT_VIEW_NAME, "%s", a ? mnl_attr_get_str(a) : "");
+}
+
+static uint32_t get_be32(const struct nlattr *a)
+{
+	return ntohl(mnl_attr_get_u32(a));
+}
+
+int nft_view_parse_chain(const struct nlmsghdr *nlh, void *arg)
+{
+	static const enum mnl_attr_data_type chain_types[NFTA_CHAIN_MAX + 1] = {
+		[NFTA_CHAIN_TABLE] = MNL_TYPE_NUL_STRING,
+		[NFTA_CHAIN_NAME] = MNL_TYPE_NUL_STRING,
+		[NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
+	};
+	static const enum mnl_attr_data_type hook_types[NFTA_HOOK_MAX + 1] = {
+		[NFTA_HOOK_HOOKNUM] = MNL_TYPE_U32,
+		[NFTA_HOOK_PRIORITY] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[NFTA_CHAIN_MAX + 1] = { NULL };
+	const struct nlattr *hook[NFTA_HOOK_MAX + 1] = { NULL };
+	struct nlattr_table rule = { NFTA_CHAIN_MAX, chain_types, tb };
+	struct nlattr_table hook_rule = { NFTA_HOOK_MAX, hook_types, hook };
+	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWCHAIN);
+	struct nft_view *v = arg;
+	struct nft_view_chain *c;
+
+	if (!nfg)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+		return -1;
+	if (!is_our_table(nfg, tb[NFTA_CHAIN_TABLE]) || !tb[NFTA_CHAIN_NAME] ||
+	    !tb[NFTA_CHAIN_HOOK])
+		return 0;	/* a regular chain: only reached by jumps */
+	if (mnl_attr_parse_nested(tb[NFTA_CHAIN_HOOK], nlattr_table_cb, &hook_rule) < 0)
+		return -1;
+	if (!hook[NFTA_HOOK_HOOKNUM] || !hook[NFTA_HOOK_PRIORITY])
+		return 0;
+	if (v->nchains >= NFT_VIEW_MAX_CHAINS) {
+		v->chains_more = 1;
+		return 0;
+	}
+	c = &v->chains[v->nchains++];
+	memset(c, 0, sizeof(*c));
+	copy_name(c->name, tb[NFTA_CHAIN_NAME]);
+	c->hook = get_be32(hook[NFTA_HOOK_HOOKNUM]);
+	c->priority = (int32_t)get_be32(hook[NFTA_HOOK_PRIORITY]);
+	return 0;
+}
+
+static struct nft_view_set *find_set(struct nft_view *v, const char *name)
+{
+	for (unsigned i = 0; i < v->nsets; i++)
+		if (strcmp(v->sets[i].name, name) == 0)
+			return &v->sets[i];
+	return NULL;
+}
+
+const struct nft_view_set *nft_view_set(const struct nft_view *v, const char *name)
+{
+	return find_set((struct nft_view *)v, name);
+}
+
+int nft_view_parse_set(const struct nlmsghdr *nlh, void *arg)
+{
+	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
+		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_FLAGS] = MNL_TYPE_U32,
+		[NFTA_SET_KEY_LEN] = MNL_TYPE_U32,
+		[NFTA_SET_DESC] = MNL_TYPE_NESTED,
+	};
+	static const enum mnl_attr_data_type desc_types[NFTA_SET_DESC_MAX + 1] = {
+		[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
+	const struct nlattr *desc[NFTA_SET_DESC_MAX + 1] = { NULL };
+	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
+	struct nlattr_table desc_rule = { NFTA_SET_DESC_MAX, desc_types, desc };
+	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWSET);
+	struct nft_view *v = arg;
+	struct nft_view_set *s;
+
+	if (!nfg)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+		return -1;
+	if (!is_our_table(nfg, tb[NFTA_SET_TABLE]) || !tb[NFTA_SET_NAME])
+		return 0;
+	if (tb[NFTA_SET_DESC] &&
+	    mnl_attr_parse_nested(tb[NFTA_SET_DESC], nlattr_table_cb, &desc_rule) < 0)
+		return -1;
+	if (strlen(mnl_attr_get_str(tb[NFTA_SET_NAME])) >= NFT_VIEW_NAME)
+		return 0;	/* not one of ours, and could not be found again */
+	s = find_set(v, mnl_attr_get_str(tb[NFTA_SET_NAME]));
+	if (!s) {
+		if (v->nsets >= NFT_VIEW_MAX_SETS) {
+			v->sets_more = 1;
+			return 0;
+		}
+		s = &v->sets[v->nsets++];
+	}
+	memset(s, 0, sizeof(*s));
+	copy_name(s->name, tb[NFTA_SET_NAME]);
+	s->flags = tb[NFTA_SET_FLAGS] ? get_be32(tb[NFTA_SET_FLAGS]) : 0;
+	s->key_len = tb[NFTA_SET_KEY_LEN] ? get_be32(tb[NFTA_SET_KEY_LEN]) : 0;
+	s->size = desc[NFTA_SET_DESC_SIZE] ? get_be32(desc[NFTA_SET_DESC_SIZE]) : 0;
+	return 0;
+}
+
+/* A 4-byte NFTA_DATA_VALUE inside nest (host order, as marks are kept):
+ * 0, or -1 when there is none or it has another length. */
+static int data_u32(const struct nlattr *nest, uint32_t *out)
+{
+	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
+		[NFTA_DATA_VALUE] = MNL_TYPE_BINARY,
+	};
+	const struct nlattr *tb[NFTA_DATA_MAX + 1] = { NULL };
+	struct nlattr_table rule = { NFTA_DATA_MAX, data_types, tb };
+
+	if (!nest || mnl_attr_parse_nested(nest, nlattr_table_cb, &rule) < 0 ||
+	    !tb[NFTA_DATA_VALUE] || mnl_attr_get_payload_len(tb[NFTA_DATA_VALUE]) != 4)
+		return -1;
+	memcpy(out, mnl_attr_get_payload(tb[NFTA_DATA_VALUE]), 4);
+	return 0;
+}
+
+int nft_view_parse_setelem(const struct nlmsghdr *nlh, void *arg)
+{
+	static const enum mnl_attr_data_type list_types[NFTA_SET_ELEM_LIST_MAX + 1] = {
+		[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
+		[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
+	};
+	static const enum mnl_attr_data_type elem_types[NFTA_SET_ELEM_MAX + 1] = {
+		[NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
+	};
+	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { NULL };
+	struct nlattr_table rule = { NFTA_SET_ELEM_LIST_MAX, list_types, tb };
+	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWSETELEM);
+	struct nft_view *v = arg;
+	struct nft_view_set *s;
+	const struct nlattr *a;
+
+	if (!nfg)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+		return -1;
+	if (!is_our_table(nfg, tb[NFTA_SET_ELEM_LIST_TABLE]) || !tb[NFTA_SET_ELEM_LIST_SET] ||
+	    !tb[NFTA_SET_ELEM_LIST_ELEMENTS])
+		return 0;
+	s = find_set(v, mnl_attr_get_str(tb[NFTA_SET_ELEM_LIST_SET]));
+	if (!s)
+		return 0;
+	mnl_attr_for_each_nested(a, tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
+		const struct nlattr *el[NFTA_SET_ELEM_MAX + 1] = { NULL };
+		struct nlattr_table el_rule = { NFTA_SET_ELEM_MAX, elem_types, el };
+		uint32_t key;
+
+		if (mnl_attr_get_type(a) != NFTA_LIST_ELEM ||
+		    mnl_attr_validate(a, MNL_TYPE_NESTED) < 0 ||
+		    mnl_attr_parse_nested(a, nlattr_table_cb, &el_rule) < 0)
+			return -1;
+		s->elems++;
+		if (s->nkeys < NFT_VIEW_MAX_KEYS && data_u32(el[NFTA_SET_ELEM_KEY], &key) == 0)
+			s->keys[s->nkeys++] = key;
+	}
+	return 0;
+}
+
+/* ---- rules ---------------------------------------------------------- */
+
+/* What the expressions of one rule did so far. */
+struct rule_scan {
+	struct nft_view *v;
+	int ours;			/* a rule of table inet btblockd */
+	struct nft_view_chain *base;	/* its base chain, when it is in one */
+	const char *chain;
+	/* The value just loaded: where from, into which register, masked how. */
+	enum nft_view_src src;
+	int have_load;
+	uint32_t reg;
+	uint32_t mask;
+	/* Mark tests seen so far in the rule. */
+	struct nft_view_gate gates[NFT_VIEW_MAX_GATES];
+	unsigned ngates;
+	int gates_more;
+};
+
+static int expr_attrs(const struct nlattr *data, uint16_t max,
+		      const enum mnl_attr_data_type *types, const struct nlattr **tb)
+{
+	struct nlattr_table rule = { max, types, tb };
+
+	return data ? mnl_attr_parse_nested(data, nlattr_table_cb, &rule) : 0;
+}
+
+static int scan_load(struct rule_scan *r, const char *name, const struct nlattr *data)
+{
+	static const enum mnl_attr_data_type ct_types[NFTA_CT_MAX + 1] = {
+		[NFTA_CT_DREG] = MNL_TYPE_U32,
+		[NFTA_CT_KEY] = MNL_TYPE_U32,
+		[NFTA_CT_SREG] = MNL_TYPE_U32,
+	};
+	static const enum mnl_attr_data_type meta_types[NFTA_META_MAX + 1] = {
+		[NFTA_META_DREG] = MNL_TYPE_U32,
+		[NFTA_META_KEY] = MNL_TYPE_U32,
+		[NFTA_META_SREG] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[(NFTA_CT_MAX > NFTA_META_MAX ? NFTA_CT_MAX : NFTA_META_MAX) + 1] = { NULL };
+	int ct = strcmp(name, "ct") == 0;
+	const struct nlattr *dreg, *key;
+
+	if (expr_attrs(data, ct ? NFTA_CT_MAX : NFTA_META_MAX, ct ? ct_types : meta_types, tb) < 0)
+		return -1;
+	dreg = tb[ct ? NFTA_CT_DREG : NFTA_META_DREG];
+	key = tb[ct ? NFTA_CT_KEY : NFTA_META_KEY];
+	r->have_load = 0;
+	if (!dreg || !key)
+		return 0;	/* a "set" statement writes no register */
+	r->have_load = 1;
+	r->reg = get_be32(dreg);
+	r->mask = 0xffffffffu;
+	if (get_be32(key) == (ct ? (uint32_t)NFT_CT_MARK : (uint32_t)NFT_META_MARK))
+		r->src = ct ? NFT_SRC_CT_MARK : NFT_SRC_META_MARK;
+	else
+		r->src = NFT_SRC_OTHER;
+	return 0;
+}
+
+static int scan_bitwise(struct rule_scan *r, const struct nlattr *data)
+{
+	static const enum mnl_attr_data_type types[NFTA_BITWISE_MAX + 1] = {
+		[NFTA_BITWISE_SREG] = MNL_TYPE_U32,
+		[NFTA_BITWISE_DREG] = MNL_TYPE_U32,
+		[NFTA_BITWISE_LEN] = MNL_TYPE_U32,
+		[NFTA_BITWISE_MASK] = MNL_TYPE_NESTED,
+		[NFTA_BITWISE_XOR] = MNL_TYPE_NESTED,
+		[NFTA_BITWISE_OP] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[NFTA_BITWISE_MAX + 1] = { NULL };
+	uint32_t mask, xor;
+
+	if (expr_attrs(data, NFTA_BITWISE_MAX, types, tb) < 0)
+		return -1;
+	if (!r->have_load || !tb[NFTA_BITWISE_SREG] || !tb[NFTA_BITWISE_DREG] ||
+	    get_be32(tb[NFTA_BITWISE_SREG]) != r->reg ||
+	    (tb[NFTA_BITWISE_OP] && get_be32(tb[NFTA_BITWISE_OP]) != BITWISE_MASK_XOR) ||
+	    !tb[NFTA_BITWISE_LEN] || get_be32(tb[NFTA_BITWISE_LEN]) != 4 ||
+	    data_u32(tb[NFTA_BITWISE_MASK], &mask) < 0 || data_u32(tb[NFTA_BITWISE_XOR], &xor) < 0 ||
+	    xor != 0) {
+		r->have_load = 0;	/* not a plain mask: the value is not the mark */
+		return 0;
+	}
+	r->reg = get_be32(tb[NFTA_BITWISE_DREG]);
+	r->mask &= mask;
+	return 0;
+}
+
+static int scan_cmp(struct rule_scan *r, const struct nlattr *data)
+{
+	static const enum mnl_attr_data_type types[NFTA_CMP_MAX + 1] = {
+		[NFTA_CMP_SREG] = MNL_TYPE_U32,
+		[NFTA_CMP_OP] = MNL_TYPE_U32,
+		[NFTA_CMP_DATA] = MNL_TYPE_NESTED,
+	};
+	const struct nlattr *tb[NFTA_CMP_MAX + 1] = { NULL };
+	uint32_t value;
+
+	if (expr_attrs(data, NFTA_CMP_MAX, types, tb) < 0)
+		return -1;
+	if (r->have_load && r->src == NFT_SRC_CT_MARK && tb[NFTA_CMP_SREG] && tb[NFTA_CMP_OP] &&
+	    get_be32(tb[NFTA_CMP_SREG]) == r->reg && get_be32(tb[NFTA_CMP_OP]) == NFT_CMP_EQ &&
+	    data_u32(tb[NFTA_CMP_DATA], &value) == 0) {
+		if (r->ngates < NFT_VIEW_MAX_GATES)
+			r->gates[r->ngates++] = (struct nft_view_gate){ r->mask, value };
+		else
+			r->gates_more = 1;
+	}
+	r->have_load = 0;
+	return 0;
+}
+
+static int scan_lookup(struct rule_scan *r, const struct nlattr *data)
+{
+	static const enum mnl_attr_data_type types[NFTA_LOOKUP_MAX + 1] = {
+		[NFTA_LOOKUP_SET] = MNL_TYPE_NUL_STRING,
+		[NFTA_LOOKUP_SREG] = MNL_TYPE_U32,
+		[NFTA_LOOKUP_FLAGS] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[NFTA_LOOKUP_MAX + 1] = { NULL };
+	struct nft_view *v = r->v;
+	const char *set;
+
+	if (expr_attrs(data, NFTA_LOOKUP_MAX, types, tb) < 0)
+		return -1;
+	if (!r->ours || !tb[NFTA_LOOKUP_SET] || !tb[NFTA_LOOKUP_SREG])
+		goto out;
+	set = mnl_attr_get_str(tb[NFTA_LOOKUP_SET]);
+	if (strcmp(set, "verdicts") == 0 && r->base)
+		r->base->looks_up_verdicts = 1;
+	/* Only the lookups of a mark matter here; anonymous sets are many. */
+	if (!r->have_load || get_be32(tb[NFTA_LOOKUP_SREG]) != r->reg ||
+	    r->src == NFT_SRC_OTHER || (tb[NFTA_LOOKUP_FLAGS] && get_be32(tb[NFTA_LOOKUP_FLAGS])))
+		goto out;
+	if (v->nlookups < NFT_VIEW_MAX_LOOKUPS) {
+		struct nft_view_lookup *l = &v->lookups[v->nlookups++];
+
+		copy_name(l->set, tb[NFTA_LOOKUP_SET]);
+		l->src = r->src;
+		l->mask = r->mask;
+	}
+out:
+	r->have_load = 0;
+	return 0;
+}
+
+static int scan_immediate(struct rule_scan *r, const struct nlattr *data)
+{
+	static const enum mnl_attr_data_type types[NFTA_IMMEDIATE_MAX + 1] = {
+		[NFTA_IMMEDIATE_DREG] = MNL_TYPE_U32,
+		[NFTA_IMMEDIATE_DATA] = MNL_TYPE_NESTED,
+	};
+	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
+		[NFTA_DATA_VERDICT] = MNL_TYPE_NESTED,
+	};
+	static const enum mnl_attr_data_type verdict_types[NFTA_VERDICT_MAX + 1] = {
+		[NFTA_VERDICT_CODE] = MNL_TYPE_U32,
+		[NFTA_VERDICT_CHAIN] = MNL_TYPE_NUL_STRING,
+	};
+	const struct nlattr *tb[NFTA_IMMEDIATE_MAX + 1] = { NULL };
+	const struct nlattr *d[NFTA_DATA_MAX + 1] = { NULL };
+	const struct nlattr *vd[NFTA_VERDICT_MAX + 1] = { NULL };
+	int32_t code;
+
+	r->have_load = 0;
+	if (expr_attrs(data, NFTA_IMMEDIATE_MAX, types, tb) < 0 ||
+	    expr_attrs(tb[NFTA_IMMEDIATE_DATA], NFTA_DATA_MAX, data_types, d) < 0 ||
+	    expr_attrs(d[NFTA_DATA_VERDICT], NFTA_VERDICT_MAX, verdict_types, vd) < 0)
+		return -1;
+	if (!r->base || !vd[NFTA_VERDICT_CODE] || !vd[NFTA_VERDICT_CHAIN])
+		return 0;
+	code = (int32_t)get_be32(vd[NFTA_VERDICT_CODE]);
+	if ((code == NFT_JUMP || code == NFT_GOTO) &&
+	    strcmp(mnl_attr_get_str(vd[NFTA_VERDICT_CHAIN]), "decide") == 0)
+		r->base->jumps_decide = 1;
+	return 0;
+}
+
+static int scan_queue(struct rule_scan *r, const struct nlattr *data)
+{
+	static const enum mnl_attr_data_type types[NFTA_QUEUE_MAX + 1] = {
+		[NFTA_QUEUE_NUM] = MNL_TYPE_U16,
+		[NFTA_QUEUE_TOTAL] = MNL_TYPE_U16,
+		[NFTA_QUEUE_FLAGS] = MNL_TYPE_U16,
+		[NFTA_QUEUE_SREG_QNUM] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[NFTA_QUEUE_MAX + 1] = { NULL };
+	struct nft_view *v = r->v;
+	struct nft_view_queue *q;
+
+	r->have_load = 0;
+	if (expr_attrs(data, NFTA_QUEUE_MAX, types, tb) < 0)
+		return -1;
+	if (!r->ours)
+		return 0;
+	if (v->nqueues >= NFT_VIEW_MAX_QUEUES) {
+		v->queues_more = 1;
+		return 0;
+	}
+	q = &v->queues[v->nqueues++];
+	memset(q, 0, sizeof(*q));
+	snprintf(q->chain, sizeof(q->chain), "%s", r->chain);
+	q->num = tb[NFTA_QUEUE_NUM] ? ntohs(mnl_attr_get_u16(tb[NFTA_QUEUE_NUM])) : 0;
+	/* The kernel takes a missing total as 1. */
+	q->total = tb[NFTA_QUEUE_TOTAL] ? ntohs(mnl_attr_get_u16(tb[NFTA_QUEUE_TOTAL])) : 1;
+	q->flags = tb[NFTA_QUEUE_FLAGS] ? ntohs(mnl_attr_get_u16(tb[NFTA_QUEUE_FLAGS])) : 0;
+	q->from_reg = tb[NFTA_QUEUE_SREG_QNUM] != NULL;
+	return 0;
+}
+
+static int scan_offload(struct rule_scan *r, const struct nlattr *data, uint8_t family,
+			const char *table, uint64_t handle)
+{
+	static const enum mnl_attr_data_type types[NFTA_FLOW_MAX + 1] = {
+		[NFTA_FLOW_TABLE_NAME] = MNL_TYPE_NUL_STRING,
+	};
+	const struct nlattr *tb[NFTA_FLOW_MAX + 1] = { NULL };
+	struct nft_view *v = r->v;
+	struct nft_view_offload *o;
+
+	r->have_load = 0;
+	if (expr_attrs(data, NFTA_FLOW_MAX, types, tb) < 0)
+		return -1;
+	if (v->noffloads >= NFT_VIEW_MAX_OFFLOADS) {
+		v->offloads_more++;
+		return 0;
+	}
+	o = &v->offloads[v->noffloads++];
+	memset(o, 0, sizeof(*o));
+	o->family = family;
+	snprintf(o->table, sizeof(o->table), "%s", table);
+	snprintf(o->chain, sizeof(o->chain), "%s", r->chain);
+	copy_name(o->flowtable, tb[NFTA_FLOW_TABLE_NAME]);
+	o->handle = handle;
+	memcpy(o->gates, r->gates, sizeof(o->gates));
+	o->ngates = r->ngates;
+	o->gates_more = r->gates_more;
+	return 0;
+}
+
+int nft_view_parse_rule(const struct nlmsghdr *nlh, void *arg)
+{
+	static const enum mnl_attr_data_type rule_types[NFTA_RULE_MAX + 1] = {
+		[NFTA_RULE_TABLE] = MNL_TYPE_NUL_STRING,
+		[NFTA_RULE_CHAIN] = MNL_TYPE_NUL_STRING,
+		[NFTA_RULE_HANDLE] = MNL_TYPE_U64,
+		[NFTA_RULE_EXPRESSIONS] = MNL_TYPE_NESTED,
+	};
+	static const enum mnl_attr_data_type expr_types[NFTA_EXPR_MAX + 1] = {
+		[NFTA_EXPR_NAME] = MNL_TYPE_NUL_STRING,
+		[NFTA_EXPR_DATA] = MNL_TYPE_NESTED,
+	};
+	const struct nlattr *tb[NFTA_RULE_MAX + 1] = { NULL };
+	struct nlattr_table rule = { NFTA_RULE_MAX, rule_types, tb };
+	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWRULE);
+	struct nft_view *v = arg;
+	struct rule_scan r = { .v = v };
+	const char *table;
+	uint64_t handle;
+	const struct nlattr *a;
+
+	if (!nfg)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+		return -1;
+	if (!tb[NFTA_RULE_TABLE] || !tb[NFTA_RULE_CHAIN] || !tb[NFTA_RULE_EXPRESSIONS])
+		return 0;
+	v->rules++;
+	table = mnl_attr_get_str(tb[NFTA_RULE_TABLE]);
+	r.chain = mnl_attr_get_str(tb[NFTA_RULE_CHAIN]);
+	handle = tb[NFTA_RULE_HANDLE] ? be64toh(mnl_attr_get_u64(tb[NFTA_RULE_HANDLE])) : 0;
+	r.ours = is_our_table(nfg, tb[NFTA_RULE_TABLE]);
+	for (unsigned i = 0; r.ours && i < v->nchains; i++)
+		if (strcmp(v->chains[i].name, r.chain) == 0)
+			r.base = &v->chains[i];
+	mnl_attr_for_each_nested(a, tb[NFTA_RULE_EXPRESSIONS]) {
+		const struct nlattr *e[NFTA_EXPR_MAX + 1] = { NULL };
+		struct nlattr_table e_rule = { NFTA_EXPR_MAX, expr_types, e };
+		const char *name;
+		int ret = 0;
+
+		if (mnl_attr_get_type(a) != NFTA_LIST_ELEM ||
+		    mnl_attr_validate(a, MNL_TYPE_NESTED) < 0 ||
+		    mnl_attr_parse_nested(a, nlattr_table_cb, &e_rule) < 0 || !e[NFTA_EXPR_NAME])
+			return -1;
+		name = mnl_attr_get_str(e[NFTA_EXPR_NAME]);
+		if (strcmp(name, "ct") == 0 || strcmp(name, "meta") == 0)
+			ret = scan_load(&r, name, e[NFTA_EXPR_DATA]);
+		else if (strcmp(name, "bitwise") == 0)
+			ret = scan_bitwise(&r, e[NFTA_EXPR_DATA]);
+		else if (strcmp(name, "cmp") == 0)
+			ret = scan_cmp(&r, e[NFTA_EXPR_DATA]);
+		else if (strcmp(name, "lookup") == 0)
+			ret = scan_lookup(&r, e[NFTA_EXPR_DATA]);
+		else if (strcmp(name, "immediate") == 0)
+			ret = scan_immediate(&r, e[NFTA_EXPR_DATA]);
+		else if (strcmp(name, "queue") == 0)
+			ret = scan_queue(&r, e[NFTA_EXPR_DATA]);
+		else if (strcmp(name, "flow_offload") == 0)
+			ret = scan_offload(&r, e[NFTA_EXPR_DATA], nfg->nfgen_family, table, handle);
+		else
+			r.have_load = 0;	/* counter, payload, ...: the register may change */
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the kernel ----------------------------------------------------- */
+
+static struct mnl_socket *open_socket(uint32_t *portid)
+{
+	struct timeval tv = { .tv_sec = NFT_VIEW_RECV_TIMEOUT_MS / 1000 };
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+
+	if (!nl)
+		return NULL;
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+
+		mnl_socket_close(nl);
+		errno = e;
+		return NULL;
+	}
+	*portid = mnl_socket_get_portid(nl);
+	return nl;
+}
+
+static int dump(struct mnl_socket *nl, uint32_t portid, struct nlmsghdr *req, char *buf,
+		int (*parse)(const struct nlmsghdr *, void *), void *arg)
+{
+	uint32_t seq = req->nlmsg_seq;
+
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
+		return -errno;
+	for (long i = 0; i < NFT_VIEW_MAX_DATAGRAMS; i++) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, NFT_VIEW_BUF);
+		int r;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		}
+		r = nlwalk(buf, (size_t)n, seq, portid, parse, arg);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	return -EMSGSIZE;
+}
+
+static int parse_counter(const struct nlmsghdr *nlh, void *arg)
+{
+	return ruleset_parse_obj(nlh, arg);
+}
+
+/* The sets first: ENOENT says the table is absent. */
+static int read_table(struct mnl_socket *nl, uint32_t portid, uint32_t *seq, char *buf,
+		      struct nft_view *v)
+{
+	static const char *const counted[] = { "decided", "verdicts", "ban4", "ban6" };
+	struct ruleset_view rv = { 0 };
+	int r;
+
+	r = dump(nl, portid, nft_view_request(buf, NFT_MSG_GETSET, NFPROTO_INET, NFT_VIEW_TABLE,
+					      NULL, ++*seq), buf, nft_view_parse_set, v);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	v->loaded = 1;
+	r = dump(nl, portid, nft_view_request(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NFT_VIEW_TABLE,
+					      NULL, ++*seq), buf, nft_view_parse_chain, v);
+	for (size_t i = 0; i < ARRAY_SIZE(counted) && r == 0; i++) {
+		struct nft_view_set *s = find_set(v, counted[i]);
+
+		if (!s)
+			continue;
+		r = dump(nl, portid, nft_view_request(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
+						      NFT_VIEW_TABLE, counted[i], ++*seq),
+			 buf, nft_view_parse_setelem, v);
+		s->elems_read = r == 0;
+	}
+	if (r < 0)
+		return r;
+	r = dump(nl, portid, ruleset_dump_request(buf, NFT_MSG_GETOBJ, ++*seq), buf,
+		 parse_counter, &rv);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	v->has_bans_failed = rv.has_bans_failed;
+	v->bans_failed = rv.bans_failed;
+	return 0;
+}
+
+int nft_view_read(struct nft_view *v)
+{
+	uint32_t portid, seq = (uint32_t)time(NULL) ^ 0x00c4ec00u;
+	struct mnl_socket *nl;
+	char *buf = malloc(NFT_VIEW_BUF);
+	int r = -ENOMEM;
+
+	memset(v, 0, sizeof(*v));
+	if (!buf)
+		return r;
+	nl = open_socket(&portid);
+	if (!nl) {
+		r = -errno;
+		free(buf);
+		return r;
+	}
+	r = read_table(nl, portid, &seq, buf, v);
+	/* Every table's rules, of every family: offloading is anyone's. */
+	if (r == 0)
+		r = dump(nl, portid, nft_view_request(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NULL,
+						      NULL, ++seq), buf, nft_view_parse_rule, v);
+	mnl_socket_close(nl);
+	free(buf);
+	return r;
+}

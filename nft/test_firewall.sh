@@ -768,7 +768,7 @@ elif cmd == "udp":
         c.send(b"c" * 8); s.recvfrom(64)
     for i in range(5):
         c.send(b""); s.recvfrom(64)
-    for i in range(int(sys.argv[4])):
+    for i in range(int(sys.argv[6]) if len(sys.argv) > 6 else int(sys.argv[4])):
         s.sendto(b"s" * 8, c.getsockname()); c.recv(64)
 elif cmd == "send":
     src, dst, port = sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -867,26 +867,40 @@ if command -v python3 >/dev/null 2>&1; then
 	expect_count "$n" 8 "[budget] one budget element per flow and direction"
 
 	# The backstop: a budget set that is full makes the budget rule fail
-	# and the packet go to the queue; the backstop (8 x 4 = 32 packets of
-	# the flow that carry payload) still ends it.  With room for one
-	# element, the client direction gets its budget (4 of 20 datagrams
-	# queued) and the server direction none: its datagrams are queued
-	# until the flow's 32nd packet with payload (the client's 20, its 5
-	# empty ones not counted, then 12 of the server's 20).
+	# and the packet go to the queue; the backstop (8 x 4 = 32 queued
+	# packets of the flow) still ends it.  With room for one element, the
+	# client direction gets its budget (4 of 40 datagrams queued, the rest
+	# leave at the budget and are not counted) and the server direction
+	# none: its datagrams are queued until the flow's 32nd queued packet
+	# (the client's 4, then 28 of the server's 40).
 	sed '/set budget {/,/^[[:space:]]*}$/s/size 65536/size 1/' "$BTBLOCKD_RULESET" >"$TMP/tinybudget.nft"
 	rc=0
 	inns env BTBLOCKD_RULESET="$TMP/tinybudget.nft" "$BTBLOCKD_FIREWALL" up --queues 7 \
 		--hooks output --queue-packets 4 >"$TMP/out" 2>"$TMP/err" || rc=$?
 	expect_rc 0 "[budget] up with a budget set of one element"
 	inns nft -f "$TMP/observe.nft"
-	inns python3 "$TMP/fwtraffic.py" udp 4 5203 20 || fail "[budget] UDP traffic failed"
+	inns python3 "$TMP/fwtraffic.py" udp 4 5203 40 || fail "[budget] UDP traffic failed"
 	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
-	echo "# [budget] budget set full: queued client datagrams $q_orig of 20, server datagrams $q_reply of 20"
+	echo "# [budget] budget set full: queued client datagrams $q_orig of 40, server datagrams $q_reply of 40"
 	expect_count "$q_orig" 4 "[budget] budget set full: the direction with an element keeps its budget"
-	expect_count "$q_reply" 12 "[budget] budget set full: the backstop ends queueing at the flow's 32nd packet with payload"
+	expect_count "$q_reply" 28 "[budget] budget set full: the backstop ends queueing at the flow's 32nd queued packet"
 	inns nft delete table inet btbfw_observe
 	fw down
 	expect_rc 0 "[budget] down"
+
+	# One direction's bulk, long past its budget, leaves the other
+	# direction's budget alone: 200 client datagrams, then the server's
+	# 10 still get their 4 (the backstop counts only queued packets).
+	fw up --queues 7 --hooks output --queue-packets 4
+	expect_rc 0 "[budget] up for the one-sided bulk"
+	inns nft -f "$TMP/observe.nft"
+	inns python3 "$TMP/fwtraffic.py" udp 4 5205 200 40205 10 || fail "[budget] one-sided UDP traffic failed"
+	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
+	echo "# [budget] one-sided bulk: queued client datagrams $q_orig of 200, server datagrams $q_reply of 10"
+	expect_count "$q_orig" 4 "[budget] one-sided bulk: the client direction spends its budget"
+	expect_count "$q_reply" 4 "[budget] one-sided bulk: the server direction keeps its own"
+	inns nft delete table inet btbfw_observe
+	fw down
 
 	# Counted from first sight: a flow that ran before the ruleset was
 	# loaded (200 datagrams each way, far past the backstop of 32) gets

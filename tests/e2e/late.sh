@@ -150,8 +150,9 @@ late_snap_get() {
 }
 
 # The phase's daemon: its own detection log (the table's detectors of
-# phase late come from it).
+# phase late come from it). $queues: test_e2e.sh's queue range.
 late_daemon_start() {
+	# shellcheck disable=SC2154 # set by test_e2e.sh
 	lab_daemon_start --config "$LAB_TMP/btblockd.conf" --queues "$queues" \
 		--detect-log "$LAB_TMP/detect-late.jsonl"
 }
@@ -179,6 +180,7 @@ late_run() {
 	late_shape "$LATE_RATE"
 	# Seeders limited to LATE_SEED_KBPS each: no case may finish before
 	# the slowest has started (bt_run then keeps them, see seeder.used).
+	# shellcheck disable=SC2034 # read by bt.sh
 	BT_SEED_RATE_KBPS=$LATE_SEED_KBPS
 	for c in $BT_CASES; do
 		bt_seeder_stop "$c" || fail "phase late: case $c: the seeder did not stop"
@@ -187,8 +189,10 @@ late_run() {
 	for c in $BT_CASES; do
 		bt_wait_seeded "$c" || fail "phase late: case $c: the seeder is not ready"
 		bt_conf "$c"
+		# shellcheck disable=SC2154 # set by bt_conf
 		rm -f "$bt_case_dir/seeder.used"
 	done
+	# shellcheck disable=SC2034 # read by bt.sh
 	BT_SEED_RATE_KBPS=""
 	late_https_start
 	late_ssh_start

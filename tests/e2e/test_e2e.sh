@@ -24,7 +24,14 @@
 #      case completed with a matching checksum; on: median throughput at
 #      least E2E_MIN_RATIO (0.9) of off's. The long-lived connection never
 #      failed. No detection names an address of the normal cases.
-#   7. A markdown table (case, phase, bytes, completed, seconds, throughput,
+#   7. Phase "late" (tests/e2e/late.sh): btblockd and its ruleset removed,
+#      the BitTorrent cases start again (seeders limited to a rate at
+#      which they run for minutes), with an HTTPS download, an SSH
+#      session and a UDP stream alongside; btblockd and its ruleset come
+#      up in the middle (T0), the daemon restarts, the ruleset is flushed
+#      and comes back. No case may complete or receive 64 KiB after
+#      T0 + 30 s; the normal connections must complete intact.
+#   8. A markdown table (case, phase, bytes, completed, seconds, throughput,
 #      detectors that fired for the case's addresses, from the detection
 #      log) printed and written to $E2E_REPORT, the detection log copied
 #      next to it (detect.jsonl).
@@ -300,7 +307,7 @@ fi
 # Phase "late" (tests/e2e/late.sh): btblockd and its ruleset gone, then
 # started again in the middle of running transfers.
 if [ -n "$BT_CASES" ]; then
-	lab_daemon_kill
+	lab_daemon_kill -TERM
 	lab_exec router "$BTBLOCKD_FIREWALL" down >>"$LAB_TMP/firewall.log" 2>&1 ||
 		fail "btblockd-firewall down failed"
 	lab_log "phase late: no btblockd, no ruleset; transfers start"

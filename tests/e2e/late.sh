@@ -17,14 +17,18 @@
 #   5. The daemon is restarted (stopped, started again; the table stays, as
 #      its service does on a restart).
 #   6. The firewall drops out: `nft flush ruleset` in the router; the
-#      daemon notices, exits, and is brought back the way its service
-#      manager would (btblockd-firewall up, then the daemon).
-#   7. The cases run to their limit; their byte counts are taken again.
+#      daemon notices and exits with status 3, and is brought back the way
+#      its service manager would (btblockd-firewall up, then the daemon):
+#      time T1.
+#   7. The cases run to their limit; byte counts at T1 + LATE_STOP_WITHIN
+#      and at the end.
 #
-# late_assert then checks: no case completed, and each received less than
-# LATE_MAX_BYTES between T0 + LATE_STOP_WITHIN and its end (no BitTorrent
-# payload through once stopped, through the restart and the reload); every
-# normal connection of step 1 completed intact.
+# late_assert then checks: no case completed; each received less than
+# LATE_MAX_BYTES from T0 + LATE_STOP_WITHIN to the flush (stopped, and
+# kept stopped through the restart) and from T1 + LATE_STOP_WITHIN to its
+# end (stopped again after the reload); every normal connection of step
+# 1 completed intact. What passed while the ruleset was gone (the flush
+# until T1: no rules, nothing to drop) is in the table, not judged.
 
 LATE_RATE=${E2E_LATE_RATE:-16mbit}
 LATE_AFTER=${E2E_LATE_AFTER:-1000000}    # bytes each case has before T0
@@ -175,7 +179,7 @@ late_up() {
 
 # late_run: the whole phase; records its result lines with `record late`.
 late_run() {
-	local c pid line t0 bt_pids="" status
+	local c pid line t0 t1 bt_pids="" status
 	LATE_SNAP=""
 	late_shape "$LATE_RATE"
 	# Seeders limited to LATE_SEED_KBPS each: no case may finish before
@@ -212,38 +216,44 @@ late_run() {
 	late_snapshot stopped
 
 	lab_log "phase late: btblockd restarted (the ruleset stays)"
-	lab_daemon_kill
+	lab_daemon_kill -TERM
 	[ "$LAB_DAEMON_STATUS" = 0 ] || check_fail "phase late: btblockd exited with status $LAB_DAEMON_STATUS on TERM"
 	late_daemon_start || fail "phase late: btblockd did not start again"
 	sleep 10
+	late_snapshot preflush
 
 	lab_log "phase late: nft flush ruleset in the router"
 	lab_exec router nft flush ruleset
-	# The daemon notices and exits; its service manager starts the rules
-	# and the daemon again.
-	for _ in $(seq 1 100); do
+	# The daemon notices and exits (status 3, after its grace time for a
+	# reload); its service manager loads the rules and starts it again.
+	for _ in $(seq 1 150); do
 		kill -0 "$LAB_DAEMON_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$LAB_DAEMON_PID" 2>/dev/null; then
-		check_fail "phase late: btblockd still runs 10 s after its ruleset was flushed"
-		lab_daemon_kill
+		check_fail "phase late: btblockd still runs 15 s after its ruleset was flushed"
+		lab_daemon_kill -TERM
 	else
 		status=0
 		wait "$LAB_DAEMON_PID" || status=$?
 		LAB_DAEMON_PID=""
 		lab_log "phase late: btblockd exited with status $status after the flush"
+		[ "$status" = 3 ] || check_fail "phase late: btblockd exited with status $status after the flush (3 expected)"
 	fi
 	lab_exec router "$BTBLOCKD_FIREWALL" up --queues "$queues" >>"$LAB_TMP/firewall.log" 2>&1 ||
 		fail "phase late: btblockd-firewall up after the flush failed"
 	late_daemon_start || fail "phase late: btblockd did not start after the flush"
+	t1=$(date +%s)
+	late_snapshot reloaded
+	sleep $(( t1 + LATE_STOP_WITHIN - $(date +%s) ))
+	late_snapshot settled
 
 	for pid in $bt_pids; do
 		c=${pid#*:}
 		wait "${pid%%:*}" || check_fail "phase late: BitTorrent case $c: lab error (bt_run failed)"
 		line=$(grep '^case=' "$LAB_TMP/bt-late-$c.out" | tail -n1 || true)
 		[ -n "$line" ] || { check_fail "phase late: BitTorrent case $c printed no result"; continue; }
-		record late "$line before=$(late_snap_get "$c" before) t0=$(late_snap_get "$c" t0) stopped=$(late_snap_get "$c" stopped)"
+		record late "$line before=$(late_snap_get "$c" before) t0=$(late_snap_get "$c" t0) stopped=$(late_snap_get "$c" stopped) preflush=$(late_snap_get "$c" preflush) reloaded=$(late_snap_get "$c" reloaded) settled=$(late_snap_get "$c" settled)"
 	done
 	for pid in $LATE_PIDS; do
 		c=${pid#*:}
@@ -256,24 +266,58 @@ late_run() {
 }
 
 late_assert() {
-	local c line stopped bytes after
+	local c line k bytes
 	for c in $BT_CASES; do
 		line=$(result late "$c")
 		[ -n "$line" ] || { check_fail "phase late: BitTorrent case $c has no result"; continue; }
-		stopped=$(normal_field stopped "$line")
+		for k in stopped preflush reloaded settled; do
+			[ -n "$(normal_field "$k" "$line")" ] || { check_fail "phase late: case $c lacks $k=: $line"; continue 2; }
+		done
 		bytes=$(normal_field bytes "$line")
 		if [ "$(normal_field completed "$line")" != 0 ]; then
 			check_fail "phase late: BitTorrent case $c completed although btblockd started during it"
 		fi
-		after=$(( bytes - ${stopped:-0} ))
-		if [ -z "$stopped" ] || [ "$after" -ge "$LATE_MAX_BYTES" ]; then
-			check_fail "phase late: BitTorrent case $c received $after bytes after T0 + $LATE_STOP_WITHIN s (< $LATE_MAX_BYTES expected): $line"
-		fi
+		# stopped within LATE_STOP_WITHIN s of the start, and kept so
+		# through the restart
+		late_window "$c" "$line" stopped preflush "T0 + $LATE_STOP_WITHIN s until the flush (restart included)"
+		# blocked again within LATE_STOP_WITHIN s of the reload
+		late_window "$c" "$line" settled "" "$LATE_STOP_WITHIN s after the reload until its end"
 	done
 	for c in https ssh udp; do
 		line=$(result late "late_$c")
 		if [ "$(normal_field completed "$line")" != 1 ] || [ "$(normal_field checksum "$line")" != ok ]; then
 			check_fail "phase late: the $c connection that predates btblockd did not survive intact: $line"
 		fi
+	done
+}
+
+# late_window CASE LINE FROM TO WHAT: fails when the case received
+# LATE_MAX_BYTES or more between snapshots FROM and TO (empty: its end).
+late_window() {
+	local from to
+	from=$(normal_field "$3" "$2")
+	if [ -n "$4" ]; then
+		to=$(normal_field "$4" "$2")
+	else
+		to=$(normal_field bytes "$2")
+	fi
+	if [ $(( to - from )) -ge "$LATE_MAX_BYTES" ]; then
+		check_fail "phase late: BitTorrent case $1 received $(( to - from )) bytes from $5 (< $LATE_MAX_BYTES expected): $2"
+	fi
+}
+
+# late_report: the byte counts of phase late, a markdown table.
+late_report() {
+	local c line k
+	echo "| case (phase late) | at T0 | T0 + ${LATE_STOP_WITHIN}s | before the flush | T1 (reloaded) | T1 + ${LATE_STOP_WITHIN}s | end | completed |"
+	echo "|---|---:|---:|---:|---:|---:|---:|:---:|"
+	for c in $BT_CASES; do
+		line=$(result late "$c")
+		[ -n "$line" ] || continue
+		printf '| %s |' "$c"
+		for k in t0 stopped preflush reloaded settled bytes completed; do
+			printf ' %s |' "$(normal_field "$k" "$line")"
+		done
+		echo
 	done
 }

@@ -340,6 +340,12 @@ cp "$LAB_TMP/detect.jsonl" "$(dirname "$E2E_REPORT")/detect.jsonl" 2>/dev/null |
 			awk '{ n += $1 } END { print n + 0 }') suppressed by its rate limit."
 	echo
 	report
+	if [ -n "$BT_CASES" ]; then
+		echo
+		echo "Phase late: bytes each case had received (T0: btblockd and its ruleset up; T1: back after nft flush ruleset)."
+		echo
+		late_report
+	fi
 } >"$E2E_REPORT"
 echo
 cat "$E2E_REPORT"

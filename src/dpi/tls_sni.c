@@ -1,7 +1,9 @@
 /* tls_sni.c - trackers and BitTorrent services reached over TLS, by the
- * server name of the ClientHello. The list holds only hosts that serve
- * nothing but BitTorrent, so a match cannot be ordinary web traffic. */
+ * server name of the ClientHello. The lists hold only hosts that serve
+ * nothing but BitTorrent, so a match cannot be ordinary web traffic:
+ * this file's, and the WebSocket trackers of WebTorrent (webtorrent.c). */
 #include "dpi/tls_sni.h"
+#include "dpi/webtorrent.h"
 
 #include <string.h>
 
@@ -96,6 +98,27 @@ static int ends_with_host(const uint8_t *n, size_t nl, const char *h, size_t hl)
 	return 1;
 }
 
+/* The index in list of the host the name n[0..nl) is, or ends with
+ * after a dot; -1 when none. tail: the name's last four letters, folded,
+ * as one word, against each host's last four: most names leave the list
+ * at this test. */
+static int match(const uint8_t *n, size_t nl, uint32_t tail, const struct dpi_lit *list,
+		 size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		size_t hl = list[i].len;
+
+		if (nl < hl || load32(list[i].s + hl - 4) != tail ||
+		    !ends_with_host(n, nl, list[i].s, hl))
+			continue;
+		if (nl == hl || n[nl - hl - 1] == '.')
+			return (int)i;
+	}
+	return -1;
+}
+
 enum dpi_id tls_sni_check(const struct dpi_pkt *p)
 {
 	const uint8_t *d = p->stream ? p->stream : p->data, *n;
@@ -105,19 +128,12 @@ enum dpi_id tls_sni_check(const struct dpi_pkt *p)
 
 	if (!tls_sni_get(d, len, &n, &nl) || nl < 4)
 		return DPI_NONE;
-	/* the name's last four letters, folded once, against each host's
-	 * last four as one word: most names leave the list at this test */
 	for (i = 0; i < 4; i++)
 		tail[i] = lower(n[nl - 4 + i]);
 	t = load32(tail);
-	for (i = 0; i < DPI_NLITS(hosts); i++) {
-		size_t hl = hosts[i].len;
-
-		if (nl < hl || load32(hosts[i].s + hl - 4) != t ||
-		    !ends_with_host(n, nl, hosts[i].s, hl))
-			continue;
-		if (nl == hl || n[nl - hl - 1] == '.')
-			return DPI_TLS_TRACKER;
-	}
+	if (match(n, nl, t, hosts, DPI_NLITS(hosts)) >= 0)
+		return DPI_TLS_TRACKER;
+	if (match(n, nl, t, webtorrent_hosts, webtorrent_nhosts) >= 0)
+		return DPI_WEBTORRENT;
 	return DPI_NONE;
 }

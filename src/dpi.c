@@ -104,7 +104,8 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 				text.len = DPI_TEXT_WINDOW;
 				tp = &text;
 			}
-			r = h[0] == 0x16 ? tls_sni_check(tp) : http_check(tp);
+			/* TLS jumps by lengths: the whole packet, not a window */
+			r = h[0] == 0x16 ? tls_sni_check(p) : http_check(tp);
 			if (r)
 				return r;
 			if (h[0] == 'G' || h[0] == 'H') {
@@ -113,6 +114,13 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 					return r;
 			}
 		}
+	}
+	/* the rest of a ClientHello longer than the head (Chrome's is about
+	 * 2 KB): the server name may be in a segment past the head */
+	else if (p->stream && p->stream[0] == 0x16 && p->dir_payload_pkts <= 4 && p->stream_len >= 6) {
+		r = tls_sni_check(p);
+		if (r)
+			return r;
 	}
 	/* a WebSocket text frame at the packet's start: one first byte tells */
 	if (p->len >= 2 && (p->data[0] & 0x7f) == 0x01) {

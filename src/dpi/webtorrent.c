@@ -62,19 +62,17 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
-/* s[0..sl) in h[0..hl), or NULL. */
+/* s[0..sl) (two bytes at least) in h[0..hl), or NULL. A plain loop, no
+ * call per candidate: a haystack made of the needle's first letter costs
+ * a compare per byte. */
 static const uint8_t *find(const uint8_t *h, size_t hl, const char *s, size_t sl)
 {
-	const uint8_t *end = h + hl, *c;
+	size_t i;
 
-	while ((size_t)(end - h) >= sl) {
-		c = memchr(h, s[0], (size_t)(end - h) - sl + 1);
-		if (!c)
-			return NULL;
-		if (memcmp(c + 1, s + 1, sl - 1) == 0)
-			return c;
-		h = c + 1;
-	}
+	for (i = 0; i + sl <= hl; i++)
+		if (h[i] == (uint8_t)s[0] && h[i + 1] == (uint8_t)s[1] &&
+		    memcmp(h + i + 2, s + 2, sl - 2) == 0)
+			return h + i;
 	return NULL;
 }
 
@@ -118,27 +116,49 @@ static int ws_header(const uint8_t *d, size_t n, struct ws_frame *f)
 	return 1;
 }
 
-/* Where the value of a key (quotes included) starts in the JSON text
- * j[0..n), past the colon and blanks, or NULL. An unescaped quote cannot
- * stand inside a JSON string, so a quoted name and a colon make a key. */
-static const uint8_t *json_value(const uint8_t *j, size_t n, const char *key, size_t kl)
-{
-	const uint8_t *end = j + n, *k = j, *v;
+/* Where the values of the keys that matter start in a JSON text, past
+ * the colon and blanks (the first of each name), or NULL. */
+struct json_keys {
+	const uint8_t *action, *info_hash, *offer_id, *to_peer_id;
+};
 
-	while ((k = find(k, (size_t)(end - k), key, kl)) != NULL) {
-		for (v = k + kl; v < end && blank(*v); v++)
+#define KEY_IS(p, kl, lit) ((kl) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
+
+/* One pass over j[0..n): every string skipped whole in a plain loop
+ * (escapes included), and a string followed by a colon is a key. A
+ * text of nothing but quotes costs a few compares per byte. */
+static void json_keys(const uint8_t *j, size_t n, struct json_keys *k)
+{
+	const uint8_t *end = j + n, *p = j, *q, *v;
+	size_t kl;
+
+	memset(k, 0, sizeof(*k));
+	for (;;) {
+		while (p < end && *p != '"')
+			p++;
+		for (q = p + 1; q < end && *q != '"'; q++)
+			if (*q == '\\')
+				q++;
+		if (q >= end)
+			return;
+		for (v = q + 1; v < end && blank(*v); v++)
 			;
 		if (v < end && *v == ':') {
 			for (v++; v < end && blank(*v); v++)
 				;
-			return v;
+			kl = (size_t)(q - p - 1);
+			if (KEY_IS(p + 1, kl, "action") && !k->action)
+				k->action = v;
+			else if (KEY_IS(p + 1, kl, "info_hash") && !k->info_hash)
+				k->info_hash = v;
+			else if (KEY_IS(p + 1, kl, "offer_id") && !k->offer_id)
+				k->offer_id = v;
+			else if (KEY_IS(p + 1, kl, "to_peer_id") && !k->to_peer_id)
+				k->to_peer_id = v;
 		}
-		k++;
+		p = q + 1;
 	}
-	return NULL;
 }
-
-#define JSON_VALUE(j, n, lit) json_value(j, n, lit, sizeof(lit) - 1)
 
 static int hex(uint8_t c)
 {
@@ -233,21 +253,18 @@ static int sdp_data_channel(const uint8_t *j, size_t n)
 /* The first n bytes of a text message: a WebTorrent tracker message? */
 static int tracker_message(const uint8_t *j, size_t n)
 {
-	const uint8_t *end = j + n, *v;
+	const uint8_t *end = j + n;
+	struct json_keys k;
 
 	while (j < end && blank(*j))
 		j++;
 	if (j >= end || *j != '{')
 		return 0;
-	n = (size_t)(end - j);
-	v = JSON_VALUE(j, n, "\"action\"");
-	if (v && action_value(v, end)) {
-		v = JSON_VALUE(j, n, "\"info_hash\"");
-		if (v && info_hash_value(v, end))
-			return 1;
-	}
-	return JSON_VALUE(j, n, "\"offer_id\"") && JSON_VALUE(j, n, "\"to_peer_id\"") &&
-		sdp_data_channel(j, n);
+	json_keys(j, (size_t)(end - j), &k);
+	if (k.action && action_value(k.action, end) && k.info_hash &&
+	    info_hash_value(k.info_hash, end))
+		return 1;
+	return k.offer_id && k.to_peer_id && sdp_data_channel(j, (size_t)(end - j));
 }
 
 /* The payload of frame f at pl, as far as avail bytes go and at most

@@ -117,8 +117,8 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 	}
 	/* the rest of a ClientHello longer than the head (Chrome's is about
 	 * 2 KB): the server name may be in a segment past the head */
-	else if (p->stream && p->stream[0] == 0x16 && p->dir_payload_pkts <= 4 && p->stream_len >= 6) {
-		r = tls_sni_check(p);
+	else if (p->stream && p->stream[0] == 0x16 && p->dir_payload_pkts <= 4) {
+		r = tls_sni_segment(p);
 		if (r)
 			return r;
 	}

@@ -175,6 +175,20 @@ static enum dpi_id name_check(const uint8_t *n, size_t nl)
 	return DPI_NONE;
 }
 
+enum dpi_id tls_sni_segment(const struct dpi_pkt *p)
+{
+	const uint8_t *d = p->stream ? p->stream : p->data, *n;
+	size_t len = p->stream ? p->stream_len : p->len, nl;
+
+	/* a later segment goes on inside an extension, not with a record */
+	if (p->dir_payload_pkts > 1 && len >= 6 && d[0] == 0x16 && d[1] == 3 && d[5] == 1 &&
+	    5 + (size_t)be16(d + 3) > len && p->len >= 2 &&
+	    !(p->data[0] >= 20 && p->data[0] <= 23 && p->data[1] == 3) &&
+	    sni_search(p->data, p->len, &n, &nl))
+		return name_check(n, nl);
+	return DPI_NONE;
+}
+
 enum dpi_id tls_sni_check(const struct dpi_pkt *p)
 {
 	const uint8_t *d = p->stream ? p->stream : p->data, *n;
@@ -187,9 +201,5 @@ enum dpi_id tls_sni_check(const struct dpi_pkt *p)
 	}
 	if (tls_sni_get(d, len, &n, &nl))
 		return name_check(n, nl);
-	/* a ClientHello longer than what is seen of it: a later segment */
-	if (p->dir_payload_pkts > 1 && len >= 6 && d[0] == 0x16 && d[1] == 3 && d[5] == 1 &&
-	    5 + (size_t)be16(d + 3) > len && sni_search(p->data, p->len, &n, &nl))
-		return name_check(n, nl);
-	return DPI_NONE;
+	return tls_sni_segment(p);
 }

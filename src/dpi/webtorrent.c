@@ -316,40 +316,38 @@ static enum dpi_id ws_scan(const uint8_t *d, size_t n, int masked)
 	return DPI_NONE;
 }
 
-/* The value of header name (lower case, without the colon) in the header
- * lines h[0..n) after the first line, or NULL; *vl its length. */
-static const uint8_t *header(const uint8_t *h, size_t n, const char *name, size_t *vl)
+/* Is the header line h[0..n) the header name (lower case)? Then its
+ * value, blanks trimmed, and *vl its length; else NULL. */
+static const uint8_t *header_value(const uint8_t *h, size_t n, const char *name, size_t nl,
+				   size_t *vl)
 {
-	size_t nl = strlen(name), off, i, line;
-	const uint8_t *eol = memchr(h, '\n', n);
+	size_t i;
 
-	for (off = eol ? (size_t)(eol - h) + 1 : n; off < n; off += line + 1) {
-		eol = memchr(h + off, '\n', n - off);
-		line = eol ? (size_t)(eol - (h + off)) : n - off;
-		if (line <= nl || h[off + nl] != ':')
-			continue;
-		for (i = 0; i < nl && lower(h[off + i]) == (uint8_t)name[i]; i++)
-			;
-		if (i < nl)
-			continue;
-		for (i = off + nl + 1; i < off + line && blank(h[i]); i++)
-			;
-		*vl = off + line - i;
-		while (*vl && blank(h[i + *vl - 1]))
-			(*vl)--;
-		return h + i;
-	}
-	return NULL;
+	if (n <= nl || h[nl] != ':')
+		return NULL;
+	for (i = 0; i < nl; i++)
+		if (lower(h[i]) != (uint8_t)name[i])
+			return NULL;
+	for (i = nl + 1; i < n && blank(h[i]); i++)
+		;
+	*vl = n - i;
+	while (*vl && blank(h[i + *vl - 1]))
+		(*vl)--;
+	return h + i;
 }
+
+#define HEADER_VALUE(h, n, lit, vl) header_value(h, n, lit, sizeof(lit) - 1, vl)
 
 /* d[0..n) opens a WebSocket: the client's Upgrade request (*client 1)
  * or the server's 101 answer (0). Returns the offset of the first frame
- * (past the blank line), or 0 when it does not, or not yet. */
+ * (past the blank line), or 0 when it does not, or not yet. One walk
+ * over the header lines: every HTTP request head comes here. */
 static size_t ws_handshake(const uint8_t *d, size_t n, int *client)
 {
 	static const char ws[] = "websocket";
-	const uint8_t *e, *v;
-	size_t hl, vl, kl, i;
+	const uint8_t *eol, *v;
+	size_t off, line, vl, i;
+	int upgrade = 0, key = 0;
 
 	if (n >= 4 && memcmp(d, "GET ", 4) == 0)
 		*client = 1;
@@ -357,19 +355,32 @@ static size_t ws_handshake(const uint8_t *d, size_t n, int *client)
 		*client = 0;
 	else
 		return 0;
-	e = FIND(d, n, "\r\n\r\n");
-	if (!e)
-		return 0;
-	hl = (size_t)(e - d) + 2;	/* the last header line's end included */
-	if (!*client)
-		return header(d, hl, "sec-websocket-accept", &vl) ? hl + 2 : 0;
-	v = header(d, hl, "upgrade", &vl);
-	if (!v || vl != sizeof(ws) - 1 || !header(d, hl, "sec-websocket-key", &kl))
-		return 0;
-	for (i = 0; i < vl; i++)
-		if (lower(v[i]) != (uint8_t)ws[i])
+	for (off = 0; off < n; off += line + 1) {
+		eol = memchr(d + off, '\n', n - off);
+		if (!eol)
 			return 0;
-	return hl + 2;
+		line = (size_t)(eol - (d + off));
+		if (off == 0)
+			continue;	/* the request or status line */
+		if (line == 0 || (line == 1 && d[off] == '\r'))
+			return (*client ? upgrade && key : key) ? off + line + 1 : 0;
+		switch (lower(d[off])) {
+		case 'u':
+			v = HEADER_VALUE(d + off, line, "upgrade", &vl);
+			if (v && vl == sizeof(ws) - 1) {
+				for (i = 0; i < vl && lower(v[i]) == (uint8_t)ws[i]; i++)
+					;
+				upgrade = i == vl;
+			}
+			break;
+		case 's':
+			if (*client ? HEADER_VALUE(d + off, line, "sec-websocket-key", &vl) != NULL :
+			    HEADER_VALUE(d + off, line, "sec-websocket-accept", &vl) != NULL)
+				key = 1;
+			break;
+		}
+	}
+	return 0;
 }
 
 enum dpi_id webtorrent_check(const struct dpi_pkt *p)

@@ -136,10 +136,12 @@ static void json_keys(const uint8_t *j, size_t n, struct json_keys *k)
 	for (;;) {
 		while (p < end && *p != '"')
 			p++;
+		if (p == end)
+			return;
 		for (q = p + 1; q < end && *q != '"'; q++)
-			if (*q == '\\')
-				q++;
-		if (q >= end)
+			if (*q == '\\' && ++q == end)
+				break;
+		if (q == end)
 			return;
 		for (v = q + 1; v < end && blank(*v); v++)
 			;

@@ -167,13 +167,21 @@ wt_browser() {
 # wt_browser_stop PID UID NS: stops a browser and whatever it started
 # (processes of its user id in its namespace), waits (bounded) for them.
 wt_browser_stop() {
-	local pid netns=$LAB_CLIENT p left
+	local pid netns=$LAB_CLIENT p left uid key val
 	[ "$3" = server ] && netns=$LAB_SERVER
 	kill "$1" 2>/dev/null || true
 	for _ in $(seq 1 50); do
 		left=""
 		for p in $(ip netns pids "$netns"); do
-			[ "$(stat -c %u "/proc/$p" 2>/dev/null)" = "$2" ] && left="$left $p"
+			# the real user id (the owner of /proc/PID is root for a
+			# process that made itself not dumpable); no fork per pid
+			uid=""
+			{
+				while read -r key val _; do
+					[ "$key" = Uid: ] && { uid=$val; break; }
+				done <"/proc/$p/status"
+			} 2>/dev/null || true
+			[ "$uid" = "$2" ] && left="$left $p"
 		done
 		[ -z "$left" ] && return 0
 		sleep 0.1

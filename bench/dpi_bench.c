@@ -199,6 +199,9 @@ static double worst(struct engine *e, int l4, const uint8_t *payload, uint32_t l
 	return (double)t[repeats / 2] / iters;
 }
 
+#define WS_UPGRADE "GET /announce HTTP/1.1\r\nUpgrade: websocket\r\n" \
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+
 static void worst_cases(struct engine *e, int repeats)
 {
 	static uint8_t buf[65536];
@@ -259,6 +262,20 @@ static void worst_cases(struct engine *e, int repeats)
 	printf("worst tcp 64 KiB HTTP-looking head: %.1f ns/packet\n", ns);
 	ns = worst(e, IPPROTO_UDP, buf, sizeof(buf), 2000, repeats);
 	printf("worst udp 64 KiB datagram: %.1f ns/packet\n", ns);
+	/* a masked WebSocket text frame of JSON quotes (every byte starts a
+	 * key search), alone and behind an Upgrade request */
+	n = (uint32_t)sizeof(buf) - 8;
+	memcpy(buf, "\x81\xfe\0\0\0\0\0\0{", 9);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	memset(buf + 9, '"', sizeof(buf) - 9);
+	ns = worst(e, IPPROTO_TCP, buf, sizeof(buf), 2000, repeats);
+	printf("worst tcp 64 KiB WebSocket frame of quotes: %.1f ns/packet\n", ns);
+	n = (uint32_t)strlen(WS_UPGRADE);
+	memmove(buf + n, buf, sizeof(buf) - n);
+	memcpy(buf, WS_UPGRADE, n);
+	ns = worst(e, IPPROTO_TCP, buf, sizeof(buf), 2000, repeats);
+	printf("worst tcp 64 KiB WebSocket Upgrade and frame of quotes: %.1f ns/packet\n", ns);
 }
 
 int main(int argc, char **argv)

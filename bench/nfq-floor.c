@@ -10,7 +10,7 @@
 #include "queue.h"
 
 /* The daemon's defaults (src/config.c, src/worker.c). */
-#define FLOOR_COPY_RANGE 2048
+#define FLOOR_COPY_RANGE 4096
 #define FLOOR_MAXLEN 4096
 #define FLOOR_RCVBUF (64u << 20)
 #define FLOOR_BATCH 64

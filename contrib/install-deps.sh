@@ -21,7 +21,10 @@ set -eu
 # fuzz:  clang with libFuzzer and the sanitizer runtimes (--enable-fuzzing)
 # e2e:   the real services and BitTorrent clients of tests/e2e (each run
 #        with its own configuration inside the lab's namespaces; the host
-#        instances the packages would start are kept from starting, below)
+#        instances the packages would start are kept from starting, below);
+#        Chromium and Node.js for the WebTorrent and WebRTC cases, with npm
+#        (Debian's, unless the installed nodejs brings its own) for their
+#        packages (E2E_NODE below)
 PACKAGES="
 build-essential
 autoconf
@@ -71,7 +74,21 @@ dnsmasq
 curl
 openssl
 ca-certificates
+chromium
+nodejs
 "
+
+# The e2e lab's npm packages (tests/e2e/webtorrent): bittorrent-tracker and
+# ws exactly as tests/e2e/webtorrent/package-lock.json pins them, installed
+# with npm ci (no install scripts run) into E2E_NODE, and the browser
+# bundle of webtorrent from the pinned version's published tarball, checked
+# against its integrity. Outside the tree and outside npm's global prefix:
+# nothing else on the machine sees them. A stamp file names what is
+# installed; when it matches, nothing is fetched.
+E2E_NODE=${BTBLOCKD_E2E_NODE:-/opt/btblockd-e2e}
+WEBTORRENT_VERSION=3.0.21
+WEBTORRENT_INTEGRITY=sha512-PFgLphma0dsUWmbWrZ016Cja+j+3D3DXuhk09A5u9qVAzH1T4Vj1VZd8j+zb8sDwPv7NA7+qgPtDEN4iFd6wdw==
+E2E_NODE_SRC="$(cd "$(dirname "$0")/../tests/e2e/webtorrent" && pwd)"
 
 # The target libraries of contrib/cross-check.sh, for each architecture in
 # CROSS_ARCHES: the -dev packages, their run-time libraries and what those
@@ -116,6 +133,11 @@ for pkg in $PACKAGES; do
 		missing="$missing $pkg"
 	fi
 done
+# Debian's nodejs comes without npm; another build of it may bring its own.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+e2e_node_stamp="webtorrent@$WEBTORRENT_VERSION $(sha256sum <"$E2E_NODE_SRC/package-lock.json" | cut -d' ' -f1)"
+e2e_node_todo=""
+[ "$(cat "$E2E_NODE/.installed" 2>/dev/null)" = "$e2e_node_stamp" ] || e2e_node_todo=1
 # cross_missing ARCH: the CROSS_DEBS not downloaded for ARCH yet.
 cross_missing() {
 	for pkg in $CROSS_DEBS; do
@@ -131,14 +153,15 @@ for arch in $CROSS_ARCHES; do
 	[ -z "$(cross_missing "$arch")" ] || cross_todo="$cross_todo $arch"
 done
 
-if [ -z "$missing" ] && [ -z "$cross_todo" ]; then
+if [ -z "$missing" ] && [ -z "$cross_todo" ] && [ -z "$e2e_node_todo" ]; then
 	echo "install-deps: all $(echo "$PACKAGES" | wc -w) packages already installed," \
-		"target libraries for $CROSS_ARCHES in $CROSS_CACHE"
+		"target libraries for $CROSS_ARCHES in $CROSS_CACHE, the e2e lab's npm packages in $E2E_NODE"
 	exit 0
 fi
 
 [ -z "$missing" ] || echo "install-deps: missing:$missing"
 [ -z "$cross_todo" ] || echo "install-deps: target libraries to download for:$cross_todo"
+[ -z "$e2e_node_todo" ] || echo "install-deps: the e2e lab's npm packages to install in $E2E_NODE"
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: must run as root to install them" >&2
 	exit 1
@@ -175,10 +198,32 @@ done
 # Another apt run (e.g. a second test command) holds the lock: wait for it.
 apt-get -o DPkg::Lock::Timeout=300 update
 if [ -n "$missing" ]; then
+	npm=""
+	command -v npm >/dev/null 2>&1 || npm=npm
 	# shellcheck disable=SC2086 # one word per package
-	apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $PACKAGES
+	apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $PACKAGES $npm
 fi
 remove_policy
+# The npm packages, built aside and put in place whole.
+if [ -n "$e2e_node_todo" ]; then
+	rm -rf "$E2E_NODE.new"
+	mkdir -p "$E2E_NODE.new/webtorrent"
+	cp "$E2E_NODE_SRC/package.json" "$E2E_NODE_SRC/package-lock.json" "$E2E_NODE.new/"
+	(cd "$E2E_NODE.new" &&
+		npm ci --ignore-scripts --no-audit --no-fund --cache "$E2E_NODE.new/.npm-cache" &&
+		npm pack "webtorrent@$WEBTORRENT_VERSION" --cache "$E2E_NODE.new/.npm-cache" >/dev/null)
+	tarball="$E2E_NODE.new/webtorrent-$WEBTORRENT_VERSION.tgz"
+	got="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+	if [ "$got" != "$WEBTORRENT_INTEGRITY" ]; then
+		echo "install-deps: $tarball has integrity $got, not $WEBTORRENT_INTEGRITY" >&2
+		exit 1
+	fi
+	tar -xzf "$tarball" -C "$E2E_NODE.new/webtorrent" --strip-components=2 package/dist/webtorrent.min.js
+	rm -rf "$tarball" "$E2E_NODE.new/.npm-cache"
+	echo "$e2e_node_stamp" >"$E2E_NODE.new/.installed"
+	rm -rf "$E2E_NODE"
+	mv "$E2E_NODE.new" "$E2E_NODE"
+fi
 # Each architecture's set is replaced whole: a half download never stays.
 for arch in $cross_todo; do
 	mkdir -p "$CROSS_CACHE"

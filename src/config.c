@@ -96,7 +96,7 @@ static const struct opt_def opt_table[] = {
 	{ "control-mode", OPT_CONTROL_MODE, 0, required_argument, 1, "MODE",
 	  "control socket permissions, 0600 or 0660 (default 0660)", NO_RANGE },
 	{ "copy-range", OPT_COPY_RANGE, 0, required_argument, 1, "BYTES",
-	  "bytes of each packet copied to the daemon (default 2048)",
+	  "bytes of each packet copied to the daemon (default 4096)",
 	  U32(copy_range, 64, 65531, "bytes") },	/* kernel: 0xffff - NLA_HDRLEN */
 	{ "queue-maxlen", OPT_QUEUE_MAXLEN, 0, required_argument, 1, "N",
 	  "kernel queue length per queue (default 4096)",
@@ -226,7 +226,7 @@ void config_defaults(struct btb_config *c)
 	c->queue_first = 0;
 	c->queue_last = (uint16_t)(n - 1);
 	snprintf(c->control_path, sizeof(c->control_path), "%s", CONFIG_DEFAULT_CONTROL);
-	c->copy_range = 2048;
+	c->copy_range = 4096;
 	c->queue_maxlen = 4096;
 	c->rcvbuf = 64u << 20;
 	c->fail_open = 1;

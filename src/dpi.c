@@ -12,6 +12,7 @@
 #include "dpi/utp.h"
 #include "dpi/mse.h"
 #include "dpi/socks5.h"
+#include "dpi/webtorrent.h"
 
 #include <netinet/in.h>
 #include <string.h>
@@ -33,6 +34,7 @@ static const char *const names[DPI_COUNT] = {
 	[DPI_UTP] = "utp",
 	[DPI_MSE] = "mse",
 	[DPI_SOCKS5] = "socks5",
+	[DPI_WEBTORRENT] = "webtorrent",
 	[DPI_ENDPOINT] = "endpoint-cache",
 };
 
@@ -60,6 +62,12 @@ void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_
 		p->learn(p->learn_ctx, family, addr, port);
 }
 
+void dpi_learn_webrtc(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port)
+{
+	if (p->learn_webrtc && dpi_learnable(family, addr, port))
+		p->learn_webrtc(p->learn_ctx, family, addr, port);
+}
+
 void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len, int family)
 {
 	size_t sz = family == 6 ? 18 : 6;
@@ -74,8 +82,8 @@ void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len,
  * text on each of many new flows would cost tens of microseconds apiece. */
 #define DPI_TEXT_WINDOW 1024
 
-/* TCP: the stream head decides the handshake, HTTP and TLS tests; the
- * framer covers flows caught after their start. */
+/* TCP: the stream head decides the handshake, HTTP, WebSocket and TLS
+ * tests; the framers cover flows caught after their start. */
 static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	enum dpi_id r;
@@ -96,10 +104,29 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 				text.len = DPI_TEXT_WINDOW;
 				tp = &text;
 			}
-			r = h[0] == 0x16 ? tls_sni_check(tp) : http_check(tp);
+			/* TLS jumps by lengths: the whole packet, not a window */
+			r = h[0] == 0x16 ? tls_sni_check(p) : http_check(tp);
 			if (r)
 				return r;
+			if (h[0] == 'G' || h[0] == 'H') {
+				r = webtorrent_check(tp);
+				if (r)
+					return r;
+			}
 		}
+	}
+	/* the rest of a ClientHello longer than the head (Chrome's is about
+	 * 2 KB): the server name may be in a segment past the head */
+	else if (p->stream && p->stream[0] == 0x16 && p->dir_payload_pkts <= 4) {
+		r = tls_sni_segment(p);
+		if (r)
+			return r;
+	}
+	/* a WebSocket text frame at the packet's start: one first byte tells */
+	if (p->len >= 2 && (p->data[0] & 0x7f) == 0x01) {
+		r = webtorrent_frame_check(p);
+		if (r)
+			return r;
 	}
 	if (!p->start_seen) {
 		r = peerwire_framing(st, p);
@@ -158,8 +185,10 @@ void dpi_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p)
 		peerwire_learn_blocked(st, p);
 		/* a tracker's answer on the flow whose request, from the
 		 * protected side, got it blocked */
-		if (p->to_protected && (st->proof & (1u << !p->dir)))
+		if (p->to_protected && (st->proof & (1u << !p->dir))) {
 			http_learn(p);
+			webtorrent_learn(p);
+		}
 	}
 }
 

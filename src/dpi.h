@@ -26,6 +26,7 @@ enum dpi_id {
 	DPI_UTP,		/* uTP (BEP 29) validated over the flow */
 	DPI_MSE,		/* encrypted handshake from a known BitTorrent host */
 	DPI_SOCKS5,		/* BitTorrent inside a SOCKS5 UDP datagram */
+	DPI_WEBTORRENT,		/* WebSocket tracker (clear text, or TLS by name) */
 	DPI_ENDPOINT,		/* flow to an endpoint learned as BitTorrent */
 	DPI_COUNT
 };
@@ -95,7 +96,9 @@ struct dpi_flow {
 
 /* Callback through which detectors report endpoints learned from what a
  * remote party answered the protected side: peers (DHT values, tracker
- * and PEX peer lists) and DHT nodes. */
+ * and PEX peer lists) and DHT nodes; through learn_webrtc, WebTorrent
+ * peers (the ICE candidates of SDP offers and answers a WebSocket tracker
+ * relayed), whose WebRTC data channels speak STUN and DTLS. */
 typedef void (*dpi_learn_fn)(void *ctx, int family, const uint8_t *addr, uint16_t port);
 
 /* One packet as the detectors see it. */
@@ -113,6 +116,7 @@ struct dpi_pkt {
 	uint32_t stream_len;
 	int stream_grew;		/* this packet added bytes to the head */
 	dpi_learn_fn learn;		/* may be NULL */
+	dpi_learn_fn learn_webrtc;	/* may be NULL */
 	void *learn_ctx;
 };
 
@@ -143,6 +147,9 @@ int dpi_learnable(int family, const uint8_t *addr, uint16_t port);
 /* Report an endpoint through p->learn, ignoring those dpi_learnable
  * refuses. */
 void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port);
+
+/* The same for a WebTorrent peer, through p->learn_webrtc. */
+void dpi_learn_webrtc(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port);
 
 /* Report each 6-byte (IPv4) or 18-byte (IPv6) compact peer of a list
  * (as peers). */

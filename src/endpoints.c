@@ -170,9 +170,9 @@ static struct endpoint *room_for(const struct endpoints *c, struct endpoint *s,
 	return victim;
 }
 
-enum endpoint_added endpoints_add(struct endpoints *c, int family, const uint8_t *addr,
-				  uint16_t port, enum endpoint_tier tier, int src_family,
-				  const uint8_t *src, uint64_t now_ns)
+enum endpoint_added endpoints_add_kind(struct endpoints *c, int family, const uint8_t *addr,
+				       uint16_t port, enum endpoint_tier tier, enum endpoint_kind kind,
+				       int src_family, const uint8_t *src, uint64_t now_ns)
 {
 	uint8_t a[16], sa[16];
 	struct endpoint *s, *victim;
@@ -188,6 +188,7 @@ enum endpoint_added endpoints_add(struct endpoints *c, int family, const uint8_t
 			s[i].expires_ns = now_ns + c->ttl_ns;
 			if (tier > s[i].tier)
 				s[i].tier = (uint8_t)tier;
+			s[i].kinds |= (uint8_t)kind;
 			return ENDPOINT_REFRESHED;
 		}
 	}
@@ -208,6 +209,7 @@ enum endpoint_added endpoints_add(struct endpoints *c, int family, const uint8_t
 	victim->port = port;
 	victim->family = (uint8_t)family;
 	victim->tier = (uint8_t)tier;
+	victim->kinds = (uint8_t)kind;
 	victim->source = key;
 	victim->epoch = c->epoch;
 	victim->expires_ns = now_ns + c->ttl_ns;
@@ -215,8 +217,8 @@ enum endpoint_added endpoints_add(struct endpoints *c, int family, const uint8_t
 	return ENDPOINT_NEW;
 }
 
-int endpoints_has(struct endpoints *c, int family, const uint8_t *addr, uint16_t port,
-		  uint64_t now_ns)
+unsigned endpoints_kinds(struct endpoints *c, int family, const uint8_t *addr, uint16_t port,
+			 uint64_t now_ns)
 {
 	uint8_t a[16];
 	struct endpoint *s;
@@ -229,7 +231,7 @@ int endpoints_has(struct endpoints *c, int family, const uint8_t *addr, uint16_t
 			if (s[i].expires_ns <= now_ns)
 				return 0;
 			c->hits++;
-			return 1;
+			return s[i].kinds;
 		}
 	}
 	return 0;

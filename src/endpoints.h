@@ -15,6 +15,12 @@ enum endpoint_tier {
 	ENDPOINT_CONFIRMED = 2,	/* spoke BitTorrent with the protected side */
 };
 
+/* What an entry was learned from: bits, an endpoint may be both. */
+enum endpoint_kind {
+	ENDPOINT_KIND_BT = 1,		/* DHT, tracker and PEX lists, BitTorrent peers */
+	ENDPOINT_KIND_WEBRTC = 2,	/* ICE candidates a WebTorrent tracker relayed */
+};
+
 /* One cached endpoint. */
 struct endpoint {
 	uint64_t expires_ns;
@@ -24,6 +30,7 @@ struct endpoint {
 	uint16_t port;
 	uint8_t family;		/* 0: free slot */
 	uint8_t tier;		/* enum endpoint_tier */
+	uint8_t kinds;		/* enum endpoint_kind bits */
 };
 
 /* Entries each source put in the cache within the current window. */
@@ -70,19 +77,38 @@ void endpoints_fini(struct endpoints *c);
 void endpoints_clear(struct endpoints *c);
 
 /*
- * Remember (or refresh) family/addr/port until now + ttl, as told by the
- * host src (family src_family). Room is taken from free and expired
- * slots; else an entry may only replace the oldest entry of its own
- * source (not one of a higher tier). So nobody can push out what others
- * taught; a full set refuses new entries until some expire.
+ * Remember (or refresh) family/addr/port of the given kind until now +
+ * ttl, as told by the host src (family src_family). Room is taken from
+ * free and expired slots; else an entry may only replace the oldest entry
+ * of its own source (not one of a higher tier). So nobody can push out
+ * what others taught; a full set refuses new entries until some expire.
+ * A refreshed entry keeps the kinds it had and gains this one.
  */
-enum endpoint_added endpoints_add(struct endpoints *c, int family, const uint8_t *addr,
-				  uint16_t port, enum endpoint_tier tier, int src_family,
-				  const uint8_t *src, uint64_t now_ns);
+enum endpoint_added endpoints_add_kind(struct endpoints *c, int family, const uint8_t *addr,
+				       uint16_t port, enum endpoint_tier tier, enum endpoint_kind kind,
+				       int src_family, const uint8_t *src, uint64_t now_ns);
+
+/* endpoints_add_kind of a BitTorrent endpoint. */
+static inline enum endpoint_added endpoints_add(struct endpoints *c, int family,
+						const uint8_t *addr, uint16_t port,
+						enum endpoint_tier tier, int src_family,
+						const uint8_t *src, uint64_t now_ns)
+{
+	return endpoints_add_kind(c, family, addr, port, tier, ENDPOINT_KIND_BT, src_family, src,
+				  now_ns);
+}
+
+/* The kinds (enum endpoint_kind bits) of the endpoint if it is cached
+ * and not expired, else 0. */
+unsigned endpoints_kinds(struct endpoints *c, int family, const uint8_t *addr, uint16_t port,
+			 uint64_t now_ns);
 
 /* 1 if the endpoint is cached and not expired, else 0. */
-int endpoints_has(struct endpoints *c, int family, const uint8_t *addr, uint16_t port,
-		  uint64_t now_ns);
+static inline int endpoints_has(struct endpoints *c, int family, const uint8_t *addr,
+				uint16_t port, uint64_t now_ns)
+{
+	return endpoints_kinds(c, family, addr, port, now_ns) != 0;
+}
 
 /* Forget every entry whose address match says 1 (addr: 16 bytes, IPv4
  * in the first 4); returns how many live or stale entries went. */

@@ -9,8 +9,10 @@
  * its query, a tracker's list on the flow that asked, PEX inside a flow
  * where both ends spoke BitTorrent) is evidence: it makes a later flow to
  * that ip:port suspect, and blocks it only if its payload is not plainly
- * another protocol. Everything else is noise: never learned, never banned
- * on. */
+ * another protocol; a WebTorrent peer named in SDP that a WebSocket tracker
+ * relayed on the protected side's own tracker connection is suspect of
+ * WebRTC, so STUN and DTLS, its data channel's protocols, do not clear it.
+ * Everything else is noise: never learned, never banned on. */
 #include "engine.h"
 #include "packet.h"
 #include "dpi/otherproto.h"
@@ -153,14 +155,23 @@ static void note_added(struct engine *e, enum endpoint_added r)
 
 /* An endpoint named in a solicited answer; the detectors call this only
  * for answers to the protected side, through dpi_learn's filter. */
-static void learn(void *ctx, int family, const uint8_t *addr, uint16_t port)
+static void learn_kind(struct engine *e, int family, const uint8_t *addr, uint16_t port,
+		       enum endpoint_kind kind)
 {
-	struct engine *e = ctx;
-
 	if (!e->cfg.endpoint_capacity)
 		return;
-	note_added(e, endpoints_add(&e->eps, family, addr, port, ENDPOINT_LISTED,
-				    e->src_family, e->src, e->now_ns));
+	note_added(e, endpoints_add_kind(&e->eps, family, addr, port, ENDPOINT_LISTED, kind,
+					 e->src_family, e->src, e->now_ns));
+}
+
+static void learn(void *ctx, int family, const uint8_t *addr, uint16_t port)
+{
+	learn_kind(ctx, family, addr, port, ENDPOINT_KIND_BT);
+}
+
+static void learn_webrtc(void *ctx, int family, const uint8_t *addr, uint16_t port)
+{
+	learn_kind(ctx, family, addr, port, ENDPOINT_KIND_WEBRTC);
 }
 
 static int protected_dir(const struct flow *f, int dir)
@@ -233,12 +244,28 @@ __attribute__((noinline)) static void decide(struct engine *e, struct flow *f, e
 	learn_confirmed(e, f);
 }
 
-static int endpoint_known(struct engine *e, const struct pkt_view *v)
+/* What the ends of a new flow were learned as (enum endpoint_kind bits),
+ * 0 when neither was. */
+static unsigned endpoint_known(struct engine *e, const struct pkt_view *v)
 {
 	if (!e->cfg.endpoint_capacity || !e->eps.used)
 		return 0;
-	return endpoints_has(&e->eps, v->family, v->daddr, v->dport, e->now_ns) ||
-		endpoints_has(&e->eps, v->family, v->saddr, v->sport, e->now_ns);
+	return endpoints_kinds(&e->eps, v->family, v->daddr, v->dport, e->now_ns) |
+		endpoints_kinds(&e->eps, v->family, v->saddr, v->sport, e->now_ns);
+}
+
+/* Does the payload of a flow to a learned endpoint clear it? Plainly
+ * another protocol does, except, towards a WebTorrent peer over UDP, the
+ * protocols of a WebRTC data channel: STUN (ICE) and DTLS (which carries
+ * the SCTP). A call's flows go to endpoints nobody learned. */
+static int hint_cleared(const struct flow *f, const uint8_t *d, uint32_t len)
+{
+	enum otherproto o = otherproto_identify(d, len, f->l4 == IPPROTO_TCP);
+
+	if (o == OTHERPROTO_NONE)
+		return 0;
+	return !((f->hint & ENDPOINT_KIND_WEBRTC) && f->l4 == IPPROTO_UDP &&
+		 (o == OTHERPROTO_STUN || o == OTHERPROTO_DTLS));
 }
 
 /* Is the side that answered the key exchange, at the port it answered
@@ -269,6 +296,7 @@ static void dpi_pkt_init(struct engine *e, const struct flow *f, int dir,
 	p->data = v->payload;
 	p->len = v->payload_len;
 	p->learn = learn;
+	p->learn_webrtc = learn_webrtc;
 	p->learn_ctx = e;
 	p->stream = NULL;
 	p->stream_len = 0;
@@ -313,11 +341,10 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 		r = DPI_MSE;
 	/* A flow to a suspected peer: evidence, not a verdict. Its first
 	 * payload decides: plainly another protocol clears the suspicion,
-	 * anything else (random bytes, uTP, unknown binary) is blocked. */
+	 * anything else (random bytes, uTP, unknown binary, a WebTorrent
+	 * peer's STUN or DTLS) is blocked. */
 	if (r == DPI_NONE && (f->flags & FLOW_F_HINT)) {
-		if (otherproto_identify(p.stream ? p.stream : p.data,
-					p.stream ? p.stream_len : p.len,
-					v->l4proto == IPPROTO_TCP) != OTHERPROTO_NONE)
+		if (hint_cleared(f, p.stream ? p.stream : p.data, p.stream ? p.stream_len : p.len))
 			f->flags &= (uint8_t)~FLOW_F_HINT;
 		else
 			r = DPI_ENDPOINT;
@@ -393,7 +420,8 @@ static void process_open(struct engine *e, struct flow *f, int dir,
 {
 	if (created) {
 		f->side = flow_sides(e, v);
-		if (endpoint_known(e, v))
+		f->hint = (uint8_t)endpoint_known(e, v);
+		if (f->hint)
 			f->flags |= FLOW_F_HINT;
 	}
 	if (f->verdict == ENGINE_UNDECIDED) {

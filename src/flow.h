@@ -29,7 +29,7 @@ struct flow_dir {
 #define FLOW_F_SEQ(d)	(0x01u << (d))	/* TCP: next_seq of direction d is set */
 #define FLOW_F_ISN(d)	(0x04u << (d))	/* TCP: isn[d] holds direction d's SYN sequence */
 #define FLOW_F_ACKED(d)	(0x10u << (d))	/* TCP: direction d acknowledged the other's SYN */
-#define FLOW_F_HINT	0x40u		/* an end is a learned BitTorrent endpoint */
+#define FLOW_F_HINT	0x40u		/* an end is a learned endpoint (kinds in hint) */
 #define FLOW_F_BAN	0x80u		/* blocked on evidence that allows a ban */
 
 /* Three cache lines. The first holds all a decided flow needs per packet
@@ -62,7 +62,8 @@ struct flow {
 	uint8_t side;		/* FLOW_SIDE bits, fixed when the flow is created */
 	uint8_t flags;		/* FLOW_F_* */
 	uint8_t list;		/* age list: FLOW_LIST_* */
-	uint8_t spare;
+	uint8_t hint;		/* FLOW_F_HINT: what the learned end was learned
+				 * as (enum endpoint_kind bits) */
 	struct flow_dir dir[2];	/* counted while undecided */
 	struct dpi_flow dpi;
 } __attribute__((aligned(64)));

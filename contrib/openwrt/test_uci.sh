@@ -313,7 +313,7 @@ notice
 --endpoint-ttl
 3600
 --copy-range
-2048
+4096
 --queue-maxlen
 1024
 --rcvbuf

@@ -8,8 +8,15 @@
  * *name and *nlen set, or 0 (not a ClientHello, truncated, no SNI). */
 int tls_sni_get(const uint8_t *d, size_t len, const uint8_t **name, size_t *nlen);
 
-/* DPI_TLS_TRACKER when the head of the stream is a ClientHello naming a
- * well-known BitTorrent tracker or service, else DPI_NONE. */
+/* DPI_TLS_TRACKER when the head of the stream (or the direction's first
+ * packet, when longer) is a ClientHello naming a well-known BitTorrent
+ * tracker or service, DPI_WEBTORRENT when it names a WebTorrent tracker,
+ * else DPI_NONE. */
 enum dpi_id tls_sni_check(const struct dpi_pkt *p);
+
+/* The same for a later segment of a ClientHello that the head holds
+ * only part of (Chrome's is about 2 KB): its server name, found by the
+ * extension's three lengths, which must agree. */
+enum dpi_id tls_sni_segment(const struct dpi_pkt *p);
 
 #endif

@@ -44,7 +44,10 @@
 # Developer aid, never set by CI: E2E_ONLY=normal skips the BitTorrent
 # cases (and bt.sh, and phase late); E2E_ONLY=bt skips the normal cases;
 # E2E_ONLY=late runs phase late alone (BitTorrent cases, its own normal
-# connections).
+# connections). The WebTorrent cases, and a WebRTC call and a WebSocket
+# application that must pass beside them (tests/e2e/webtorrent.sh), run
+# with the BitTorrent cases of phases off and on; E2E_ONLY=webtorrent
+# runs only them.
 set -eu
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -73,6 +76,24 @@ else
 	BT_CASES=""
 fi
 [ "$E2E_ONLY" != bt ] || NORMAL_CASES=""
+# WT_CASES are asserted as BitTorrent cases, WT_PASS_CASES must pass.
+# shellcheck source-path=SCRIPTDIR source=webtorrent.sh
+. "$here/webtorrent.sh"
+case "$E2E_ONLY" in
+normal | bt | late) WT_CASES="" WT_PASS_CASES="" ;;
+webtorrent) BT_CASES="" NORMAL_CASES="" ;;
+esac
+
+# case_fn FUNCTION CASE ARGS...: bt_FUNCTION, or wt_FUNCTION for a case of
+# webtorrent.sh (run, case_addrs).
+case_fn() {
+	local fn="$1"
+	shift
+	case " $WT_CASES $WT_PASS_CASES " in
+	*" $1 "*) "wt_$fn" "$@" ;;
+	*) "bt_$fn" "$@" ;;
+	esac
+}
 
 failures=0
 RESULTS=""          # one line per case and phase: phase=<p> case=... (key=value)
@@ -124,8 +145,8 @@ run_normal_phase() {
 # phase takes as long as its slowest case, not the sum.
 run_bt() {
 	local phase="$1" limit="$2" c pid line
-	for c in $BT_CASES; do
-		bt_run "$c" "$limit" >"$LAB_TMP/bt-$phase-$c.out" 2>>"$LAB_TMP/bt-$phase-$c.log" &
+	for c in $BT_CASES $WT_CASES $WT_PASS_CASES; do
+		case_fn run "$c" "$limit" >"$LAB_TMP/bt-$phase-$c.out" 2>>"$LAB_TMP/bt-$phase-$c.log" &
 		BG_PIDS="$BG_PIDS $!:$c"
 	done
 	for pid in $BG_PIDS; do
@@ -208,7 +229,7 @@ assert_normal() {
 
 assert_bt() {
 	local c off on
-	for c in $BT_CASES; do
+	for c in $BT_CASES $WT_CASES; do
 		off=$(result off "$c")
 		on=$(result on "$c")
 		if [ "$(normal_field completed "$off")" != 1 ]; then
@@ -224,7 +245,7 @@ assert_bt() {
 		# Stopped by btblockd, not by something else going wrong: a
 		# detection names one of the case's own addresses.
 		# shellcheck disable=SC2046 # one argument per address
-		if [ "$(detectors $(bt_case_addrs "$c"))" = - ]; then
+		if [ "$(detectors $(case_fn case_addrs "$c"))" = - ]; then
 			check_fail "BitTorrent case $c: no detection names its addresses; what stopped it?"
 		fi
 	done
@@ -235,9 +256,9 @@ report() {
 	local c phase line addrs dets thr
 	echo "| case | phase | bytes received | completed | seconds | throughput | detectors (btblockd) |"
 	echo "|---|---|---:|:---:|---:|---:|---|"
-	for c in $NORMAL_CASES long_tcp $BT_CASES late_https late_ssh late_udp; do
-		case " $BT_CASES " in
-		*" $c "*) addrs=$(bt_case_addrs "$c") ;;
+	for c in $NORMAL_CASES long_tcp $BT_CASES $WT_CASES $WT_PASS_CASES late_https late_ssh late_udp; do
+		case " $BT_CASES $WT_CASES $WT_PASS_CASES " in
+		*" $c "*) addrs=$(case_fn case_addrs "$c") ;;
 		*) addrs="$LAB_CLIENT4 $LAB_CLIENT6 $LAB_SERVER4 $LAB_SERVER6" ;;
 		esac
 		# shellcheck disable=SC2086 # one argument per address
@@ -271,17 +292,15 @@ normal_setup || fail "normal_setup failed"
 if [ -n "$BT_CASES" ]; then
 	bt_setup || fail "bt_setup failed"
 fi
+if [ -n "$WT_CASES$WT_PASS_CASES" ]; then
+	wt_setup || fail "wt_setup failed"
+fi
 normal_longlived_start || fail "the long-lived TCP connection did not open"
 
-if [ "$E2E_ONLY" = late ]; then
-	NORMAL_CASES=""
-	phase_bt_cases=""
-else
-	phase_bt_cases=$BT_CASES
-fi
+[ "$E2E_ONLY" != late ] || NORMAL_CASES=""
 lab_log "phase off: no btblockd, no firewall rules"
 run_normal_phase off
-[ -z "$phase_bt_cases" ] || run_bt off "$E2E_BT_LIMIT_OFF"
+[ "$E2E_ONLY" = late ] || [ -z "$BT_CASES$WT_CASES$WT_PASS_CASES" ] || run_bt off "$E2E_BT_LIMIT_OFF"
 
 queues="0-$(( $(nproc) - 1 ))"
 # The shipped default configuration (every line a comment): a host's
@@ -294,7 +313,7 @@ lab_exec router "$BTBLOCKD_FIREWALL" up --queues "$queues" >"$LAB_TMP/firewall.l
 	{ cat "$LAB_TMP/firewall.log" >&2; fail "btblockd-firewall up --queues $queues failed"; }
 lab_log "phase on: btblockd on queues $queues, $(sed -n 's/.*backend \([a-z]*\).*/\1/p' "$LAB_TMP/firewall.log" | head -n1) backend"
 run_normal_phase on
-[ -z "$phase_bt_cases" ] || run_bt on "$E2E_BT_LIMIT_ON"
+[ "$E2E_ONLY" = late ] || [ -z "$BT_CASES$WT_CASES$WT_PASS_CASES" ] || run_bt on "$E2E_BT_LIMIT_ON"
 
 if [ "$E2E_ONLY" != late ]; then
 	kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during the test"
@@ -302,6 +321,7 @@ if [ "$E2E_ONLY" != late ]; then
 	lab_log "btblockd stats: $stats"
 	assert_normal
 	assert_bt
+	wt_assert
 fi
 
 # Phase "late" (tests/e2e/late.sh): btblockd and its ruleset gone, then

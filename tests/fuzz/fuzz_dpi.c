@@ -27,6 +27,7 @@
 #include "dpi/utp.h"
 #include "dpi/mse.h"
 #include "dpi/socks5.h"
+#include "dpi/webtorrent.h"
 #include "dpi/otherproto.h"
 #include "fuzz.h"
 
@@ -99,6 +100,10 @@ static void each_entry_point(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (p->stream && tls_sni_get(p->stream, p->stream_len, &s, &slen))
 		check_slice(s, slen, p->stream, p->stream_len);
 	sink += (unsigned)http_check(p) + (unsigned)tls_sni_check(p) + (unsigned)socks5_check(p);
+	r = webtorrent_check(p);
+	FUZZ_ASSERT(r == DPI_NONE || r == DPI_WEBTORRENT);
+	r = webtorrent_frame_check(p);
+	FUZZ_ASSERT(r == DPI_NONE || r == DPI_WEBTORRENT);
 	sink += (unsigned)peerwire_handshake(p);
 	if (p->v->l4proto == IPPROTO_UDP) {
 		sink += (unsigned)udp_tracker_check(st, p) + (unsigned)utp_check(st, p);
@@ -107,6 +112,7 @@ static void each_entry_point(struct dpi_flow *st, const struct dpi_pkt *p)
 		sink += (unsigned)peerwire_framing(st, p) + (unsigned)mse_check(st, p);
 		peerwire_learn_blocked(st, p);
 		http_learn(p);
+		webtorrent_learn(p);
 	}
 	dpi_learn_compact(p, d, len, 4);
 	dpi_learn_compact(p, d, len, 6);
@@ -184,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p.stream_grew = grew;
 		}
 		p.learn = learn;
+		p.learn_webrtc = learn;
 		if (blocked) {
 			dpi_learn_blocked(&st, &p);
 		} else {

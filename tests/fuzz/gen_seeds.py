@@ -146,6 +146,50 @@ def dtls_client_hello():
     return b"\x16\xfe\xfd" + b"\0" * 8 + struct.pack("!H", len(hs)) + hs
 
 
+def ws_frame(text, key=None, first=0x81):
+    """A WebSocket frame (RFC 6455 5.2): masked with key when given."""
+    n = len(text)
+    head = bytes([first]) + (bytes([n]) if n < 126 else struct.pack("!BH", 126, n) if n < 65536
+                             else struct.pack("!BQ", 127, n))
+    if key is None:
+        return head + text
+    return bytes([head[0], head[1] | 0x80]) + head[2:] + key + \
+        bytes(b ^ key[i & 3] for i, b in enumerate(text))
+
+
+WS_KEY = b"\x37\xfa\x21\x3d"
+WS_UPGRADE = (b"GET /announce HTTP/1.1\r\nHost: tracker.example.org\r\nConnection: Upgrade\r\n"
+              b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+WS_SWITCHED = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+WS_IH = b"\\u0000\\u0001abc\xc2\x80\xc3\xbf\\\\\\\"defghijklmn"
+WS_SDP = (b"v=0\\r\\no=- 1 2 IN IP4 127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n"
+          b"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\\r\\nc=IN IP4 0.0.0.0\\r\\n"
+          b"a=candidate:1 1 udp 2113937151 10.0.0.9 50000 typ host\\r\\n"
+          b"a=candidate:2 1 UDP 1677729535 2001:db8::9 50001 typ srflx\\r\\n")
+WS_ANNOUNCE = (b'{"numwant":5,"uploaded":0,"downloaded":0,"left":1000,"event":"started",'
+               b'"action":"announce","info_hash":"' + WS_IH + b'","peer_id":"-WW0207-abcdefghijkl",'
+               b'"offers":[{"offer":{"type":"offer","sdp":"' + WS_SDP + b'"},"offer_id":"abcdefghij"}]}')
+WS_RELAYED = (b'{"action":"announce","answer":{"type":"answer","sdp":"' + WS_SDP + b'"},'
+              b'"offer_id":"abcdefghij","peer_id":"-WW0207-zyxwvutsrqpo","info_hash":"' + WS_IH + b'"}')
+WS_CHAT = b'{"type":"message","room":"general","text":"hello"}'
+
+
+def long_client_hello(sni):
+    """Chrome's shape: a ClientHello of about 2 KB, the name after a
+    big key share."""
+    name = sni.encode()
+    sni_ext = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    exts = struct.pack("!HH", 51, 1500) + b"K" * 1500 + sni_ext
+    body = b"\x03\x03" + b"R" * 32 + b"\0" + struct.pack("!H", 2) + b"\x13\x01" + b"\x01\0" + \
+        struct.pack("!H", len(exts)) + exts
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+TLS_WEBTORRENT = long_client_hello("tracker.openwebtorrent.com")
+
 # other protocols, for the recogniser that spares them the endpoint cache
 QUIC_INITIAL = b"\xc3\0\0\0\x01\x08" + b"D" * 8 + b"\0\0" + struct.pack("!H", 0x4000 | 1182) + \
     bytes((i * 37 + 11) & 0xFF for i in range(1182))
@@ -177,6 +221,11 @@ FLOWS = [
      [], 40012, 53),
     ("other_udp", "udp", [STUN_BINDING, QUIC_INITIAL], [DTLS_HELLO], 40013, 443),
     ("other_tcp", "tcp", [SSH_BANNER], [SSH_BANNER, b"220 mx.example.org ESMTP\r\n"], 40014, 22),
+    ("websocket_tracker", "tcp", [WS_UPGRADE, ws_frame(WS_ANNOUNCE, WS_KEY)],
+     [WS_SWITCHED + ws_frame(WS_RELAYED)], 40015, 8000),
+    ("websocket_chat", "tcp", [WS_UPGRADE + ws_frame(WS_CHAT, WS_KEY)], [WS_SWITCHED + ws_frame(WS_CHAT)],
+     40016, 8080),
+    ("tls_webtorrent", "tcp", [TLS_WEBTORRENT[:1448], TLS_WEBTORRENT[1448:]], [], 40017, 443),
 ]
 
 

@@ -10,16 +10,17 @@
 #include "dpi.h"
 #include "packet.h"
 
-/* Endpoints reported through dpi_pkt.learn. */
+/* Endpoints reported through dpi_pkt.learn (webrtc 0) and
+ * dpi_pkt.learn_webrtc (webrtc 1). */
 struct learned {
 	int n;
 	int family[64];
 	uint8_t addr[64][16];
 	uint16_t port[64];
+	int webrtc[64];
 };
 
-static __attribute__((unused)) void test_learn(void *ctx, int family, const uint8_t *addr,
-						uint16_t port)
+static void test_learn_as(void *ctx, int family, const uint8_t *addr, uint16_t port, int webrtc)
 {
 	struct learned *l = ctx;
 
@@ -29,7 +30,20 @@ static __attribute__((unused)) void test_learn(void *ctx, int family, const uint
 	memset(l->addr[l->n], 0, 16);
 	memcpy(l->addr[l->n], addr, family == 6 ? 16 : 4);
 	l->port[l->n] = port;
+	l->webrtc[l->n] = webrtc;
 	l->n++;
+}
+
+static __attribute__((unused)) void test_learn(void *ctx, int family, const uint8_t *addr,
+						uint16_t port)
+{
+	test_learn_as(ctx, family, addr, port, 0);
+}
+
+static __attribute__((unused)) void test_learn_webrtc(void *ctx, int family, const uint8_t *addr,
+						       uint16_t port)
+{
+	test_learn_as(ctx, family, addr, port, 1);
 }
 
 /* An IPv4 view 10.0.0.1:sport -> 10.0.0.2:dport carrying data. */
@@ -63,6 +77,7 @@ static __attribute__((unused)) void test_pkt(struct dpi_pkt *p, const struct pkt
 	if (l) {
 		memset(l, 0, sizeof(*l));
 		p->learn = test_learn;
+		p->learn_webrtc = test_learn_webrtc;
 		p->learn_ctx = l;
 	}
 }

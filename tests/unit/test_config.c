@@ -41,7 +41,7 @@ static void test_defaults(void **state)
 	config_defaults(&c);
 	assert_int_equal(c.queue_first, 0);
 	assert_int_equal(config_nqueues(&c), online < CONFIG_MAX_QUEUES ? online : CONFIG_MAX_QUEUES);
-	assert_int_equal(c.copy_range, 2048);
+	assert_int_equal(c.copy_range, 4096);
 	assert_int_equal(c.queue_maxlen, 4096);
 	assert_true(c.fail_open);
 	assert_false(c.foreground);

@@ -208,6 +208,9 @@ int state_init(struct state *st, const struct btb_config *cfg, unsigned nworkers
 	}
 	read_boot_id(st->boot_id);
 	load(st);
+	/* what the file brought is not a change to save again */
+	st->saved_changes = bthosts_changes(&st->hosts);
+	st->hosts_added_at_save = bthosts_added(&st->hosts);
 	return 0;
 }
 

@@ -4,7 +4,8 @@
 # Through the real kernel, in namespaces this script creates and always
 # removes, with btblockd-firewall up (queues 0-1, no bans: a banned pair
 # would block the later flows by itself) and btblockd in the router as
-# user nobody with --seccomp, its state file in a directory nobody owns:
+# user nobody with --seccomp (not in a sanitizer build), its state file
+# in a directory nobody owns:
 #   1. A protected client opens a uTP connection to an outside peer
 #      (PEER_A, in the server namespace, answering the SYN with a STATE):
 #      the daemon blocks it as uTP and learns the peer's endpoint
@@ -43,6 +44,13 @@ PORT_B=6882
 USER_NAME=nobody
 COUNT=5                      # datagrams per later flow: fewer than --allow-after (6)
 DAEMON_OPTS="--queues 0-1 --user $USER_NAME --seccomp --state-interval 2"
+# A sanitizer build cannot run its leak check at exit under the filter
+# (the tracer it starts needs system calls the filter denies) and hangs
+# there: without --seccomp, so that SIGTERM's exit status still counts.
+if [ -n "${BTBLOCKD_SANITIZERS:-}" ]; then
+	DAEMON_OPTS="--queues 0-1 --user $USER_NAME --state-interval 2"
+	echo "NOTE: --seccomp left out under sanitizers ($BTBLOCKD_SANITIZERS)" >&2
+fi
 
 failures=0
 

@@ -232,6 +232,10 @@ static void test_round_trip_by_queue(void **state)
 	assert_true(knows(&w[1], peer_c, 7000));
 	assert_false(knows(&w[1], peer_a, 6881));
 	assert_null(st.restore.doc);		/* freed once the workers took theirs */
+	/* what the file brought is nothing new to save */
+	state_tick(&st, w, 2, st.last_save_ms + 3600000);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.collecting, 0);
 	/* the host, for every engine */
 	assert_int_equal(engine_bt_host_recent(&w[0].engine, 4, lan_host, UINT64_MAX), 1);
 	assert_int_equal(bthosts_age(&st.hosts, 4, lan_host, mono_ns(), &age), 1);

@@ -135,7 +135,7 @@ void engine_set_bthosts(struct engine *e, struct bthosts *h, unsigned r)
 int engine_bt_host_recent(const struct engine *e, int family, const uint8_t *addr,
 			  uint64_t max_age_ns)
 {
-	uint64_t age;
+	uint64_t age = 0;
 
 	return bthosts_age(e->bthosts, family, addr, e->now_ns, &age) && age <= max_age_ns;
 }

@@ -59,7 +59,7 @@ static void check_doc(const uint8_t *buf, size_t size, struct state_doc *d, int 
 	bthosts_clear(&hosts);
 	for (uint32_t i = 0; i < d->nhosts; i++) {
 		const struct state_host *h = &d->hosts[i];
-		uint64_t age;
+		uint64_t age = 0;
 
 		FUZZ_ASSERT(h->family == 4 || h->family == 6);
 		bthosts_note(&hosts, 1, h->family, h->addr, 1000000000ULL, (uint64_t)h->age_s * 1000000000ULL);

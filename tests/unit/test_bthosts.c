@@ -62,7 +62,7 @@ static void test_seen_before_the_clock(void **state)
 {
 	struct bthosts h;
 	struct bthost_export out[4] = { { 0 } };
-	uint64_t age;
+	uint64_t age = 0;
 
 	(void)state;
 	assert_int_equal(bthosts_init(&h, 2, 5), 0);
@@ -82,7 +82,7 @@ static void test_full_set_keeps_the_recent(void **state)
 {
 	struct bthosts h;
 	uint8_t a[16] = { 10, 0, 0, 0 };
-	uint64_t age;
+	uint64_t age = 0;
 	int kept = 0;
 
 	(void)state;
@@ -155,7 +155,7 @@ static int in_lan(void *arg, int family, const uint8_t *addr)
 static void test_remove_matching(void **state)
 {
 	struct bthosts h;
-	uint64_t age, changes;
+	uint64_t age = 0, changes;
 
 	(void)state;
 	assert_int_equal(bthosts_init(&h, 2, 3), 0);

@@ -165,7 +165,7 @@ static void test_round_trip_by_queue(void **state)
 	struct state st;
 	struct worker *w;
 	struct stat sb;
-	uint64_t age;
+	uint64_t age = 0;
 	json_t *doc, *save;
 
 	(void)state;
@@ -280,7 +280,7 @@ static void test_aged_records(void **state)
 	struct btb_config c;
 	struct state st;
 	struct worker *w;
-	uint64_t now = mono_ns(), age;
+	uint64_t now = mono_ns(), age = 0;
 
 	(void)state;
 	d.saved_s = (uint64_t)time(NULL) - 200;

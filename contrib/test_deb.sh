@@ -9,7 +9,7 @@
 # tests ran, no namespace or VM test did), again with
 # DEB_BUILD_OPTIONS=nocheck (no test ran), lintian (no errors allowed,
 # also none with --pedantic; warnings printed), dpkg -i, the installed
-# files, conffiles, the btblockd user and its log directory, versions,
+# files, conffiles, the btblockd user, its log and state directories, versions,
 # the logrotate rule (parsed, and run on a copy aimed at a temporary
 # directory), the unit (its ordering and sandbox lines, systemd-analyze
 # verify, also without nftables.service), the firewall helper finding
@@ -18,7 +18,7 @@
 # set, umask, --user btblockd) in a throw-away namespace: uid, the
 # capabilities left, root's btblockctl through the control socket, the
 # kernel counters, the detection log reopened by btblockd after a
-# rotation; then dpkg --purge and a check that nothing is left.  The machine is left as
+# rotation, the state file saved by btblockd at exit; then dpkg --purge and a check that nothing is left.  The machine is left as
 # it was: the package is purged on any exit, a running systemd is kept
 # from starting the service (policy-rc.d), and a btblockd package that
 # was already installed makes the test skip instead of replacing it.
@@ -203,6 +203,8 @@ btblockd:*:/usr/sbin/nologin) ok "user btblockd: $pw" ;;
 esac
 logdir=$(stat -c '%U:%G %a' /var/log/btblockd 2>&1 || true)
 check "/var/log/btblockd: $logdir" test "$logdir" = "btblockd:adm 750"
+statedir=$(stat -c '%U:%G %a' /var/lib/btblockd 2>&1 || true)
+check "/var/lib/btblockd: $statedir" test "$statedir" = "btblockd:btblockd 750"
 for f in /etc/btblockd.conf /etc/default/btblockd /etc/logrotate.d/btblockd; do
 	if printf '%s\n' "$conffiles" | grep -q "^ $f "; then
 		ok "conffile: $f"
@@ -286,6 +288,9 @@ for line in Before=network-pre.target Wants=network-pre.target After=nftables.se
 	check "unit: $line" grep -qx "$line" "$unit"
 done
 check "unit: the daemon drops to btblockd" grep -q '^ExecStart=/usr/sbin/btblockd .*--user btblockd' "$unit"
+check "unit: the state file in /var/lib/btblockd, writable in the sandbox" sh -c \
+	"grep -q '^ExecStart=/usr/sbin/btblockd .*--state-file /var/lib/btblockd/state' $unit &&
+	grep -qx 'ReadWritePaths=-/var/lib/btblockd' $unit && ! grep -q '^StateDirectory' $unit"
 check "unit: no AmbientCapabilities (the daemon drops root itself)" \
 	sh -c "! grep -q '^AmbientCapabilities' $unit"
 check "unit: no queues in /etc/default/btblockd" sh -c "! grep -q -e '^[^#]*--queues' /etc/default/btblockd"
@@ -312,10 +317,11 @@ ns2=btbdeb2-$$
 ip netns add "$ns2"
 ns="$ns $ns2"
 log=/var/log/btblockd/test-deb-$$.log
+state=/var/lib/btblockd/test-deb-$$.state
 ip netns exec "$ns2" setpriv --bounding-set "-all,$capset" sh -c \
 	'umask 0077; exec "$@"' sh /usr/sbin/btblockd --foreground -c /dev/null --queues 50 \
 	--control "$tmp/run/btblockd.sock" --pidfile "$tmp/run/btblockd.pid" --user btblockd \
-	--detect-log "$log" >"$tmp/daemon.log" 2>&1 &
+	--detect-log "$log" --state-file "$state" >"$tmp/daemon.log" 2>&1 &
 daemon=$!
 for _ in $(seq 1 50); do
 	/usr/bin/btblockctl -s "$tmp/run/btblockd.sock" stats >"$tmp/stats" 2>/dev/null && break
@@ -354,6 +360,10 @@ if kill "$daemon" 2>/dev/null; then
 	wait "$daemon" 2>/dev/null || true
 fi
 daemon=
+# Saved at exit by btblockd in the package's directory, as the unit runs it.
+perms=$(stat -c '%U %a' "$state" 2>&1 || true)
+check "state file saved at exit by btblockd in /var/lib/btblockd: $perms" test "$perms" = "btblockd 600"
+rm -f "$state"
 
 # --- purge -------------------------------------------------------------------
 if dpkg --purge btblockd >"$tmp/purge.log" 2>&1; then
@@ -366,7 +376,7 @@ fi
 left=
 for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl /etc/btblockd.conf \
 	/etc/default/btblockd /lib/systemd/system/btblockd.service /usr/share/btblockd \
-	/etc/logrotate.d/btblockd /var/log/btblockd /usr/lib/sysusers.d/btblockd.conf \
+	/etc/logrotate.d/btblockd /var/log/btblockd /var/lib/btblockd /usr/lib/sysusers.d/btblockd.conf \
 	/usr/lib/tmpfiles.d/btblockd.conf \
 	/etc/systemd/system/multi-user.target.wants/btblockd.service; do
 	[ -e "$f" ] && left="$left $f"

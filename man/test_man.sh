@@ -29,7 +29,7 @@ done
 
 # The stats document: every member the daemon writes (the keys of
 # src/stats.c from kernel_json on, of the ruleset and of the control
-# socket, of the detections) has an entry in btblockd-stats.7, whose schema is the code's.
+# socket, of the detections, of the state file) has an entry in btblockd-stats.7, whose schema is the code's.
 stats7="$BTBLOCKD_SRCDIR/man/btblockd-stats.7"
 src="$BTBLOCKD_SRCDIR/src"
 keys=$({
@@ -37,6 +37,7 @@ keys=$({
 	sed -n '/^json_t \*ruleset_json/,/^}/p; /^static json_t \*set_json/,/^}/p' "$src/ruleset.c"
 	sed -n '/"control",/,/timeouts/p' "$src/control.c"
 	sed -n '/^json_t \*detection_sink_stats/,/^}/p' "$src/detection.c"
+	sed -n '/^json_t \*state_json/,/^}/p' "$src/state.c"
 } | grep -o '"[a-z][a-z0-9_]*"' | tr -d '"' | grep -v -x -e enforce -e monitor -e control | sort -u)
 nkeys=$(echo "$keys" | wc -l)
 [ "$nkeys" -ge 50 ] || { echo "FAIL: only $nkeys stats members found in the sources"; fail=1; }

@@ -57,6 +57,8 @@ enum opt_id {
 	OPT_SECCOMP,
 	OPT_SYSLOG,
 	OPT_STALL_TIMEOUT,
+	OPT_STATE_FILE,
+	OPT_STATE_INTERVAL,
 	OPT_READ_PCAP,
 	OPT_HELP,
 	OPT_VERSION,
@@ -189,6 +191,12 @@ static const struct opt_def opt_table[] = {
 	{ "stall-timeout", OPT_STALL_TIMEOUT, 0, required_argument, 1, "SECONDS",
 	  "report a worker without progress for this long (default 5)",
 	  U32(stall_timeout_s, 1, 3600, "seconds") },
+	{ "state-file", OPT_STATE_FILE, 0, required_argument, 1, "PATH",
+	  "keep learned endpoints and BitTorrent hosts in PATH across restarts, or none "
+	  "(default none)", NO_RANGE },
+	{ "state-interval", OPT_STATE_INTERVAL, 0, required_argument, 1, "SECONDS",
+	  "save the state file this often when it changed (default 60)",
+	  U32(state_interval_s, 1, 86400, "seconds") },
 	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
 	  "classify the pcap FILEs given as arguments, print JSON lines, exit", NO_RANGE },
 	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", NO_RANGE },
@@ -255,6 +263,8 @@ void config_defaults(struct btb_config *c)
 	c->detect_exec_rate = 30;
 	c->control_mode = 0660;
 	c->stall_timeout_s = 5;
+	snprintf(c->state_file, sizeof(c->state_file), "none");
+	c->state_interval_s = 60;
 }
 
 int config_worker_cpu(const struct btb_config *c, unsigned i)
@@ -361,6 +371,25 @@ static int copy_path(char *dst, size_t size, const char *value)
 		return -1;
 	memcpy(dst, value, strlen(value) + 1);
 	return 0;
+}
+
+/* The state file: none, or an absolute path ending in a file name that
+ * leaves room for the temporary NAME.tmp next to it. */
+static int copy_state_path(char *dst, size_t size, const char *value)
+{
+	const char *name = strrchr(value, '/');
+	size_t len;
+
+	if (strcmp(value, "none") == 0)
+		return copy_path(dst, size, value);
+	if (value[0] != '/' || !name)
+		return -1;
+	name++;
+	len = strlen(name);
+	if (len == 0 || len > CONFIG_STATE_NAME_MAX || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return -1;
+	return copy_path(dst, size, value);
 }
 
 /* A user or group name as useradd(8) accepts it: the name is looked up
@@ -630,6 +659,13 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 		if (parse_iface_list(value, c->protect_ifaces, &c->nprotect_ifaces) < 0) {
 			snprintf(want, wantlen, "a comma-separated list of at most %d interface names "
 				 "of 1 to %d bytes", CONFIG_MAX_IFACES, CONFIG_IFNAME_MAX - 1);
+			return -1;
+		}
+		return 0;
+	case OPT_STATE_FILE:
+		if (copy_state_path(c->state_file, sizeof(c->state_file), value) < 0) {
+			snprintf(want, wantlen, "none, or an absolute path of at most %d bytes ending in "
+				 "a file name of 1 to %d bytes", CONFIG_PATH_MAX - 1, CONFIG_STATE_NAME_MAX);
 			return -1;
 		}
 		return 0;

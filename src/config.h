@@ -10,6 +10,7 @@
 #define CONFIG_DEFAULT_FILE	"/etc/btblockd.conf"
 #define CONFIG_DEFAULT_CONTROL	"/run/btblockd.sock"
 #define CONFIG_DEFAULT_PIDFILE	"/run/btblockd.pid"
+#define CONFIG_STATE_NAME_MAX	250	/* the state file's name: NAME.tmp fits NAME_MAX */
 #define CONFIG_MAX_QUEUES	64
 #define CONFIG_MAX_CPUS		256
 #define CONFIG_PATH_MAX		4096
@@ -63,6 +64,8 @@ struct btb_config {
 	char dhcp_leases[CONFIG_PATH_MAX];	/* lease files, comma-separated, or "none" */
 	char detect_exec[CONFIG_PATH_MAX];	/* program run per detection; empty: none */
 	uint32_t detect_exec_rate;	/* its runs per minute at most */
+	char state_file[CONFIG_PATH_MAX];	/* learned state across restarts, or "none" */
+	uint32_t state_interval_s;	/* the most time a change waits to be saved */
 
 	int show_help;
 	int show_version;

@@ -15,6 +15,7 @@
 #include "detection.h"
 #include "log.h"
 #include "ruleset.h"
+#include "state.h"
 #include "worker.h"
 
 static int64_t now_ms(void)
@@ -137,14 +138,22 @@ char *control_dispatch(struct control *c, const char *line)
 						      "timeouts", (json_int_t)c->timeouts));
 		if (doc && c->detections)
 			json_object_set_new(doc, "detections", detection_sink_stats(c->detections));
+		if (doc && c->state)
+			json_object_set_new(doc, "state", state_json(c->state, now_ms()));
 		return json_reply(doc);
 	}
 	if (strcmp(line, "version") == 0)
 		return json_reply(json_pack("{s:s,s:s}", "name", PACKAGE_NAME, "version", PACKAGE_VERSION));
-	if (strncmp(line, "forget ", 7) == 0)
-		return json_reply(forget_command(c->workers, c->nworkers,
-						 c->nworkers ? c->workers[0].cfg : NULL, line + 7,
-						 FORGET_WAIT_MS));
+	if (strncmp(line, "forget ", 7) == 0) {
+		json_t *doc = forget_command(c->workers, c->nworkers,
+					     c->nworkers ? c->workers[0].cfg : NULL, line + 7,
+					     FORGET_WAIT_MS);
+
+		/* the next save leaves the address out of the file too */
+		if (c->state)
+			state_note_forget(c->state, line + 7);
+		return json_reply(doc);
+	}
 	if (strcmp(line, "detections") == 0)
 		return c->detections ? detection_history_json(&c->detections->hist, DETECTION_REPLY_MAX)
 				     : strdup("{\"omitted\":0,\"detections\":[]}");
@@ -311,6 +320,8 @@ static void *control_main(void *arg)
 			break;
 		if (c->ruleset)
 			ruleset_poll(c->ruleset, now_ms());
+		if (c->state)
+			state_tick(c->state, c->workers, c->nworkers, now_ms());
 		if (pfd[1].revents & POLLIN)
 			control_accept(c);
 		for (int i = 2; i < n; i++)

@@ -10,6 +10,7 @@ struct worker;
 struct detect_log;
 struct ruleset;
 struct detection_sink;
+struct state;
 
 #include <sys/types.h>
 
@@ -41,6 +42,7 @@ struct control {
 	struct detect_log *detect_log;	/* written by this thread only */
 	struct ruleset *ruleset;	/* read by this thread only; may be NULL */
 	struct detection_sink *detections;	/* set before control_start; may be NULL */
+	struct state *state;		/* the state file, saved by this thread; may be NULL */
 	int reopen_requested;
 	uint64_t busy;			/* clients refused because every slot was taken */
 	uint64_t overlong;		/* clients cut for a line over CONTROL_LINE_MAX */

@@ -42,6 +42,11 @@ static uint32_t pow2_sets(uint32_t capacity)
 	return n;
 }
 
+uint32_t endpoints_slots_for(uint32_t capacity)
+{
+	return pow2_sets(capacity ? capacity : 1) * ENDPOINTS_WAYS;
+}
+
 int endpoints_init(struct endpoints *c, uint32_t capacity, uint32_t ttl_s, uint64_t seed)
 {
 	size_t nslots, nsources;
@@ -189,6 +194,7 @@ enum endpoint_added endpoints_add_kind(struct endpoints *c, int family, const ui
 			if (tier > s[i].tier)
 				s[i].tier = (uint8_t)tier;
 			s[i].kinds |= (uint8_t)kind;
+			c->refreshed++;
 			return ENDPOINT_REFRESHED;
 		}
 	}
@@ -254,4 +260,75 @@ uint32_t endpoints_remove_matching(struct endpoints *c,
 		n++;
 	}
 	return n;
+}
+
+uint32_t endpoints_export(const struct endpoints *c, uint32_t *cursor, uint32_t nslots,
+			  uint64_t now_ns, struct endpoint_export *out, uint32_t max,
+			  uint32_t *dropped)
+{
+	uint32_t end = endpoints_slots(c), n = 0, i;
+
+	if (*cursor >= end)
+		return 0;
+	if (nslots > end - *cursor)
+		nslots = end - *cursor;
+	for (i = *cursor; i < *cursor + nslots; i++) {
+		const struct endpoint *e = &c->slots[i];
+
+		if (is_free(c, e) || e->expires_ns <= now_ns)
+			continue;
+		if (n == max) {
+			(*dropped)++;
+			continue;
+		}
+		out[n].expires_ns = e->expires_ns;
+		memcpy(out[n].addr, e->addr, 16);
+		out[n].source = e->source;
+		out[n].port = e->port;
+		out[n].family = e->family;
+		out[n].tier = e->tier;
+		n++;
+	}
+	*cursor += nslots;
+	return n;
+}
+
+enum endpoint_added endpoints_restore(struct endpoints *c, int family, const uint8_t *addr,
+				      uint16_t port, enum endpoint_tier tier, uint64_t source_tag,
+				      uint64_t expires_ns, uint64_t now_ns)
+{
+	uint8_t a[16];
+	struct endpoint *s, *slot = NULL;
+	int i;
+
+	normalise(a, family, addr);
+	s = set_of(c, a, port, family);
+	for (i = 0; i < ENDPOINTS_WAYS; i++) {
+		if (same(c, &s[i], family, a, port)) {
+			if (expires_ns > s[i].expires_ns)
+				s[i].expires_ns = expires_ns;
+			if (tier > s[i].tier)
+				s[i].tier = (uint8_t)tier;
+			return ENDPOINT_REFRESHED;
+		}
+		if (!slot && (is_free(c, &s[i]) || s[i].expires_ns <= now_ns))
+			slot = &s[i];
+	}
+	if (!slot) {
+		c->set_full++;
+		return ENDPOINT_NO_ROOM;
+	}
+	if (is_free(c, slot))
+		c->used++;
+	memcpy(slot->addr, a, 16);
+	slot->port = port;
+	slot->family = (uint8_t)family;
+	slot->tier = (uint8_t)tier;
+	/* keyed like live sources, but from another input: an old source
+	 * is a source of its own, which no sender today can claim to be */
+	slot->source = (uint32_t)hash_mix64(c->seed ^ 0x5e57a7edULL ^ hash_mix64(source_tag)) | 1;
+	slot->epoch = c->epoch;
+	slot->expires_ns = expires_ns;
+	c->restored++;
+	return ENDPOINT_NEW;
 }

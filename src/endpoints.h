@@ -52,6 +52,8 @@ struct endpoints {
 	uint32_t epoch;		/* bumped by endpoints_clear */
 	uint64_t used;		/* slots holding an entry (live or stale) */
 	uint64_t inserted, replaced, hits;
+	uint64_t refreshed;	/* endpoints_add found the entry and renewed it */
+	uint64_t restored;	/* entries put back by endpoints_restore */
 	uint64_t over_quota;	/* entries refused: their source used its quota */
 	uint64_t set_full;	/* entries refused: no room they may take */
 };
@@ -115,5 +117,48 @@ static inline int endpoints_has(struct endpoints *c, int family, const uint8_t *
 uint32_t endpoints_remove_matching(struct endpoints *c,
 				   int (*match)(void *arg, int family, const uint8_t *addr),
 				   void *arg);
+
+/* One live entry as endpoints_export copies it out (the state file). */
+struct endpoint_export {
+	uint64_t expires_ns;
+	uint8_t addr[16];
+	uint32_t source;	/* the keyed hash of who told us, opaque */
+	uint16_t port;
+	uint8_t family;
+	uint8_t tier;
+};
+
+/* Slots endpoints_init allocates for capacity entries. */
+uint32_t endpoints_slots_for(uint32_t capacity);
+
+/* Slots in the table: the end of an export cursor. */
+static inline uint32_t endpoints_slots(const struct endpoints *c)
+{
+	return c->nsets * ENDPOINTS_WAYS;
+}
+
+/*
+ * Copy the entries alive at now_ns of slots [*cursor, *cursor + nslots)
+ * into out (at most max of them), and move *cursor on; the walk is done
+ * when *cursor reaches endpoints_slots(). Entries beyond max are counted
+ * in *dropped. Returns the entries copied. The owning thread only, a
+ * slice at a time: no system call, no allocation.
+ */
+uint32_t endpoints_export(const struct endpoints *c, uint32_t *cursor, uint32_t nslots,
+			  uint64_t now_ns, struct endpoint_export *out, uint32_t max,
+			  uint32_t *dropped);
+
+/*
+ * Put back an entry an earlier run of the daemon saved: alive until
+ * expires_ns, learned from the source saved as source_tag. It goes into
+ * a free or expired slot only (it never displaces anything), or renews
+ * the entry already there (the later expiry, the higher tier). Its source
+ * is a key of its own derived from source_tag, so it counts against no
+ * live source's quota, and only entries of that same old source could
+ * ever replace it. ENDPOINT_NEW, ENDPOINT_REFRESHED or ENDPOINT_NO_ROOM.
+ */
+enum endpoint_added endpoints_restore(struct endpoints *c, int family, const uint8_t *addr,
+				      uint16_t port, enum endpoint_tier tier, uint64_t source_tag,
+				      uint64_t expires_ns, uint64_t now_ns);
 
 #endif

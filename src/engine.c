@@ -128,6 +128,20 @@ void engine_set_flow_end(struct engine *e, engine_flow_end_fn fn, void *arg)
 	e->on_end_arg = arg;
 }
 
+void engine_set_bthosts(struct engine *e, struct bthosts *h, unsigned r)
+{
+	e->bthosts = h;
+	e->bthosts_region = r;
+}
+
+int engine_bt_host_recent(const struct engine *e, int family, const uint8_t *addr,
+			  uint64_t max_age_ns)
+{
+	uint64_t age = 0;
+
+	return bthosts_age(e->bthosts, family, addr, e->now_ns, &age) && age <= max_age_ns;
+}
+
 void engine_reset(struct engine *e)
 {
 	flow_table_flush(&e->flows);
@@ -222,6 +236,24 @@ static void learn_confirmed(struct engine *e, const struct flow *f)
 	}
 }
 
+/* Protected ends whose own BitTorrent showed on a genuine two-way flow
+ * (ban_worthy's test, side by side) are noted as running BitTorrent. */
+static void note_bt_hosts(struct engine *e, const struct flow *f)
+{
+	uint8_t proof = f->dpi.proof;
+	int d;
+
+	if (!e->bthosts)
+		return;
+	for (d = 0; d < 2; d++) {
+		if (!protected_dir(f, d) || !(proof & (1u << d)))
+			continue;
+		if ((proof & (1u << !d)) || (f->l4 == IPPROTO_TCP && (f->flags & FLOW_F_ACKED(d))))
+			bthosts_note(e->bthosts, e->bthosts_region, f->family, d ? f->b : f->a,
+				     e->now_ns, 0);
+	}
+}
+
 __attribute__((noinline)) static void decide(struct engine *e, struct flow *f, enum engine_verdict verdict,
 		   enum dpi_id reason)
 {
@@ -242,6 +274,7 @@ __attribute__((noinline)) static void decide(struct engine *e, struct flow *f, e
 		BUMP(e->ctr.decided_ban);
 	}
 	learn_confirmed(e, f);
+	note_bt_hosts(e, f);
 }
 
 /* What the ends of a new flow were learned as (enum endpoint_kind bits),
@@ -363,8 +396,10 @@ __attribute__((noinline)) static void learn_blocked(struct engine *e, struct flo
 	dpi_pkt_init(e, f, dir, v, &p);
 	f->learn_budget--;
 	dpi_learn_blocked(&f->dpi, &p);
-	if (f->dpi.proof != proof)
+	if (f->dpi.proof != proof) {
 		learn_confirmed(e, f);
+		note_bt_hosts(e, f);
+	}
 }
 
 /* Which ends of a new flow are on the protected side: by the interface

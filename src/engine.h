@@ -9,6 +9,7 @@
 #include "dpi.h"
 #include "flow.h"
 #include "endpoints.h"
+#include "bthosts.h"
 #include "protect.h"
 
 struct pkt_view;
@@ -86,6 +87,8 @@ struct engine {
 	int src_family;
 	engine_flow_end_fn on_end;
 	void *on_end_arg;
+	struct bthosts *bthosts;	/* shared by the workers; NULL: none */
+	unsigned bthosts_region;	/* the region this engine writes */
 };
 
 /* Fill c with the defaults above. */
@@ -105,6 +108,22 @@ void engine_set_flow_end(struct engine *e, engine_flow_end_fn fn, void *arg);
 
 /* Remove every flow (each reported) and forget learned endpoints. */
 void engine_reset(struct engine *e);
+
+/* Note the protected hosts proven to run BitTorrent in region r of h,
+ * shared with other engines (see bthosts.h); NULL: none (the default). */
+void engine_set_bthosts(struct engine *e, struct bthosts *h, unsigned r);
+
+/*
+ * Was the protected host family/addr (4 or 16 bytes) seen running
+ * BitTorrent at most max_age_ns before the engine's current time? Its
+ * own BitTorrent on a genuine two-way flow, the test that lets a pair be
+ * banned, noted by any engine sharing the table, or restored from the
+ * state file at start-up. 1 or 0 (always 0 without a table). Read-only:
+ * safe on the hot path, though it reads a set of every region (a few
+ * dozen compares), so ask on slow paths only.
+ */
+int engine_bt_host_recent(const struct engine *e, int family, const uint8_t *addr,
+			  uint64_t max_age_ns);
 
 /* Classify one parsed packet (pkt_parse()==PKT_OK) seen at now_ns. */
 void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,

@@ -24,6 +24,8 @@ void forget_engine(struct engine *e, const struct addrspec *spec, struct forget_
 
 	r->flows = flow_remove_matching(&e->flows, flow_names, &s);
 	r->endpoints = endpoints_remove_matching(&e->eps, endpoint_named, &s);
+	/* the engine's own region of the shared hosts table */
+	bthosts_remove_matching(e->bthosts, e->bthosts_region, endpoint_named, &s);
 }
 
 uint32_t forget_post(struct forget_box *b, const struct addrspec *spec)

@@ -19,6 +19,7 @@
 #include "privs.h"
 #include "ruleset.h"
 #include "sdnotify.h"
+#include "state.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -36,6 +37,7 @@ struct daemon {
 	struct leases leases;	/* read by the control thread */
 	struct detect_exec exec;
 	struct detection_sink sink;	/* the control thread's */
+	struct state state;	/* learned state across restarts */
 	int pidfile_fd;
 	int ready_fd;		/* write end of the pipe the parent waits on */
 	uid_t uid;		/* --user, looked up before anything is opened */
@@ -189,6 +191,9 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    memcmp(next.protect_ifaces, d->cfg.protect_ifaces, sizeof(next.protect_ifaces)) != 0)
 		LOG(LOG_WARNING, "reload: only the log level and stall timeout change without a restart; "
 		    "the detection log file is reopened");
+	if (strcmp(next.state_file, d->cfg.state_file) != 0 ||
+	    next.state_interval_s != d->cfg.state_interval_s)
+		LOG(LOG_WARNING, "reload: state-file and state-interval change on the next restart");
 	LOG(LOG_NOTICE, "configuration reloaded (log level %s)", log_level_name(d->cfg.log_level));
 }
 
@@ -277,7 +282,12 @@ static void shutdown_all(struct daemon *d)
 	for (unsigned i = 0; i < d->nworkers; i++)
 		worker_stop(&d->workers[i]);
 	for (unsigned i = 0; i < d->nworkers; i++)
+		worker_join_thread(&d->workers[i]);
+	/* the workers are gone, their tables not yet: the last save */
+	state_save_final(&d->state, d->workers, d->nworkers);
+	for (unsigned i = 0; i < d->nworkers; i++)
 		worker_join(&d->workers[i]);
+	state_fini(&d->state);
 	free(d->workers);
 	d->workers = NULL;
 	detect_log_close(&d->detect_log);
@@ -299,6 +309,7 @@ int main(int argc, char *argv[])
 
 	d.pidfile_fd = -1;
 	d.exec.fd = -1;
+	d.state.dirfd = -1;
 	d.ready_fd = -1;
 	if (config_load(&d.cfg, argc, argv, err, sizeof(err)) != CONFIG_OK) {
 		fprintf(stderr, "%s: %s\n", PACKAGE, err);
@@ -409,6 +420,13 @@ int main(int argc, char *argv[])
 		}
 		d.sink.exec = &d.exec;
 	}
+	/* The state file: its directory opened and the file read as root. */
+	if (state_init(&d.state, &d.cfg, d.nworkers, d.uid, d.gid) < 0) {
+		LOG(LOG_ERR, "out of memory for the state of %u workers", d.nworkers);
+		report_ready(&d, 1);
+		shutdown_all(&d);
+		return EXIT_FAILURE;
+	}
 	/* Everything that needs root is open: sockets, queues, pid file.
 	 * Drop it before the first thread exists, so every thread runs with
 	 * the reduced credentials and the filter (both are per thread). */
@@ -423,6 +441,7 @@ int main(int argc, char *argv[])
 		shutdown_all(&d);
 		return EXIT_FAILURE;
 	}
+	state_check_writable(&d.state);
 	if (d.cfg.seccomp && privs_seccomp(err, sizeof(err)) < 0) {
 		LOG(LOG_ERR, "%s", err);
 		report_ready(&d, 1);
@@ -435,6 +454,7 @@ int main(int argc, char *argv[])
 				      .detect_log = &d.detect_log,
 				      .stall_timeout_ms = (int64_t)d.cfg.stall_timeout_s * 1000 };
 	for (unsigned i = 0; i < d.nworkers; i++) {
+		state_attach(&d.state, &d.workers[i]);
 		if (worker_start(&d.workers[i]) < 0) {
 			report_ready(&d, 1);
 			shutdown_all(&d);
@@ -445,7 +465,9 @@ int main(int argc, char *argv[])
 	 * memory: flow tables and buffers are faulted in, RSS is final. */
 	for (unsigned i = 0; i < d.nworkers; i++)
 		worker_wait_ready(&d.workers[i]);
+	state_started(&d.state, d.workers, d.nworkers);
 	d.control.detections = &d.sink;
+	d.control.state = &d.state;
 	if (control_start(&d.control, &d.info, d.workers, d.nworkers, &d.detect_log,
 			  &d.ruleset) < 0) {
 		report_ready(&d, 1);

@@ -201,6 +201,7 @@ static int replay_file(struct engine *e, const char *path, struct replay *r)
 int pcap_replay_run(const struct engine_config *c, int nfiles, char *const files[], FILE *out)
 {
 	struct engine *e;
+	struct bthosts hosts;
 	struct replay r;
 	int i, status = 0;
 
@@ -210,11 +211,23 @@ int pcap_replay_run(const struct engine_config *c, int nfiles, char *const files
 		free(e);
 		return 1;
 	}
+	if (bthosts_init(&hosts, 1, 1) < 0) {
+		fprintf(stderr, "btblockd: cannot set up the engine (out of memory?)\n");
+		engine_fini(e);
+		free(e);
+		return 1;
+	}
 	r.out = out;
 	r.name = "";
 	engine_set_flow_end(e, flow_done, &r);
-	for (i = 0; i < nfiles; i++)
+	/* The hosts seen running BitTorrent, as the live workers share
+	 * them; each capture starts afresh, like the engine. */
+	engine_set_bthosts(e, &hosts, 0);
+	for (i = 0; i < nfiles; i++) {
 		status |= replay_file(e, files[i], &r);
+		bthosts_clear(&hosts);
+	}
+	bthosts_fini(&hosts);
 	engine_fini(e);
 	free(e);
 	fflush(out);

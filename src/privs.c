@@ -142,9 +142,10 @@ fail:
 /*
  * What the running daemon does after start-up: workers receive and send
  * on netlink, allocate and pin themselves; the control thread polls,
- * accepts, reads /proc and writes the detection log; the main thread
- * waits for signals, reloads the config (fopen) and shuts everything
- * down; glibc adds futexes, memory and thread management; syslog
+ * accepts, reads /proc and writes the detection log and the state file
+ * (openat, unlinkat, renameat in its directory); the main thread waits
+ * for signals, reloads the config (fopen), shuts everything down and
+ * saves the state file a last time; glibc adds futexes, memory and thread management; syslog
  * reconnects to /dev/log. Entries missing on an architecture (open,
  * poll...) are left out by the preprocessor. Which call glibc makes for
  * a function differs per architecture: send() and recv() (the control
@@ -152,13 +153,15 @@ fail:
  * passes all socket calls through socketcall, 32-bit targets use the
  * time64 and 64-bit offset calls and fall back to the old ones, and
  * rename() (the detection log at its cap) is rename, renameat or
- * renameat2. tests/unit/test_seccomp_arch.sh checks the list against
- * glibc on armhf, mips o32, i386 and x86_64.
+ * renameat2 (renameat() likewise, for the state file).
+ * tests/unit/test_seccomp_arch.sh checks the list against glibc on armhf,
+ * mips o32, i386 and x86_64.
  */
 static const int allowed_syscalls[] = {
 #define A(name) __NR_##name
 	A(read), A(write), A(writev), A(close), A(lseek), A(statx),
 	A(openat), A(fcntl), A(ioctl), A(getdents64), A(unlinkat), A(fsync), A(fdatasync),
+	A(fchmod),
 	A(recvfrom), A(recvmsg), A(recvmmsg), A(sendto), A(sendmsg), A(sendmmsg),
 	A(socket), A(connect), A(accept4), A(shutdown), A(getsockopt), A(setsockopt),
 	A(getsockname), A(ppoll), A(pipe2),

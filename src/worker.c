@@ -272,6 +272,10 @@ static void *worker_main(void *arg)
 		    w->cfg->engine.flow_capacity);
 		goto fail;
 	}
+	/* Shared hosts table and the state file's entries: before "ready",
+	 * so that the first packet meets them. */
+	engine_set_bthosts(&w->engine, w->bthosts, w->index);
+	state_restore_engine(w->restore, w->queue_num, &w->engine, &w->restored);
 	__atomic_store_n(&w->engine_ready, 1, __ATOMIC_RELEASE);
 	LOG(LOG_INFO, "queue %u: worker on CPU %d (node %d)", w->queue_num, w->cpu, w->numa_node);
 	/* One stamp per turn: the receive timeout bounds a healthy turn. */
@@ -285,6 +289,7 @@ static void *worker_main(void *arg)
 			break;
 		}
 		forget_serve(&w->forget, &w->engine);
+		state_serve(&w->state, &w->engine);
 		queue_service(&w->q, worker_classify, w);
 	}
 	queue_drain_and_close(&w->q, worker_classify, w);
@@ -329,14 +334,21 @@ void worker_stop(struct worker *w)
 	__atomic_store_n(&w->stop, 1, __ATOMIC_RELAXED);
 }
 
-void worker_join(struct worker *w)
+void worker_join_thread(struct worker *w)
 {
 	if (w->started) {
 		pthread_join(w->thread, NULL);
 		w->started = 0;
-	} else {
-		queue_close(&w->q);
+		w->joined = 1;
 	}
+}
+
+void worker_join(struct worker *w)
+{
+	worker_join_thread(w);
+	if (!w->joined)
+		queue_close(&w->q);	/* never started: the queue is still bound */
+	w->joined = 0;
 	if (w->engine_ready) {
 		engine_fini(&w->engine);
 		w->engine_ready = 0;

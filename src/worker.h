@@ -9,6 +9,7 @@
 #include "detect_log.h"
 #include "config.h"
 #include "forget.h"
+#include "state.h"
 
 struct btb_config;
 
@@ -41,8 +42,13 @@ struct worker {
 	int engine_ready;
 	struct detect_ring detections;	/* drained by the control thread */
 	struct forget_box forget;	/* "forget" requests of the control thread */
+	struct state_box state;		/* snapshot requests of the control thread */
+	const struct state_restore *restore;	/* the state file's entries, at start */
+	struct state_restored restored;	/* what the worker took of them */
+	struct bthosts *bthosts;	/* the hosts table; the worker writes region index */
 	pthread_t thread;
 	int started;
+	int joined;			/* the thread ran and is gone */
 	int stop;			/* set by the main thread */
 	int failed;			/* set by the worker when it had to give up */
 	int64_t heartbeat_ms;		/* CLOCK_MONOTONIC, stamped every loop turn */
@@ -65,6 +71,9 @@ void worker_wait_ready(const struct worker *w);
 
 /* Ask the worker to finish; it drains its queue and unbinds. */
 void worker_stop(struct worker *w);
+
+/* Wait for the thread (if started); its tables stay for reading. */
+void worker_join_thread(struct worker *w);
 
 /* Wait for the thread (if started) and release what is left. */
 void worker_join(struct worker *w);

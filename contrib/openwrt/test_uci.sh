@@ -7,7 +7,7 @@
 #    (uci_load_validate type-checks /etc/config/btblockd against the
 #    script's own specs), turns the shipped defaults into the expected
 #    btblockd command line (as user btblockd with CAP_NET_ADMIN only,
-#    --seccomp, --syslog) and the expected rules: queues one per CPU,
+#    --seccomp, --syslog, the state file in RAM) and the expected rules: queues one per CPU,
 #    hooks, ban time, packets per flow, ban set size, failure mode and
 #    the policy (list exempt, exempt_remote, schedule, option action),
 #    rendered by btblockd-firewall into the file the fw4 include loads,
@@ -18,7 +18,8 @@
 # 4. As root, in a throw-away network namespace: btblockd starts with
 #    exactly those arguments (control socket and pid file moved to a
 #    temporary directory) as an unprivileged user with CAP_NET_ADMIN only
-#    and no_new_privs, as procd starts it, and serves its queues; the
+#    and no_new_privs, as procd starts it, serves its queues and saves
+#    its state file at exit in the directory the init script made; the
 #    init's start loads the table (queue statements stripped: this
 #    kernel lacks nft queue), an fw4-like reload (table inet fw4 flushed
 #    and redefined, then the include) keeps the ban elements, a restart
@@ -229,6 +230,8 @@ FIREWALL=${BTBLOCKD_FIREWALL:-${BTBLOCKD_BUILDDIR:-.}/nft/btblockd-firewall}
 NFT_DIR=$tmp/nftdir
 # shellcheck disable=SC2034
 RUN_DIR=$tmp/run
+# shellcheck disable=SC2034
+STATE_DIR=$tmp/state
 FW4_OFFLOAD=
 cpu_count() { echo 2; }	# a router with two CPUs
 chown() { :; }	# no user btblockd here
@@ -322,12 +325,14 @@ notice
 50
 --detect-log-max-size
 1048576
+--state-file
+STATE_DIR/state
 --fail-open
 --detect-syslog
 --protected-interface
 br-lan,wg0
 EOF
-sed -i "s|^RUN_DIR/|$tmp/run/|" "$tmp/expected"
+sed -i -e "s|^RUN_DIR/|$tmp/run/|" -e "s|^STATE_DIR/|$tmp/state/|" "$tmp/expected"
 if [ -f "$tmp/instance" ] && cmp -s "$tmp/expected" "$tmp/instance"; then
 	ok "UCI defaults render the expected btblockd command line"
 else
@@ -357,6 +362,7 @@ sed -e "s/option monitor '0'/option monitor 'yes'/" \
 	-e "s|option dhcp_leases ''|option dhcp_leases '/tmp/dhcp.leases'|" \
 	-e "s|option detect_exec ''|option detect_exec '/usr/bin/notify'|" \
 	-e "s/option detect_exec_rate '30'/option detect_exec_rate '5'/" \
+	-e "s|option state_file ''|option state_file 'none'|" \
 	"$owrt/files/btblockd.config" >"$tmp/changed"
 UCI_CONFIG=$tmp/changed
 rm -f "$tmp/instance"
@@ -372,8 +378,9 @@ if [ -f "$tmp/instance" ] && grep -qx -- --monitor "$tmp/instance" &&
 	grep -A1 -x -- --protected-prefix "$tmp/instance" | grep -qx '192.168.1.0/24,2001:db8::/48' &&
 	grep -A1 -x -- --dhcp-leases "$tmp/instance" | grep -qx '/tmp/dhcp.leases' &&
 	grep -A1 -x -- --detect-exec "$tmp/instance" | grep -qx '/usr/bin/notify' &&
-	grep -A1 -x -- --detect-exec-rate "$tmp/instance" | grep -qx '5'; then
-	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0, --protected-interface, --protected-prefix, --dhcp-leases, --detect-exec, --detect-exec-rate"
+	grep -A1 -x -- --detect-exec-rate "$tmp/instance" | grep -qx '5' &&
+	grep -A1 -x -- --state-file "$tmp/instance" | grep -qx 'none'; then
+	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0, --protected-interface, --protected-prefix, --dhcp-leases, --detect-exec, --detect-exec-rate, --state-file none"
 else
 	fail "changed UCI values: unexpected command line"
 	cat "$tmp/instance" 2>/dev/null || true
@@ -449,7 +456,8 @@ for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
 	"s/option protected_interface ''/option protected_interface 'br-lan;reboot'/" \
 	"s|option protected_prefix ''|option protected_prefix 'lan net'|" \
 	"s|option detect_exec ''|option detect_exec 'notify'|" \
-	"s/option detect_exec_rate '30'/option detect_exec_rate '0'/"; do
+	"s/option detect_exec_rate '30'/option detect_exec_rate '0'/" \
+	"s|option state_file ''|option state_file 'state'|"; do
 	sed -e "$bad" "$owrt/files/btblockd.config" >"$tmp/bad"
 	UCI_CONFIG=$tmp/bad
 	rm -f "$tmp/instance"
@@ -544,9 +552,9 @@ elif [ "$(id -u)" != 0 ]; then
 else
 	ns=btbuci-$$
 	ip netns add "$ns"
-	mkdir -p "$tmp/run"
+	mkdir -p "$tmp/run" "$tmp/state"
 	chmod 0755 "$tmp"
-	command chown nobody "$tmp/run"	# chown is stubbed above
+	command chown nobody "$tmp/run" "$tmp/state"	# chown is stubbed above
 	sock=$tmp/run/btblockd.sock
 	# The default command line with only the control socket moved.
 	sed -e '1,2d' -e "s|^/var/run/btblockd/btblockd.sock\$|$sock|" "$tmp/expected" >"$tmp/args"
@@ -590,6 +598,15 @@ else
 	kill -KILL "$daemon_pid" 2>/dev/null || true
 	wait "$daemon_pid" 2>/dev/null || true
 	daemon_pid=
+	# The state file, written at exit by the unprivileged daemon in the
+	# directory the init script made for it.
+	perms=$(stat -c '%U %a' "$tmp/state/state" 2>&1 || true)
+	if [ "$perms" = "nobody 600" ]; then
+		ok "the daemon saved its state file at exit as the unprivileged user: $perms"
+	else
+		fail "no state file saved at exit by the unprivileged daemon: $perms"
+		cat "$tmp/daemon.log"
+	fi
 
 	# The init script's own start and stop against the namespace's nft,
 	# queue statements stripped (no nft queue here).

@@ -446,10 +446,39 @@ def lease_files():
             ("crlf", dnsmasq.replace(b"\n", b"\r\n")), ("nul", b"1 02:00:5e:00:01:10 1\x0092.168.1.1 x\n")]
 
 
+def state_file(endpoints, hosts, version=1, first=0, last=3, saved=1795740721):
+    """A state file (src/statefile.h): header, records, CRC-32."""
+    boot = bytes.fromhex("6b113bfdb874480e39544929bf2b6581")
+    out = b"BTBSTATE" + struct.pack("!IIQ", version, 64, saved) + boot
+    out += struct.pack("!HHII", first, last, len(endpoints), len(hosts)) + bytes(12)
+    for fam, tier, port, queue, source, ttl, addr in endpoints:
+        out += struct.pack("!BBHHHII", fam, tier, port, queue, 0, source, ttl)
+        out += addr.ljust(16, b"\0")
+    for fam, age, addr in hosts:
+        out += struct.pack("!B3xI", fam, age) + addr.ljust(16, b"\0")
+    return out + struct.pack("!I", zlib.crc32(out) & 0xFFFFFFFF)
+
+
+def state_files():
+    """State files as a daemon writes them, and at their edges."""
+    eps = [(4, 1, 6881, 0, 0x12345679, 3599, bytes([203, 0, 113, 7])),
+           (6, 2, 51413, 3, 0xdeadbeef, 604800, B6),
+           (4, 2, 6881, 0, 0x12345679, 10, bytes([203, 0, 113, 7]))]
+    hosts = [(4, 12, bytes([192, 168, 1, 10])), (6, 86000, A6)]
+    full = state_file(eps, hosts)
+    many = state_file([(4, 1, 1024 + i, i % 4, i, 60, bytes([10, 1, i >> 8 & 255, i & 255]))
+                       for i in range(300)], hosts * 3)
+    return [("two_of_each", full), ("empty", state_file([], [])),
+            ("endpoints_only", state_file(eps, [])), ("hosts_only", state_file([], hosts)),
+            ("many", many), ("version_2", state_file(eps, hosts, version=2)),
+            ("one_queue", state_file([e[:3] + (5,) + e[4:] for e in eps], [], first=5, last=5)),
+            ("truncated", full[:len(full) - 9]), ("header_only", full[:64])]
+
+
 def gen(out, srcdir, pcaps):
     seeds = {k: os.path.join(out, k) for k in
              ("fuzz_packet", "fuzz_dpi", "fuzz_bencode", "fuzz_control", "fuzz_config", "fuzz_pcap",
-              "fuzz_ruleset", "fuzz_bans", "fuzz_leases", "fuzz_check")}
+              "fuzz_ruleset", "fuzz_bans", "fuzz_leases", "fuzz_check", "fuzz_state")}
     for f in FLOWS:
         name, l4, c2s, s2c, sp, dp = f
         for v6 in (False, True):
@@ -513,6 +542,8 @@ def gen(out, srcdir, pcaps):
         write(seeds["fuzz_check"], name, raw)
     for name, text in lease_files():
         write(seeds["fuzz_leases"], name, text)
+    for name, blob in state_files():
+        write(seeds["fuzz_state"], name, blob)
     if srcdir and os.path.exists(os.path.join(srcdir, "contrib", "btblockd.conf")):
         with open(os.path.join(srcdir, "contrib", "btblockd.conf"), "rb") as fh:
             conf.append(fh.read())

@@ -19,15 +19,18 @@
  *     stall nap, the drain and the unbind;
  *   control.c/stats.c: poll, accept4, recv, send, reading the kernel
  *     counters (lseek, read, fmemopen, sscanf), the wake pipe; the DHCP
- *     lease file read again when it changed (leases.c itself);
+ *     lease file read again when it changed (leases.c itself); the state
+ *     file replaced in its directory (statefile.c itself);
  *   main.c: sigtimedwait, the service manager notification, threads
- *     started and joined, the pid file and socket removed at exit.
+ *     started and joined, the state file saved a last time, the pid file
+ *     and socket removed at exit.
  * qemu-user cannot install a seccomp filter, so there the trace stands in
  * for it. */
 #include "../../src/privs.c"
 #include "config.h"
 #include "detect_log.h"
 #include "leases.h"
+#include "statefile.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -122,6 +125,7 @@ static void *worker(void *arg)
 
 struct control_args {
 	int listen_fd, wake_fd, kernel_fd;
+	int state_dir;			/* the state file's directory, opened at start */
 	int served;			/* the client had its answer */
 	struct detect_ring *ring;
 	struct detect_log *dlog;
@@ -150,6 +154,21 @@ static void read_kernel_counters(int fd)
 			   &range, &qdrop, &udrop, &seq) == 8)
 			break;
 	fclose(f);
+}
+
+/* state.c's save: the file encoded and replaced (a temporary file,
+ * fchmod, write, fsync, rename, fsync of the directory). */
+static void save_state(int dirfd)
+{
+	struct state_endpoint e = { .family = 4, .tier = 2, .port = 6881, .ttl_s = 60,
+				    .addr = { 203, 0, 113, 7 } };
+	struct state_doc d = { .nendpoints = 1, .endpoints = &e, .saved_s = 1795740721 };
+	uint8_t buf[STATEFILE_HEADER + STATEFILE_ENDPOINT + STATEFILE_TRAILER];
+	char why[192];
+
+	statefile_encode(&d, buf);
+	if (statefile_write(dirfd, "state", buf, sizeof(buf), why, sizeof(why)) < 0)
+		LOG(LOG_WARNING, "state file: %s", why);
 }
 
 static void *control(void *arg)
@@ -201,6 +220,7 @@ static void *control(void *arg)
 			leases_refresh(c->leases);
 			if (!leases_lookup(c->leases, 4, (const uint8_t *)"\x0a\x00\x00\x02", NULL))
 				LOG(LOG_WARNING, "lease file: no name for 10.0.0.2");
+			save_state(c->state_dir);
 			__atomic_store_n(&c->served, 1, __ATOMIC_RELEASE);
 		}
 	}
@@ -297,6 +317,9 @@ static int run(const char *dir, int enforce)
 		die("listen");
 	notify_fd = unix_socket(SOCK_DGRAM, notify_path, 1);
 	ca.kernel_fd = open(kernel, O_RDONLY | O_CLOEXEC);
+	ca.state_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* state_init() */
+	if (ca.state_dir < 0)
+		die(dir);
 	pid_fd = open(pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (ca.kernel_fd < 0 || pid_fd < 0 || flock(pid_fd, LOCK_EX | LOCK_NB) < 0)
 		die("open");
@@ -356,6 +379,8 @@ static int run(const char *dir, int enforce)
 	if (send(sv[1], "packet", 6, 0) < 0)
 		LOG(LOG_DEBUG, "send failed");
 	pthread_join(wt, NULL);
+	save_state(ca.state_dir);			/* state_save_final() */
+	close(ca.state_dir);
 	detect_log_close(&dlog);
 	unlink(pidfile);
 	close(pid_fd);

@@ -361,6 +361,68 @@ static void test_hardening_options(void **state)
 	unlink(bad_file);
 }
 
+static void test_state_file_options(void **state)
+{
+	const char *none[] = { "btblockd", "-c", "/dev/null", NULL };
+	const char *set[] = { "btblockd", "-c", "/dev/null", "--state-file", "/var/lib/btblockd/state",
+			      "--state-interval", "300", NULL };
+	const char *off[] = { "btblockd", "-c", "/dev/null", "--state-file", "/tmp/x",
+			      "--state-file", "none", NULL };
+	static const char *const bad[][2] = {
+		{ "--state-file", "" }, { "--state-file", "state" }, { "--state-file", "./state" },
+		{ "--state-file", "/var/lib/btblockd/" }, { "--state-file", "/" },
+		{ "--state-file", "/var/lib/btblockd/." }, { "--state-file", "/var/lib/.." },
+		{ "--state-file", "None" },
+		{ "--state-interval", "0" }, { "--state-interval", "86401" },
+		{ "--state-interval", "1m" }, { "--state-interval", "" },
+	};
+	char name[300], path[64], bad_file[64];
+	const char *file_argv[] = { "btblockd", "--config", path, NULL };
+	const char *bad_file_argv[] = { "btblockd", "--config", bad_file, NULL };
+	struct btb_config c;
+
+	(void)state;
+	assert_int_equal(load(&c, none), CONFIG_OK);
+	assert_string_equal(c.state_file, "none");
+	assert_int_equal(c.state_interval_s, 60);
+	assert_int_equal(load(&c, set), CONFIG_OK);
+	assert_string_equal(c.state_file, "/var/lib/btblockd/state");
+	assert_int_equal(c.state_interval_s, 300);
+	/* the last one wins: "none" turns it off again */
+	assert_int_equal(load(&c, off), CONFIG_OK);
+	assert_string_equal(c.state_file, "none");
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		const char *argv[] = { "btblockd", "-c", "/dev/null", (char *)bad[i][0],
+				 (char *)bad[i][1], NULL };
+
+		if (load(&c, argv) != CONFIG_ERROR)
+			fail_msg("accepted %s '%s'", bad[i][0], bad[i][1]);
+		assert_non_null(strstr(err, bad[i][0]));
+		assert_non_null(strstr(err, bad[i][1]));
+	}
+	/* the file's name leaves room for NAME.tmp */
+	memset(name, 'a', sizeof(name));
+	name[0] = '/';
+	name[CONFIG_STATE_NAME_MAX + 1] = '\0';
+	{
+		const char *argv[] = { "btblockd", "-c", "/dev/null", "--state-file", name, NULL };
+
+		assert_int_equal(load(&c, argv), CONFIG_OK);
+		name[CONFIG_STATE_NAME_MAX + 1] = 'a';
+		name[CONFIG_STATE_NAME_MAX + 2] = '\0';
+		assert_int_equal(load(&c, argv), CONFIG_ERROR);
+	}
+	snprintf(path, sizeof(path), "%s", write_file("state-file /srv/btb/state\nstate-interval 5\n"));
+	snprintf(bad_file, sizeof(bad_file), "%s", write_file("state-file relative\n"));
+	assert_int_equal(load(&c, file_argv), CONFIG_OK);
+	assert_string_equal(c.state_file, "/srv/btb/state");
+	assert_int_equal(c.state_interval_s, 5);
+	assert_int_equal(load(&c, bad_file_argv), CONFIG_ERROR);
+	assert_non_null(strstr(err, ":1: invalid value 'relative' for 'state-file'"));
+	unlink(path);
+	unlink(bad_file);
+}
+
 static void test_protected_side(void **state)
 {
 	struct btb_config c;
@@ -503,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_file_long_line_and_unreadable),
 		cmocka_unit_test(test_engine_and_mark_options),
 		cmocka_unit_test(test_hardening_options),
+		cmocka_unit_test(test_state_file_options),
 		cmocka_unit_test(test_action_and_firewall_keys),
 		cmocka_unit_test(test_help_text_lists_every_option),
 	};

@@ -165,6 +165,132 @@ static void test_bad_init(void **state)
 	assert_int_equal(endpoints_init(&c, 0, 10, 0), -1);
 }
 
+static void test_export(void **state)
+{
+	struct endpoints c;
+	struct endpoint_export out[300];
+	uint8_t src[16] = { 198, 51, 100, 0 };
+	uint32_t cursor = 0, n = 0, dropped = 0, calls = 0, live = 0, tiers[3] = { 0 };
+
+	(void)state;
+	assert_int_equal(endpoints_init(&c, 256, 100, 3), 0);
+	assert_int_equal(endpoints_slots(&c), 256);
+	assert_int_equal(endpoints_slots_for(256), 256);
+	assert_int_equal(endpoints_slots_for(0), 4);
+	/* 200 entries, each from a source of its own; the first 150 at 1 s,
+	 * which have expired at 120 s, the rest at 110 s */
+	for (uint32_t i = 0; i < 200; i++) {
+		src[3] = (uint8_t)i;
+		add(&c, i, 6881, i % 2 ? ENDPOINT_CONFIRMED : ENDPOINT_LISTED, src,
+		    (i < 150 ? 1 : 110) * S);
+	}
+	for (uint32_t i = 150; i < 200; i++)
+		live += has(&c, i, 6881, 120 * S);
+	assert_true(live >= 45);
+	/* slices of 64 slots: four calls walk the table */
+	while (cursor < endpoints_slots(&c)) {
+		n += endpoints_export(&c, &cursor, 64, 120 * S, out + n, 300 - n, &dropped);
+		calls++;
+	}
+	assert_int_equal(calls, 4);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(n, live);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = (uint32_t)out[i].addr[2] << 8 | out[i].addr[3];
+
+		assert_true(k >= 150 && k < 200);
+		assert_true(out[i].expires_ns == 210 * S);
+		assert_int_equal(out[i].family, 4);
+		assert_int_equal(out[i].port, 6881);
+		assert_int_equal(out[i].tier, k % 2 ? ENDPOINT_CONFIRMED : ENDPOINT_LISTED);
+		assert_int_not_equal(out[i].source, 0);
+		tiers[out[i].tier]++;
+	}
+	assert_true(tiers[ENDPOINT_LISTED] > 0 && tiers[ENDPOINT_CONFIRMED] > 0);
+	/* a walk past the end copies nothing more */
+	assert_int_equal(endpoints_export(&c, &cursor, 64, 120 * S, out, 300, &dropped), 0);
+	/* room for fewer: the rest is counted, not written */
+	cursor = 0;
+	n = endpoints_export(&c, &cursor, UINT32_MAX, 120 * S, out, 10, &dropped);
+	assert_int_equal(n, 10);
+	assert_int_equal(dropped, live - 10);
+	endpoints_fini(&c);
+}
+
+static void test_restore(void **state)
+{
+	struct endpoints c;
+	uint8_t a[16] = { 10, 0, 0, 1 };
+	uint32_t src;
+
+	(void)state;
+	assert_int_equal(endpoints_init(&c, 16, 100, 5), 0);
+	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_LISTED, 7, 50 * S, S),
+			 ENDPOINT_NEW);
+	assert_int_equal(c.used, 1);
+	assert_int_equal(c.restored, 1);
+	assert_int_equal(c.inserted, 0);	/* not learned: restored */
+	assert_int_equal(endpoints_has(&c, 4, a, 6881, 49 * S), 1);
+	assert_int_equal(endpoints_has(&c, 4, a, 6881, 50 * S), 0);
+	/* the file held it twice: the later expiry and the higher tier */
+	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_CONFIRMED, 8, 40 * S, S),
+			 ENDPOINT_REFRESHED);
+	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_LISTED, 8, 60 * S, S),
+			 ENDPOINT_REFRESHED);
+	assert_int_equal(endpoints_has(&c, 4, a, 6881, 59 * S), 1);
+	for (int i = 0; i < ENDPOINTS_WAYS; i++)
+		if (set_of(&c, a, 6881, 4)[i].family)
+			assert_int_equal(set_of(&c, a, 6881, 4)[i].tier, ENDPOINT_CONFIRMED);
+	/* the source is a key of its own: none of a live sender */
+	src = set_of(&c, a, 6881, 4)[0].family ? set_of(&c, a, 6881, 4)[0].source :
+		set_of(&c, a, 6881, 4)[1].source;
+	assert_int_not_equal(src, (uint32_t)key_hash(~c.seed, a, 0, 4) | 1);
+	assert_int_not_equal(src, 0);
+	endpoints_fini(&c);
+}
+
+/* A restored entry never displaces one in the cache, and live sources
+ * cannot push restored ones out: what the last run learned honestly
+ * stays until it expires. */
+static void test_restore_displaces_nothing(void **state)
+{
+	struct endpoints c;
+	uint8_t src[16] = { 203, 0, 113, 0 };
+	uint32_t i, restored = 0, refused = 0, kept = 0;
+
+	(void)state;
+	assert_int_equal(endpoints_init(&c, 16, 3600, 11), 0);
+	/* the cache filled by one source, as far as its quota and the sets allow */
+	for (i = 0; i < 64; i++)
+		add(&c, i, 6881, ENDPOINT_LISTED, src_a, S);
+	/* restoring more than fits: only free slots are taken */
+	for (i = 100; i < 200; i++) {
+		uint8_t a[4] = { 10, 0, 0, (uint8_t)i };
+
+		if (endpoints_restore(&c, 4, a, 7000, ENDPOINT_CONFIRMED, i, 3000 * S, S) ==
+		    ENDPOINT_NEW)
+			restored++;
+		else
+			refused++;
+	}
+	assert_true(c.used <= 16);
+	assert_int_equal(restored + refused, 100);
+	assert_int_equal(c.restored, restored);
+	/* a flood from a thousand sources afterwards */
+	for (i = 0; i < 1000; i++) {
+		src[2] = (uint8_t)(i >> 8);
+		src[3] = (uint8_t)i;
+		add(&c, 1000 + i, 6881, ENDPOINT_CONFIRMED, src, 2 * S);
+	}
+	for (i = 100; i < 200; i++) {
+		uint8_t a[4] = { 10, 0, 0, (uint8_t)i };
+
+		kept += endpoints_has(&c, 4, a, 7000, 3 * S);
+	}
+	assert_int_equal(kept, restored);
+	endpoints_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +299,9 @@ int main(void)
 		cmocka_unit_test(test_source_quota),
 		cmocka_unit_test(test_outsiders_cannot_evict),
 		cmocka_unit_test(test_bad_init),
+		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_restore_displaces_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

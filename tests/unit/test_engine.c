@@ -381,6 +381,63 @@ static void test_ban_needs_the_protected_side(void **state)
 	assert_int_equal(eng.ctr.decided_ban, bans + 1);
 }
 
+/* Only a protected host's own BitTorrent on a genuine two-way flow notes
+ * it as running BitTorrent: the rule of a ban, side by side. */
+static void test_bt_hosts(void **state)
+{
+	struct bthosts hosts;
+	struct pkt_view v;
+	const char *hs = "\x13" "BitTorrent protocol";
+	const uint8_t host1[16] = { 10, 0, 0, 1 }, host2[16] = { 10, 0, 0, 2 },
+		host3[16] = { 10, 0, 0, 3 }, host4[16] = { 10, 0, 0, 4 }, host5[16] = { 10, 0, 0, 5 },
+		far[16] = { 10, 0, 0, 204 };
+
+	(void)state;
+	engine_reset(&eng);
+	/* without a table: never */
+	tcp_open(1, 40040, 200, 6881, hs, 20, S);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host1, 3600 * S), 0);
+	assert_int_equal(bthosts_init(&hosts, 2, 1), 0);
+	engine_set_bthosts(&eng, &hosts, 1);
+	/* the protected client's handshake, acknowledging the SYN-ACK */
+	tcp_open(1, 40041, 200, 6881, hs, 20, 10 * S);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host1, 0), 1);
+	pkt(&v, IPPROTO_UDP, 9, 5000, 9, 5001, "", 0);
+	run(&v, 20 * S);	/* the engine's clock moves on */
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host1, 10 * S), 1);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host1, 10 * S - 1), 0);
+	/* it went into this engine's region */
+	assert_int_equal(hosts.regions[1].added, 1);
+	assert_int_equal(hosts.regions[0].added, 0);
+	/* a blind spoofer of host 2: its ACK misses the SYN-ACK */
+	pkt(&v, IPPROTO_TCP, 2, 40042, 201, 6881, "", 0);
+	v.tcp_flags = 0x02;
+	run(&v, 20 * S);
+	pkt(&v, IPPROTO_TCP, 201, 6881, 2, 40042, "", 0);
+	v.tcp_flags = 0x12;
+	v.tcp_seq = 777777;
+	run(&v, 20 * S);
+	pkt(&v, IPPROTO_TCP, 2, 40042, 201, 6881, hs, 20);
+	v.tcp_ack = 12345;
+	assert_int_equal(run(&v, 20 * S).verdict, ENGINE_BLOCK);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host2, 3600 * S), 0);
+	/* one way mid-stream, and one DHT query: not genuine, not noted */
+	pkt(&v, IPPROTO_TCP, 3, 40043, 202, 6881, hs, 20);
+	assert_int_equal(run(&v, 20 * S).verdict, ENGINE_BLOCK);
+	pkt(&v, IPPROTO_UDP, 4, 6881, 203, 6881, GET_PEERS_AA, strlen(GET_PEERS_AA));
+	assert_int_equal(run(&v, 20 * S).verdict, ENGINE_BLOCK);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host3, 3600 * S), 0);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host4, 3600 * S), 0);
+	/* a query answered (both ways spoke DHT): noted */
+	dht_lookup(5, 205, 209, 7000, 21 * S);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, host5, S), 1);
+	/* hosts outside the protected side never */
+	tcp_open(204, 40044, 206, 6881, hs, 20, 21 * S);
+	assert_int_equal(engine_bt_host_recent(&eng, 4, far, 3600 * S), 0);
+	engine_set_bthosts(&eng, NULL, 0);
+	bthosts_fini(&hosts);
+}
+
 static void test_answered_handshake_confirms_peer(void **state)
 {
 	struct pkt_view v;
@@ -724,6 +781,7 @@ int main(void)
 		cmocka_unit_test(test_suspect_flow_of_another_protocol_passes),
 		cmocka_unit_test(test_unsolicited_answers_teach_nothing),
 		cmocka_unit_test(test_ban_needs_the_protected_side),
+		cmocka_unit_test(test_bt_hosts),
 		cmocka_unit_test(test_answered_handshake_confirms_peer),
 		cmocka_unit_test(test_mse_needs_known_peer),
 		cmocka_unit_test(test_dht_nodes_are_not_peer_hosts),

@@ -155,7 +155,8 @@ check() {
 	if ! "$cc" -std=gnu11 -O2 -Wall -Wextra -Werror -pthread $flags \
 		-I"$srcdir/src" -I"$builddir" -o "$dir/seccomp_arch" \
 		"$srcdir/tests/unit/seccomp_arch.c" "$srcdir/src/config.c" "$srcdir/src/log.c" \
-		"$srcdir/src/detect_log.c" "$srcdir/src/protect.c" "$srcdir/src/leases.c" $libs 2>"$dir/cc.log"; then
+		"$srcdir/src/detect_log.c" "$srcdir/src/protect.c" "$srcdir/src/leases.c" \
+		"$srcdir/src/statefile.c" $libs 2>"$dir/cc.log"; then
 		fail "$name: cannot build seccomp_arch: $(head -5 "$dir/cc.log")"
 		return
 	fi

@@ -287,6 +287,7 @@ uint32_t endpoints_export(const struct endpoints *c, uint32_t *cursor, uint32_t 
 		out[n].port = e->port;
 		out[n].family = e->family;
 		out[n].tier = e->tier;
+		out[n].kinds = e->kinds;
 		n++;
 	}
 	*cursor += nslots;
@@ -294,8 +295,8 @@ uint32_t endpoints_export(const struct endpoints *c, uint32_t *cursor, uint32_t 
 }
 
 enum endpoint_added endpoints_restore(struct endpoints *c, int family, const uint8_t *addr,
-				      uint16_t port, enum endpoint_tier tier, uint64_t source_tag,
-				      uint64_t expires_ns, uint64_t now_ns)
+				      uint16_t port, enum endpoint_tier tier, unsigned kinds,
+				      uint64_t source_tag, uint64_t expires_ns, uint64_t now_ns)
 {
 	uint8_t a[16];
 	struct endpoint *s, *slot = NULL;
@@ -309,6 +310,7 @@ enum endpoint_added endpoints_restore(struct endpoints *c, int family, const uin
 				s[i].expires_ns = expires_ns;
 			if (tier > s[i].tier)
 				s[i].tier = (uint8_t)tier;
+			s[i].kinds |= (uint8_t)kinds;
 			return ENDPOINT_REFRESHED;
 		}
 		if (!slot && (is_free(c, &s[i]) || s[i].expires_ns <= now_ns))
@@ -324,6 +326,7 @@ enum endpoint_added endpoints_restore(struct endpoints *c, int family, const uin
 	slot->port = port;
 	slot->family = (uint8_t)family;
 	slot->tier = (uint8_t)tier;
+	slot->kinds = (uint8_t)kinds;
 	/* keyed like live sources, but from another input: an old source
 	 * is a source of its own, which no sender today can claim to be */
 	slot->source = (uint32_t)hash_mix64(c->seed ^ 0x5e57a7edULL ^ hash_mix64(source_tag)) | 1;

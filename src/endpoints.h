@@ -126,6 +126,7 @@ struct endpoint_export {
 	uint16_t port;
 	uint8_t family;
 	uint8_t tier;
+	uint8_t kinds;		/* enum endpoint_kind bits */
 };
 
 /* Slots endpoints_init allocates for capacity entries. */
@@ -152,13 +153,14 @@ uint32_t endpoints_export(const struct endpoints *c, uint32_t *cursor, uint32_t 
  * Put back an entry an earlier run of the daemon saved: alive until
  * expires_ns, learned from the source saved as source_tag. It goes into
  * a free or expired slot only (it never displaces anything), or renews
- * the entry already there (the later expiry, the higher tier). Its source
+ * the entry already there (the later expiry, the higher tier, its kinds
+ * added). Its source
  * is a key of its own derived from source_tag, so it counts against no
  * live source's quota, and only entries of that same old source could
  * ever replace it. ENDPOINT_NEW, ENDPOINT_REFRESHED or ENDPOINT_NO_ROOM.
  */
 enum endpoint_added endpoints_restore(struct endpoints *c, int family, const uint8_t *addr,
-				      uint16_t port, enum endpoint_tier tier, uint64_t source_tag,
-				      uint64_t expires_ns, uint64_t now_ns);
+				      uint16_t port, enum endpoint_tier tier, unsigned kinds,
+				      uint64_t source_tag, uint64_t expires_ns, uint64_t now_ns);
 
 #endif

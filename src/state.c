@@ -271,7 +271,7 @@ void state_restore_engine(const struct state_restore *r, uint16_t queue, struct 
 			continue;
 		/* the old worker's source, kept apart from another worker's */
 		switch (endpoints_restore(&e->eps, x->family, x->addr, x->port,
-					  (enum endpoint_tier)x->tier,
+					  (enum endpoint_tier)x->tier, x->kinds,
 					  (uint64_t)x->queue << 32 | x->source,
 					  now + (uint64_t)x->ttl_s * NS_PER_S, now)) {
 		case ENDPOINT_NEW:
@@ -377,11 +377,13 @@ static void write_state(struct state *st, struct worker *w, unsigned n, int64_t 
 			/* a second or less left is not worth a record; the
 			 * reader refuses what a cache could never hold */
 			if (!left || !dpi_learnable(x->family, x->addr, x->port) ||
-			    (x->tier != ENDPOINT_LISTED && x->tier != ENDPOINT_CONFIRMED))
+			    (x->tier != ENDPOINT_LISTED && x->tier != ENDPOINT_CONFIRMED) ||
+			    !x->kinds || x->kinds > 3)
 				continue;
 			memset(e, 0, sizeof(*e));
 			e->family = x->family;
 			e->tier = x->tier;
+			e->kinds = x->kinds;
 			e->port = x->port;
 			e->queue = w[i].queue_num;
 			e->source = x->source;

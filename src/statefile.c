@@ -92,6 +92,7 @@ void statefile_encode(const struct state_doc *d, uint8_t *buf)
 		p[1] = e->tier;
 		put16(p + 2, e->port);
 		put16(p + 4, e->queue);
+		p[6] = e->kinds;
 		put32(p + 8, e->source);
 		put32(p + 12, e->ttl_s);
 		memcpy(p + 16, e->addr, e->family == 6 ? 16 : 4);
@@ -193,13 +194,14 @@ int statefile_parse(const uint8_t *buf, size_t len, struct state_doc *d, char *w
 
 		e->family = p[0];
 		e->tier = p[1];
+		e->kinds = p[6];
 		e->port = get16(p + 2);
 		e->queue = get16(p + 4);
 		e->source = get32(p + 8);
 		e->ttl_s = get32(p + 12);
 		memcpy(e->addr, p + 16, 16);
 		if (!addr_ok(e->family, e->addr) || (e->tier != 1 && e->tier != 2) ||
-		    get16(p + 6) != 0 || e->ttl_s > STATEFILE_MAX_TTL ||
+		    e->kinds == 0 || e->kinds > 3 || p[7] != 0 || e->ttl_s > STATEFILE_MAX_TTL ||
 		    e->queue < d->queue_first || e->queue > d->queue_last || e->port < 1024) {
 			snprintf(why, whylen, "endpoint record %u is not valid", i + 1);
 			statefile_free(d);

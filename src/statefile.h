@@ -21,7 +21,8 @@
  *      1  1  tier: 1 listed, 2 confirmed
  *      2  2  port
  *      4  2  queue of the worker that held it
- *      6  2  zero
+ *      6  1  kinds: bit 0 BitTorrent, bit 1 WebRTC (a WebTorrent peer)
+ *      7  1  zero
  *      8  4  source: the keyed hash of who told it, opaque
  *     12  4  seconds it had left, at most 604800
  *     16 16  address (IPv4 in the first 4 bytes, the rest zero)
@@ -61,6 +62,7 @@
 struct state_endpoint {
 	uint8_t family;
 	uint8_t tier;
+	uint8_t kinds;		/* enum endpoint_kind bits, not 0 */
 	uint16_t port;
 	uint16_t queue;
 	uint32_t source;

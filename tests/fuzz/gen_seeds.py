@@ -452,7 +452,7 @@ def state_file(endpoints, hosts, version=1, first=0, last=3, saved=1795740721):
     out = b"BTBSTATE" + struct.pack("!IIQ", version, 64, saved) + boot
     out += struct.pack("!HHII", first, last, len(endpoints), len(hosts)) + bytes(12)
     for fam, tier, port, queue, source, ttl, addr in endpoints:
-        out += struct.pack("!BBHHHII", fam, tier, port, queue, 0, source, ttl)
+        out += struct.pack("!BBHHBBII", fam, tier, port, queue, 1, 0, source, ttl)
         out += addr.ljust(16, b"\0")
     for fam, age, addr in hosts:
         out += struct.pack("!B3xI", fam, age) + addr.ljust(16, b"\0")

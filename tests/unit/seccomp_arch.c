@@ -160,7 +160,7 @@ static void read_kernel_counters(int fd)
  * fchmod, write, fsync, rename, fsync of the directory). */
 static void save_state(int dirfd)
 {
-	struct state_endpoint e = { .family = 4, .tier = 2, .port = 6881, .ttl_s = 60,
+	struct state_endpoint e = { .family = 4, .tier = 2, .kinds = 1, .port = 6881, .ttl_s = 60,
 				    .addr = { 203, 0, 113, 7 } };
 	struct state_doc d = { .nendpoints = 1, .endpoints = &e, .saved_s = 1795740721 };
 	uint8_t buf[STATEFILE_HEADER + STATEFILE_ENDPOINT + STATEFILE_TRAILER];

@@ -225,7 +225,7 @@ static void test_restore(void **state)
 
 	(void)state;
 	assert_int_equal(endpoints_init(&c, 16, 100, 5), 0);
-	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_LISTED, 7, 50 * S, S),
+	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_LISTED, ENDPOINT_KIND_BT, 7, 50 * S, S),
 			 ENDPOINT_NEW);
 	assert_int_equal(c.used, 1);
 	assert_int_equal(c.restored, 1);
@@ -233,11 +233,13 @@ static void test_restore(void **state)
 	assert_int_equal(endpoints_has(&c, 4, a, 6881, 49 * S), 1);
 	assert_int_equal(endpoints_has(&c, 4, a, 6881, 50 * S), 0);
 	/* the file held it twice: the later expiry and the higher tier */
-	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_CONFIRMED, 8, 40 * S, S),
+	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_CONFIRMED, ENDPOINT_KIND_WEBRTC, 8, 40 * S, S),
 			 ENDPOINT_REFRESHED);
-	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_LISTED, 8, 60 * S, S),
+	assert_int_equal(endpoints_restore(&c, 4, a, 6881, ENDPOINT_LISTED, ENDPOINT_KIND_BT, 8, 60 * S, S),
 			 ENDPOINT_REFRESHED);
 	assert_int_equal(endpoints_has(&c, 4, a, 6881, 59 * S), 1);
+	/* the kinds of both records: BitTorrent and WebRTC */
+	assert_int_equal(endpoints_kinds(&c, 4, a, 6881, 59 * S), ENDPOINT_KIND_BT | ENDPOINT_KIND_WEBRTC);
 	for (int i = 0; i < ENDPOINTS_WAYS; i++)
 		if (set_of(&c, a, 6881, 4)[i].family)
 			assert_int_equal(set_of(&c, a, 6881, 4)[i].tier, ENDPOINT_CONFIRMED);
@@ -267,7 +269,7 @@ static void test_restore_displaces_nothing(void **state)
 	for (i = 100; i < 200; i++) {
 		uint8_t a[4] = { 10, 0, 0, (uint8_t)i };
 
-		if (endpoints_restore(&c, 4, a, 7000, ENDPOINT_CONFIRMED, i, 3000 * S, S) ==
+		if (endpoints_restore(&c, 4, a, 7000, ENDPOINT_CONFIRMED, ENDPOINT_KIND_BT, i, 3000 * S, S) ==
 		    ENDPOINT_NEW)
 			restored++;
 		else

@@ -266,9 +266,9 @@ static void test_round_trip_by_queue(void **state)
 static void test_aged_records(void **state)
 {
 	struct state_endpoint e[3] = {
-		{ .family = 4, .tier = 1, .port = 6881, .ttl_s = 50, .addr = { 203, 0, 113, 1 } },
-		{ .family = 4, .tier = 2, .port = 6882, .ttl_s = 500, .addr = { 203, 0, 113, 2 } },
-		{ .family = 4, .tier = 2, .port = 6883, .ttl_s = 604800, .addr = { 203, 0, 113, 3 } },
+		{ .family = 4, .tier = 1, .kinds = 1, .port = 6881, .ttl_s = 50, .addr = { 203, 0, 113, 1 } },
+		{ .family = 4, .tier = 2, .kinds = 1, .port = 6882, .ttl_s = 500, .addr = { 203, 0, 113, 2 } },
+		{ .family = 4, .tier = 2, .kinds = 1, .port = 6883, .ttl_s = 604800, .addr = { 203, 0, 113, 3 } },
 	};
 	struct state_host h[2] = {
 		{ .family = 4, .age_s = 86300, .addr = { 192, 168, 1, 20 } },
@@ -350,7 +350,7 @@ static void expect_ignored(const char *reason)
 
 static void test_refused_files(void **state)
 {
-	struct state_endpoint e = { .family = 4, .tier = 1, .port = 6881, .ttl_s = 50,
+	struct state_endpoint e = { .family = 4, .tier = 1, .kinds = 1, .port = 6881, .ttl_s = 50,
 				    .addr = { 224, 0, 0, 1 } };
 	struct state_doc d = { .nendpoints = 1, .endpoints = &e };
 	uint8_t buf[64 + 32 + 4];

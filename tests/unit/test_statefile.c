@@ -20,10 +20,10 @@ static void sample(struct state_doc *d, struct state_endpoint *e, struct state_h
 	memset(d, 0, sizeof(*d));
 	memset(e, 0, 2 * sizeof(*e));
 	memset(h, 0, 2 * sizeof(*h));
-	e[0] = (struct state_endpoint){ .family = 4, .tier = 1, .port = 6881, .queue = 2,
+	e[0] = (struct state_endpoint){ .family = 4, .tier = 1, .kinds = 1, .port = 6881, .queue = 2,
 					.source = 0x12345679, .ttl_s = 3599,
 					.addr = { 203, 0, 113, 7 } };
-	e[1] = (struct state_endpoint){ .family = 6, .tier = 2, .port = 51413, .queue = 3,
+	e[1] = (struct state_endpoint){ .family = 6, .tier = 2, .kinds = 2, .port = 51413, .queue = 3,
 					.source = 0xdeadbeef, .ttl_s = 604800,
 					.addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 } };
 	h[0] = (struct state_host){ .family = 4, .age_s = 12, .addr = { 192, 168, 1, 10 } };
@@ -244,7 +244,9 @@ static void test_bad_records(void **state)
 		{ 1, 0 },		/* tier */
 		{ 1, 3 },
 		{ 2, 0x01 },		/* port 0x01e1 = 481: below 1024 */
-		{ 6, 1 },		/* reserved */
+		{ 6, 0 },		/* kinds: none */
+		{ 6, 4 },		/* kinds: unknown bit */
+		{ 7, 1 },		/* reserved */
 		{ 12, 0xff },		/* seconds left > 604800 */
 		{ 16 + 5, 1 },		/* IPv4 with a stray byte after its 4 */
 		{ 32 + 32 + 1, 1 },	/* host: reserved */

@@ -154,11 +154,13 @@ late_snap_get() {
 }
 
 # The phase's daemon: its own detection log (the table's detectors of
-# phase late come from it). $queues: test_e2e.sh's queue range.
+# phase late come from it) and a state file, as the packages give it, so
+# that what it learned outlives its restarts. $queues: test_e2e.sh's
+# queue range.
 late_daemon_start() {
 	# shellcheck disable=SC2154 # set by test_e2e.sh
 	lab_daemon_start --config "$LAB_TMP/btblockd.conf" --queues "$queues" \
-		--detect-log "$LAB_TMP/detect-late.jsonl"
+		--detect-log "$LAB_TMP/detect-late.jsonl" --state-file "$LAB_TMP/late.state"
 }
 
 # late_shape RATE: the router's links shaped anew (htb cannot change its

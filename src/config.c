@@ -57,6 +57,7 @@ enum opt_id {
 	OPT_SECCOMP,
 	OPT_SYSLOG,
 	OPT_STALL_TIMEOUT,
+	OPT_FIREWALL_LOST,
 	OPT_READ_PCAP,
 	OPT_HELP,
 	OPT_VERSION,
@@ -189,6 +190,10 @@ static const struct opt_def opt_table[] = {
 	{ "stall-timeout", OPT_STALL_TIMEOUT, 0, required_argument, 1, "SECONDS",
 	  "report a worker without progress for this long (default 5)",
 	  U32(stall_timeout_s, 1, 3600, "seconds") },
+	{ "firewall-lost", OPT_FIREWALL_LOST, 0, required_argument, 1, "ACTION",
+	  "when table inet btblockd or its parts disappear: exit (status 3, after "
+	  "5 s, so that the service manager restarts btblockd and the rules; "
+	  "default) or log", NO_RANGE },
 	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
 	  "classify the pcap FILEs given as arguments, print JSON lines, exit", NO_RANGE },
 	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", NO_RANGE },
@@ -255,6 +260,7 @@ void config_defaults(struct btb_config *c)
 	c->detect_exec_rate = 30;
 	c->control_mode = 0660;
 	c->stall_timeout_s = 5;
+	c->firewall_lost_exit = 1;
 }
 
 int config_worker_cpu(const struct btb_config *c, unsigned i)
@@ -645,6 +651,16 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 			return -1;
 		}
 		c->log_level = flag;
+		return 0;
+	case OPT_FIREWALL_LOST:
+		if (strcmp(value, "exit") == 0)
+			c->firewall_lost_exit = 1;
+		else if (strcmp(value, "log") == 0)
+			c->firewall_lost_exit = 0;
+		else {
+			snprintf(want, wantlen, "exit or log");
+			return -1;
+		}
 		return 0;
 	case OPT_READ_PCAP:
 		c->read_pcap = 1;

@@ -286,6 +286,13 @@ for line in Before=network-pre.target Wants=network-pre.target After=nftables.se
 	check "unit: $line" grep -qx "$line" "$unit"
 done
 check "unit: the daemon drops to btblockd" grep -q '^ExecStart=/usr/sbin/btblockd .*--user btblockd' "$unit"
+# The rules outlive a restart: ExecStopPost removes them on a real stop
+# only, the bans saved to the state directory.
+check "unit: ExecStopPost keeps the rules on a restart" \
+	grep -qx 'ExecStopPost=+/usr/sbin/btblockd-firewall down --keep-on-restart %n' "$unit"
+for line in StateDirectory=btblockd StateDirectoryMode=0700; do
+	check "unit: $line" grep -qx "$line" "$unit"
+done
 check "unit: no AmbientCapabilities (the daemon drops root itself)" \
 	sh -c "! grep -q '^AmbientCapabilities' $unit"
 check "unit: no queues in /etc/default/btblockd" sh -c "! grep -q -e '^[^#]*--queues' /etc/default/btblockd"
@@ -366,7 +373,7 @@ fi
 left=
 for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl /etc/btblockd.conf \
 	/etc/default/btblockd /lib/systemd/system/btblockd.service /usr/share/btblockd \
-	/etc/logrotate.d/btblockd /var/log/btblockd /usr/lib/sysusers.d/btblockd.conf \
+	/etc/logrotate.d/btblockd /var/log/btblockd /var/lib/btblockd /usr/lib/sysusers.d/btblockd.conf \
 	/usr/lib/tmpfiles.d/btblockd.conf \
 	/etc/systemd/system/multi-user.target.wants/btblockd.service; do
 	[ -e "$f" ] && left="$left $f"

@@ -35,6 +35,9 @@ done
 
 NS=btbfw-test-$$
 TMP=$(mktemp -d /tmp/btbfw-test.XXXXXX)
+# The bans down saves and up reads: here, not in the host's /var/lib.
+BTBLOCKD_STATE_DIR=$TMP/state
+export BTBLOCKD_STATE_DIR
 cleanup() {
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$TMP"

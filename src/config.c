@@ -191,9 +191,9 @@ static const struct opt_def opt_table[] = {
 	  "report a worker without progress for this long (default 5)",
 	  U32(stall_timeout_s, 1, 3600, "seconds") },
 	{ "firewall-lost", OPT_FIREWALL_LOST, 0, required_argument, 1, "ACTION",
-	  "when table inet btblockd or its parts disappear: exit (status 3, after "
-	  "5 s, so that the service manager restarts btblockd and the rules; "
-	  "default) or log", NO_RANGE },
+	  "table inet btblockd or a part of it lost: exit with status 3 after 5 s, "
+	  "for the service manager to restart btblockd and its rules, or log "
+	  "(default exit)", NO_RANGE },
 	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
 	  "classify the pcap FILEs given as arguments, print JSON lines, exit", NO_RANGE },
 	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", NO_RANGE },

@@ -702,6 +702,11 @@ unsigned ruleset_missing(const struct ruleset *r, const struct ruleset_view *v,
 	return n;
 }
 
+static const char *on_loss_name(int exiting)
+{
+	return exiting ? "exit" : "log";
+}
+
 static const char *state_name(enum ruleset_state s)
 {
 	switch (s) {
@@ -751,7 +756,7 @@ void ruleset_check(struct ruleset *r, const struct ruleset_view *v, int64_t now_
 			    RULESET_TABLE, (long long)(now_ms - r->lost_since_ms));
 		else if (r->state != RULESET_OK)
 			LOG(LOG_INFO, "table inet %s is complete; watching it (--firewall-lost %s)",
-			    RULESET_TABLE, exiting ? "exit" : "log");
+			    RULESET_TABLE, on_loss_name(exiting));
 		set_baseline(r, v);
 		r->armed = 1;
 		r->lost_since_ms = 0;
@@ -878,6 +883,15 @@ static json_t *counter_json(int has, uint64_t value)
 	return has ? json_integer((json_int_t)value) : json_null();
 }
 
+/* Which backend queues: the table's queue statement, or xtables (seen in
+ * nftables, or not: iptables-legacy keeps its rules elsewhere). */
+static const char *backend_name(const struct ruleset_view *v, const struct ruleset *r)
+{
+	if (v->queue_expr)
+		return "nft";
+	return r->xt_seen[0] || r->xt_seen[1] ? "xt" : "xt-unverified";
+}
+
 /* The watch's part of the "ruleset" object. */
 static void watch_json(json_t *o, const struct ruleset_view *v, const struct ruleset *r,
 		       int64_t now_ms)
@@ -899,14 +913,12 @@ static void watch_json(json_t *o, const struct ruleset_view *v, const struct rul
 	json_object_set_new(o, "lost", json_integer((json_int_t)r->lost));
 	json_object_set_new(o, "lost_ms", r->lost_since_ms ?
 			    json_integer((json_int_t)(now_ms - r->lost_since_ms)) : json_null());
-	json_object_set_new(o, "on_loss", json_string(exiting ? "exit" : "log"));
+	json_object_set_new(o, "on_loss", json_string(on_loss_name(exiting)));
 	json_object_set_new(o, "exit_in_ms", r->lost_since_ms && exiting ?
 			    json_integer((json_int_t)(r->lost_since_ms + RULESET_GRACE_MS > now_ms ?
 						      r->lost_since_ms + RULESET_GRACE_MS - now_ms : 0)) :
 			    json_null());
-	json_object_set_new(o, "backend", !v->loaded ? json_null() :
-			    json_string(v->queue_expr ? "nft" : r->xt_seen[0] || r->xt_seen[1] ?
-					"xt" : "xt-unverified"));
+	json_object_set_new(o, "backend", v->loaded ? json_string(backend_name(v, r)) : json_null());
 	json_object_set_new(o, "notifications", r->ev || r->notifications ?
 			    json_integer((json_int_t)r->notifications) : json_null());
 }

@@ -152,7 +152,7 @@ ruleset >"$TMP/empty"
 
 fw --help
 expect_rc 0 "--help"
-expect_in "$TMP/out" '^Usage: btblockd-firewall up\|down\|status' "--help prints the usage"
+expect_in "$TMP/out" '^Usage: btblockd-firewall up\|down\|save\|restore\|status' "--help prints the usage"
 
 fw
 expect_rc 2 "no command"
@@ -175,6 +175,10 @@ for args in \
 	"up --ban-time 123456h|--ban-time" \
 	"up --ban-time=1h;e|--ban-time" \
 	"up --ban-set-size 1|--ban-set-size" \
+	"down --state-dir relative/dir|--state-dir" \
+	"save --state-dir=|--state-dir" \
+	"down --keep-on-restart 'bad;unit'|--keep-on-restart" \
+	"up --keep-on-restart btblockd.service|--keep-on-restart" \
 	"up --ban-set-size 16777217|--ban-set-size" \
 	"up --ban-set-size 2k|--ban-set-size" \
 	"up --mark-block-flow 0x01b30000|--mark-block-flow" \

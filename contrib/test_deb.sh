@@ -291,6 +291,10 @@ check "unit: the daemon drops to btblockd" grep -q '^ExecStart=/usr/sbin/btblock
 check "unit: the state file in /var/lib/btblockd, writable in the sandbox" sh -c \
 	"grep -q '^ExecStart=/usr/sbin/btblockd .*--state-file /var/lib/btblockd/state' $unit &&
 	grep -qx 'ReadWritePaths=-/var/lib/btblockd' $unit && ! grep -q '^StateDirectory' $unit"
+# The rules outlive a restart: ExecStopPost removes them on a real stop
+# only, the bans saved to the state directory.
+check "unit: ExecStopPost keeps the rules on a restart" \
+	grep -qx 'ExecStopPost=+/usr/sbin/btblockd-firewall down --keep-on-restart %n' "$unit"
 check "unit: no AmbientCapabilities (the daemon drops root itself)" \
 	sh -c "! grep -q '^AmbientCapabilities' $unit"
 check "unit: no queues in /etc/default/btblockd" sh -c "! grep -q -e '^[^#]*--queues' /etc/default/btblockd"

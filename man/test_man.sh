@@ -35,6 +35,7 @@ src="$BTBLOCKD_SRCDIR/src"
 keys=$({
 	sed -n '/^static json_t \*kernel_json/,$p' "$src/stats.c"
 	sed -n '/^json_t \*ruleset_json/,/^}/p; /^static json_t \*set_json/,/^}/p' "$src/ruleset.c"
+	sed -n '/^static void watch_json/,/^}/p' "$src/ruleset.c"
 	sed -n '/"control",/,/timeouts/p' "$src/control.c"
 	sed -n '/^json_t \*detection_sink_stats/,/^}/p' "$src/detection.c"
 	sed -n '/^json_t \*state_json/,/^}/p' "$src/state.c"

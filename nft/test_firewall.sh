@@ -35,6 +35,9 @@ done
 
 NS=btbfw-test-$$
 TMP=$(mktemp -d /tmp/btbfw-test.XXXXXX)
+# The bans down saves and up reads: here, not in the host's /var/lib.
+BTBLOCKD_STATE_DIR=$TMP/state
+export BTBLOCKD_STATE_DIR
 cleanup() {
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$TMP"
@@ -149,7 +152,7 @@ ruleset >"$TMP/empty"
 
 fw --help
 expect_rc 0 "--help"
-expect_in "$TMP/out" '^Usage: btblockd-firewall up\|down\|status' "--help prints the usage"
+expect_in "$TMP/out" '^Usage: btblockd-firewall up\|down\|save\|restore\|status' "--help prints the usage"
 
 fw
 expect_rc 2 "no command"
@@ -172,6 +175,10 @@ for args in \
 	"up --ban-time 123456h|--ban-time" \
 	"up --ban-time=1h;e|--ban-time" \
 	"up --ban-set-size 1|--ban-set-size" \
+	"down --state-dir relative/dir|--state-dir" \
+	"save --state-dir=|--state-dir" \
+	"down --keep-on-restart bad;unit|--keep-on-restart" \
+	"up --keep-on-restart btblockd.service|--keep-on-restart" \
 	"up --ban-set-size 16777217|--ban-set-size" \
 	"up --ban-set-size 2k|--ban-set-size" \
 	"up --mark-block-flow 0x01b30000|--mark-block-flow" \
@@ -1011,6 +1018,77 @@ EOF
 else
 	echo "# python3 not found: budget and verdict checks not run"
 fi
+
+# --- the ban state file: read as hostile input -----------------------------
+# Each bad file is reported, set aside as bans.corrupt and ignored;
+# nothing of it reaches nft, the table stays as it was.
+state=$BTBLOCKD_STATE_DIR/bans
+fw up --queues 0 --backend "$kernel_backend"
+expect_rc 0 "[state] up"
+ruleset >"$TMP/state.before"
+ends=$(( $(date +%s) + 600 ))
+n=0
+while IFS= read -r body; do
+	n=$((n + 1))
+	mkdir -p "$BTBLOCKD_STATE_DIR"
+	printf '%b' "$body" >"$state"
+	fw restore
+	expect_rc 0 "[state] bad file $n: restore does not fail"
+	expect_in "$TMP/err" 'ban state file .* ignored: ' "[state] bad file $n reported: $(head -c 60 "$state.corrupt" 2>/dev/null | tr '\n' '|')"
+	if [ -e "$state.corrupt" ] && [ ! -e "$state" ]; then
+		pass "[state] bad file $n set aside"
+	else
+		fail "[state] bad file $n not set aside"
+	fi
+	rm -f "$state.corrupt"
+done <<EOF
+not a ban file\n
+btblockd-bans 2\nban4 192.0.2.1 198.51.100.1 $ends -\n
+btblockd-bans 1\nban4 192.0.2.1 198.51.100.1 $ends\n
+btblockd-bans 1\nban5 192.0.2.1 198.51.100.1 $ends -\n
+btblockd-bans 1\nban4 192.0.2.300 198.51.100.1 $ends -\n
+btblockd-bans 1\nban4 192.0.2.1 2001:db8::1 $ends -\n
+btblockd-bans 1\nban6 2001:db8::1 2001:db8::g $ends -\n
+btblockd-bans 1\nban4 192.0.2.1 198.51.100.1 -5 -\n
+btblockd-bans 1\nban4 192.0.2.1 198.51.100.1 $ends 0\n
+btblockd-bans 1\nban4 192.0.2.1 198.51.100.1 1234567890123 -\n
+btblockd-bans 1\nban4 192.0.2.1 198.51.100.1}; flush ruleset; { $ends -\n
+btblockd-bans 1\nban4 192.0.2.1 . 198.51.100.1 $ends -\n
+btblockd-bans 1\nban4 192.0.2.1 198.51.100.1 $ends - extra\n
+\n
+EOF
+ruleset >"$TMP/state.after"
+if cmp -s "$TMP/state.before" "$TMP/state.after"; then
+	pass "[state] the bad files changed nothing in the kernel"
+else
+	fail "[state] the bad files changed the ruleset"
+fi
+# A good file: IPv4, IPv6 (with an embedded IPv4 address), an element
+# with a timeout of its own, one already over; restore adds what is not
+# over and removes the file.
+printf 'btblockd-bans 1\nban4 192.0.2.1 198.51.100.1 %s -\nban6 2001:db8::1 ::ffff:192.0.2.7 %s 900\nban4 192.0.2.2 198.51.100.2 %s -\n' \
+	"$ends" "$ends" "$(( $(date +%s) - 1 ))" >"$state"
+fw restore
+expect_rc 0 "[state] restore of a good file"
+expect_in "$TMP/out" 'restore: 2 bans restored \(1 expired\)' "[state] restore: 2 restored, 1 expired"
+inns nft list set inet btblockd ban4 >"$TMP/set4"
+inns nft list set inet btblockd ban6 >"$TMP/set6"
+expect_in "$TMP/set4" '192\.0\.2\.1 \. 198\.51\.100\.1 expires' "[state] the IPv4 ban is back"
+expect_not_in "$TMP/set4" '192\.0\.2\.2 ' "[state] the ban already over is not"
+expect_in "$TMP/set6" '2001:db8::1 \. ::ffff:192\.0\.2\.7 timeout 15m expires' "[state] the IPv6 ban is back with its own timeout"
+if [ ! -e "$state" ]; then
+	pass "[state] restore removed the file"
+else
+	fail "[state] restore left the file"
+fi
+fw down
+expect_rc 0 "[state] down"
+mode=$(stat -c '%a' "$state" 2>/dev/null || echo none)
+expect_count "$(grep -c -e '^ban4 192\.0\.2\.1 198\.51\.100\.1 [0-9]* -$' \
+	-e '^ban6 2001:db8::1 ::ffff:192\.0\.2\.7 [0-9]* 900$' "$state" 2>/dev/null || echo 0)" 2 \
+	"[state] down saved the 2 restored bans"
+expect_count "$([ "$mode" = 600 ] && echo 1 || echo 0)" 1 "[state] the state file has mode 600 ($mode)"
+rm -f "$state"
 
 echo "# $checks checks, $failures failed"
 [ "$failures" -eq 0 ]

@@ -59,6 +59,7 @@ enum opt_id {
 	OPT_STALL_TIMEOUT,
 	OPT_STATE_FILE,
 	OPT_STATE_INTERVAL,
+	OPT_FIREWALL_LOST,
 	OPT_READ_PCAP,
 	OPT_HELP,
 	OPT_VERSION,
@@ -197,6 +198,10 @@ static const struct opt_def opt_table[] = {
 	{ "state-interval", OPT_STATE_INTERVAL, 0, required_argument, 1, "SECONDS",
 	  "save the state file this often when it changed (default 60)",
 	  U32(state_interval_s, 1, 86400, "seconds") },
+	{ "firewall-lost", OPT_FIREWALL_LOST, 0, required_argument, 1, "ACTION",
+	  "table inet btblockd or a part of it lost: exit with status 3 after 5 s, "
+	  "for the service manager to restart btblockd and its rules, or log "
+	  "(default exit)", NO_RANGE },
 	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
 	  "classify the pcap FILEs given as arguments, print JSON lines, exit", NO_RANGE },
 	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", NO_RANGE },
@@ -265,6 +270,7 @@ void config_defaults(struct btb_config *c)
 	c->stall_timeout_s = 5;
 	snprintf(c->state_file, sizeof(c->state_file), "none");
 	c->state_interval_s = 60;
+	c->firewall_lost_exit = 1;
 }
 
 int config_worker_cpu(const struct btb_config *c, unsigned i)
@@ -681,6 +687,16 @@ static int config_set(struct btb_config *c, const struct opt_def *o,
 			return -1;
 		}
 		c->log_level = flag;
+		return 0;
+	case OPT_FIREWALL_LOST:
+		if (strcmp(value, "exit") == 0)
+			c->firewall_lost_exit = 1;
+		else if (strcmp(value, "log") == 0)
+			c->firewall_lost_exit = 0;
+		else {
+			snprintf(want, wantlen, "exit or log");
+			return -1;
+		}
 		return 0;
 	case OPT_READ_PCAP:
 		c->read_pcap = 1;

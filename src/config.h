@@ -34,6 +34,7 @@ struct btb_config {
 	char user[CONFIG_NAME_MAX];	/* empty: stay root */
 	int seccomp;			/* system call allowlist after start-up */
 	uint32_t stall_timeout_s;	/* a worker silent this long is reported */
+	int firewall_lost_exit;		/* table inet btblockd lost: exit (1) or log (0) */
 	uint32_t copy_range;
 	uint32_t queue_maxlen;
 	uint32_t rcvbuf;

@@ -129,7 +129,8 @@ char *control_dispatch(struct control *c, const char *line)
 		json_t *doc = stats_build(c->info, c->workers, c->nworkers);
 
 		if (doc && c->ruleset)
-			json_object_set_new(doc, "ruleset", ruleset_json(&c->ruleset->view, now_ms()));
+			json_object_set_new(doc, "ruleset", ruleset_json(&c->ruleset->view, c->ruleset,
+									  now_ms()));
 		if (doc)
 			json_object_set_new(doc, "control",
 					    json_pack("{s:I,s:I,s:I}",
@@ -297,13 +298,16 @@ static void *control_main(void *arg)
 	if (e)
 		LOG(LOG_DEBUG, "control: cannot name the thread: %s", strerror(e));
 	for (;;) {
-		struct pollfd pfd[CONTROL_MAX_CLIENTS + 2];
-		int slot[CONTROL_MAX_CLIENTS + 2];
+		struct pollfd pfd[CONTROL_MAX_CLIENTS + 3];
+		int slot[CONTROL_MAX_CLIENTS + 3];
 		int n = 0;
 		int64_t now;
 
 		pfd[n++] = (struct pollfd){ .fd = c->wake_pipe[0], .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+		/* Ruleset notifications (fd -1, ignored by poll, without them). */
+		pfd[n++] = (struct pollfd){ .fd = c->ruleset ? ruleset_event_fd(c->ruleset) : -1,
+					    .events = POLLIN };
 		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 			if (c->clients[i].fd < 0)
 				continue;
@@ -318,13 +322,16 @@ static void *control_main(void *arg)
 		drain_detections(c);
 		if (pfd[0].revents)
 			break;
-		if (c->ruleset)
+		if (c->ruleset) {
+			if (pfd[2].revents)
+				ruleset_events(c->ruleset);
 			ruleset_poll(c->ruleset, now_ms());
+		}
 		if (c->state)
 			state_tick(c->state, c->workers, c->nworkers, now_ms());
 		if (pfd[1].revents & POLLIN)
 			control_accept(c);
-		for (int i = 2; i < n; i++)
+		for (int i = 3; i < n; i++)
 			if (pfd[i].revents)
 				client_read(c, &c->clients[slot[i]]);
 		now = now_ms();

@@ -24,6 +24,7 @@
 #include "worker.h"
 
 #define EXIT_CONFIG 2
+#define EXIT_FIREWALL_LOST 3	/* table inet btblockd lost (--firewall-lost exit) */
 
 struct daemon {
 	struct btb_config cfg;
@@ -168,6 +169,10 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 		log_set_level(next.log_level);
 		d->cfg.log_level = next.log_level;
 	}
+	if (next.firewall_lost_exit != d->cfg.firewall_lost_exit) {
+		d->cfg.firewall_lost_exit = next.firewall_lost_exit;
+		ruleset_set_exit_on_loss(&d->ruleset, next.firewall_lost_exit);
+	}
 	if (next.queue_first != d->cfg.queue_first || next.queue_last != d->cfg.queue_last ||
 	    next.copy_range != d->cfg.copy_range || next.queue_maxlen != d->cfg.queue_maxlen ||
 	    next.fail_open != d->cfg.fail_open || next.rcvbuf != d->cfg.rcvbuf ||
@@ -189,8 +194,8 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 	    next.detect_exec_rate != d->cfg.detect_exec_rate ||
 	    next.nprotect_ifaces != d->cfg.nprotect_ifaces ||
 	    memcmp(next.protect_ifaces, d->cfg.protect_ifaces, sizeof(next.protect_ifaces)) != 0)
-		LOG(LOG_WARNING, "reload: only the log level and stall timeout change without a restart; "
-		    "the detection log file is reopened");
+		LOG(LOG_WARNING, "reload: only the log level, stall timeout and firewall-lost change "
+		    "without a restart; the detection log file is reopened");
 	if (strcmp(next.state_file, d->cfg.state_file) != 0 ||
 	    next.state_interval_s != d->cfg.state_interval_s)
 		LOG(LOG_WARNING, "reload: state-file and state-interval change on the next restart");
@@ -273,6 +278,9 @@ static int run(struct daemon *d, const sigset_t *sigs, int argc, char *const arg
 			LOG(LOG_ERR, "a worker failed; exiting so that the service manager restarts us");
 			return EXIT_FAILURE;
 		}
+		/* The control thread's watch said so (and why, in the log). */
+		if (ruleset_exit_requested(&d->ruleset))
+			return EXIT_FIREWALL_LOST;
 	}
 }
 
@@ -397,10 +405,19 @@ int main(int argc, char *argv[])
 	if (stats_open_kernel() < 0)
 		LOG(LOG_WARNING, "cannot open %s: %s; stats will lack kernel counters",
 		    STATS_PROC_PATH, strerror(errno));
-	/* The socket that reads table inet btblockd: opened now, so that
-	 * only sending and receiving on it remain for after start-up. */
-	if (ruleset_open(&d.ruleset, err, sizeof(err)) < 0)
-		LOG(LOG_WARNING, "%s; the stats will lack the ban counters", err);
+	/* The sockets that read table inet btblockd and hear of ruleset
+	 * changes: opened now, so that only sending and receiving on them
+	 * remain for after start-up. */
+	switch (ruleset_open(&d.ruleset, d.cfg.firewall_lost_exit, err, sizeof(err))) {
+	case 0:
+		break;
+	case 1:
+		LOG(LOG_WARNING, "%s", err);
+		break;
+	default:
+		LOG(LOG_WARNING, "%s; the stats will lack the ban counters and a lost table "
+		    "goes unnoticed", err);
+	}
 	/* Detections named: netlink sockets now (conntrack wants
 	 * CAP_NET_ADMIN, which the daemon keeps); the launcher of the
 	 * detect-exec program now, before the user and the filter change,

@@ -14,7 +14,10 @@
 #    with "flush table" instead of "delete table"; changed and invalid
 #    values too (an invalid one stops the service and removes the file);
 #    fw4 flow offloading stops the start, offload 'allowed' adds a
-#    flowtable of btblockd's own; enabled '0' and stop remove the file.
+#    flowtable of btblockd's own; enabled '0' and stop remove the file,
+#    stop saves the bans first; restart stops the daemon alone.  The
+#    instance's command is "sh -c" loading the include file, then the
+#    daemon.
 # 4. As root, in a throw-away network namespace: btblockd starts with
 #    exactly those arguments (control socket and pid file moved to a
 #    temporary directory) as an unprivileged user with CAP_NET_ADMIN only
@@ -23,8 +26,11 @@
 #    init's start loads the table (queue statements stripped: this
 #    kernel lacks nft queue), an fw4-like reload (table inet fw4 flushed
 #    and redefined, then the include) keeps the ban elements, a restart
-#    of the service keeps them with their time left, stop removes table
-#    and file.  The flowtable of offload 'allowed' is loaded only where
+#    of the service keeps them with their time left, restart keeps the
+#    table and its bans, the instance's command (procd's respawn) loads
+#    the rules again when they are gone and keeps the bans when they are
+#    there, stop saves the bans and removes table and file, and the next
+#    start puts the bans back.  The flowtable of offload 'allowed' is loaded only where
 #    the kernel has flowtables (skipped loudly otherwise).
 # Part 4 is skipped with BTBLOCKD_SKIP_KERNEL_TESTS=1 and fails without root.
 set -eu
@@ -218,14 +224,45 @@ procd_append_param() {
 	shift
 	printf '%s\n' "$@" >>"$tmp/cmd"
 }
-procd_close_instance() { cp "$tmp/cmd" "$tmp/instance"; }
+procd_close_instance() {
+	# The daemon's command line after "sh -c SCRIPT" (see below).
+	head -n 3 "$tmp/cmd" >"$tmp/instance.sh"
+	tail -n +4 "$tmp/cmd" >"$tmp/instance"
+}
+procd_kill() { echo "procd_kill $*" >>"$tmp/procd"; }
+# rc.common's procd start, which restart() calls.
+start() { start_service "$@"; }
+# btblockd-firewall save and restore read and change the kernel's table:
+# logged here (part 3), run in the namespace in part 4 (FW_NS).
+REAL_FW=${BTBLOCKD_FIREWALL:-${BTBLOCKD_BUILDDIR:-.}/nft/btblockd-firewall}
+FW_LOG=$tmp/fw.log
+FW_NS=
+export REAL_FW FW_LOG FW_NS
+cat >"$tmp/fw" <<'EOF'
+#!/bin/sh
+case $1 in
+save | restore)
+	if [ -z "$FW_NS" ]; then
+		echo "$*" >>"$FW_LOG"
+		exit 0
+	fi
+	exec ip netns exec "$FW_NS" "$REAL_FW" "$@"
+	;;
+esac
+exec "$REAL_FW" "$@"
+EOF
+chmod +x "$tmp/fw"
 
 # shellcheck disable=SC1091 # checked on its own above
 . "$owrt/files/btblockd.init"
 # shellcheck disable=SC2034 # used by the init script's functions
 CONNTRACK_ACCT=$tmp/acct	# not the host's
+# shellcheck disable=SC2034 # what /etc/rc.common sets
+initscript=/etc/init.d/btblockd
 # shellcheck disable=SC2034
-FIREWALL=${BTBLOCKD_FIREWALL:-${BTBLOCKD_BUILDDIR:-.}/nft/btblockd-firewall}
+FIREWALL=$tmp/fw
+# shellcheck disable=SC2034
+STATE_DIR=$tmp/state
 # shellcheck disable=SC2034
 NFT_DIR=$tmp/nftdir
 # shellcheck disable=SC2034
@@ -339,6 +376,16 @@ else
 	fail "UCI defaults: unexpected command line"
 	diff "$tmp/expected" "$tmp/instance" || true
 fi
+# procd runs "sh -c SCRIPT btblockd ARGS": the script loads the include
+# file (procd's respawn after a lost table) and execs the daemon.
+# shellcheck disable=SC2016 # the script's own words, not expanded here
+if [ "$(sed -n 1p "$tmp/instance.sh")" = /bin/sh ] && [ "$(sed -n 2p "$tmp/instance.sh")" = -c ] &&
+	sed -n 3p "$tmp/instance.sh" | grep -qF "f=$tmp/nftdir/btblockd.nft; [ ! -r \"\$f\" ] || TZ=UTC0 nft -f \"\$f\"" &&
+	sed -n 3p "$tmp/instance.sh" | grep -qF 'exec "$0" "$@"'; then
+	ok "the instance's command loads the include file, then execs btblockd"
+else
+	fail "the instance's command is not sh -c loading the include file: $(cat "$tmp/instance.sh")"
+fi
 if [ ! -s "$tmp/logger" ]; then
 	ok "UCI defaults: nothing logged"
 else
@@ -363,6 +410,7 @@ sed -e "s/option monitor '0'/option monitor 'yes'/" \
 	-e "s|option detect_exec ''|option detect_exec '/usr/bin/notify'|" \
 	-e "s/option detect_exec_rate '30'/option detect_exec_rate '5'/" \
 	-e "s|option state_file ''|option state_file 'none'|" \
+	-e "s/option firewall_lost 'exit'/option firewall_lost 'log'/" \
 	"$owrt/files/btblockd.config" >"$tmp/changed"
 UCI_CONFIG=$tmp/changed
 rm -f "$tmp/instance"
@@ -379,8 +427,9 @@ if [ -f "$tmp/instance" ] && grep -qx -- --monitor "$tmp/instance" &&
 	grep -A1 -x -- --dhcp-leases "$tmp/instance" | grep -qx '/tmp/dhcp.leases' &&
 	grep -A1 -x -- --detect-exec "$tmp/instance" | grep -qx '/usr/bin/notify' &&
 	grep -A1 -x -- --detect-exec-rate "$tmp/instance" | grep -qx '5' &&
-	grep -A1 -x -- --state-file "$tmp/instance" | grep -qx 'none'; then
-	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0, --protected-interface, --protected-prefix, --dhcp-leases, --detect-exec, --detect-exec-rate, --state-file none"
+	grep -A1 -x -- --state-file "$tmp/instance" | grep -qx 'none' &&
+	grep -A1 -x -- --firewall-lost "$tmp/instance" | grep -qx 'log'; then
+	ok "changed UCI values: --monitor, --fail-closed, --cpus, --detect-log with a space, --queues, no --detect-syslog, --detect-log-max-size 0, --protected-interface, --protected-prefix, --dhcp-leases, --detect-exec, --detect-exec-rate, --state-file none, --firewall-lost log"
 else
 	fail "changed UCI values: unexpected command line"
 	cat "$tmp/instance" 2>/dev/null || true
@@ -457,7 +506,8 @@ for bad in "s/option log_level 'notice'/option log_level 'loud'/" \
 	"s|option protected_prefix ''|option protected_prefix 'lan net'|" \
 	"s|option detect_exec ''|option detect_exec 'notify'|" \
 	"s/option detect_exec_rate '30'/option detect_exec_rate '0'/" \
-	"s|option state_file ''|option state_file 'state'|"; do
+	"s|option state_file ''|option state_file 'state'|" \
+	"s/option firewall_lost 'exit'/option firewall_lost 'ignore'/"; do
 	sed -e "$bad" "$owrt/files/btblockd.config" >"$tmp/bad"
 	UCI_CONFIG=$tmp/bad
 	rm -f "$tmp/instance"
@@ -537,11 +587,23 @@ cp "$rules" "$tmp/offload.nft"	# for part 4
 FW4_OFFLOAD=
 UCI_CONFIG=$owrt/files/btblockd.config
 start_service
-stop_service
-if [ ! -e "$rules" ] && grep -q '^nft -f -$' "$tmp/nft" 2>/dev/null; then
-	ok "stop: rules file removed, table deleted"
+: >"$tmp/nft"
+rm -f "$tmp/procd" "$FW_LOG"
+restart
+# remove_rules (stop_service's) would save the bans first: no save, no removal.
+if [ -e "$rules" ] && [ ! -e "$FW_LOG" ] &&
+	grep -q '^procd_kill btblockd' "$tmp/procd" && [ -f "$tmp/instance" ]; then
+	ok "restart: the daemon stopped and started, the rules neither saved nor removed"
 else
-	fail "stop left the rules file or did not delete the table"
+	fail "restart removed the rules or did not stop the daemon: $(cat "$tmp/procd" "$FW_LOG" 2>/dev/null)"
+fi
+rm -f "$FW_LOG"
+stop_service
+if [ ! -e "$rules" ] && grep -q '^nft -f -$' "$tmp/nft" 2>/dev/null &&
+	grep -qx "save --state-dir $tmp/state" "$FW_LOG"; then
+	ok "stop: bans saved, rules file removed, table deleted"
+else
+	fail "stop left the rules file, did not delete the table or did not save the bans"
 fi
 
 # --- 4. the kernel: daemon with these options, nft -c of the include -------
@@ -661,6 +723,50 @@ else
 	else
 		fail "restart: bans lost or wrong time left ($(ban_count) elements, $left)"
 	fi
+	# A restart keeps the table and its bans; only the daemon goes.
+	rm -f "$tmp/procd"
+	restart
+	if [ "$(ban_count)" = 2 ] && grep -q '^procd_kill btblockd' "$tmp/procd"; then
+		ok "restart: the daemon stopped and started, the table and its 2 ban elements kept"
+	else
+		fail "restart: $(ban_count) ban elements left"
+	fi
+	# procd's respawn runs the instance's command: the include file is
+	# loaded before the daemon, whatever happened to the table (queue
+	# statements stripped here, as above; "true" stands in for btblockd).
+	sed -e 's/[[:space:]]*queue num .*$//' "$tmp/nftdir/btblockd.nft" >"$tmp/nftdir/noqueue.tmp" &&
+		mv "$tmp/nftdir/noqueue.tmp" "$tmp/nftdir/btblockd.nft"
+	script=$(sed -n 3p "$tmp/instance.sh")
+	ip netns exec "$ns" nft delete chain inet btblockd forward_verdict
+	if ip netns exec "$ns" sh -c "$script" true &&
+		ip netns exec "$ns" nft list chain inet btblockd forward_verdict >/dev/null 2>&1 &&
+		[ "$(ban_count)" = 2 ]; then
+		ok "respawn with a damaged table: the instance's command loads the rules again, the 2 ban elements kept"
+	else
+		fail "respawn with a damaged table: the rules were not loaded again ($(ban_count) ban elements)"
+	fi
+	ip netns exec "$ns" nft delete table inet btblockd
+	if ip netns exec "$ns" sh -c "$script" true &&
+		ip netns exec "$ns" nft list chain inet btblockd decide >/dev/null 2>&1; then
+		ok "respawn without the table: the instance's command loads it"
+	else
+		fail "respawn without the table: not loaded"
+	fi
+	# Stop saves the bans (RAM), the next start puts them back.
+	ip netns exec "$ns" nft add element inet btblockd ban4 \
+		'{ 192.0.2.1 . 198.51.100.1, 198.51.100.1 . 192.0.2.1 timeout 30m }'
+	FW_NS=$ns
+	stop_service
+	saved=$(grep -c '^ban4 ' "$tmp/state/bans" 2>/dev/null || true)
+	start_service
+	left=$(ip netns exec "$ns" nft list set inet btblockd ban4 | grep -o 'expires [0-9hms]*' | head -n 1)
+	if [ "$saved" = 2 ] && [ "$(ban_count)" = 2 ] && [ ! -e "$tmp/state/bans" ] &&
+		case $left in 'expires 29m'* | 'expires 30m'*) true ;; *) false ;; esac; then
+		ok "stop saved 2 ban elements to the state directory, start put them back ($left of 30m)"
+	else
+		fail "stop and start: $saved saved, $(ban_count) restored, $left"
+	fi
+	FW_NS=
 	# The policy rendered in part 3 applies to the loaded table.
 	if ip netns exec "$ns" nft -f "$tmp/policy.nft" 2>/dev/null ||
 		sed -e 's/[[:space:]]*queue num .*$//' "$tmp/policy.nft" | ip netns exec "$ns" nft -f -; then

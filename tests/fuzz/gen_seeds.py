@@ -304,9 +304,35 @@ def ruleset_replies():
                                      nla(2, struct.pack("!Q", pk))),
                                  nla(5, struct.pack("!I", 1))])
                 for name, pk in (("queued", 1500), ("bans", 40), ("bans_failed", 3))]
+    NEWTABLE, NEWCHAIN, NEWRULE, NESTED = 0, 3, 6, 0x8000
+    tables = [nft_msg(NEWTABLE, [nla(1, strz(name)), nla(2, struct.pack("!I", 0)),
+                                 nla(4, struct.pack("!Q", handle))])
+              for name, handle in (("fw4", 3), ("btblockd", 41))]
+    chains = [nft_msg(NEWCHAIN, [nla(1, strz("btblockd")), nla(3, strz(name))] +
+                      ([nla(4 | NESTED, nla(1, struct.pack("!I", 2)) +
+                                        nla(2, struct.pack("!i", -160)))] if base else []))
+              for name, base in (("decide", 0), ("forward_decide", 1), ("forward_verdict", 1))]
+
+    def rule(family, table, chain, exprs):
+        return nft_msg(NEWRULE, [nla(1, strz(table)), nla(2, strz(chain)),
+                                 nla(4 | NESTED, b"".join(nla(1 | NESTED, e) for e in exprs))],
+                       family=family)
+
+    def jump(target):
+        verdict = nla(1, struct.pack("!i", -3)) + nla(2, strz(target))
+        return nla(1, strz("immediate")) + nla(2 | NESTED, nla(1, struct.pack("!I", 0)) +
+                                               nla(2 | NESTED, nla(2 | NESTED, verdict)))
+    queue = nla(1, strz("queue")) + nla(2 | NESTED, nla(1, struct.pack("!H", 0)))
+    rules = [rule(1, "btblockd", "forward_decide", [jump("decide")]),
+             rule(1, "btblockd", "budget", [queue])]
+    xt_rules = [rule(2, "mangle", "BTBLOCKD", [nla(1, strz("target"))]),
+                rule(2, "mangle", "FORWARD", [jump("BTBLOCKD")]),
+                rule(10, "mangle", "FORWARD", [jump("BTBLOCKD")])]
     done = nlmsg(3, struct.pack("=i", 0))
     enoent = nlmsg(2, struct.pack("=i", -2) + struct.pack("=IHHII", 36, (10 << 8) | 10, 0x301, 77, 0))
-    return [("sets", b"".join(sets) + done), ("counters", b"".join(counters) + done),
+    return [("tables", b"".join(tables) + done), ("chains", b"".join(chains) + done),
+            ("rules", b"".join(rules) + done), ("xt_rules", b"".join(xt_rules) + done),
+            ("sets", b"".join(sets) + done), ("counters", b"".join(counters) + done),
             ("enoent", enoent), ("one_set", sets[0]), ("one_counter", counters[2]),
             ("stale_then_done", nlmsg(3, struct.pack("=i", 0), seq=76) + done)]
 

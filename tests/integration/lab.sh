@@ -122,6 +122,10 @@ lab_require_kernel() {
 lab_create() {
 	local ns i a
 	LAB_TMP="$(mktemp -d "${TMPDIR:-/tmp}/$LAB_ID.XXXXXX")"
+	# The bans btblockd-firewall down saves (and up reads) stay in the
+	# lab, never in the host's /var/lib/btblockd.
+	BTBLOCKD_STATE_DIR="$LAB_TMP/state"
+	export BTBLOCKD_STATE_DIR
 	for ns in "$LAB_CLIENT" "$LAB_ROUTER" "$LAB_SERVER"; do
 		ip netns add "$ns"
 		LAB_NS_CREATED="$LAB_NS_CREATED $ns"

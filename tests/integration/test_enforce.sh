@@ -197,6 +197,10 @@ lab_daemon_start --queues 0-1 $DAEMON_OPTS || fail "btblockd did not restart"
 # shellcheck disable=SC2086
 lab_exec router "$BTBLOCKD_FIREWALL" up --queues 0-1 $FIREWALL_OPTS --ban-scope none ||
 	fail "btblockd-firewall up --ban-scope none failed"
+# up keeps the bans of the steps before: emptied, so that any element
+# would be this step's.
+lab_exec router nft flush set inet btblockd ban4
+lab_exec router nft flush set inet btblockd ban6
 blocked_handshake 4 3 "$NONE_PORT" "ban-scope none:"
 addr=$(lab_client_addr 3 4)
 pairs=$(ban_pairs ban4)

@@ -154,6 +154,9 @@ echo "RESULT block: server received $got bytes; ban4 entries for $addr: $pairs; 
 # the daemon takes as a table loaded again.
 lab_exec router "$BTBLOCKD_FIREWALL" up --queues 0-1 --ban-set-size 2 ||
 	fail "btblockd-firewall up --ban-set-size 2 failed"
+# up keeps the ban of step 2, which fills the set: emptied, so that the
+# handshakes below fill it themselves.
+lab_exec router nft flush set inet btblockd ban4
 total=0
 for idx in 0 1 2 3; do
 	handshake 4 "$idx" "full set $idx" --hold 0.5

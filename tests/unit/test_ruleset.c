@@ -1,6 +1,8 @@
 /* test_ruleset.c - kernel replies about table inet btblockd into the
- * daemon's view: sets, counters, malformed and foreign messages, the
- * dump walk, the requests, the "ban set full" warning and the JSON. */
+ * daemon's view: sets, counters, tables, chains, rules (queue statements,
+ * jumps of the xtables backend), malformed and foreign messages, the dump
+ * walk, the requests, the "ban set full" warning, the watch that notices
+ * a lost table, and the JSON. */
 #include "../../src/ruleset.c"
 
 #include <stdarg.h>
@@ -327,6 +329,341 @@ static void test_ban_set_full_warning(void **state)
 	assert_int_equal(r.failed_unreported, 2);
 }
 
+static struct nlmsghdr *put_table(char *buf, uint8_t family, const char *name, uint64_t handle)
+{
+	struct nlmsghdr *nlh = put_msg(buf, NFT_MSG_NEWTABLE, family, 1);
+
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+	mnl_attr_put_u32(nlh, NFTA_TABLE_FLAGS, 0);
+	if (handle)
+		mnl_attr_put_u64(nlh, NFTA_TABLE_HANDLE, htobe64(handle));
+	return nlh;
+}
+
+static struct nlmsghdr *put_chain(char *buf, const char *table, const char *name, int hook)
+{
+	struct nlmsghdr *nlh = put_msg(buf, NFT_MSG_NEWCHAIN, FAMILY_INET, 1);
+	struct nlattr *nest;
+
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, name);
+	if (hook) {
+		nest = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+		mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(2));
+		mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl((uint32_t)-160));
+		mnl_attr_nest_end(nlh, nest);
+	}
+	return nlh;
+}
+
+/* A rule of family/table/chain with one expression: "queue", a jump
+ * (immediate verdict) to target, or "counter". */
+static struct nlmsghdr *put_rule(char *buf, uint8_t family, const char *table, const char *chain,
+				 const char *expr, const char *target)
+{
+	struct nlmsghdr *nlh = put_msg(buf, NFT_MSG_NEWRULE, family, 1);
+	struct nlattr *list, *elem, *data, *imm, *verdict;
+
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, chain);
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, expr);
+	data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	if (target) {
+		mnl_attr_put_u32(nlh, NFTA_IMMEDIATE_DREG, htonl(NFT_REG_VERDICT));
+		imm = mnl_attr_nest_start(nlh, NFTA_IMMEDIATE_DATA);
+		verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+		mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t)NFT_JUMP));
+		mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, target);
+		mnl_attr_nest_end(nlh, verdict);
+		mnl_attr_nest_end(nlh, imm);
+	} else {
+		mnl_attr_put_u16(nlh, NFTA_QUEUE_NUM, htons(0));
+	}
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, elem);
+	mnl_attr_nest_end(nlh, list);
+	return nlh;
+}
+
+/* Tables, chains and rules: only ours counted; queue statements, the
+ * xtables chain and the jumps to it found. */
+static void test_structure(void **state)
+{
+	char buf[2048];
+	struct ruleset_view v = { 0 };
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	assert_int_equal(ruleset_parse_table(put_table(buf, FAMILY_INET, "fw4", 3), &v), 0);
+	assert_false(v.loaded);
+	assert_int_equal(ruleset_parse_table(put_table(buf, NFPROTO_IPV4, "btblockd", 3), &v), 0);
+	assert_false(v.loaded);
+	assert_int_equal(ruleset_parse_table(put_table(buf, FAMILY_INET, "btblockd", 77), &v), 0);
+	assert_true(v.loaded);
+	assert_true(v.has_handle);
+	assert_int_equal(v.handle, 77);
+
+	assert_int_equal(ruleset_parse_chain(put_chain(buf, "btblockd", "forward_decide", 1), &v), 0);
+	assert_int_equal(ruleset_parse_chain(put_chain(buf, "btblockd", "decide", 0), &v), 0);
+	assert_int_equal(ruleset_parse_chain(put_chain(buf, "fw4", "forward", 1), &v), 0);
+	assert_int_equal(ruleset_parse_chain(put_chain(buf, "btblockd", "decide", 0), &v), 0);
+	assert_int_equal(v.nchains, 2);
+	assert_true(v.chains[0].base);
+	assert_false(v.chains[1].base);
+	/* A name longer than remembered: skipped, not cut. */
+	assert_int_equal(ruleset_parse_chain(put_chain(buf, "btblockd",
+						       "a_chain_name_of_thirty_two_bytes", 1), &v), 0);
+	assert_int_equal(v.nchains, 2);
+
+	assert_int_equal(ruleset_parse_rule(put_rule(buf, FAMILY_INET, "btblockd", "decide",
+						     "counter", NULL), &v), 0);
+	assert_int_equal(ruleset_parse_rule(put_rule(buf, FAMILY_INET, "btblockd", "forward_decide",
+						     "immediate", "decide"), &v), 0);
+	assert_int_equal(ruleset_parse_rule(put_rule(buf, FAMILY_INET, "fw4", "forward",
+						     "queue", NULL), &v), 0);
+	assert_int_equal(v.chains[0].rules, 1);
+	assert_int_equal(v.chains[1].rules, 1);
+	assert_false(v.queue_expr);		/* fw4's queue is not ours */
+	assert_int_equal(ruleset_parse_rule(put_rule(buf, FAMILY_INET, "btblockd", "budget",
+						     "queue", NULL), &v), 0);
+	assert_true(v.queue_expr);
+
+	/* xtables (iptables-nft): rules of BTBLOCKD, jumps to it, per family. */
+	assert_int_equal(ruleset_parse_xt_rule(put_rule(buf, NFPROTO_IPV4, "mangle", "BTBLOCKD",
+							"target", NULL), &v), 0);
+	assert_int_equal(ruleset_parse_xt_rule(put_rule(buf, NFPROTO_IPV4, "mangle", "FORWARD",
+							"immediate", "BTBLOCKD"), &v), 0);
+	assert_int_equal(ruleset_parse_xt_rule(put_rule(buf, NFPROTO_IPV6, "mangle", "FORWARD",
+							"immediate", "OTHER"), &v), 0);
+	assert_int_equal(ruleset_parse_xt_rule(put_rule(buf, NFPROTO_IPV6, "filter", "FORWARD",
+							"immediate", "BTBLOCKD"), &v), 0);
+	assert_int_equal(ruleset_parse_xt_rule(put_rule(buf, FAMILY_INET, "mangle", "FORWARD",
+							"immediate", "BTBLOCKD"), &v), 0);
+	assert_int_equal(v.xt_rules[0], 1);
+	assert_int_equal(v.xt_jumps[0], 1);
+	assert_int_equal(v.xt_rules[1], 0);
+	assert_int_equal(v.xt_jumps[1], 0);
+
+	/* Malformed: an expression list element that is not nested, a
+	 * verdict chain without its NUL. */
+	nlh = put_msg(buf, NFT_MSG_NEWRULE, FAMILY_INET, 1);
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "btblockd");
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "decide");
+	{
+		struct nlattr *list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+
+		mnl_attr_put(nlh, NFTA_LIST_ELEM, 2, "ab");
+		mnl_attr_nest_end(nlh, list);
+	}
+	assert_int_equal(ruleset_parse_rule(nlh, &v), -1);
+	nlh = put_rule(buf, NFPROTO_IPV4, "mangle", "FORWARD", "immediate", "BTBLOCKD");
+	/* the last byte of the message is the chain name's NUL (then padding) */
+	{
+		char *name = memmem(buf, nlh->nlmsg_len, "BTBLOCKD", 9);
+
+		assert_non_null(name);
+		name[8] = 'X';
+	}
+	assert_int_equal(ruleset_parse_xt_rule(nlh, &v), -1);
+
+	/* The requests: a rule dump of ip mangle, a table dump unfiltered. */
+	{
+		const struct nfgenmsg *nfg;
+
+		nlh = ruleset_dump_request_xt(buf, NFPROTO_IPV6, 5);
+		nfg = mnl_nlmsg_get_payload(nlh);
+		assert_int_equal(nlh->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE);
+		assert_int_equal(nfg->nfgen_family, NFPROTO_IPV6);
+		assert_non_null(memmem(buf, nlh->nlmsg_len, "mangle", 7));
+		nlh = ruleset_dump_request(buf, NFT_MSG_GETTABLE, 6);
+		assert_int_equal(nlh->nlmsg_len, NLMSG_HDRLEN + sizeof(struct nfgenmsg));
+	}
+}
+
+/* A complete table as btblockd-firewall loads it: hook forward, xt or nft. */
+static struct ruleset_view complete_view(uint64_t handle, int nft)
+{
+	struct ruleset_view v = { .loaded = 1, .has_handle = 1, .handle = handle, .read_ms = 1,
+				  .has_decided = 1, .has_verdicts = 1, .queue_expr = nft,
+				  .has_bans = 1, .has_bans_failed = 1,
+				  .xt_read = { 1, 1 }, .xt_rules = { 2, 2 }, .xt_jumps = { 1, 1 } };
+	static const struct ruleset_chain chains[] = {
+		{ "decide", 0, 7 }, { "budget", 0, 2 },
+		{ "forward_decide", 1, 1 }, { "forward_verdict", 1, 1 },
+	};
+
+	v.ban4.present = v.ban6.present = 1;
+	memcpy(v.chains, chains, sizeof(chains));
+	v.nchains = ARRAY_SIZE(chains);
+	return v;
+}
+
+static void drop_chain(struct ruleset_view *v, const char *name)
+{
+	for (unsigned i = 0; i < v->nchains; i++)
+		if (strcmp(v->chains[i].name, name) == 0) {
+			v->chains[i] = v->chains[--v->nchains];
+			return;
+		}
+}
+
+/* What is missing, named. */
+static void test_missing(void **state)
+{
+	static struct ruleset r;
+	struct ruleset_view v = complete_view(5, 1);
+	char buf[RULESET_MISSING_MAX];
+
+	(void)state;
+	assert_int_equal(ruleset_missing(&r, &v, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	v.ban6.present = 0;
+	v.has_verdicts = 0;
+	assert_int_equal(ruleset_missing(&r, &v, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "set ban6, map verdicts");
+	v = complete_view(5, 1);
+	drop_chain(&v, "forward_verdict");
+	assert_int_equal(ruleset_missing(&r, &v, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "base chain forward_verdict");
+	v = complete_view(5, 1);
+	v.chains[0].rules = 0;
+	v.chains[2].rules = 0;
+	assert_int_equal(ruleset_missing(&r, &v, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "the rules of chain decide, the rules of base chain forward_decide");
+	v = complete_view(5, 1);
+	drop_chain(&v, "forward_verdict");
+	drop_chain(&v, "forward_decide");
+	drop_chain(&v, "decide");
+	assert_int_equal(ruleset_missing(&r, &v, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "chain decide, every base chain");
+	v = (struct ruleset_view){ .read_ms = 1 };
+	assert_int_equal(ruleset_missing(&r, &v, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "table inet btblockd");
+	/* A small buffer: cut, never overrun. */
+	v = complete_view(5, 1);
+	v.ban4.present = v.ban6.present = v.has_decided = v.has_verdicts = 0;
+	assert_int_equal(ruleset_missing(&r, &v, buf, 12), 4);
+	assert_int_equal(strlen(buf), 11);
+}
+
+/* The watch: armed by a complete table, a loss logged and counted once,
+ * the exit requested after the grace unless the table is back; a table
+ * loaded again (new handle) with fewer hooks is complete; the xtables
+ * jumps watched once seen. */
+static void test_watch(void **state)
+{
+	static struct ruleset r;
+	struct ruleset_view v;
+	json_t *o;
+
+	(void)state;
+	r.exit_on_loss = 1;
+	r.next_read_ms = 1000 + RULESET_POLL_MS;
+	v = (struct ruleset_view){ .read_ms = 1 };
+	ruleset_check(&r, &v, 1000);		/* not there at start: waited for */
+	assert_int_equal(r.state, RULESET_ABSENT);
+	assert_false(r.armed);
+	v = complete_view(5, 0);
+	drop_chain(&v, "forward_verdict");
+	ruleset_check(&r, &v, 2000);		/* incomplete at start: not armed */
+	assert_int_equal(r.state, RULESET_DAMAGED);
+	assert_false(r.armed);
+	assert_int_equal(r.lost, 0);
+	assert_int_equal(r.lost_since_ms, 0);
+
+	v = complete_view(5, 0);
+	ruleset_check(&r, &v, 3000);
+	assert_int_equal(r.state, RULESET_OK);
+	assert_true(r.armed);
+	assert_true(r.xt_seen[0] && r.xt_seen[1]);
+
+	/* The xtables jump of ip6 removed. */
+	v.xt_jumps[1] = 0;
+	r.next_read_ms = 4000 + 10 * RULESET_GRACE_MS;
+	ruleset_check(&r, &v, 4000);
+	assert_int_equal(r.state, RULESET_DAMAGED);
+	assert_string_equal(r.missing, "ip6 mangle jump to BTBLOCKD");
+	assert_int_equal(r.lost, 1);
+	assert_int_equal(r.lost_since_ms, 4000);
+	/* the next reading when the grace ends, not later */
+	assert_int_equal(r.next_read_ms, 4000 + RULESET_GRACE_MS);
+	o = ruleset_json(&v, &r, 5000);
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "damaged");
+	assert_int_equal(json_array_size(json_object_get(o, "missing")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "lost")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "lost_ms")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(o, "exit_in_ms")), RULESET_GRACE_MS - 1000);
+	assert_string_equal(json_string_value(json_object_get(o, "on_loss")), "exit");
+	assert_string_equal(json_string_value(json_object_get(o, "backend")), "xt");
+	json_decref(o);
+	/* Still lost, another part too: counted once. */
+	v.ban4.present = 0;
+	ruleset_check(&r, &v, 6000);
+	assert_int_equal(r.lost, 1);
+	assert_false(ruleset_exit_requested(&r));
+	/* Back in time: no exit, armed on. */
+	v = complete_view(5, 0);
+	ruleset_check(&r, &v, 7000);
+	assert_int_equal(r.state, RULESET_OK);
+	assert_int_equal(r.lost_since_ms, 0);
+	assert_false(ruleset_exit_requested(&r));
+
+	/* Loaded again with the same hooks, then gone for good. */
+	v = complete_view(6, 0);
+	ruleset_check(&r, &v, 8000);
+	assert_int_equal(r.state, RULESET_OK);
+	v = (struct ruleset_view){ .read_ms = 1 };
+	ruleset_check(&r, &v, 9000);
+	assert_int_equal(r.state, RULESET_MISSING);
+	assert_int_equal(r.lost, 2);
+	ruleset_check(&r, &v, 9000 + RULESET_GRACE_MS - 1);
+	assert_false(ruleset_exit_requested(&r));
+	ruleset_check(&r, &v, 9000 + RULESET_GRACE_MS);
+	assert_true(ruleset_exit_requested(&r));
+}
+
+/* --firewall-lost log: no exit; a table loaded again with other hooks is
+ * complete; a base chain of the same table deleted is not; the nft
+ * backend forgets the xtables rules. */
+static void test_watch_log(void **state)
+{
+	static struct ruleset r;
+	struct ruleset_view v;
+	static const struct ruleset_chain input[] = { { "input_decide", 1, 1 }, { "input_verdict", 1, 1 } };
+
+	(void)state;
+	r.exit_on_loss = 0;
+	v = complete_view(5, 0);
+	memcpy(&v.chains[v.nchains], input, sizeof(input));
+	v.nchains += 2;
+	ruleset_check(&r, &v, 1000);
+	assert_int_equal(r.nbase, 4);
+	/* both input chains deleted from the same table */
+	v.nchains -= 2;
+	ruleset_check(&r, &v, 2000);
+	assert_int_equal(r.state, RULESET_DAMAGED);
+	assert_string_equal(r.missing, "base chain input_decide, base chain input_verdict");
+	ruleset_check(&r, &v, 2000 + 10 * RULESET_GRACE_MS);
+	assert_false(ruleset_exit_requested(&r));
+	/* the same hooks in a table loaded again (another handle): complete */
+	v.handle = 6;
+	ruleset_check(&r, &v, 3000);
+	assert_int_equal(r.state, RULESET_OK);
+	assert_int_equal(r.nbase, 2);
+	/* the nft backend: no xtables rules needed any more */
+	v = complete_view(7, 1);
+	v.xt_rules[0] = v.xt_jumps[0] = 0;
+	ruleset_check(&r, &v, 4000);
+	assert_int_equal(r.state, RULESET_OK);
+	assert_false(r.xt_seen[0]);
+	/* a failed reading changes nothing */
+	v = (struct ruleset_view){ .error = EPERM, .read_ms = 1 };
+	ruleset_check(&r, &v, 5000);
+	assert_int_equal(r.state, RULESET_OK);
+}
+
 static void test_json(void **state)
 {
 	struct ruleset_view v = reading(3);
@@ -336,7 +673,7 @@ static void test_json(void **state)
 	v.bans = 40;
 	v.read_ms = 1000;
 	v.ban4 = (struct ruleset_set){ .present = 1, .size = 65536, .timeout_ms = 3600000 };
-	o = ruleset_json(&v, 1500);
+	o = ruleset_json(&v, NULL, 1500);
 	assert_true(json_is_true(json_object_get(o, "loaded")));
 	assert_int_equal(json_integer_value(json_object_get(o, "age_ms")), 500);
 	assert_int_equal(json_integer_value(json_object_get(o, "bans")), 40);
@@ -351,13 +688,13 @@ static void test_json(void **state)
 
 	/* An older ruleset without the counter: null, not 0. */
 	v.has_bans_failed = 0;
-	o = ruleset_json(&v, 1500);
+	o = ruleset_json(&v, NULL, 1500);
 	assert_true(json_is_null(json_object_get(o, "bans_failed")));
 	json_decref(o);
 
 	/* Not loaded: no counters; a failed reading says why. */
 	v = (struct ruleset_view){ .error = EPERM, .read_ms = 1000 };
-	o = ruleset_json(&v, 1000);
+	o = ruleset_json(&v, NULL, 1000);
 	assert_true(json_is_false(json_object_get(o, "loaded")));
 	assert_null(json_object_get(o, "bans"));
 	assert_string_equal(json_string_value(json_object_get(o, "error")), strerror(EPERM));
@@ -365,7 +702,7 @@ static void test_json(void **state)
 
 	/* Never read. */
 	v = (struct ruleset_view){ 0 };
-	o = ruleset_json(&v, 1000);
+	o = ruleset_json(&v, NULL, 1000);
 	assert_true(json_is_null(json_object_get(o, "age_ms")));
 	json_decref(o);
 }
@@ -398,6 +735,10 @@ int main(void)
 		cmocka_unit_test(test_ban_set_full_warning),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_no_socket),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_watch_log),
 	};
 
 	log_init("test_ruleset", 1, LOG_ERR);

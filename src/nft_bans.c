@@ -523,10 +523,14 @@ size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size
 	return off;
 }
 
-int nft_sets_flush(const char *const *sets, size_t n)
+struct mnl_socket *nft_sets_socket(uint32_t *portid)
 {
-	uint32_t portid, seq = (uint32_t)time(NULL) ^ 0x3c3c0000u;
-	struct mnl_socket *nl;
+	return open_socket(portid);
+}
+
+int nft_sets_flush(struct mnl_socket *nl, uint32_t portid, const char *const *sets, size_t n)
+{
+	uint32_t seq = (uint32_t)time(NULL) ^ 0x3c3c0000u;
 	char *buf = malloc(NFT_BANS_BUF);
 	unsigned msgs;
 	size_t len;
@@ -535,21 +539,12 @@ int nft_sets_flush(const char *const *sets, size_t n)
 	if (!buf)
 		return -ENOMEM;
 	len = nft_sets_flush_batch(buf, NFT_BANS_BUF, sets, n, seq, &msgs);
-	if (!len) {
-		free(buf);
-		return -EMSGSIZE;
-	}
-	nl = open_socket(&portid);
-	if (!nl) {
-		r = -errno;
-		free(buf);
-		return r;
-	}
-	if (mnl_socket_sendto(nl, buf, len) < 0)
+	if (!len)
+		r = -EMSGSIZE;
+	else if (mnl_socket_sendto(nl, buf, len) < 0)
 		r = -errno;
 	else
 		r = read_acks(nl, portid, seq + 1, msgs, buf);
-	mnl_socket_close(nl);
 	free(buf);
 	return r;
 }

@@ -71,8 +71,12 @@ int nft_bans_delete(const struct ban_list *l);
 size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size_t n,
 			    uint32_t seq, unsigned *msgs);
 
-/* Flush the sets (kernel) in one transaction: 0 or -errno (-ENOENT: the
- * table or a set is not there; then none is flushed). */
-int nft_sets_flush(const char *const *sets, size_t n);
+/* A bound netfilter netlink socket for nft_sets_flush (opened while the
+ * daemon may still create sockets), or NULL with errno. */
+struct mnl_socket *nft_sets_socket(uint32_t *portid);
+
+/* Flush the sets (kernel) in one transaction over nl: 0 or -errno
+ * (-ENOENT: the table or a set is not there; then none is flushed). */
+int nft_sets_flush(struct mnl_socket *nl, uint32_t portid, const char *const *sets, size_t n);
 
 #endif

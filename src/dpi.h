@@ -132,8 +132,8 @@ enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p);
 void dpi_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p);
 
 /* 1 if the flow is followed from its middle: TCP whose start was not
- * seen, or UDP whose datagrams so far were uTP without its SYN, both
- * ways, on connection ids one apart. Such a
+ * seen, or UDP whose datagrams so far were all uTP headers without its
+ * SYN (both ways: on connection ids one apart). Such a
  * flow gets more packets before it is allowed (engine). */
 int dpi_midstream(const struct dpi_flow *st, int l4proto, int start_seen);
 

@@ -748,6 +748,56 @@ static void test_midstream_flows(void **state)
 	assert_int_equal(r.ban, 0);
 }
 
+
+/* A uTP header of the given type, connection id, seq and ack, then
+ * payload bytes: n bytes in all. */
+static size_t utp_hdr(uint8_t *b, size_t n, int type, uint16_t conn, uint16_t seq, uint16_t ack)
+{
+	memset(b, 0x5a, n);
+	b[0] = (uint8_t)(type << 4 | 1);
+	b[1] = 0;
+	b[2] = (uint8_t)(conn >> 8);
+	b[3] = (uint8_t)conn;
+	memset(b + 4, 0x11, 8);		/* timestamp, difference */
+	b[12] = 0; b[13] = 0x10; b[14] = 0; b[15] = 0;	/* window */
+	b[16] = (uint8_t)(seq >> 8);
+	b[17] = (uint8_t)seq;
+	b[18] = (uint8_t)(ack >> 8);
+	b[19] = (uint8_t)ack;
+	return n;
+}
+
+/* uTP met in its middle, a download: a burst of data before the first
+ * acknowledgement keeps the flow open, the acknowledgements settle it. */
+static void test_midstream_utp(void **state)
+{
+	struct pkt_view v;
+	struct engine_result r;
+	uint8_t b[1200];
+	int i;
+
+	(void)state;
+	engine_reset(&eng);
+	for (i = 0; i < 8; i++) {
+		pkt(&v, IPPROTO_UDP, 200, 51404, 1, 51504, b,
+		    utp_hdr(b, sizeof(b), 0, 700, (uint16_t)(3000 + i), 90));
+		r = run(&v, S);
+		assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	}
+	for (i = 0; i < 3 && r.verdict == ENGINE_UNDECIDED; i++) {
+		pkt(&v, IPPROTO_UDP, 1, 51504, 200, 51404, b,
+		    utp_hdr(b, 20, 2, 701, 90, (uint16_t)(3007 + i)));
+		r = run(&v, S);
+		if (r.verdict == ENGINE_UNDECIDED) {
+			pkt(&v, IPPROTO_UDP, 200, 51404, 1, 51504, b,
+			    utp_hdr(b, sizeof(b), 0, 700, (uint16_t)(3008 + i), 90));
+			r = run(&v, S);
+		}
+	}
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "utp");
+}
+
 static void test_counters_snapshot(void **state)
 {
 	struct engine_counters c;
@@ -790,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_lookalike_flows_allowed),
 		cmocka_unit_test(test_allowed_flow_short_path),
 		cmocka_unit_test(test_midstream_flows),
+		cmocka_unit_test(test_midstream_utp),
 		cmocka_unit_test(test_counters_snapshot),
 	};
 

@@ -351,7 +351,7 @@ check_nft "$TMP/render2.nft" "rendering for nft, queue 3, hook input, fail-close
 # The marks, the queue budget and the ban sets as rendered.
 expect_in "$TMP/render1.nft" '^define MARK_BLOCK_FLOW = 0x00b30000$' "rendering: default block-flow mark"
 expect_in "$TMP/render1.nft" '^define MARK_REJECT_FLOW = 0x00b40000$' "rendering: default reject-flow mark"
-expect_in "$TMP/render1.nft" '^define QUEUE_BACKSTOP = 128$' "rendering: default backstop 8 x 16"
+expect_in "$TMP/render1.nft" 'update @backstop { ct id limit rate over 1/hour burst 128 packets } return' "rendering: default backstop 8 x 16"
 expect_in "$TMP/render1.nft" '^[^#]*update @budget .* burst 16 packets \} return$' "rendering: default budget 16"
 # shellcheck disable=SC2016 # literal $ in the pattern
 expect_in "$TMP/render1.nft" '^[^#]*\$MARK_BLOCK_FLOW : goto verdict_block_flow, \$MARK_REJECT_FLOW : goto verdict_reject_flow' \
@@ -371,7 +371,7 @@ cp "$TMP/out" "$TMP/render3.nft"
 expect_in "$TMP/render3.nft" '^define MARK_BLOCK_FLOW = 0x00000400$' "rendering: --mark-block-flow"
 expect_in "$TMP/render3.nft" '^define MARK_REJECT_FLOW = 0x00000500$' "rendering: --mark-reject-flow"
 expect_in "$TMP/render3.nft" '^define MARK_KEEP = 0xffff00ff$' "rendering: --mark-mask and its complement"
-expect_in "$TMP/render3.nft" '^define QUEUE_BACKSTOP = 40$' "rendering: --queue-packets 5 gives a backstop of 40"
+expect_in "$TMP/render3.nft" 'update @backstop { ct id limit rate over 1/hour burst 40 packets } return' "rendering: --queue-packets 5 gives a backstop of 40"
 expect_in "$TMP/render3.nft" '^[^#]*update @budget .* burst 5 packets \} return$' "rendering: --queue-packets 5 is the burst"
 expect_count "$(sed -n '/set ban[46] {/,/^[[:space:]]*}$/p' "$TMP/render3.nft" | grep -c '^[[:space:]]*size 1000$')" 2 \
 	"rendering: --ban-set-size in both ban sets"
@@ -768,13 +768,14 @@ if cmd == "tcp":
     c.close(); s.close(); l.close()
 elif cmd == "udp":
     s = socket.socket(fam(host), socket.SOCK_DGRAM); s.bind((host, port))
-    c = socket.socket(fam(host), socket.SOCK_DGRAM); c.bind((host, 0))
+    c = socket.socket(fam(host), socket.SOCK_DGRAM)
+    c.bind((host, int(sys.argv[5]) if len(sys.argv) > 5 else 0))
     c.connect((host, port)); s.settimeout(5); c.settimeout(5)
     for i in range(int(sys.argv[4])):
         c.send(b"c" * 8); s.recvfrom(64)
     for i in range(5):
         c.send(b""); s.recvfrom(64)
-    for i in range(int(sys.argv[4])):
+    for i in range(int(sys.argv[6]) if len(sys.argv) > 6 else int(sys.argv[4])):
         s.sendto(b"s" * 8, c.getsockname()); c.recv(64)
 elif cmd == "send":
     src, dst, port = sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -873,22 +874,53 @@ if command -v python3 >/dev/null 2>&1; then
 	expect_count "$n" 8 "[budget] one budget element per flow and direction"
 
 	# The backstop: a budget set that is full makes the budget rule fail
-	# and the packet go to the queue; the backstop (8 x 4 = 32 packets of
-	# the flow) still ends it.  With room for one element, the client
-	# direction gets its budget (4 of 20 datagrams queued) and the server
-	# direction none: its datagrams are queued until the flow's 32nd
-	# packet (20 + 5 empty from the client, then 7 of the server's 20).
+	# and the packet go to the queue; the backstop (8 x 4 = 32 queued
+	# packets of the flow) still ends it.  With room for one element, the
+	# client direction gets its budget (4 of 40 datagrams queued, the rest
+	# leave at the budget and are not counted) and the server direction
+	# none: its datagrams are queued until the flow's 32nd queued packet
+	# (the client's 4, then 28 of the server's 40).
 	sed '/set budget {/,/^[[:space:]]*}$/s/size 65536/size 1/' "$BTBLOCKD_RULESET" >"$TMP/tinybudget.nft"
 	rc=0
 	inns env BTBLOCKD_RULESET="$TMP/tinybudget.nft" "$BTBLOCKD_FIREWALL" up --queues 7 \
 		--hooks output --queue-packets 4 >"$TMP/out" 2>"$TMP/err" || rc=$?
 	expect_rc 0 "[budget] up with a budget set of one element"
 	inns nft -f "$TMP/observe.nft"
-	inns python3 "$TMP/fwtraffic.py" udp 4 5203 20 || fail "[budget] UDP traffic failed"
+	inns python3 "$TMP/fwtraffic.py" udp 4 5203 40 || fail "[budget] UDP traffic failed"
 	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
-	echo "# [budget] budget set full: queued client datagrams $q_orig of 20, server datagrams $q_reply of 20"
+	echo "# [budget] budget set full: queued client datagrams $q_orig of 40, server datagrams $q_reply of 40"
 	expect_count "$q_orig" 4 "[budget] budget set full: the direction with an element keeps its budget"
-	expect_count "$q_reply" 7 "[budget] budget set full: the backstop ends queueing at the flow's 32nd packet"
+	expect_count "$q_reply" 28 "[budget] budget set full: the backstop ends queueing at the flow's 32nd queued packet"
+	inns nft delete table inet btbfw_observe
+	fw down
+	expect_rc 0 "[budget] down"
+
+	# One direction's bulk, long past its budget, leaves the other
+	# direction's budget alone: 200 client datagrams, then the server's
+	# 10 still get their 4 (the backstop counts only queued packets).
+	fw up --queues 7 --hooks output --queue-packets 4
+	expect_rc 0 "[budget] up for the one-sided bulk"
+	inns nft -f "$TMP/observe.nft"
+	inns python3 "$TMP/fwtraffic.py" udp 4 5205 200 40205 10 || fail "[budget] one-sided UDP traffic failed"
+	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
+	echo "# [budget] one-sided bulk: queued client datagrams $q_orig of 200, server datagrams $q_reply of 10"
+	expect_count "$q_orig" 4 "[budget] one-sided bulk: the client direction spends its budget"
+	expect_count "$q_reply" 4 "[budget] one-sided bulk: the server direction keeps its own"
+	inns nft delete table inet btbfw_observe
+	fw down
+
+	# Counted from first sight: a flow that ran before the ruleset was
+	# loaded (200 datagrams each way, far past the backstop of 32) gets
+	# the budget of a new flow once the ruleset sees it.
+	inns python3 "$TMP/fwtraffic.py" udp 4 5204 200 40204 || fail "[budget] UDP traffic before up failed"
+	fw up --queues 7 --hooks output --queue-packets 4
+	expect_rc 0 "[budget] up after a flow started"
+	inns nft -f "$TMP/observe.nft"
+	inns python3 "$TMP/fwtraffic.py" udp 4 5204 20 40204 || fail "[budget] UDP traffic after up failed"
+	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
+	echo "# [budget] a flow older than the ruleset: queued client datagrams $q_orig of 20, server datagrams $q_reply of 20"
+	expect_count "$q_orig" 4 "[budget] a flow older than the ruleset: the client direction gets a full budget"
+	expect_count "$q_reply" 4 "[budget] a flow older than the ruleset: the server direction gets a full budget"
 	inns nft delete table inet btbfw_observe
 	fw down
 	expect_rc 0 "[budget] down"

@@ -128,8 +128,10 @@ static enum dpi_id inspect_tcp(struct dpi_flow *st, const struct dpi_pkt *p)
 		if (r)
 			return r;
 	}
-	if (!p->start_seen)
-		return peerwire_framing(st, p);
+	if (!p->start_seen) {
+		r = peerwire_framing(st, p);
+		return r ? r : mse_midstream_check(st, p);
+	}
 	return mse_check(st, p);
 }
 
@@ -188,4 +190,20 @@ void dpi_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p)
 			webtorrent_learn(p);
 		}
 	}
+}
+
+int dpi_midstream(const struct dpi_flow *st, int l4proto, int start_seen)
+{
+	if (l4proto == IPPROTO_TCP)
+		return !start_seen;
+	/* uTP with no SYN before it: every datagram so far a uTP header
+	 * (a download shows a burst of data before the first
+	 * acknowledgement), and where both directions spoke, connection ids
+	 * one apart */
+	if (l4proto != IPPROTO_UDP || st->utp_syn_dir || st->utp[0].bad || st->utp[1].bad ||
+	    !(st->utp[0].valid || st->utp[1].valid))
+		return 0;
+	return !st->utp[0].valid || !st->utp[1].valid ||
+	       ((uint16_t)(st->utp[0].conn_id - st->utp[1].conn_id + 1) <= 2 &&
+		st->utp[0].conn_id != st->utp[1].conn_id);
 }

@@ -58,12 +58,23 @@ struct dpi_utp_dir {
 	uint8_t bad;		/* packets that are not uTP */
 };
 
+/* Per direction of a TCP flow seen from its middle: the run of segments
+ * whose lengths are those of encrypted requests (mse.c). */
+struct dpi_mse_mid {
+	uint16_t first_len;	/* length of the run's first segment */
+	uint8_t run;		/* segments in the run */
+	uint8_t flags;		/* MSE_MID_* */
+};
+
 /* Everything the detectors remember about a flow: plain data, zeroed when
  * the flow is created. Ordered so that no padding is wasted: it sits in
  * every flow entry (80 bytes). */
 struct dpi_flow {
 	struct dpi_pw_dir pw[2];
-	struct dpi_utp_dir utp[2];
+	union {				/* by transport: never both */
+		struct dpi_utp_dir utp[2];		/* UDP */
+		struct dpi_mse_mid mse_mid[2];		/* TCP, start not seen */
+	};
 	uint16_t utp_syn_conn;
 	uint16_t utp_syn_seq;
 	uint32_t utp_syn_ts;	/* timestamp_microseconds of the first SYN */
@@ -119,6 +130,12 @@ enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p);
  * lists, PEX once both directions spoke BitTorrent), and mark in
  * st->proof a remote side that answers in BitTorrent. */
 void dpi_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p);
+
+/* 1 if the flow is followed from its middle: TCP whose start was not
+ * seen, or UDP whose datagrams so far were all uTP headers without its
+ * SYN (both ways: on connection ids one apart). Such a
+ * flow gets more packets before it is allowed (engine). */
+int dpi_midstream(const struct dpi_flow *st, int l4proto, int start_seen);
 
 /* The stable short name of a detector, e.g. "bt-handshake". */
 const char *dpi_name(enum dpi_id id);

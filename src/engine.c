@@ -338,6 +338,23 @@ static void dpi_pkt_init(struct engine *e, const struct flow *f, int dir,
 	e->src_family = v->family;
 }
 
+/* Payload packets after which an undecided flow is allowed. A flow seen
+ * from its middle (running before the daemon or its ruleset started)
+ * gets MIDSTREAM_ALLOW_FACTOR times as many: its first payload is no
+ * handshake but whatever the transfer was doing, and the mid-stream
+ * detectors follow it over several segments. Such flows are few: the
+ * ones alive when btblockd starts. The product stays below the
+ * ruleset's default budget of 2 x 16, so the flow is still decided (and
+ * leaves the ruleset's queue path) rather than left undecided. */
+#define MIDSTREAM_ALLOW_FACTOR 4
+
+static uint32_t allow_after(const struct engine *e, const struct flow *f)
+{
+	if (dpi_midstream(&f->dpi, f->l4, f->start_seen))
+		return e->cfg.allow_after * MIDSTREAM_ALLOW_FACTOR;
+	return e->cfg.allow_after;
+}
+
 static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 {
 	struct dpi_pkt p;
@@ -367,7 +384,7 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 	}
 	if (r != DPI_NONE)
 		decide(e, f, ENGINE_BLOCK, r);
-	else if (f->dir[0].payload_packets + f->dir[1].payload_packets >= e->cfg.allow_after)
+	else if (f->dir[0].payload_packets + f->dir[1].payload_packets >= allow_after(e, f))
 		decide(e, f, ENGINE_ALLOW, DPI_NONE);
 }
 

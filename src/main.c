@@ -15,6 +15,8 @@
 #include "pcap_replay.h"
 #endif
 #include "log.h"
+#include <libmnl/libmnl.h>
+#include "nft_bans.h"
 #include "privs.h"
 #include "ruleset.h"
 #include "sdnotify.h"
@@ -80,6 +82,30 @@ static int daemonize(struct daemon *d)
 			close(null);
 	}
 	return 0;
+}
+
+/* The ruleset counts each undecided flow's queue budget from when it
+ * first saw the flow. Flows that ran while no daemon was bound (before
+ * the first start, or during a restart) spent it unqueued; emptying the
+ * budget sets once the queues are bound gives every undecided flow a
+ * fresh budget, so this daemon inspects them from here. Decided flows
+ * are not affected: their conntrack mark keeps them out of the queue. */
+static void reset_queue_budgets(struct mnl_socket *nl, uint32_t portid)
+{
+	static const char *const sets[] = { "budget", "backstop" };
+	int r;
+
+	if (!nl)
+		return;
+	r = nft_sets_flush(nl, portid, sets, sizeof(sets) / sizeof(sets[0]));
+	if (r == 0)
+		LOG(LOG_INFO, "queue budgets reset: undecided flows, running ones too, are inspected again");
+	else if (r == -ENOENT)
+		LOG(LOG_INFO, "queue budgets not reset: table inet %s or its budget sets are not loaded",
+		    NFT_BANS_TABLE);
+	else
+		LOG(LOG_WARNING, "cannot reset the queue budgets of table inet %s: %s; flows that ran while no daemon was bound stay uninspected",
+		    NFT_BANS_TABLE, strerror(-r));
 }
 
 static void report_ready(struct daemon *d, char status)
@@ -291,6 +317,8 @@ int main(int argc, char *argv[])
 	char err[512];
 	sigset_t sigs;
 	unsigned opened = 0;
+	struct mnl_socket *budget_nl;
+	uint32_t budget_portid = 0;
 	int status;
 
 	d.pidfile_fd = -1;
@@ -395,6 +423,12 @@ int main(int argc, char *argv[])
 		LOG(LOG_WARNING, "%s; the stats will lack the ban counters and a lost table "
 		    "goes unnoticed", err);
 	}
+	/* The socket that empties the queue budgets once the workers run
+	 * (reset_queue_budgets): opened now, before the filter. */
+	budget_nl = nft_sets_socket(&budget_portid);
+	if (!budget_nl)
+		LOG(LOG_WARNING, "cannot open a netlink socket for the queue budgets: %s; flows that ran "
+		    "while no daemon was bound stay uninspected", strerror(errno));
 	/* Detections named: netlink sockets now (conntrack wants
 	 * CAP_NET_ADMIN, which the daemon keeps); the launcher of the
 	 * detect-exec program now, before the user and the filter change,
@@ -459,6 +493,12 @@ int main(int argc, char *argv[])
 	 * memory: flow tables and buffers are faulted in, RSS is final. */
 	for (unsigned i = 0; i < d.nworkers; i++)
 		worker_wait_ready(&d.workers[i]);
+	/* Now that every queue is read: a flow's fresh budget is spent on
+	 * packets the workers see, not on ones the kernel let past a full
+	 * queue during start-up. */
+	reset_queue_budgets(budget_nl, budget_portid);
+	if (budget_nl)
+		mnl_socket_close(budget_nl);
 	state_started(&d.state, d.workers, d.nworkers);
 	d.control.detections = &d.sink;
 	d.control.state = &d.state;

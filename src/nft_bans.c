@@ -493,3 +493,58 @@ int nft_bans_delete(const struct ban_list *l)
 	free(buf);
 	return r;
 }
+
+/* A set flush is a DELSETELEM without an element list. */
+size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size_t n,
+			    uint32_t seq, unsigned *msgs)
+{
+	size_t off = 0;
+	struct nlmsghdr *nlh;
+
+	*msgs = 0;
+	if (len < (n + 2) * MSG_ROOM)
+		return 0;
+	nlh = put_msg(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
+		      NFNL_SUBSYS_NFTABLES, seq++);
+	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(sets[i]) >= 64)
+			return 0;
+		nlh = put_msg(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, sets[i]);
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+		++*msgs;
+	}
+	nlh = put_msg(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
+		      NFNL_SUBSYS_NFTABLES, seq);
+	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	return off;
+}
+
+struct mnl_socket *nft_sets_socket(uint32_t *portid)
+{
+	return open_socket(portid);
+}
+
+int nft_sets_flush(struct mnl_socket *nl, uint32_t portid, const char *const *sets, size_t n)
+{
+	uint32_t seq = (uint32_t)time(NULL) ^ 0x3c3c0000u;
+	char *buf = malloc(NFT_BANS_BUF);
+	unsigned msgs;
+	size_t len;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	len = nft_sets_flush_batch(buf, NFT_BANS_BUF, sets, n, seq, &msgs);
+	if (!len)
+		r = -EMSGSIZE;
+	else if (mnl_socket_sendto(nl, buf, len) < 0)
+		r = -errno;
+	else
+		r = read_acks(nl, portid, seq + 1, msgs, buf);
+	free(buf);
+	return r;
+}

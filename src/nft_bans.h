@@ -1,6 +1,7 @@
-/* nft_bans.h - the ban sets of table inet btblockd (ban4, ban6) over
- * nftables netlink: list their elements, delete some. For btblockctl;
- * the message parsing is exposed for the unit tests and the fuzzer. */
+/* nft_bans.h - the sets of table inet btblockd over nftables netlink:
+ * list the ban sets' (ban4, ban6) elements, delete some (btblockctl);
+ * flush the queue budget sets (the daemon, at start). The message parsing
+ * is exposed for the unit tests and the fuzzer. */
 #ifndef BTBLOCKD_NFT_BANS_H
 #define BTBLOCKD_NFT_BANS_H
 
@@ -64,5 +65,18 @@ int nft_bans_read(struct ban_list *l);
 
 /* Delete the elements (kernel), in batches; 0 or -errno. */
 int nft_bans_delete(const struct ban_list *l);
+
+/* Write into buf one batch flushing sets[0..n) of table inet btblockd,
+ * each asking for an acknowledgement; as nft_bans_delete_batch. */
+size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size_t n,
+			    uint32_t seq, unsigned *msgs);
+
+/* A bound netfilter netlink socket for nft_sets_flush (opened while the
+ * daemon may still create sockets), or NULL with errno. */
+struct mnl_socket *nft_sets_socket(uint32_t *portid);
+
+/* Flush the sets (kernel) in one transaction over nl: 0 or -errno
+ * (-ENOENT: the table or a set is not there; then none is flushed). */
+int nft_sets_flush(struct mnl_socket *nl, uint32_t portid, const char *const *sets, size_t n);
 
 #endif

@@ -16,6 +16,7 @@
  * shaped opening, confirms MSE. */
 #include "dpi/mse.h"
 #include "dpi/peerwire.h"
+#include "packet.h"
 
 #include <string.h>
 
@@ -104,4 +105,65 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (st->mse_random[0] && st->mse_random[1])
 		st->mse_candidate = 1;
 	return DPI_NONE;
+}
+
+/* Encrypted peer wire seen from its middle: a transfer that was running
+ * before btblockd (or its ruleset) started, whose key exchange nobody
+ * saw. RC4 keeps lengths, and a downloading client's segments are
+ * requests, 17 bytes each and pipelined (17 k bytes), often behind a
+ * "have" (9 bytes): 17 k + 9. A run of MSE_MID_RUN such segments from
+ * the protected side, of more than one length, none of them text or a
+ * structured header, while the other side sends bulk data, on a flow
+ * between two unprivileged ports, is that shape. Random lengths make such
+ * a run once in (17/2)^5, about 44000 runs; SSH's lengths (20 + 8 k)
+ * match only at every 17th k and its keystrokes and window updates are
+ * of one length. One direction of statistics is evidence, not proof:
+ * the flow is blocked, never banned (no proof of the other side); its
+ * client reconnects through the inspecting path and shows the rest. */
+#define MSE_MID_RUN		5
+#define MSE_MID_MAX_LEN		(17 * 256 + 9)
+#define MSE_MID_BULK		1024	/* a segment of data, not a request */
+#define MSE_MID_DISTINCT	0x01	/* the run has more than one length */
+#define MSE_MID_BULK_SEEN	0x02	/* this direction sent bulk data */
+
+static int request_shaped(const uint8_t *b, uint32_t len)
+{
+	size_t i, printable = 0, n = len < 16 ? len : 16;
+
+	if (len < 17 || len > MSE_MID_MAX_LEN || (len % 17 != 0 && len % 17 != 9))
+		return 0;
+	/* RC4 output: zero bytes rare, text unlikely */
+	if ((b[0] == 0) + (b[1] == 0) + (b[2] == 0) + (b[3] == 0) + (b[4] == 0) +
+	    (b[5] == 0) + (b[6] == 0) + (b[7] == 0) >= 2)
+		return 0;
+	for (i = 0; i < n; i++)
+		printable += b[i] >= 0x20 && b[i] < 0x7f;
+	return printable < n * 3 / 4;
+}
+
+enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	struct dpi_mse_mid *m = &st->mse_mid[p->dir];
+
+	if (p->len >= MSE_MID_BULK)
+		m->flags |= MSE_MID_BULK_SEEN;
+	/* only the protected side's own segments are evidence */
+	if (!p->from_protected)
+		return DPI_NONE;
+	if (!request_shaped(p->data, p->len)) {
+		m->run = 0;
+		m->flags &= (uint8_t)~MSE_MID_DISTINCT;
+		return DPI_NONE;
+	}
+	if (m->run == 0)
+		m->first_len = (uint16_t)p->len;
+	else if (p->len != m->first_len)
+		m->flags |= MSE_MID_DISTINCT;
+	if (m->run < 255)
+		m->run++;
+	if (m->run < MSE_MID_RUN || !(m->flags & MSE_MID_DISTINCT) ||
+	    !(st->mse_mid[!p->dir].flags & MSE_MID_BULK_SEEN) ||
+	    p->v->sport < 1024 || p->v->dport < 1024)
+		return DPI_NONE;
+	return DPI_MSE;
 }

@@ -16,4 +16,9 @@ int mse_looks_random(const uint8_t *b, size_t len);
  * endpoint cache. */
 enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p);
 
+/* A TCP flow whose start was not seen: DPI_MSE once the protected side's
+ * segments have had the lengths of encrypted requests for a while, the
+ * other side sending bulk data; otherwise DPI_NONE. */
+enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p);
+
 #endif

@@ -220,22 +220,30 @@ static void harvest_pex(const uint8_t *data, size_t len, size_t off, const struc
 enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	struct dpi_pw_dir *d = &st->pw[p->dir];
-	uint32_t seq = p->v->tcp_seq, skip;
+	uint32_t seq = p->v->tcp_seq, skip, wire, hidden;
 	int n, strong = 0, ext = 0, was_sync;
 	size_t off = 0;
 
 	if (p->len == 0)
 		return DPI_NONE;
+	/* A packet longer than the queue's copy range (a GSO super-packet of
+	 * bulk data) arrives cut: the sequence space is the whole payload,
+	 * the walk sees the first p->len bytes of it. */
+	wire = p->v->payload_wire_len > p->len ? p->v->payload_wire_len : p->len;
+	hidden = wire - p->len;
 	if (d->sync) {
 		int32_t delta = (int32_t)(seq - d->expect_seq);
 
-		if (delta < 0 && (int64_t)delta + p->len <= 0)
+		if (delta < 0 && (int64_t)delta + wire <= 0)
 			return DPI_NONE;		/* retransmission */
 		if (delta != 0) {
 			d->sync = 0;			/* gap or overlap */
+		} else if (d->skip >= wire) {
+			d->skip -= wire;
+			d->expect_seq = seq + wire;
+			return DPI_NONE;
 		} else if (d->skip >= p->len) {
-			d->skip -= p->len;
-			d->expect_seq = seq + p->len;
+			d->sync = 0;	/* the next header is in the cut part */
 			return DPI_NONE;
 		} else {
 			off = d->skip;
@@ -273,7 +281,15 @@ enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
 		return DPI_BT_EXTENSION;
 	d->sync = 1;
 	d->skip = skip;
-	d->expect_seq = seq + p->len;
+	d->expect_seq = seq + wire;
+	if (hidden) {
+		/* the open message runs on past the cut part, or the next
+		 * header lies in it, out of sight */
+		if (skip > hidden)
+			d->skip = skip - hidden;
+		else
+			d->sync = 0;
+	}
 	d->strong = (uint8_t)(d->strong + strong > 200 ? 200 : d->strong + strong);
 	if (d->packets < 200)
 		d->packets++;

@@ -64,6 +64,7 @@ BT_PAYLOAD_SPREAD=${BT_PAYLOAD_SPREAD:-4000000}  # in [MIN, MIN + SPREAD)
 BT_DIR=""
 BT_TRACKER_PORT=6969
 BT_DHT_PORT=6881      # the lab DHT node's port (UDP), on its own address
+BT_SEED_RATE_KBPS=""  # the seeders' upload limit (KB/s) when set (phase late)
 
 bt_log() {
 	printf '[bt %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
@@ -176,7 +177,8 @@ bt_transmission_config() {
     "pex-enabled": false,
     "blocklist-enabled": false,
     "speed-limit-down-enabled": false,
-    "speed-limit-up-enabled": false,
+    "speed-limit-up-enabled": $([ -n "$BT_SEED_RATE_KBPS" ] && echo true || echo false),
+    "speed-limit-up": ${BT_SEED_RATE_KBPS:-0},
     "alt-speed-enabled": false,
     "ratio-limit-enabled": false,
     "idle-seeding-limit-enabled": false,
@@ -343,6 +345,7 @@ bt_seeder_start() {
 			--enable-dht=true --enable-dht6=false --dht-entry-point="$bt_aux:$BT_DHT_PORT" \
 			--dht-file-path="$dir/dht.dat" --bt-enable-lpd=false \
 			--enable-peer-exchange=false --check-integrity=true --seed-ratio=0.0 --disable-ipv6=true \
+			--max-overall-upload-limit="${BT_SEED_RATE_KBPS:-0}K" \
 			--summary-interval=0 --log="$dir/aria2.log" --log-level=info \
 			"$bt_case_dir/$c.torrent" >"$dir/aria2.out" 2>&1 &
 		bt_pid=$!

@@ -24,7 +24,14 @@
 #      case completed with a matching checksum; on: median throughput at
 #      least E2E_MIN_RATIO (0.9) of off's. The long-lived connection never
 #      failed. No detection names an address of the normal cases.
-#   7. A markdown table (case, phase, bytes, completed, seconds, throughput,
+#   7. Phase "late" (tests/e2e/late.sh): btblockd and its ruleset removed,
+#      the BitTorrent cases start again (seeders limited to a rate at
+#      which they run for minutes), with an HTTPS download, an SSH
+#      session and a UDP stream alongside; btblockd and its ruleset come
+#      up in the middle (T0), the daemon restarts, the ruleset is flushed
+#      and comes back. No case may complete or receive 64 KiB after
+#      T0 + 30 s; the normal connections must complete intact.
+#   8. A markdown table (case, phase, bytes, completed, seconds, throughput,
 #      detectors that fired for the case's addresses, from the detection
 #      log) printed and written to $E2E_REPORT, the detection log copied
 #      next to it (detect.jsonl).
@@ -35,10 +42,12 @@
 # installs; without them it fails loudly naming what is missing (77 only
 # for missing root/namespaces with BTBLOCKD_SKIP_KERNEL_TESTS=1).
 # Developer aid, never set by CI: E2E_ONLY=normal skips the BitTorrent
-# cases (and bt.sh); E2E_ONLY=bt skips the normal cases.
-# The WebTorrent cases, and a WebRTC call and a WebSocket application
-# that must pass beside them (tests/e2e/webtorrent.sh), run with the
-# BitTorrent cases of each phase; E2E_ONLY=webtorrent runs only them.
+# cases (and bt.sh, and phase late); E2E_ONLY=bt skips the normal cases;
+# E2E_ONLY=late runs phase late alone (BitTorrent cases, its own normal
+# connections). The WebTorrent cases, and a WebRTC call and a WebSocket
+# application that must pass beside them (tests/e2e/webtorrent.sh), run
+# with the BitTorrent cases of phases off and on; E2E_ONLY=webtorrent
+# runs only them.
 set -eu
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -61,6 +70,8 @@ if [ "$E2E_ONLY" != normal ]; then
 	fi
 	# shellcheck source-path=SCRIPTDIR source=bt.sh
 	. "$here/bt.sh"
+	# shellcheck source-path=SCRIPTDIR source=late.sh
+	. "$here/late.sh"
 else
 	BT_CASES=""
 fi
@@ -69,7 +80,7 @@ fi
 # shellcheck source-path=SCRIPTDIR source=webtorrent.sh
 . "$here/webtorrent.sh"
 case "$E2E_ONLY" in
-normal | bt) WT_CASES="" WT_PASS_CASES="" ;;
+normal | bt | late) WT_CASES="" WT_PASS_CASES="" ;;
 webtorrent) BT_CASES="" NORMAL_CASES="" ;;
 esac
 
@@ -155,9 +166,10 @@ run_bt() {
 }
 
 # detectors ADDR...: "detector xN, ..." of the detection log lines whose
-# source or destination is one of ADDR, or "-".
+# source or destination is one of ADDR, or "-". DETECT_LOG names the log
+# (default: phases off and on).
 detectors() {
-	"$LAB_PYTHON" - "$LAB_TMP/detect.jsonl" "$@" <<'EOF'
+	"$LAB_PYTHON" - "${DETECT_LOG:-$LAB_TMP/detect.jsonl}" "$@" <<'EOF'
 import collections, ipaddress, json, sys
 wanted = {ipaddress.ip_address(a) for a in sys.argv[2:] if a}
 hits = collections.Counter()
@@ -244,16 +256,18 @@ report() {
 	local c phase line addrs dets thr
 	echo "| case | phase | bytes received | completed | seconds | throughput | detectors (btblockd) |"
 	echo "|---|---|---:|:---:|---:|---:|---|"
-	for c in $NORMAL_CASES long_tcp $BT_CASES $WT_CASES $WT_PASS_CASES; do
+	for c in $NORMAL_CASES long_tcp $BT_CASES $WT_CASES $WT_PASS_CASES late_https late_ssh late_udp; do
 		case " $BT_CASES $WT_CASES $WT_PASS_CASES " in
 		*" $c "*) addrs=$(case_fn case_addrs "$c") ;;
 		*) addrs="$LAB_CLIENT4 $LAB_CLIENT6 $LAB_SERVER4 $LAB_SERVER6" ;;
 		esac
 		# shellcheck disable=SC2086 # one argument per address
 		dets=$(detectors $addrs)
-		for phase in off on all; do
+		for phase in off on late all; do
 			line=$(result "$phase" "$c")
 			[ -n "$line" ] || continue
+			# shellcheck disable=SC2086 # one argument per address
+			[ "$phase" != late ] || dets=$(DETECT_LOG="$LAB_TMP/detect-late.jsonl" detectors $addrs)
 			thr=$(normal_field rate "$line")
 			[ -n "$thr" ] || thr=$(bt_rate "$(normal_field bytes "$line")" "$(normal_field seconds "$line")")
 			printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$phase" "$(normal_field bytes "$line")" \
@@ -283,9 +297,10 @@ if [ -n "$WT_CASES$WT_PASS_CASES" ]; then
 fi
 normal_longlived_start || fail "the long-lived TCP connection did not open"
 
+[ "$E2E_ONLY" != late ] || NORMAL_CASES=""
 lab_log "phase off: no btblockd, no firewall rules"
 run_normal_phase off
-[ -z "$BT_CASES$WT_CASES$WT_PASS_CASES" ] || run_bt off "$E2E_BT_LIMIT_OFF"
+[ "$E2E_ONLY" = late ] || [ -z "$BT_CASES$WT_CASES$WT_PASS_CASES" ] || run_bt off "$E2E_BT_LIMIT_OFF"
 
 queues="0-$(( $(nproc) - 1 ))"
 # The shipped default configuration (every line a comment): a host's
@@ -298,16 +313,30 @@ lab_exec router "$BTBLOCKD_FIREWALL" up --queues "$queues" >"$LAB_TMP/firewall.l
 	{ cat "$LAB_TMP/firewall.log" >&2; fail "btblockd-firewall up --queues $queues failed"; }
 lab_log "phase on: btblockd on queues $queues, $(sed -n 's/.*backend \([a-z]*\).*/\1/p' "$LAB_TMP/firewall.log" | head -n1) backend"
 run_normal_phase on
-[ -z "$BT_CASES$WT_CASES$WT_PASS_CASES" ] || run_bt on "$E2E_BT_LIMIT_ON"
+[ "$E2E_ONLY" = late ] || [ -z "$BT_CASES$WT_CASES$WT_PASS_CASES" ] || run_bt on "$E2E_BT_LIMIT_ON"
 
+if [ "$E2E_ONLY" != late ]; then
+	kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during the test"
+	stats=$(lab_stats || true)
+	lab_log "btblockd stats: $stats"
+	assert_normal
+	assert_bt
+	wt_assert
+fi
+
+# Phase "late" (tests/e2e/late.sh): btblockd and its ruleset gone, then
+# started again in the middle of running transfers.
+if [ -n "$BT_CASES" ]; then
+	lab_daemon_kill -TERM
+	lab_exec router "$BTBLOCKD_FIREWALL" down >>"$LAB_TMP/firewall.log" 2>&1 ||
+		fail "btblockd-firewall down failed"
+	lab_log "phase late: no btblockd, no ruleset; transfers start"
+	late_run
+	kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during phase late"
+	lab_log "btblockd stats (phase late): $(lab_stats || true)"
+	late_assert
+fi
 record all "$(normal_longlived_stop)"
-kill -0 "$LAB_DAEMON_PID" 2>/dev/null || check_fail "btblockd died during the test"
-stats=$(lab_stats || true)
-lab_log "btblockd stats: $stats"
-
-assert_normal
-assert_bt
-wt_assert
 ll=$(result all long_tcp)
 if [ "$(normal_field completed "$ll")" != 1 ] || [ "$(normal_field checksum "$ll")" != ok ]; then
 	check_fail "the long-lived TCP connection failed: $ll"
@@ -331,6 +360,12 @@ cp "$LAB_TMP/detect.jsonl" "$(dirname "$E2E_REPORT")/detect.jsonl" 2>/dev/null |
 			awk '{ n += $1 } END { print n + 0 }') suppressed by its rate limit."
 	echo
 	report
+	if [ -n "$BT_CASES" ]; then
+		echo
+		echo "Phase late: bytes each case had received (T0: btblockd and its ruleset up; T1: back after nft flush ruleset)."
+		echo
+		late_report
+	fi
 } >"$E2E_REPORT"
 echo
 cat "$E2E_REPORT"

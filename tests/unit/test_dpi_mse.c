@@ -181,6 +181,107 @@ static void test_not_confirmed(void **state)
 	assert_int_equal(feed_nth(&st, 0, 2, x, 68, 1), DPI_NONE);
 }
 
+
+/* Mid-stream: one segment of len bytes (random content from seed) in
+ * direction dir, the protected side being direction 0, between ports
+ * cport (dir 0) and sport. */
+static enum dpi_id mid(struct dpi_flow *st, int dir, size_t len, unsigned seed,
+		       uint16_t cport, uint16_t sport)
+{
+	static uint8_t d[4096];
+	struct pkt_view v;
+	struct dpi_pkt p;
+
+	la_fill(d, len, seed);
+	test_view(&v, IPPROTO_TCP, dir ? sport : cport, dir ? cport : sport, d, len);
+	test_pkt(&p, &v, dir, NULL);
+	p.start_seen = 0;
+	p.from_protected = dir == 0;
+	p.to_protected = dir == 1;
+	return mse_midstream_check(st, &p);
+}
+
+/* A downloading client's encrypted requests (17 k bytes, 17 k + 9 with a
+ * "have") while the peer sends bulk data: the fifth request segment
+ * settles it. */
+static void test_midstream_requests(void **state)
+{
+	static const size_t req[] = { 102, 136, 68, 17, 366, 34, 68 };
+	struct dpi_flow st;
+	unsigned i;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(mid(&st, 0, req[i], 10 + i, 40141, 51401), DPI_NONE);
+	assert_int_equal(mid(&st, 0, req[4], 20, 40141, 51401), DPI_MSE);
+}
+
+static void test_midstream_not_requests(void **state)
+{
+	static const size_t ssh[] = { 36, 44, 52, 60, 36, 44, 52, 36, 76, 84 };
+	struct dpi_flow st;
+	unsigned i;
+	uint8_t text[68];
+	struct pkt_view v;
+	struct dpi_pkt p;
+
+	(void)state;
+	/* no bulk data from the other side */
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mid(&st, 0, 17 * (1 + i % 3), i, 40141, 51401), DPI_NONE);
+	/* one length only (a fixed-size message, SSH keystrokes) */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mid(&st, 0, 68, i, 40141, 51401), DPI_NONE);
+	/* SSH's lengths, 20 + 8 k */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 2222), DPI_NONE);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mid(&st, 0, ssh[i], i, 40141, 2222), DPI_NONE);
+	/* a run broken by one other length starts again */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(mid(&st, 0, 17 * (1 + i), i, 40141, 51401), DPI_NONE);
+	assert_int_equal(mid(&st, 0, 100, 9, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(mid(&st, 0, 17 * (1 + i), i, 40141, 51401), DPI_NONE);
+	assert_int_equal(mid(&st, 0, 85, 5, 40141, 51401), DPI_MSE);
+	/* a privileged port on either end */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 443), DPI_NONE);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mid(&st, 0, 17 * (1 + i % 3), i, 40141, 443), DPI_NONE);
+	/* the requests from the other side are no evidence */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 0, 2896, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mid(&st, 1, 17 * (1 + i % 3), i, 40141, 51401), DPI_NONE);
+	/* text, and plain binary headers, are not RC4 output */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	memset(text, 'x', sizeof(text));
+	for (i = 0; i < 10; i++) {
+		test_view(&v, IPPROTO_TCP, 40141, 51401, text, i & 1 ? 51 : 68);
+		test_pkt(&p, &v, 0, NULL);
+		p.from_protected = 1;
+		assert_int_equal(mse_midstream_check(&st, &p), DPI_NONE);
+	}
+	memset(text, 0, sizeof(text));
+	text[3] = 13;
+	text[4] = 6;
+	for (i = 0; i < 10; i++) {
+		test_view(&v, IPPROTO_TCP, 40141, 51401, text, i & 1 ? 51 : 68);
+		test_pkt(&p, &v, 0, NULL);
+		p.from_protected = 1;
+		assert_int_equal(mse_midstream_check(&st, &p), DPI_NONE);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +290,8 @@ int main(void)
 		cmocka_unit_test(test_structured_lookalikes),
 		cmocka_unit_test(test_confirmed),
 		cmocka_unit_test(test_not_confirmed),
+		cmocka_unit_test(test_midstream_requests),
+		cmocka_unit_test(test_midstream_not_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -464,6 +464,63 @@ static void test_framing_walk_bounded(void **state)
 	assert_int_equal(st.pw[0].packets, 0);
 }
 
+
+/* A packet of which only cap of wire payload bytes were copied (a GSO
+ * super-packet cut at the queue's copy range). */
+static enum dpi_id midstream_cut(struct dpi_flow *st, int dir, uint32_t seq,
+				 const uint8_t *d, size_t cap, size_t wire)
+{
+	struct pkt_view v;
+	struct dpi_pkt p;
+
+	test_view(&v, IPPROTO_TCP, 50000, 6881, d, cap);
+	v.tcp_seq = seq;
+	v.payload_wire_len = (uint32_t)wire;
+	test_pkt(&p, &v, dir, NULL);
+	p.dir_payload_pkts = 5;
+	return peerwire_framing(st, &p);
+}
+
+/* Bulk piece data in 2896-byte super-packets of which the daemon sees
+ * 2048 bytes: the sequence space counts the cut part, headers are found
+ * where they fall in sight. */
+static void test_framing_cut_packets(void **state)
+{
+	static uint8_t stream[8 * (13 + 16384)];
+	struct dpi_flow st;
+	size_t off = 0, total = 0;
+	uint32_t seq = 70000;
+	enum dpi_id r = DPI_NONE;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		uint8_t *m = stream + total;
+
+		la_fill(m, 13 + 16384, (uint32_t)i + 100);
+		put32(m, 9 + 16384);
+		m[4] = 7;
+		put32(m + 5, 11);
+		put32(m + 9, (uint32_t)i * 16384);
+		total += 13 + 16384;
+	}
+	memset(&st, 0, sizeof(st));
+	while (off + 2896 <= total && r == DPI_NONE) {
+		r = midstream_cut(&st, 1, seq, stream + off, 2048, 2896);
+		off += 2896;
+		seq += 2896;
+	}
+	assert_int_equal(r, DPI_BT_FRAMING);
+	/* in sync, the cut part of a packet is skipped by its length: the
+	 * framer expects the next packet where the whole one ended */
+	assert_int_equal(st.pw[1].expect_seq, seq);
+	/* random bulk cut the same way: nothing */
+	la_fill(stream, total, 9);
+	memset(&st, 0, sizeof(st));
+	for (off = 0; off + 2896 <= total; off += 2896, seq += 2896)
+		assert_int_equal(midstream_cut(&st, 1, seq, stream + off, 2048, 2896), DPI_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_framing_resync_after_zero_run),
 		cmocka_unit_test(test_framing_resync_needs_structure),
 		cmocka_unit_test(test_framing_one_packet_of_haves),
+		cmocka_unit_test(test_framing_cut_packets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

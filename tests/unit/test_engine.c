@@ -57,6 +57,23 @@ static struct engine_result run(struct pkt_view *v, uint64_t now)
 	return r;
 }
 
+/* The handshake of TCP flow a:pa -> b:pb (SYN, SYN-ACK, sequence numbers
+ * 0): the flow's start is seen. */
+static void tcp_handshake(uint8_t a, uint16_t pa, uint8_t b, uint16_t pb, uint64_t now)
+{
+	struct pkt_view v;
+
+	pkt(&v, IPPROTO_TCP, a, pa, b, pb, "", 0);
+	v.tcp_flags = 0x02;
+	v.tcp_seq = 0;
+	(void)run(&v, now);
+	pkt(&v, IPPROTO_TCP, b, pb, a, pa, "", 0);
+	v.tcp_flags = 0x12;
+	v.tcp_seq = 0;
+	v.tcp_ack = 1;
+	(void)run(&v, now);
+}
+
 static void test_defaults_and_checks(void **state)
 {
 	struct engine_config c;
@@ -144,6 +161,7 @@ static void test_allow_after_and_no_more_dpi(void **state)
 	(void)state;
 	engine_reset(&eng);
 	lookalikes_init();
+	tcp_handshake(1, 40002, 3, 443, S);
 	for (i = 0; i < 6; i++) {
 		const struct lookalike *l = &lookalikes[3];	/* TLS hello */
 
@@ -154,7 +172,7 @@ static void test_allow_after_and_no_more_dpi(void **state)
 	}
 	assert_int_equal(r.verdict, ENGINE_ALLOW);
 	assert_null(r.reason);
-	assert_int_equal(r.decided_at, 6);
+	assert_int_equal(r.decided_at, 8);	/* the handshake and 6 payload packets */
 	inspected = eng.ctr.inspected_packets;
 	/* a handshake now is not looked at: the flow is decided */
 	pkt(&v, IPPROTO_TCP, 1, 40002, 3, 443, "\x13" "BitTorrent protocol", 20);
@@ -650,6 +668,7 @@ static void test_allowed_flow_short_path(void **state)
 	engine_reset(&eng);
 	lookalikes_init();
 	l = &lookalikes[3];	/* TLS hello */
+	tcp_handshake(1, 40002, 3, 443, now);
 	for (i = 0; i < 6; i++) {
 		pkt(&v, IPPROTO_TCP, i & 1 ? 3 : 1, i & 1 ? 443 : 40002, i & 1 ? 1 : 3,
 		    i & 1 ? 40002 : 443, l->data, l->len);
@@ -670,7 +689,7 @@ static void test_allowed_flow_short_path(void **state)
 		r = run(&v, now);
 		assert_int_equal(r.verdict, ENGINE_ALLOW);
 		assert_null(r.reason);
-		assert_int_equal(r.decided_at, 6);
+		assert_int_equal(r.decided_at, 8);	/* handshake + 6 */
 		assert_int_equal(r.flow_packets, ++n);
 		assert_int_equal(eng.ctr.payload_packets, payload + !(i & 1));
 	}
@@ -684,6 +703,99 @@ static void test_allowed_flow_short_path(void **state)
 	r = run(&v, now);
 	assert_int_equal(r.verdict, ENGINE_UNDECIDED);
 	assert_int_equal(r.flow_packets, 1);
+}
+
+
+/* A TCP flow met in its middle (running before the daemon started): more
+ * payload packets before it is allowed, and encrypted requests from the
+ * protected side block it, without a ban (one side's statistics). */
+static void test_midstream_flows(void **state)
+{
+	static const size_t req[] = { 102, 136, 68, 17, 366 };
+	struct pkt_view v;
+	struct engine_result r;
+	uint8_t d[2896];
+	uint32_t seq_a = 7000, seq_b = 900000;
+	int i;
+
+	(void)state;
+	engine_reset(&eng);
+	lookalikes_init();
+	la_fill(d, sizeof(d), 5);
+	/* random bulk both ways, no request shape: allowed after 4 x 6 */
+	for (i = 0; i < 24; i++) {
+		pkt(&v, IPPROTO_TCP, i & 1 ? 200 : 1, i & 1 ? 51000 : 40010,
+		    i & 1 ? 1 : 200, i & 1 ? 40010 : 51000, d, 1448);
+		v.tcp_seq = i & 1 ? seq_b : seq_a;
+		if (i & 1)
+			seq_b += 1448;
+		else
+			seq_a += 1448;
+		r = run(&v, S);
+		assert_int_equal(r.verdict, i < 23 ? ENGINE_UNDECIDED : ENGINE_ALLOW);
+	}
+	/* the protected host 1 downloads: bulk in, requests out */
+	pkt(&v, IPPROTO_TCP, 200, 51001, 1, 40011, d, sizeof(d));
+	assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+	for (i = 0; i < 5; i++) {
+		la_fill(d, req[i], 30 + (uint32_t)i);
+		pkt(&v, IPPROTO_TCP, 1, 40011, 200, 51001, d, req[i]);
+		v.tcp_seq = 5000 + 1000 * (uint32_t)i;
+		r = run(&v, S);
+		assert_int_equal(r.verdict, i < 4 ? ENGINE_UNDECIDED : ENGINE_BLOCK);
+	}
+	assert_string_equal(r.reason, "mse");
+	assert_int_equal(r.ban, 0);
+}
+
+
+/* A uTP header of the given type, connection id, seq and ack, then
+ * payload bytes: n bytes in all. */
+static size_t utp_hdr(uint8_t *b, size_t n, int type, uint16_t conn, uint16_t seq, uint16_t ack)
+{
+	memset(b, 0x5a, n);
+	b[0] = (uint8_t)(type << 4 | 1);
+	b[1] = 0;
+	b[2] = (uint8_t)(conn >> 8);
+	b[3] = (uint8_t)conn;
+	memset(b + 4, 0x11, 8);		/* timestamp, difference */
+	b[12] = 0; b[13] = 0x10; b[14] = 0; b[15] = 0;	/* window */
+	b[16] = (uint8_t)(seq >> 8);
+	b[17] = (uint8_t)seq;
+	b[18] = (uint8_t)(ack >> 8);
+	b[19] = (uint8_t)ack;
+	return n;
+}
+
+/* uTP met in its middle, a download: a burst of data before the first
+ * acknowledgement keeps the flow open, the acknowledgements settle it. */
+static void test_midstream_utp(void **state)
+{
+	struct pkt_view v;
+	struct engine_result r;
+	uint8_t b[1200];
+	int i;
+
+	(void)state;
+	engine_reset(&eng);
+	for (i = 0; i < 8; i++) {
+		pkt(&v, IPPROTO_UDP, 200, 51404, 1, 51504, b,
+		    utp_hdr(b, sizeof(b), 0, 700, (uint16_t)(3000 + i), 90));
+		r = run(&v, S);
+		assert_int_equal(r.verdict, ENGINE_UNDECIDED);
+	}
+	for (i = 0; i < 3 && r.verdict == ENGINE_UNDECIDED; i++) {
+		pkt(&v, IPPROTO_UDP, 1, 51504, 200, 51404, b,
+		    utp_hdr(b, 20, 2, 701, 90, (uint16_t)(3007 + i)));
+		r = run(&v, S);
+		if (r.verdict == ENGINE_UNDECIDED) {
+			pkt(&v, IPPROTO_UDP, 200, 51404, 1, 51504, b,
+			    utp_hdr(b, sizeof(b), 0, 700, (uint16_t)(3008 + i), 90));
+			r = run(&v, S);
+		}
+	}
+	assert_int_equal(r.verdict, ENGINE_BLOCK);
+	assert_string_equal(r.reason, "utp");
 }
 
 static void test_counters_snapshot(void **state)
@@ -727,6 +839,8 @@ int main(void)
 		cmocka_unit_test(test_cache_off),
 		cmocka_unit_test(test_lookalike_flows_allowed),
 		cmocka_unit_test(test_allowed_flow_short_path),
+		cmocka_unit_test(test_midstream_flows),
+		cmocka_unit_test(test_midstream_utp),
 		cmocka_unit_test(test_counters_snapshot),
 	};
 

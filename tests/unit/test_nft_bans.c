@@ -357,6 +357,49 @@ static void test_delete_batch(void **state)
 	assert_int_equal(nft_bans_delete_batch(buf, 100, e, 1, 1, &msgs), 0);
 }
 
+
+/* The flush of the budget sets: one DELSETELEM per set, no element list. */
+static void test_flush_batch(void **state)
+{
+	static const char *const sets[] = { "budget", "backstop" };
+	static const char *const long_name[] = {
+		"a_set_name_longer_than_the_kernel_allows_for_any_set_at_all_xxxxx" };
+	size_t len, off = 0;
+	unsigned msgs, dels = 0;
+
+	(void)state;
+	len = nft_sets_flush_batch(buf, sizeof(buf), sets, 2, 40, &msgs);
+	assert_true(len > 0);
+	assert_int_equal(msgs, 2);
+	while (off < len) {
+		struct nlmsghdr *nlh = (struct nlmsghdr *)(void *)(buf + off);
+
+		if (nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && nlh->nlmsg_type != NFNL_MSG_BATCH_END) {
+			const struct nlattr *a;
+			int table = 0, set = 0, elements = 0;
+
+			assert_int_equal(nlh->nlmsg_type,
+					 (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM);
+			assert_int_equal(nlh->nlmsg_seq, 41 + dels);
+			mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+				if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_TABLE)
+					table = strcmp(mnl_attr_get_str(a), "btblockd") == 0;
+				else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET)
+					set = strcmp(mnl_attr_get_str(a), sets[dels]) == 0;
+				else if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+					elements = 1;
+			}
+			assert_true(table && set && !elements);
+			dels++;
+		}
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+	}
+	assert_int_equal(off, len);
+	assert_int_equal(dels, 2);
+	assert_int_equal(nft_sets_flush_batch(buf, 200, sets, 2, 1, &msgs), 0);
+	assert_int_equal(nft_sets_flush_batch(buf, sizeof(buf), long_name, 1, 1, &msgs), 0);
+}
+
 static void test_select(void **state)
 {
 	struct ban_list l = { 0 }, sel;
@@ -396,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_delete_batch),
+		cmocka_unit_test(test_flush_batch),
 		cmocka_unit_test(test_select),
 	};
 

@@ -25,10 +25,12 @@
 #
 # late_assert then checks: no case completed; each received less than
 # LATE_MAX_BYTES from T0 + LATE_STOP_WITHIN to the flush (stopped, and
-# kept stopped through the restart) and from T1 + LATE_STOP_WITHIN to its
-# end (stopped again after the reload); every normal connection of step
-# 1 completed intact. What passed while the ruleset was gone (the flush
-# until T1: no rules, nothing to drop) is in the table, not judged.
+# kept stopped through the restart); every normal connection of step 1
+# completed intact. What passed while the ruleset was gone (the flush
+# until T1: no rules, nothing to drop) and after the reload is in the
+# table, not judged beyond the completion: connections opened while no
+# rules were loaded are met in their middle after T1 (btblockd(8),
+# TRANSFERS ALREADY RUNNING).
 
 LATE_RATE=${E2E_LATE_RATE:-16mbit}
 LATE_AFTER=${E2E_LATE_AFTER:-1000000}    # bytes each case has before T0
@@ -282,8 +284,11 @@ late_assert() {
 		# stopped within LATE_STOP_WITHIN s of the start, and kept so
 		# through the restart
 		late_window "$c" "$line" stopped preflush "T0 + $LATE_STOP_WITHIN s until the flush (restart included)"
-		# blocked again within LATE_STOP_WITHIN s of the reload
-		late_window "$c" "$line" settled "" "$LATE_STOP_WITHIN s after the reload until its end"
+		# After the reload only the completion is judged: a connection
+		# the clients opened while no rules were loaded is met in its
+		# middle, and mid-stream inspection can miss one that carried
+		# no requests in its first packets (the bytes are in the
+		# report's table).
 	done
 	for c in https ssh udp; do
 		line=$(result late "late_$c")

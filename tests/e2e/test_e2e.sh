@@ -29,8 +29,9 @@
 #      which they run for minutes), with an HTTPS download, an SSH
 #      session and a UDP stream alongside; btblockd and its ruleset come
 #      up in the middle (T0), the daemon restarts, the ruleset is flushed
-#      and comes back. No case may complete or receive 64 KiB after
-#      T0 + 30 s; the normal connections must complete intact.
+#      and comes back. No case may complete, or receive 64 KiB from
+#      T0 + 30 s until the flush; the normal connections must complete
+#      intact.
 #   8. A markdown table (case, phase, bytes, completed, seconds, throughput,
 #      detectors that fired for the case's addresses, from the detection
 #      log) printed and written to $E2E_REPORT, the detection log copied

@@ -47,7 +47,8 @@ static struct nft_view_set *add_set(struct nft_view *v, const char *name, uint32
 	s->size = size;
 	s->elems_read = 1;
 	s->elems = elems;
-	memcpy(s->keys, keys, nkeys * sizeof(*keys));
+	if (nkeys)	/* keys may be NULL then: no memcpy from NULL */
+		memcpy(s->keys, keys, nkeys * sizeof(*keys));
 	s->nkeys = nkeys;
 	return s;
 }

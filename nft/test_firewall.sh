@@ -925,6 +925,41 @@ if command -v python3 >/dev/null 2>&1; then
 	fw down
 	expect_rc 0 "[budget] down"
 
+	# xt: until its NFQUEUE rules are in place the table counts packets
+	# against budgets that nothing queues.  An iptables that sends a
+	# flow's traffic once the table is loaded puts that traffic in the
+	# gap (20 datagrams each way, more than the budget of 4); up must
+	# empty the budgets after the xtables rules, so the same flow's next
+	# datagrams are queued.
+	mkdir "$TMP/bin-gap"
+	for tool in iptables ip6tables; do
+		cat >"$TMP/bin-gap/$tool" <<EOF
+#!/bin/sh
+if [ ! -e "$TMP/gap.done" ] && nft list table inet btblockd >/dev/null 2>&1; then
+	: >"$TMP/gap.done"
+	python3 "$TMP/fwtraffic.py" udp 4 5206 20 40206 >/dev/null || echo failed >"$TMP/gap.done"
+fi
+exec "$(command -v "$tool")" "\$@"
+EOF
+		chmod +x "$TMP/bin-gap/$tool"
+	done
+	rc=0
+	inns env PATH="$TMP/bin-gap:$PATH" "$BTBLOCKD_FIREWALL" up --queues 7 --hooks output \
+		--queue-packets 4 --backend xt >"$TMP/out" 2>"$TMP/err" || rc=$?
+	expect_rc 0 "[budget] up --backend xt with traffic between the table and its xtables rules"
+	if [ ! -e "$TMP/gap.done" ] || [ -s "$TMP/gap.done" ]; then
+		fail "[budget] the traffic between the table and its xtables rules did not run"
+	fi
+	inns nft -f "$TMP/observe.nft"
+	inns python3 "$TMP/fwtraffic.py" udp 4 5206 20 40206 || fail "[budget] UDP traffic after up failed"
+	q_orig=$(obs q_orig) q_reply=$(obs q_reply)
+	echo "# [budget] xt, a flow that ran while up added its xtables rules: queued client datagrams $q_orig of 20, server datagrams $q_reply of 20"
+	expect_count "$q_orig" 4 "[budget] xt: the client direction has a budget after up"
+	expect_count "$q_reply" 4 "[budget] xt: the server direction has a budget after up"
+	inns nft delete table inet btbfw_observe
+	fw down
+	expect_rc 0 "[budget] down after the xt budgets"
+
 	# --- traffic: the verdict marks, bans and a full ban set ---------------
 	# A stand-in for the daemon: between the decide and the verdict chains
 	# it writes a verdict mark on packets to ports 7001-7004, as btblockd

@@ -117,11 +117,16 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
  * between two unprivileged ports, is that shape. Random lengths make such
  * a run once in (17/2)^5, about 44000 runs; SSH's lengths (20 + 8 k)
  * match only at every 17th k and its keystrokes and window updates are
- * of one length. One direction of statistics is evidence, not proof:
+ * of one length. A run of one length counts only when that length is 17,
+ * one request a segment: the steady state of a client whose download is
+ * paced by its peer (each block that arrives is answered by the next
+ * request); no TLS record or SSH packet is that short.
+ * One direction of statistics is evidence, not proof:
  * the flow is blocked, never banned (no proof of the other side); its
  * client reconnects through the inspecting path and shows the rest. */
 #define MSE_MID_RUN		5
 #define MSE_MID_MAX_LEN		(17 * 256 + 9)
+#define MSE_MID_ONE_REQUEST	17	/* the one length a run may keep */
 #define MSE_MID_BULK		1024	/* a segment of data, not a request */
 #define MSE_MID_DISTINCT	0x01	/* the run has more than one length */
 #define MSE_MID_BULK_SEEN	0x02	/* this direction sent bulk data */
@@ -161,7 +166,8 @@ enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p)
 		m->flags |= MSE_MID_DISTINCT;
 	if (m->run < 255)
 		m->run++;
-	if (m->run < MSE_MID_RUN || !(m->flags & MSE_MID_DISTINCT) ||
+	if (m->run < MSE_MID_RUN ||
+	    (!(m->flags & MSE_MID_DISTINCT) && m->first_len != MSE_MID_ONE_REQUEST) ||
 	    !(st->mse_mid[!p->dir].flags & MSE_MID_BULK_SEEN) ||
 	    p->v->sport < 1024 || p->v->dport < 1024)
 		return DPI_NONE;

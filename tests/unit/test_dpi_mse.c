@@ -216,6 +216,12 @@ static void test_midstream_requests(void **state)
 	for (i = 0; i < 4; i++)
 		assert_int_equal(mid(&st, 0, req[i], 10 + i, 40141, 51401), DPI_NONE);
 	assert_int_equal(mid(&st, 0, req[4], 20, 40141, 51401), DPI_MSE);
+	/* a download paced by its peer: one request (17 bytes) a segment */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(mid(&st, 0, 17, 30 + i, 40141, 51401), DPI_NONE);
+	assert_int_equal(mid(&st, 0, 17, 40, 40141, 51401), DPI_MSE);
 }
 
 static void test_midstream_not_requests(void **state)
@@ -232,11 +238,21 @@ static void test_midstream_not_requests(void **state)
 	memset(&st, 0, sizeof(st));
 	for (i = 0; i < 10; i++)
 		assert_int_equal(mid(&st, 0, 17 * (1 + i % 3), i, 40141, 51401), DPI_NONE);
-	/* one length only (a fixed-size message, SSH keystrokes) */
+	/* one length only (a fixed-size message, SSH keystrokes), other
+	 * than a single request's */
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
 	for (i = 0; i < 10; i++)
 		assert_int_equal(mid(&st, 0, 68, i, 40141, 51401), DPI_NONE);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mid(&st, 0, 26, i, 40141, 51401), DPI_NONE);
+	/* single requests with no bulk from the other side */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 900, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mid(&st, 0, 17, i, 40141, 51401), DPI_NONE);
 	/* SSH's lengths, 20 + 8 k */
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 2222), DPI_NONE);

@@ -979,6 +979,7 @@ table inet btbfw_sim {
 		udp dport 7001 meta mark set meta mark & 0xff00ffff | 0x00b10000
 		udp dport 7002 ct original packets > 1 meta mark set meta mark & 0xff00ffff | 0x00b30000
 		tcp dport 7004 meta mark set meta mark & 0xff00ffff | 0x00b40000
+		udp dport 7005 limit rate 1/hour burst 1 packets meta mark set meta mark & 0xff00ffff | 0x00b30000
 	}
 }
 EOF
@@ -1008,6 +1009,20 @@ EOF
 	expect_count "$([ "$r2" = 1 ] && echo 1 || echo 0)" 1 "[verdicts] block-flow: a new flow between the pair passes"
 	ctmark=$(inns nft list counter inet btbfw_sim ct_block | sed -n 's/.*packets \([0-9]*\) .*/\1/p')
 	expect_count "$ctmark" 1 "[verdicts] block-flow: the flow's second packet carries the block value in its conntrack mark"
+
+	# A flow blocked on its first packet (port 7005: only the first is
+	# given the block-flow verdict, as by a daemon that then restarted
+	# and forgot it) keeps no conntrack entry; held4 keeps the block:
+	# none of 4 datagrams arrives, the flow is in held4 in both orders,
+	# and another flow between the pair passes.
+	r1=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.14 127.0.0.2 7005 4)
+	r2=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.14 127.0.0.2 7003)
+	n=$(inns nft list set inet btblockd held4 | tr ',' '\n' |
+		grep -c '127\.0\.0\.\(14 \. 127\.0\.0\.2 \. udp \. [0-9]* \. 7005\|2 \. 127\.0\.0\.14 \. udp \. 7005 \. [0-9]*\)' || true)
+	echo "# [verdicts] held: $r1 of 4 datagrams arrived, held4 holds the flow in $n orders, another flow: $r2 of 1 arrived"
+	expect_count "$r1" 0 "[verdicts] held: a flow blocked on its first packet stays blocked without the daemon"
+	expect_count "$n" 2 "[verdicts] held: the flow is held in both orders"
+	expect_count "$([ "$r2" = 1 ] && echo 1 || echo 0)" 1 "[verdicts] held: another flow between the pair passes"
 
 	# Reject-flow: the SYN is answered with a reset, no ban.
 	r1=$(inns python3 "$TMP/fwtraffic.py" connect 127.0.0.13 127.0.0.2 7004)

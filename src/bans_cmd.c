@@ -2,6 +2,7 @@
  * (src/nft_bans.c) and the conntrack entries (src/ct_flush.c). */
 #include "sysincl.h"
 #include <arpa/inet.h>
+#include <libmnl/libmnl.h>
 #include "bans_cmd.h"
 #include "ct_flush.h"
 
@@ -154,6 +155,38 @@ static int remove_bans(const struct addrspec *spec, long *pairs, int *no_table)
 	return 0;
 }
 
+/* The held flows (held4, held6: flows blocked before conntrack confirmed
+ * their entry) are keyed by addresses, protocol and ports; they are
+ * emptied as a whole, one set at a time (a ruleset older than them has
+ * neither): the daemon still blocks the flows it remembers, so only a
+ * block the daemon no longer knows is lifted for other addresses. */
+static int clear_held(void)
+{
+	static const char *const sets[] = { "held4", "held6" };
+	struct mnl_socket *nl;
+	uint32_t portid;
+	char err[256];
+	int status = 0;
+
+	nl = nft_sets_socket(&portid);
+	if (!nl) {
+		fprintf(stderr, "btblockctl: %s\n",
+			bans_error(-errno, "cannot clear the held flows", err, sizeof(err)));
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		int r = nft_sets_flush(nl, portid, &sets[i], 1);
+
+		if (r < 0 && r != -ENOENT) {
+			fprintf(stderr, "btblockctl: %s\n",
+				bans_error(r, "cannot clear the held flows", err, sizeof(err)));
+			status = 1;
+		}
+	}
+	mnl_socket_close(nl);
+	return status;
+}
+
 int bans_unban_kernel(const struct addrspec *spec, const struct bans_marks *m, long *pairs,
 		      long *conns, int *no_table)
 {
@@ -168,6 +201,8 @@ int bans_unban_kernel(const struct addrspec *spec, const struct bans_marks *m, l
 
 	*no_table = 0;
 	status = remove_bans(spec, pairs, no_table);
+	if (!*no_table && clear_held())
+		status = 1;
 	*conns = ct_flush(&f);
 	if (*conns < 0) {
 		int e = (int)*conns;

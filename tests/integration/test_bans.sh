@@ -12,7 +12,8 @@
 #      says 1 pair removed, at least one blocked connection cleared and
 #      one flow forgotten; bans --json no longer lists it; UDP between
 #      the pair passes again; the other pairs are still banned and UDP of
-#      the other IPv4 pair is still dropped. A second unban finds nothing.
+#      the other IPv4 pair is still dropped; the held flows are cleared.
+#      A second unban finds nothing.
 #   3. With btblockd stopped, unban of the other IPv4 address still lifts
 #      its ban (kernel part only, with a note) and exits 0.
 #   4. Usage errors exit 2; with the table gone, bans exits 1 and says
@@ -127,8 +128,15 @@ echo "$table" | grep -q '^3 banned address pairs$' || check_fail "bans (table) d
 [ "$flow2" = dropped ] || check_fail "UDP between the banned pair $a2, $srv4 passed"
 
 # ---- 2. unban with the daemon running --------------------------------------------
+# A held flow (blocked before conntrack confirmed it, see btblockd.nft):
+# unban empties the held sets.
+lab_exec router nft add element inet btblockd held4 "{ $a1 . $srv4 . udp . 40000 . $OTHER_PORT }" ||
+	fail "cannot add a held flow"
 rc=0
 out=$(ctl unban "$a1") || rc=$?
+held=$(lab_exec router nft list set inet btblockd held4 | grep -c "$a1" || true)
+echo "RESULT unban $a1: held4 elements naming it afterwards: $held"
+[ "$held" = 0 ] || check_fail "unban $a1 left its held flow in held4"
 indent unban <<<"$out"
 removed=$(echo "$out" | sed -n 's/^ *banned pairs removed: *\([0-9]*\).*/\1/p')
 cleared=$(echo "$out" | sed -n 's/^ *connections cleared: *\([0-9]*\).*/\1/p')

@@ -49,6 +49,7 @@ LATE_NORMAL_SECONDS=${E2E_LATE_NORMAL_SECONDS:-110}
 LATE_UDP_PORT=7003
 LATE_PIDS=""         # background jobs of the phase (pid:name)
 LATE_SUMMARY=""      # the measurement, for the report (late_summary)
+LATE_NOT_STARTED=""  # cases below LATE_AFTER bytes at T0 (late_wait_started)
 
 late_log() {
 	printf '[late %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
@@ -132,7 +133,11 @@ late_udp_start() {
 }
 
 # late_wait_started: until every case has LATE_AFTER bytes (at most
-# LATE_BT_LIMIT / 2 s); 0 if they all did.
+# LATE_BT_LIMIT / 2 s); 0 if they all did.  The cases that did not are in
+# LATE_NOT_STARTED: a client that stalls on its own with no rules loaded
+# (a lab client's quirk, not btblockd's doing) says nothing about
+# stopping a running transfer, so the measurement leaves it out and says
+# so.
 late_wait_started() {
 	local deadline c short
 	deadline=$(( $(date +%s) + LATE_BT_LIMIT / 2 ))
@@ -144,6 +149,7 @@ late_wait_started() {
 		[ -n "$short" ] || return 0
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			late_log "cases below $LATE_AFTER bytes before the start:$short"
+			LATE_NOT_STARTED=$short
 			return 1
 		fi
 		sleep 0.5
@@ -218,7 +224,7 @@ late_run() {
 		bt_pids="$bt_pids $!:$c"
 	done
 	BG_PIDS="$BG_PIDS $bt_pids $LATE_PIDS"
-	late_wait_started || check_fail "phase late: not every BitTorrent case was running before btblockd started"
+	late_wait_started || lab_log "phase late: not running before btblockd started, left out of the measurement:$LATE_NOT_STARTED"
 	late_snapshot before
 	t0=$(date +%s)
 	late_up || fail "phase late: btblockd or its ruleset did not start"
@@ -310,6 +316,7 @@ late_summary() {
 	for c in $BT_CASES; do
 		line=$(result late "$c")
 		[ -n "$line" ] || continue
+		case " $LATE_NOT_STARTED " in *" $c "*) continue ;; esac
 		n=$((n + 1))
 		if late_quiet "$line" stopped preflush; then
 			stopped=$((stopped + 1))
@@ -320,7 +327,7 @@ late_summary() {
 		if late_quiet "$line" settled ""; then after=$((after + 1)); fi
 		if [ "$(normal_field completed "$line")" = 1 ]; then completed=$((completed + 1)); fi
 	done
-	LATE_SUMMARY="of $n BitTorrent cases, $stopped received < $LATE_MAX_BYTES bytes from T0 + $LATE_STOP_WITHIN s to the flush, restart included${missed:+ (not:$missed)}; $at_t0 from T0 itself; $after from T1 + $LATE_STOP_WITHIN s to the end; $completed completed"
+	LATE_SUMMARY="of $n BitTorrent cases${LATE_NOT_STARTED:+ (left out, not running before T0:$LATE_NOT_STARTED)}, $stopped received < $LATE_MAX_BYTES bytes from T0 + $LATE_STOP_WITHIN s to the flush, restart included${missed:+ (not:$missed)}; $at_t0 from T0 itself; $after from T1 + $LATE_STOP_WITHIN s to the end; $completed completed"
 	lab_log "phase late, measured (not a pass/fail check): $LATE_SUMMARY"
 }
 

@@ -338,21 +338,28 @@ static void dpi_pkt_init(struct engine *e, const struct flow *f, int dir,
 	e->src_family = v->family;
 }
 
-/* Payload packets after which an undecided flow is allowed. A flow seen
- * from its middle (running before the daemon or its ruleset started)
- * gets MIDSTREAM_ALLOW_FACTOR times as many: its first payload is no
- * handshake but whatever the transfer was doing, and the mid-stream
- * detectors follow it over several segments. Such flows are few: the
- * ones alive when btblockd starts. The product stays below the
- * ruleset's default budget of 2 x 16, so the flow is still decided (and
- * leaves the ruleset's queue path) rather than left undecided. */
-#define MIDSTREAM_ALLOW_FACTOR 4
+/* Whether an undecided flow has shown enough payload to be allowed:
+ * --allow-after packets. A flow seen from its middle (running before
+ * the daemon or its ruleset started) needs MIDSTREAM_DIR_FACTOR times as
+ * many from each direction: its first payload is no handshake but
+ * whatever the transfer was doing, the mid-stream detectors follow one
+ * side over several segments, and the side that tells (a downloading
+ * client's requests) is the quiet one while the other side's bulk would
+ * fill a window counted over both. A direction that never sends that
+ * many leaves the flow undecided: the ruleset's queue budget (16 per
+ * direction by default, above 2 x 6) then ends its inspection and the
+ * flow goes on unqueued, without a mark. Such flows are few: the ones
+ * alive when btblockd starts. */
+#define MIDSTREAM_DIR_FACTOR 2
 
-static uint32_t allow_after(const struct engine *e, const struct flow *f)
+static int allow_now(const struct engine *e, const struct flow *f)
 {
+	uint32_t n0 = f->dir[0].payload_packets, n1 = f->dir[1].payload_packets;
+
 	if (dpi_midstream(&f->dpi, f->l4, f->start_seen))
-		return e->cfg.allow_after * MIDSTREAM_ALLOW_FACTOR;
-	return e->cfg.allow_after;
+		return n0 >= e->cfg.allow_after * MIDSTREAM_DIR_FACTOR &&
+		       n1 >= e->cfg.allow_after * MIDSTREAM_DIR_FACTOR;
+	return n0 + n1 >= e->cfg.allow_after;
 }
 
 static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
@@ -384,7 +391,7 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 	}
 	if (r != DPI_NONE)
 		decide(e, f, ENGINE_BLOCK, r);
-	else if (f->dir[0].payload_packets + f->dir[1].payload_packets >= allow_after(e, f))
+	else if (allow_now(e, f))
 		decide(e, f, ENGINE_ALLOW, DPI_NONE);
 }
 

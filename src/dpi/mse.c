@@ -137,13 +137,19 @@ static int request_shaped(const uint8_t *b, uint32_t len)
 
 	if (len < 17 || len > MSE_MID_MAX_LEN || (len % 17 != 0 && len % 17 != 9))
 		return 0;
-	/* RC4 output: zero bytes rare, text unlikely */
-	if ((b[0] == 0) + (b[1] == 0) + (b[2] == 0) + (b[3] == 0) + (b[4] == 0) +
-	    (b[5] == 0) + (b[6] == 0) + (b[7] == 0) >= 2)
+	/* RC4 output, not a plain header (a 32-bit length below 65536
+	 * starts with two zero bytes) nor text. A segment that fails ends
+	 * the run, so the bounds sit where random bytes fail about once in
+	 * 20000 segments: two leading zeros, three zeros of eight, 14
+	 * printable of 16 (two zeros of eight, 1 in 2400, and 12 printable,
+	 * 1 in 430, broke a real client's run). */
+	if ((b[0] == 0 && b[1] == 0) ||
+	    (b[0] == 0) + (b[1] == 0) + (b[2] == 0) + (b[3] == 0) + (b[4] == 0) +
+	    (b[5] == 0) + (b[6] == 0) + (b[7] == 0) >= 3)
 		return 0;
 	for (i = 0; i < n; i++)
 		printable += b[i] >= 0x20 && b[i] < 0x7f;
-	return printable < n * 3 / 4;
+	return printable < n * 7 / 8;
 }
 
 enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p)

@@ -201,6 +201,21 @@ static enum dpi_id mid(struct dpi_flow *st, int dir, size_t len, unsigned seed,
 	return mse_midstream_check(st, &p);
 }
 
+/* Mid-stream: a segment of the protected side (direction 0) with these
+ * bytes, between ports 40141 and 51401. */
+static enum dpi_id mid_bytes(struct dpi_flow *st, const uint8_t *b, size_t len)
+{
+	struct pkt_view v;
+	struct dpi_pkt p;
+
+	test_view(&v, IPPROTO_TCP, 40141, 51401, b, len);
+	test_pkt(&p, &v, 0, NULL);
+	p.start_seen = 0;
+	p.from_protected = 1;
+	p.to_protected = 0;
+	return mse_midstream_check(st, &p);
+}
+
 /* A downloading client's encrypted requests (17 k bytes, 17 k + 9 with a
  * "have") while the peer sends bulk data: the fifth request segment
  * settles it. */
@@ -216,6 +231,18 @@ static void test_midstream_requests(void **state)
 	for (i = 0; i < 4; i++)
 		assert_int_equal(mid(&st, 0, req[i], 10 + i, 40141, 51401), DPI_NONE);
 	assert_int_equal(mid(&st, 0, req[4], 20, 40141, 51401), DPI_MSE);
+	/* RC4 output that looks a little like text or a header still counts:
+	 * 12 printable bytes of 16, two zero bytes of eight (segments of a
+	 * real client's encrypted requests) */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	assert_int_equal(mid(&st, 0, 17, 50, 40141, 51401), DPI_NONE);
+	assert_int_equal(mid_bytes(&st, (const uint8_t *)"\x55\x27\x5b\x3f\x0e\x46\xab\x2c"
+				   "\x74\x5c\x39\x4c\x0f\x90\x60\x22\x05", 17), DPI_NONE);
+	assert_int_equal(mid(&st, 0, 68, 51, 40141, 51401), DPI_NONE);
+	assert_int_equal(mid_bytes(&st, (const uint8_t *)"\x00\x6a\x90\x00\x0c\xfc\xab\xf1"
+				   "\x61\x4d\x3b\x6d\x54\x0a\xf1\x59\xbf", 17), DPI_NONE);
+	assert_int_equal(mid(&st, 0, 17, 52, 40141, 51401), DPI_MSE);
 	/* a download paced by its peer: one request (17 bytes) a segment */
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
@@ -277,6 +304,17 @@ static void test_midstream_not_requests(void **state)
 	assert_int_equal(mid(&st, 0, 2896, 1, 40141, 51401), DPI_NONE);
 	for (i = 0; i < 10; i++)
 		assert_int_equal(mid(&st, 1, 17 * (1 + i % 3), i, 40141, 51401), DPI_NONE);
+	/* a 32-bit length in front (two leading zeros) is a plain header */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);
+	for (i = 0; i < 10; i++) {
+		uint8_t h[68];
+
+		la_fill(h, sizeof(h), 70 + i);
+		h[0] = 0;
+		h[1] = 0;
+		assert_int_equal(mid_bytes(&st, h, i & 1 ? 51 : 68), DPI_NONE);
+	}
 	/* text, and plain binary headers, are not RC4 output */
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(mid(&st, 1, 2896, 1, 40141, 51401), DPI_NONE);

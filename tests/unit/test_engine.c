@@ -707,8 +707,9 @@ static void test_allowed_flow_short_path(void **state)
 
 
 /* A TCP flow met in its middle (running before the daemon started): more
- * payload packets before it is allowed, and encrypted requests from the
- * protected side block it, without a ban (one side's statistics). */
+ * payload packets from each side before it is allowed, and encrypted
+ * requests from the protected side block it, without a ban (one side's
+ * statistics). */
 static void test_midstream_flows(void **state)
 {
 	static const size_t req[] = { 102, 136, 68, 17, 366 };
@@ -722,7 +723,7 @@ static void test_midstream_flows(void **state)
 	engine_reset(&eng);
 	lookalikes_init();
 	la_fill(d, sizeof(d), 5);
-	/* random bulk both ways, no request shape: allowed after 4 x 6 */
+	/* random bulk both ways, no request shape: allowed after 2 x 6 each */
 	for (i = 0; i < 24; i++) {
 		pkt(&v, IPPROTO_TCP, i & 1 ? 200 : 1, i & 1 ? 51000 : 40010,
 		    i & 1 ? 1 : 200, i & 1 ? 40010 : 51000, d, 1448);
@@ -746,6 +747,40 @@ static void test_midstream_flows(void **state)
 	}
 	assert_string_equal(r.reason, "mse");
 	assert_int_equal(r.ban, 0);
+
+	/* Met just after its key exchange (the ruleset arrived then): the
+	 * peer's bulk fills its 16 queued packets first, the client's first
+	 * segments are the encrypted handshake, bitfield and interested, and
+	 * its requests come after: the window of each direction waits for
+	 * them (a window of 24 over both directions allowed this flow at the
+	 * client's eighth segment). */
+	{
+		static const size_t client[] = { 368, 68, 175, 5, 102, 17, 34, 51, 17 };
+
+		la_fill(d, sizeof(d), 6);
+		for (i = 0; i < 16; i++) {
+			pkt(&v, IPPROTO_TCP, 200, 51002, 1, 40012, d, 2896);
+			v.tcp_seq = 100000 + 2896 * (uint32_t)i;
+			assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+		}
+		for (i = 0; i < 9; i++) {
+			la_fill(d, client[i], 60 + (uint32_t)i);
+			pkt(&v, IPPROTO_TCP, 1, 40012, 200, 51002, d, client[i]);
+			v.tcp_seq = 20000 + 1000 * (uint32_t)i;
+			r = run(&v, S);
+			assert_int_equal(r.verdict, i < 8 ? ENGINE_UNDECIDED : ENGINE_BLOCK);
+		}
+		assert_string_equal(r.reason, "mse");
+	}
+
+	/* One side only (the other sends bare acknowledgements, never
+	 * queued): the flow stays undecided, the ruleset's budget ends it. */
+	la_fill(d, sizeof(d), 7);
+	for (i = 0; i < 16; i++) {
+		pkt(&v, IPPROTO_TCP, 200, 51003, 1, 40013, d, 1448);
+		v.tcp_seq = 300000 + 1448 * (uint32_t)i;
+		assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+	}
 }
 
 

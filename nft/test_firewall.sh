@@ -1019,9 +1019,16 @@ EOF
 	r2=$(inns python3 "$TMP/fwtraffic.py" send 127.0.0.14 127.0.0.2 7003)
 	n=$(inns nft list set inet btblockd held4 | tr ',' '\n' |
 		grep -c '127\.0\.0\.\(14 \. 127\.0\.0\.2 \. udp \. [0-9]* \. 7005\|2 \. 127\.0\.0\.14 \. udp \. 7005 \. [0-9]*\)' || true)
-	echo "# [verdicts] held: $r1 of 4 datagrams arrived, held4 holds the flow in $n orders, another flow: $r2 of 1 arrived"
+	udp_timeouts=$(inns nft list set inet btblockd held4 | tr ',' '\n' | grep ' 7005 ' |
+		sed -n 's/.* timeout \([0-9a-z]*\) .*/\1/p' | sort -u | tr '\n' ' ')
+	echo "# [verdicts] held: $r1 of 4 datagrams arrived, held4 holds the flow in $n orders (timeout $udp_timeouts), another flow: $r2 of 1 arrived"
 	expect_count "$r1" 0 "[verdicts] held: a flow blocked on its first packet stays blocked without the daemon"
 	expect_count "$n" 2 "[verdicts] held: the flow is held in both orders"
+	if [ "$udp_timeouts" = "1m " ]; then
+		pass "[verdicts] held: a UDP flow is held for the daemon's idle time of a UDP flow (1m)"
+	else
+		fail "[verdicts] held: the held UDP flow's timeouts are '$udp_timeouts', expected 1m"
+	fi
 	expect_count "$([ "$r2" = 1 ] && echo 1 || echo 0)" 1 "[verdicts] held: another flow between the pair passes"
 
 	# Reject-flow: the SYN is answered with a reset, no ban.

@@ -706,6 +706,23 @@ static void test_allowed_flow_short_path(void **state)
 }
 
 
+/* n mid-stream TCP segments of len random bytes from src:sport to
+ * dst:dport, sequence numbers from seq: none decides the flow. */
+static void mid_bulk(int src, uint16_t sport, int dst, uint16_t dport, int n, size_t len,
+		     uint32_t seq)
+{
+	static uint8_t d[2896];
+	struct pkt_view v;
+	int i;
+
+	la_fill(d, len, seq);
+	for (i = 0; i < n; i++) {
+		pkt(&v, IPPROTO_TCP, src, sport, dst, dport, d, len);
+		v.tcp_seq = seq + (uint32_t)(len * (size_t)i);
+		assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+	}
+}
+
 /* A TCP flow met in its middle (running before the daemon started): more
  * payload packets from each side before it is allowed, and encrypted
  * requests from the protected side block it, without a ban (one side's
@@ -757,12 +774,7 @@ static void test_midstream_flows(void **state)
 	{
 		static const size_t client[] = { 368, 68, 175, 5, 102, 17, 34, 51, 17 };
 
-		la_fill(d, sizeof(d), 6);
-		for (i = 0; i < 16; i++) {
-			pkt(&v, IPPROTO_TCP, 200, 51002, 1, 40012, d, 2896);
-			v.tcp_seq = 100000 + 2896 * (uint32_t)i;
-			assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
-		}
+		mid_bulk(200, 51002, 1, 40012, 16, 2896, 100000);
 		for (i = 0; i < 9; i++) {
 			la_fill(d, client[i], 60 + (uint32_t)i);
 			pkt(&v, IPPROTO_TCP, 1, 40012, 200, 51002, d, client[i]);
@@ -775,11 +787,27 @@ static void test_midstream_flows(void **state)
 
 	/* One side only (the other sends bare acknowledgements, never
 	 * queued): the flow stays undecided, the ruleset's budget ends it. */
-	la_fill(d, sizeof(d), 7);
-	for (i = 0; i < 16; i++) {
-		pkt(&v, IPPROTO_TCP, 200, 51003, 1, 40013, d, 1448);
-		v.tcp_seq = 300000 + 1448 * (uint32_t)i;
-		assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+	mid_bulk(200, 51003, 1, 40013, 16, 1448, 300000);
+
+	/* A stranger's requests: the remote sends request-shaped segments
+	 * while the protected host sends bulk (its upload, or a service's
+	 * data). The remote's word blocks nothing: once each side has sent
+	 * 12, the flow is allowed. */
+	{
+		static const size_t remote[] = { 17, 68, 26, 17, 85, 17, 68, 17, 17, 94, 17, 68 };
+
+		mid_bulk(1, 40014, 200, 51004, 11, 2896, 500000);
+		for (i = 0; i < 12; i++) {
+			la_fill(d, remote[i], 80 + (uint32_t)i);
+			pkt(&v, IPPROTO_TCP, 200, 51004, 1, 40014, d, remote[i]);
+			v.tcp_seq = 70000 + 1000 * (uint32_t)i;
+			assert_int_equal(run(&v, S).verdict, ENGINE_UNDECIDED);
+		}
+		la_fill(d, 2896, 90);
+		pkt(&v, IPPROTO_TCP, 1, 40014, 200, 51004, d, 2896);
+		v.tcp_seq = 500000 + 2896 * 11;
+		r = run(&v, S);
+		assert_int_equal(r.verdict, ENGINE_ALLOW);
 	}
 }
 

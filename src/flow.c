@@ -4,7 +4,6 @@
  * last-use order so that timeouts and eviction of the oldest are O(1),
  * and a pool of stream-head slots lent to undecided TCP flows only. */
 #include "flow.h"
-#include "hash.h"
 #include "packet.h"
 
 #include <netinet/in.h>

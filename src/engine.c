@@ -600,11 +600,6 @@ void engine_counters_get(const struct engine *e, struct engine_counters *out)
 		out->detector[i] = GET(e->ctr.detector[i]);
 }
 
-const char *engine_detector_name(unsigned i)
-{
-	return dpi_name((enum dpi_id)i);
-}
-
 const char *engine_verdict_name(enum engine_verdict v)
 {
 	switch (v) {

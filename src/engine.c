@@ -254,8 +254,8 @@ static void note_bt_hosts(struct engine *e, const struct flow *f)
 	}
 }
 
-__attribute__((noinline)) static void decide(struct engine *e, struct flow *f, enum engine_verdict verdict,
-		   enum dpi_id reason)
+__attribute__((noinline)) static void flow_decide(struct engine *e, struct flow *f,
+						 enum engine_verdict verdict, enum dpi_id reason)
 {
 	f->verdict = (uint8_t)verdict;
 	f->reason = (uint8_t)reason;
@@ -390,9 +390,9 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 			r = DPI_ENDPOINT;
 	}
 	if (r != DPI_NONE)
-		decide(e, f, ENGINE_BLOCK, r);
+		flow_decide(e, f, ENGINE_BLOCK, r);
 	else if (allow_now(e, f))
-		decide(e, f, ENGINE_ALLOW, DPI_NONE);
+		flow_decide(e, f, ENGINE_ALLOW, DPI_NONE);
 }
 
 __attribute__((noinline)) static void learn_blocked(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)

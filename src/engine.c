@@ -14,16 +14,13 @@
  * WebRTC, so STUN and DTLS, its data channel's protocols, do not clear it.
  * Everything else is noise: never learned, never banned on. */
 #include "engine.h"
+#include "counter.h"
 #include "packet.h"
 #include "dpi/otherproto.h"
 
 #include <netinet/in.h>
 #include <string.h>
 #include <time.h>
-
-/* Counters are read by the control thread: relaxed atomic stores. */
-#define BUMP(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
-#define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* Reply packets of a blocked flow still parsed for endpoints (offline mode
  * and the packets in flight before the kernel drops the flow). */
@@ -154,13 +151,13 @@ static void note_added(struct engine *e, enum endpoint_added r)
 {
 	switch (r) {
 	case ENDPOINT_NEW:
-		BUMP(e->ctr.endpoints_learned);
+		COUNTER_INC(e->ctr.endpoints_learned);
 		break;
 	case ENDPOINT_OVER_QUOTA:
-		BUMP(e->ctr.endpoints_over_quota);
+		COUNTER_INC(e->ctr.endpoints_over_quota);
 		break;
 	case ENDPOINT_NO_ROOM:
-		BUMP(e->ctr.endpoints_no_room);
+		COUNTER_INC(e->ctr.endpoints_no_room);
 		break;
 	case ENDPOINT_REFRESHED:
 		break;
@@ -263,15 +260,15 @@ __attribute__((noinline)) static void flow_decide(struct engine *e, struct flow 
 	flow_head_release(&e->flows, f);
 	flow_guard(&e->flows, f, 0);
 	if (verdict == ENGINE_ALLOW) {
-		BUMP(e->ctr.decided_allow);
+		COUNTER_INC(e->ctr.decided_allow);
 		return;
 	}
-	BUMP(e->ctr.decided_block);
-	BUMP(e->ctr.detector[reason]);
+	COUNTER_INC(e->ctr.decided_block);
+	COUNTER_INC(e->ctr.detector[reason]);
 	f->learn_budget = LEARN_BUDGET;
 	if (ban_worthy(f)) {
 		f->flags |= FLOW_F_BAN;
-		BUMP(e->ctr.decided_ban);
+		COUNTER_INC(e->ctr.decided_ban);
 	}
 	learn_confirmed(e, f);
 	note_bt_hosts(e, f);
@@ -375,7 +372,7 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 		if (p.stream)
 			p.stream_len = f->dir[dir].head_len;
 	}
-	BUMP(e->ctr.inspected_packets);
+	COUNTER_INC(e->ctr.inspected_packets);
 	r = dpi_inspect(&f->dpi, &p);
 	if (r == DPI_NONE && f->dpi.mse_candidate && mse_responder_known(e, f))
 		r = DPI_MSE;
@@ -472,7 +469,7 @@ static void process_open(struct engine *e, struct flow *f, int dir,
 		if (v->l4proto == IPPROTO_TCP)
 			track_tcp_start(f, dir, v);
 		if (v->payload_len > 0) {
-			BUMP(e->ctr.payload_packets);
+			COUNTER_INC(e->ctr.payload_packets);
 			if (d->payload_packets < UINT16_MAX)
 				d->payload_packets++;
 			/* A conversation in progress is kept over a flood of new
@@ -486,7 +483,7 @@ static void process_open(struct engine *e, struct flow *f, int dir,
 			inspect(e, f, dir, v);
 		}
 	} else if (v->payload_len > 0) {
-		BUMP(e->ctr.payload_packets);
+		COUNTER_INC(e->ctr.payload_packets);
 		if (f->verdict == ENGINE_BLOCK && f->learn_budget)
 			learn_blocked(e, f, dir, v);
 	}
@@ -526,8 +523,7 @@ static __attribute__((noinline)) void process_slow(struct engine *e, const struc
 	    (f->verdict == ENGINE_BLOCK && v->payload_len > 0))
 		process_open(e, f, dir, created, v);
 	else	/* no branch: pure ACKs and data interleave */
-		__atomic_store_n(&e->ctr.payload_packets,
-				 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
+		COUNTER_ADD(e->ctr.payload_packets, v->payload_len > 0);
 	out->verdict = (enum engine_verdict)f->verdict;
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
 	out->decided_at = f->decided_at;
@@ -548,7 +544,7 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 
 	if (now_ns > e->now_ns)
 		e->now_ns = now_ns;	/* capture clocks may step back */
-	BUMP(e->ctr.packets);
+	COUNTER_INC(e->ctr.packets);
 	if (e->now_ns >= e->next_expire_ns ||
 	    (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)) {
 		process_slow(e, v, NULL, 0, 0, out);
@@ -568,8 +564,7 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 	}
 	f->last_ns = last;
 	f->packets++;
-	__atomic_store_n(&e->ctr.payload_packets,
-			 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
+	COUNTER_ADD(e->ctr.payload_packets, v->payload_len > 0);
 	out->verdict = ENGINE_ALLOW;
 	out->reason = NULL;
 	out->decided_at = f->decided_at;
@@ -581,23 +576,23 @@ void engine_counters_get(const struct engine *e, struct engine_counters *out)
 {
 	unsigned i;
 
-	out->packets = GET(e->ctr.packets);
-	out->payload_packets = GET(e->ctr.payload_packets);
-	out->inspected_packets = GET(e->ctr.inspected_packets);
-	out->flows_inserted = GET(e->flows.inserted);
-	out->flows_evicted = GET(e->flows.evicted);
-	out->flows_timed_out = GET(e->flows.timed_out);
-	out->flows_active = GET(e->flows.count);
-	out->decided_allow = GET(e->ctr.decided_allow);
-	out->decided_block = GET(e->ctr.decided_block);
-	out->decided_ban = GET(e->ctr.decided_ban);
-	out->stream_heads_exhausted = GET(e->flows.head_exhausted);
-	out->endpoints_learned = GET(e->ctr.endpoints_learned);
-	out->endpoints_over_quota = GET(e->ctr.endpoints_over_quota);
-	out->endpoints_no_room = GET(e->ctr.endpoints_no_room);
-	out->endpoint_cache_size = GET(e->eps.used);
+	out->packets = COUNTER_GET(e->ctr.packets);
+	out->payload_packets = COUNTER_GET(e->ctr.payload_packets);
+	out->inspected_packets = COUNTER_GET(e->ctr.inspected_packets);
+	out->flows_inserted = COUNTER_GET(e->flows.inserted);
+	out->flows_evicted = COUNTER_GET(e->flows.evicted);
+	out->flows_timed_out = COUNTER_GET(e->flows.timed_out);
+	out->flows_active = COUNTER_GET(e->flows.count);
+	out->decided_allow = COUNTER_GET(e->ctr.decided_allow);
+	out->decided_block = COUNTER_GET(e->ctr.decided_block);
+	out->decided_ban = COUNTER_GET(e->ctr.decided_ban);
+	out->stream_heads_exhausted = COUNTER_GET(e->flows.head_exhausted);
+	out->endpoints_learned = COUNTER_GET(e->ctr.endpoints_learned);
+	out->endpoints_over_quota = COUNTER_GET(e->ctr.endpoints_over_quota);
+	out->endpoints_no_room = COUNTER_GET(e->ctr.endpoints_no_room);
+	out->endpoint_cache_size = COUNTER_GET(e->eps.used);
 	for (i = 0; i < DPI_COUNT; i++)
-		out->detector[i] = GET(e->ctr.detector[i]);
+		out->detector[i] = COUNTER_GET(e->ctr.detector[i]);
 }
 
 const char *engine_verdict_name(enum engine_verdict v)

@@ -4,16 +4,12 @@
  * last-use order so that timeouts and eviction of the oldest are O(1),
  * and a pool of stream-head slots lent to undecided TCP flows only. */
 #include "flow.h"
+#include "counter.h"
 #include "packet.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Counters are read by another thread: relaxed atomic stores keep the
- * read tear-free at the cost of a plain store. */
-#define BUMP(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
-
 
 /* One keyed multiply-xorshift round: the seed enters every round, so
  * without it a sender cannot tell which tuples share a bucket. */
@@ -269,7 +265,7 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 				break;
 			}
 			flow_remove(t, f, FLOW_END_TIMEOUT);
-			BUMP(t->timed_out);
+			COUNTER_INC(t->timed_out);
 			n++;
 		}
 	}
@@ -310,7 +306,7 @@ static void evict_oldest(struct flow_table *t)
 	else
 		victim = t->flows[h0].last_ns <= t->flows[h1].last_ns ? h0 : h1;
 	flow_remove(t, &t->flows[victim], FLOW_END_EVICTED);
-	BUMP(t->evicted);
+	COUNTER_INC(t->evicted);
 }
 
 _Static_assert(sizeof(struct flow) == 192, "struct flow is three cache lines");
@@ -346,7 +342,7 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	t->buckets[b] = idx;
 	age_append(t, f);
 	t->count++;
-	BUMP(t->inserted);
+	COUNTER_INC(t->inserted);
 	return f;
 }
 
@@ -373,7 +369,7 @@ struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
 			return f;
 		}
 		flow_remove(t, f, FLOW_END_TIMEOUT);
-		BUMP(t->timed_out);
+		COUNTER_INC(t->timed_out);
 	}
 	f = flow_create(t, v, b, now_ns);
 	t->recent[flow_recent_slot(v)] = (uint32_t)(f - t->flows);
@@ -404,7 +400,7 @@ static int head_reclaim(struct flow_table *t, uint64_t now_ns)
 	flow_head_release(t, victim);
 	victim->dir[0].head_len = victim->dir[1].head_len = 0;
 	victim->flags &= (uint8_t)~(FLOW_F_SEQ(0) | FLOW_F_SEQ(1));
-	BUMP(t->head_reclaimed);
+	COUNTER_INC(t->head_reclaimed);
 	return 1;
 }
 
@@ -420,7 +416,7 @@ int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq
 		return 0;
 	if (f->head == FLOW_NONE) {
 		if (t->head_free_n == 0 && !head_reclaim(t, f->last_ns)) {
-			BUMP(t->head_exhausted);
+			COUNTER_INC(t->head_exhausted);
 			return 0;
 		}
 		f->head = t->head_free[--t->head_free_n];

@@ -539,7 +539,6 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 {
 	struct flow_table *t = &e->flows;
 	struct flow *f;
-	uint64_t last;
 	int dir;
 
 	if (now_ns > e->now_ns)
@@ -550,19 +549,16 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 		process_slow(e, v, NULL, 0, 0, out);
 		return;
 	}
-	f = &t->flows[t->recent[flow_recent_slot(v)]];
+	f = flow_recent(t, v);
 	dir = flow_view_dir(f, v);
 	if (dir < 0 || flow_expired(t, f, e->now_ns)) {
 		process_slow(e, v, NULL, 0, 1, out);
 		return;
 	}
-	/* flow_touch, when it needs no age list move */
-	last = e->now_ns > f->last_ns ? e->now_ns : f->last_ns;
-	if (f->verdict != ENGINE_ALLOW || (uint32_t)(last >> FLOW_LINK_SHIFT) != f->linked) {
+	if (f->verdict != ENGINE_ALLOW || !flow_touch_unlinked(f, e->now_ns)) {
 		process_slow(e, v, f, dir, 0, out);
 		return;
 	}
-	f->last_ns = last;
 	f->packets++;
 	COUNTER_ADD(e->ctr.payload_packets, v->payload_len > 0);
 	out->verdict = ENGINE_ALLOW;

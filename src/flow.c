@@ -220,11 +220,9 @@ void flow_foreach(struct flow_table *t, void (*fn)(void *arg, const struct flow 
 }
 
 
-#define LINK_SHIFT FLOW_LINK_SHIFT
-
 void flow_relink(struct flow_table *t, struct flow *f)
 {
-	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
+	f->linked = flow_link_epoch(f->last_ns);
 	if (t->age_tail[f->list] != (uint32_t)(f - t->flows)) {
 		age_unlink(t, f);
 		age_append(t, f);
@@ -241,7 +239,7 @@ void flow_guard(struct flow_table *t, struct flow *f, int on)
 	 * the order of link times that expiry relies on */
 	age_unlink(t, f);
 	f->list = list;
-	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
+	f->linked = flow_link_epoch(f->last_ns);
 	age_append(t, f);
 }
 
@@ -257,8 +255,8 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 			if (!flow_expired(t, f, now_ns)) {
 				/* used since it was linked: put it in its
 				 * place and look at the next oldest */
-				if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked &&
-				    now_ns - ((uint64_t)f->linked << LINK_SHIFT) > t->timeout_ns[c & 1]) {
+				if (flow_link_epoch(f->last_ns) != f->linked &&
+				    now_ns - flow_linked_ns(f) > t->timeout_ns[c & 1]) {
 					flow_relink(t, f);
 					continue;
 				}
@@ -284,7 +282,7 @@ uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns)
 		uint64_t d = now_ns + t->timeout_ns[c & 1];
 
 		if (t->age_head[c] != FLOW_NONE)
-			d = ((uint64_t)t->flows[t->age_head[c]].linked << LINK_SHIFT) + t->timeout_ns[c & 1];
+			d = flow_linked_ns(&t->flows[t->age_head[c]]) + t->timeout_ns[c & 1];
 		if (d < due)
 			due = d;
 	}
@@ -336,7 +334,7 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	f->list = (uint8_t)flow_class(f);
 	f->head = FLOW_NONE;
 	f->last_ns = now_ns;
-	f->linked = (uint32_t)(now_ns >> LINK_SHIFT);
+	f->linked = flow_link_epoch(now_ns);
 	f->bucket = b;
 	f->hnext = t->buckets[b];
 	t->buckets[b] = idx;
@@ -363,7 +361,7 @@ struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
 	}
 	if (idx != FLOW_NONE) {
 		if (!flow_expired(t, f, now_ns)) {
-			t->recent[flow_recent_slot(v)] = idx;
+			flow_recent_set(t, v, idx);
 			*dir = d;
 			*created = 0;
 			return f;
@@ -372,7 +370,7 @@ struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
 		COUNTER_INC(t->timed_out);
 	}
 	f = flow_create(t, v, b, now_ns);
-	t->recent[flow_recent_slot(v)] = (uint32_t)(f - t->flows);
+	flow_recent_set(t, v, (uint32_t)(f - t->flows));
 	*dir = 0;
 	*created = 1;
 	return f;

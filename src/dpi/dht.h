@@ -2,7 +2,9 @@
 #ifndef BTBLOCKD_DPI_DHT_H
 #define BTBLOCKD_DPI_DHT_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
 
 /* Check one UDP payload as a KRPC message: DPI_DHT or DPI_NONE. With a
  * flow state st and a packet p, a query from the protected side is

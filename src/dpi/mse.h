@@ -2,7 +2,9 @@
 #ifndef BTBLOCKD_DPI_MSE_H
 #define BTBLOCKD_DPI_MSE_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
 
 /* 1 if b[0..len) looks like a Diffie-Hellman key plus random padding:
  * 96..608 bytes, no known protocol header, high byte diversity. */

@@ -23,7 +23,7 @@
  * so that a BitTorrent message the detectors missed still meets the
  * cache. */
 #include "dpi/otherproto.h"
-#include "dpi.h"
+#include "dpi/detector.h"
 
 #include <string.h>
 

@@ -2,7 +2,9 @@
 #ifndef BTBLOCKD_DPI_PEERWIRE_H
 #define BTBLOCKD_DPI_PEERWIRE_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
 
 /* Length of the fixed handshake head: 19 "BitTorrent protocol". */
 #define PEERWIRE_PSTR_LEN 20

@@ -2,7 +2,9 @@
 #ifndef BTBLOCKD_DPI_UDP_TRACKER_H
 #define BTBLOCKD_DPI_UDP_TRACKER_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
 
 /* 1 if data is a connect request (protocol magic, action 0), else 0. */
 int udp_tracker_is_connect(const uint8_t *data, size_t len);

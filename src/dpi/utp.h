@@ -2,7 +2,9 @@
 #ifndef BTBLOCKD_DPI_UTP_H
 #define BTBLOCKD_DPI_UTP_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
 
 enum { UTP_DATA = 0, UTP_FIN = 1, UTP_STATE = 2, UTP_RESET = 3, UTP_SYN = 4 };
 

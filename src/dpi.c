@@ -162,14 +162,5 @@ int dpi_midstream(const struct dpi_flow *st, int l4proto, int start_seen)
 {
 	if (l4proto == IPPROTO_TCP)
 		return !start_seen;
-	/* uTP with no SYN before it: every datagram so far a uTP header
-	 * (a download shows a burst of data before the first
-	 * acknowledgement), and where both directions spoke, connection ids
-	 * one apart */
-	if (l4proto != IPPROTO_UDP || st->utp_syn_dir || st->utp[0].bad || st->utp[1].bad ||
-	    !(st->utp[0].valid || st->utp[1].valid))
-		return 0;
-	return !st->utp[0].valid || !st->utp[1].valid ||
-	       ((uint16_t)(st->utp[0].conn_id - st->utp[1].conn_id + 1) <= 2 &&
-		st->utp[0].conn_id != st->utp[1].conn_id);
+	return l4proto == IPPROTO_UDP && utp_midstream(&st->utp);
 }

@@ -304,7 +304,7 @@ static int hint_cleared(const struct flow *f, const uint8_t *d, uint32_t len)
  * never learned as peers. */
 static int mse_responder_known(struct engine *e, const struct flow *f)
 {
-	int initiator_a = f->dpi.mse_first == 1;
+	int initiator_a = f->dpi.mse.first == 1;
 
 	if (!e->cfg.endpoint_capacity)
 		return 0;
@@ -374,7 +374,7 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 	}
 	COUNTER_INC(e->ctr.inspected_packets);
 	r = dpi_inspect(&f->dpi, &p);
-	if (r == DPI_NONE && f->dpi.mse_candidate && mse_responder_known(e, f))
+	if (r == DPI_NONE && f->dpi.mse.candidate && mse_responder_known(e, f))
 		r = DPI_MSE;
 	/* A flow to a suspected peer: evidence, not a verdict. Its first
 	 * payload decides: plainly another protocol clears the suspicion,

@@ -75,7 +75,7 @@ int mse_looks_random(const uint8_t *b, size_t len)
  * exchange, have one of the lengths MSE gives a BitTorrent handshake? */
 static int confirms(const struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	int initiator = p->dir == st->mse_first - 1;
+	int initiator = p->dir == st->mse.first - 1;
 
 	if (p->len == PEERWIRE_HANDSHAKE_LEN)
 		return 1;
@@ -90,7 +90,7 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (!p->start_seen)
 		return DPI_NONE;
 	if (p->dir_payload_pkts != 1) {
-		if (st->mse_candidate && p->dir_payload_pkts <= 1 + MSE_CONFIRM_PKTS &&
+		if (st->mse.candidate && p->dir_payload_pkts <= 1 + MSE_CONFIRM_PKTS &&
 		    confirms(st, p)) {
 			st->proof |= 3;	/* both sides ran the key exchange */
 			return DPI_MSE;
@@ -98,13 +98,13 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 		return DPI_NONE;
 	}
 	/* the initiator speaks first: the reply counts only after it */
-	if (!st->mse_first)
-		st->mse_first = (uint8_t)(1 + p->dir);
-	else if (!st->mse_random[st->mse_first - 1])
+	if (!st->mse.first)
+		st->mse.first = (uint8_t)(1 + p->dir);
+	else if (!st->mse.random[st->mse.first - 1])
 		return DPI_NONE;
-	st->mse_random[p->dir] = (uint8_t)mse_looks_random(p->data, p->len);
-	if (st->mse_random[0] && st->mse_random[1])
-		st->mse_candidate = 1;
+	st->mse.random[p->dir] = (uint8_t)mse_looks_random(p->data, p->len);
+	if (st->mse.random[0] && st->mse.random[1])
+		st->mse.candidate = 1;
 	return DPI_NONE;
 }
 
@@ -155,7 +155,7 @@ static int request_shaped(const uint8_t *b, uint32_t len)
 
 enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	struct dpi_mse_mid *m = &st->mse_mid[p->dir];
+	struct mse_mid *m = &st->mse.mid[p->dir];
 
 	if (p->len >= MSE_MID_BULK)
 		m->flags |= MSE_MID_BULK_SEEN;
@@ -175,7 +175,7 @@ enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p)
 		m->run++;
 	if (m->run < MSE_MID_RUN ||
 	    (!(m->flags & MSE_MID_DISTINCT) && m->first_len != MSE_MID_ONE_REQUEST) ||
-	    !(st->mse_mid[!p->dir].flags & MSE_MID_BULK_SEEN) ||
+	    !(st->mse.mid[!p->dir].flags & MSE_MID_BULK_SEEN) ||
 	    p->v->sport < 1024 || p->v->dport < 1024)
 		return DPI_NONE;
 	return DPI_MSE;

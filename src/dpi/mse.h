@@ -6,12 +6,28 @@
 
 struct dpi_flow;
 
+/* Per direction of a TCP flow seen from its middle: the run of segments
+ * whose lengths are those of encrypted requests. */
+struct mse_mid {
+	uint16_t first_len;	/* length of the run's first segment */
+	uint8_t run;		/* segments in the run */
+	uint8_t flags;		/* MSE_MID_* */
+};
+
+/* What mse.c remembers about a TCP flow. */
+struct mse_state {
+	struct mse_mid mid[2];	/* start not seen */
+	uint8_t candidate;	/* looks like an MSE key exchange */
+	uint8_t first;		/* 1 + direction of the first payload */
+	uint8_t random[2];	/* first payload of the direction looked random */
+};
+
 /* 1 if b[0..len) looks like a Diffie-Hellman key plus random padding:
  * 96..608 bytes, no known protocol header, high byte diversity. */
 int mse_looks_random(const uint8_t *b, size_t len);
 
 /* Watch the first payload of each direction of a TCP flow whose start was
- * seen; sets st->mse_candidate when both are key-exchange shaped (the
+ * seen; sets st->mse.candidate when both are key-exchange shaped (the
  * initiator first). Returns DPI_MSE when a candidate's next segments have
  * the lengths of an encrypted BitTorrent handshake; otherwise DPI_NONE,
  * and the engine confirms a candidate when the answering host is in the

@@ -220,7 +220,7 @@ static void harvest_pex(const uint8_t *data, size_t len, size_t off, const struc
 
 enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	struct dpi_pw_dir *d = &st->pw[p->dir];
+	struct peerwire_dir *d = &st->pw[p->dir];
 	uint32_t seq = p->v->tcp_seq, skip, wire, hidden;
 	int n, strong = 0, ext = 0, was_sync;
 	size_t off = 0;

@@ -39,7 +39,7 @@ static void open_exchange(struct dpi_flow *st)
 	memset(st, 0, sizeof(*st));
 	feed(st, 0, a, sizeof(a), 1);
 	feed(st, 1, b, sizeof(b), 1);
-	assert_int_equal(st->mse_candidate, 1);
+	assert_int_equal(st->mse.candidate, 1);
 }
 
 static void test_random_shape(void **state)
@@ -66,27 +66,27 @@ static void test_exchange(void **state)
 	la_fill(b, sizeof(b), 2);
 	memset(&st, 0, sizeof(st));
 	feed(&st, 0, a, sizeof(a), 1);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 	feed(&st, 1, b, sizeof(b), 1);
-	assert_int_equal(st.mse_candidate, 1);
+	assert_int_equal(st.mse.candidate, 1);
 	/* whoever speaks first is the MSE initiator (the capture may have
 	 * begun at the SYN-ACK) */
 	memset(&st, 0, sizeof(st));
 	feed(&st, 1, b, sizeof(b), 1);
 	feed(&st, 0, a, sizeof(a), 1);
-	assert_int_equal(st.mse_candidate, 1);
+	assert_int_equal(st.mse.candidate, 1);
 	/* a server banner first is no MSE */
 	memset(&st, 0, sizeof(st));
 	memcpy(b, "SSH-2.0-x\r\n", 11);
 	feed(&st, 1, b, sizeof(b), 1);
 	feed(&st, 0, a, sizeof(a), 1);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 	/* flows caught mid-stream are not judged */
 	la_fill(b, sizeof(b), 2);
 	memset(&st, 0, sizeof(st));
 	feed(&st, 0, a, sizeof(a), 0);
 	feed(&st, 1, b, sizeof(b), 0);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 }
 
 static void test_structured_lookalikes(void **state)
@@ -107,9 +107,9 @@ static void test_structured_lookalikes(void **state)
 		/* only the encrypted SSH packet is random-shaped: it is the
 		 * reason a candidate needs the endpoint cache to block */
 		if (strcmp(l->name, "ssh-encrypted") == 0)
-			assert_int_equal(st.mse_candidate, 1);
+			assert_int_equal(st.mse.candidate, 1);
 		else
-			assert_int_equal(st.mse_candidate, 0);
+			assert_int_equal(st.mse.candidate, 0);
 	}
 }
 
@@ -177,7 +177,7 @@ static void test_not_confirmed(void **state)
 	memset(&st, 0, sizeof(st));
 	feed(&st, 0, a, 329, 1);
 	feed(&st, 1, b, sizeof(b), 1);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 	assert_int_equal(feed_nth(&st, 0, 2, x, 68, 1), DPI_NONE);
 }
 

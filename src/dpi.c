@@ -1,5 +1,9 @@
-/* dpi.c - the detector registry: names, and dispatch of a packet to the
- * detectors of src/dpi/ that apply to it. */
+/* dpi.c - the detector registry: the table of what is known of each
+ * detector, and the dispatch of a packet to the detectors of src/dpi/
+ * that apply to it. The dispatch is code, not a walk over the table: the
+ * detectors have guards of their own (first bytes, stream head or
+ * packet, packets per direction) and the TCP text window, which a table
+ * would turn into an indirect call per detector per packet. */
 #include "dpi.h"
 #include "packet.h"
 #include "dpi/peerwire.h"
@@ -16,30 +20,37 @@
 #include <netinet/in.h>
 #include <string.h>
 
-static const char *const names[DPI_COUNT] = {
-	[DPI_NONE] = "",
-	[DPI_BT_HANDSHAKE] = "bt-handshake",
-	[DPI_BT_FRAMING] = "bt-framing",
-	[DPI_BT_EXTENSION] = "bt-extension",
-	[DPI_DHT] = "dht",
-	[DPI_UDP_TRACKER] = "udp-tracker",
-	[DPI_HTTP_TRACKER] = "http-tracker",
-	[DPI_WEBSEED] = "webseed",
-	[DPI_MAGNET] = "magnet",
-	[DPI_PEER_ID] = "peer-id",
-	[DPI_USER_AGENT] = "user-agent",
-	[DPI_TLS_TRACKER] = "tls-tracker",
-	[DPI_LSD] = "lsd",
-	[DPI_UTP] = "utp",
-	[DPI_MSE] = "mse",
-	[DPI_SOCKS5] = "socks5",
-	[DPI_WEBTORRENT] = "webtorrent",
-	[DPI_ENDPOINT] = "endpoint-cache",
+/* One row per detector id, DPI_NONE's empty (test_dpi_registry checks
+ * that every other id has a name of its own). */
+static const struct dpi_detector detectors[DPI_COUNT] = {
+	[DPI_NONE] = { .name = "" },
+	[DPI_BT_HANDSHAKE] = { .name = "bt-handshake" },
+	[DPI_BT_FRAMING] = { .name = "bt-framing" },
+	[DPI_BT_EXTENSION] = { .name = "bt-extension" },
+	[DPI_DHT] = { .name = "dht" },
+	[DPI_UDP_TRACKER] = { .name = "udp-tracker" },
+	[DPI_HTTP_TRACKER] = { .name = "http-tracker" },
+	[DPI_WEBSEED] = { .name = "webseed" },
+	[DPI_MAGNET] = { .name = "magnet" },
+	[DPI_PEER_ID] = { .name = "peer-id" },
+	[DPI_USER_AGENT] = { .name = "user-agent" },
+	[DPI_TLS_TRACKER] = { .name = "tls-tracker" },
+	[DPI_LSD] = { .name = "lsd" },
+	[DPI_UTP] = { .name = "utp" },
+	[DPI_MSE] = { .name = "mse" },
+	[DPI_SOCKS5] = { .name = "socks5" },
+	[DPI_WEBTORRENT] = { .name = "webtorrent" },
+	[DPI_ENDPOINT] = { .name = "endpoint-cache" },
 };
+
+const struct dpi_detector *dpi_detector(enum dpi_id id)
+{
+	return &detectors[(unsigned)id < DPI_COUNT ? id : DPI_NONE];
+}
 
 const char *dpi_name(enum dpi_id id)
 {
-	return (unsigned)id < DPI_COUNT ? names[id] : "";
+	return dpi_detector(id)->name;
 }
 
 /* Bytes of a packet the clear-text tests read when the flow has no

@@ -53,7 +53,17 @@ void dpi_learn_blocked(struct dpi_flow *st, const struct dpi_pkt *p);
  * flow gets more packets before it is allowed (engine). */
 int dpi_midstream(const struct dpi_flow *st, int l4proto, int start_seen);
 
-/* The stable short name of a detector, e.g. "bt-handshake". */
+/* What the registry knows of a detector besides its code: one row per
+ * id in dpi.c. A field joins when something reads it. */
+struct dpi_detector {
+	const char *name;	/* stable short name, e.g. "bt-handshake": stats
+				 * keys, log lines, offline verdicts */
+};
+
+/* The row of id (an id out of range gets DPI_NONE's, all empty). */
+const struct dpi_detector *dpi_detector(enum dpi_id id);
+
+/* dpi_detector(id)->name; "" for DPI_NONE and out of range. */
 const char *dpi_name(enum dpi_id id);
 
 #endif

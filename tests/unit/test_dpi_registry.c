@@ -18,7 +18,10 @@ static void test_names(void **state)
 	assert_string_equal(dpi_name(DPI_NONE), "");
 	assert_string_equal(dpi_name(DPI_BT_HANDSHAKE), "bt-handshake");
 	assert_string_equal(dpi_name(DPI_COUNT), "");
+	assert_ptr_equal(dpi_detector(DPI_COUNT), dpi_detector(DPI_NONE));
+	assert_ptr_equal(dpi_detector((enum dpi_id)-1), dpi_detector(DPI_NONE));
 	for (i = 1; i < DPI_COUNT; i++) {
+		assert_ptr_equal(dpi_name((enum dpi_id)i), dpi_detector((enum dpi_id)i)->name);
 		assert_non_null(dpi_name((enum dpi_id)i));
 		assert_true(strlen(dpi_name((enum dpi_id)i)) > 0);
 		for (j = 1; j < i; j++)

@@ -138,10 +138,14 @@ enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	enum dpi_id r = DPI_NONE;
 
-	if (p->v->l4proto == IPPROTO_TCP)
+	if (p->v->l4proto == IPPROTO_TCP) {
 		r = inspect_tcp(st, p);
-	else if (p->v->l4proto == IPPROTO_UDP)
+		/* evidence, not proof: returned before the marking below */
+		if (r == DPI_NONE)
+			return st->mse.candidate ? mse_known_responder(st, p) : DPI_NONE;
+	} else if (p->v->l4proto == IPPROTO_UDP) {
 		r = inspect_udp(st, p);
+	}
 	/* the packet that settled it; a detector judging both directions
 	 * has marked the other one itself */
 	if (r != DPI_NONE)

@@ -38,7 +38,8 @@ _Static_assert(sizeof(struct dpi_flow) <= 80, "struct dpi_flow grew");
 
 /* Run every detector that applies; returns the detector that fired or
  * DPI_NONE, with the bit of each direction whose bytes made the case in
- * st->proof. May set st->mse.candidate (the engine confirms it). */
+ * st->proof. A verdict on evidence (an MSE candidate answered by a known
+ * peer, asked through p->known) marks no direction. */
 enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p);
 
 /* On a flow already blocked: learn what the remote side answered the

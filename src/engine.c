@@ -298,18 +298,15 @@ static int hint_cleared(const struct flow *f, const uint8_t *d, uint32_t len)
 		 (o == OTHERPROTO_STUN || o == OTHERPROTO_DTLS));
 }
 
-/* Is the side that answered the key exchange, at the port it answered
- * on, a known peer? Only the answering side counts: a BitTorrent user's
- * other encrypted connections (messengers, VPNs) go to servers that are
- * never learned as peers. */
-static int mse_responder_known(struct engine *e, const struct flow *f)
+/* Was family/addr:port learned as a BitTorrent peer? Asked by detectors
+ * (MSE's answering side) through dpi_pkt.known. */
+static int known(void *ctx, int family, const uint8_t *addr, uint16_t port)
 {
-	int initiator_a = f->dpi.mse.first == 1;
+	struct engine *e = ctx;
 
 	if (!e->cfg.endpoint_capacity)
 		return 0;
-	return endpoints_has(&e->eps, f->family, initiator_a ? f->b : f->a,
-			     initiator_a ? f->pb : f->pa, e->now_ns);
+	return endpoints_has(&e->eps, family, addr, port, e->now_ns);
 }
 
 /* The fields of a detector packet every path sets. */
@@ -327,6 +324,7 @@ static void dpi_pkt_init(struct engine *e, const struct flow *f, int dir,
 	p->len = v->payload_len;
 	p->learn = learn;
 	p->learn_webrtc = learn_webrtc;
+	p->known = known;
 	p->learn_ctx = e;
 	p->stream = NULL;
 	p->stream_len = 0;
@@ -374,8 +372,6 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 	}
 	COUNTER_INC(e->ctr.inspected_packets);
 	r = dpi_inspect(&f->dpi, &p);
-	if (r == DPI_NONE && f->dpi.mse.candidate && mse_responder_known(e, f))
-		r = DPI_MSE;
 	/* A flow to a suspected peer: evidence, not a verdict. Its first
 	 * payload decides: plainly another protocol clears the suspicion,
 	 * anything else (random bytes, uTP, unknown binary, a WebTorrent

@@ -50,6 +50,10 @@ struct dpi_lit {
  * relayed), whose WebRTC data channels speak STUN and DTLS. */
 typedef void (*dpi_learn_fn)(void *ctx, int family, const uint8_t *addr, uint16_t port);
 
+/* Callback through which a detector asks whether an endpoint was learned
+ * as a BitTorrent peer (the engine's endpoint cache): 1 or 0. */
+typedef int (*dpi_known_fn)(void *ctx, int family, const uint8_t *addr, uint16_t port);
+
 /* One packet as the detectors see it. */
 struct dpi_pkt {
 	const struct pkt_view *v;
@@ -66,7 +70,8 @@ struct dpi_pkt {
 	int stream_grew;		/* this packet added bytes to the head */
 	dpi_learn_fn learn;		/* may be NULL */
 	dpi_learn_fn learn_webrtc;	/* may be NULL */
-	void *learn_ctx;
+	dpi_known_fn known;		/* may be NULL: nothing is known */
+	void *learn_ctx;		/* for learn, learn_webrtc and known */
 };
 
 /* 1 if an endpoint may be learned at all: not a port below 1024 (port 0,

@@ -3,7 +3,8 @@
  * bytes of random padding from each side, the initiator first. Random
  * bytes are no signature: TLS, SSH, HTTP and peer wire heads are excluded
  * by structure, and such a candidate alone only blocks when the answering
- * end is already known to run BitTorrent (engine + endpoint cache).
+ * end is already known to run BitTorrent (mse_known_responder, through
+ * the engine's endpoint cache).
  *
  * What follows the key exchange gives MSE away: RC4 keeps lengths, so the
  * BitTorrent handshake inside is still 68 bytes long, and the crypto
@@ -106,6 +107,23 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (st->mse.random[0] && st->mse.random[1])
 		st->mse.candidate = 1;
 	return DPI_NONE;
+}
+
+/* Only the answering side counts: a BitTorrent user's other encrypted
+ * connections (messengers, VPNs) go to servers that are never learned as
+ * peers. The initiator sent the flow's first payload (st->mse.first). */
+enum dpi_id mse_known_responder(const struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	const struct pkt_view *v = p->v;
+	int known;
+
+	if (!st->mse.candidate || !p->known)
+		return DPI_NONE;
+	if (p->dir == st->mse.first - 1)	/* the initiator's packet */
+		known = p->known(p->learn_ctx, v->family, v->daddr, v->dport);
+	else
+		known = p->known(p->learn_ctx, v->family, v->saddr, v->sport);
+	return known ? DPI_MSE : DPI_NONE;
 }
 
 /* Encrypted peer wire seen from its middle: a transfer that was running

@@ -29,10 +29,15 @@ int mse_looks_random(const uint8_t *b, size_t len);
 /* Watch the first payload of each direction of a TCP flow whose start was
  * seen; sets st->mse.candidate when both are key-exchange shaped (the
  * initiator first). Returns DPI_MSE when a candidate's next segments have
- * the lengths of an encrypted BitTorrent handshake; otherwise DPI_NONE,
- * and the engine confirms a candidate when the answering host is in the
- * endpoint cache. */
+ * the lengths of an encrypted BitTorrent handshake; otherwise DPI_NONE
+ * (mse_known_responder may still confirm the candidate). */
 enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p);
+
+/* DPI_MSE when the flow is a candidate (mse_check) and its answering
+ * side, at the port it answered on, is a known peer (p->known); else
+ * DPI_NONE. Evidence, not proof: the registry marks no direction in
+ * st->proof for it, so the flow is blocked, never banned. */
+enum dpi_id mse_known_responder(const struct dpi_flow *st, const struct dpi_pkt *p);
 
 /* A TCP flow whose start was not seen: DPI_MSE once the protected side's
  * segments have had the lengths of encrypted requests for a while, the

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "flow.h"
 #include "endpoints.h"
 #include "bthosts.h"

@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 
 #define FLOW_NONE UINT32_MAX

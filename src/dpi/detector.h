@@ -1,7 +1,7 @@
 /* detector.h - what every detector of src/dpi/ shares: the detector ids,
  * the packet as detectors see it, and the helpers (learn.c) through which
  * they report the endpoints they learn. A leaf: it includes no detector
- * and no registry, so that detectors and the registry (dpi.h) never
+ * and no registry, so that detectors and the registry (dpi/dpi.h) never
  * include each other. */
 #ifndef BTBLOCKD_DPI_DETECTOR_H
 #define BTBLOCKD_DPI_DETECTOR_H

@@ -2,7 +2,7 @@
  * BEP 51), recognised by walking the bencoded dictionary and checking the
  * keys and sizes the protocol fixes, never by port. */
 #include "dpi/dht.h"
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "dpi/bencode.h"
 
 #include <string.h>

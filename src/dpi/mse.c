@@ -16,7 +16,7 @@
  * travels in a segment of its own. One of these, after a key-exchange
  * shaped opening, confirms MSE. */
 #include "dpi/mse.h"
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "dpi/peerwire.h"
 #include "packet.h"
 

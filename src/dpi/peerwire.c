@@ -2,7 +2,7 @@
  * the handshake, and message framing followed across segments when the
  * capture or the daemon started after the handshake. */
 #include "dpi/peerwire.h"
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "dpi/extension.h"
 #include "packet.h"
 

@@ -2,7 +2,7 @@
  * by its 64-bit magic, announce and scrape by the connection id the
  * tracker handed out earlier on the same flow. */
 #include "dpi/udp_tracker.h"
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 
 #include <string.h>

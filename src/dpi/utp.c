@@ -4,7 +4,7 @@
  * sequence number answered by a STATE, or data flowing both ways with
  * connection ids one apart and acks tracking the other side's sequence. */
 #include "dpi/utp.h"
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "dpi/peerwire.h"
 
 /* How far (in packets) an ack may trail the other side's sequence. */

@@ -14,7 +14,7 @@
  * from its file alone. */
 #include "sysincl.h"
 #include <netinet/in.h>
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 #include "dpi/bencode.h"
 #include "dpi/peerwire.h"

@@ -1,4 +1,4 @@
-/* test_dpi_registry.c - unit tests of the detector registry (src/dpi.c):
+/* test_dpi_registry.c - unit tests of the detector registry (src/dpi/dpi.c):
  * names, dispatch by transport, and the endpoint-learning filter. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "../../src/dpi.c"
+#include "../../src/dpi/dpi.c"
 #include "dpi_test.h"
 #include "lookalikes.h"
 

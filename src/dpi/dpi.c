@@ -4,7 +4,7 @@
  * detectors have guards of their own (first bytes, stream head or
  * packet, packets per direction) and the TCP text window, which a table
  * would turn into an indirect call per detector per packet. */
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 #include "dpi/peerwire.h"
 #include "dpi/dht.h"

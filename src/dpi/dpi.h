@@ -1,8 +1,8 @@
 /* dpi.h - the detector registry: per-flow detector state and the dispatch
  * over every detector of src/dpi/ (what the detectors share is in
  * dpi/detector.h). */
-#ifndef BTBLOCKD_DPI_H
-#define BTBLOCKD_DPI_H
+#ifndef BTBLOCKD_DPI_DPI_H
+#define BTBLOCKD_DPI_DPI_H
 
 #include <stdint.h>
 #include <stddef.h>

@@ -41,7 +41,6 @@ struct dpi_lit {
 	size_t len;
 };
 #define DPI_LIT(str) { str, sizeof(str) - 1 }
-#define DPI_NLITS(list) (sizeof(list) / sizeof((list)[0]))
 
 /* Callback through which detectors report endpoints learned from what a
  * remote party answered the protected side: peers (DHT values, tracker

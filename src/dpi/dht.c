@@ -1,11 +1,10 @@
 /* dht.c - the BitTorrent DHT: KRPC messages (BEP 5, BEP 32, BEP 44,
  * BEP 51), recognised by walking the bencoded dictionary and checking the
  * keys and sizes the protocol fixes, never by port. */
+#include "sysincl.h"
 #include "dpi/dht.h"
 #include "dpi/dpi.h"
 #include "dpi/bencode.h"
-
-#include <string.h>
 
 static const char *const query_names[] = {
 	"ping", "find_node", "get_peers", "announce_peer",

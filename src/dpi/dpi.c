@@ -4,6 +4,7 @@
  * detectors have guards of their own (first bytes, stream head or
  * packet, packets per direction) and the TCP text window, which a table
  * would turn into an indirect call per detector per packet. */
+#include "sysincl.h"
 #include "dpi/dpi.h"
 #include "packet.h"
 #include "dpi/peerwire.h"
@@ -18,7 +19,6 @@
 #include "dpi/webtorrent.h"
 
 #include <netinet/in.h>
-#include <string.h>
 
 /* One row per detector id, DPI_NONE's empty (test_dpi_registry checks
  * that every other id has a name of its own). */

@@ -1,9 +1,8 @@
 /* learn.c - the endpoint-learning helpers every detector shares: the
  * filter of what may be learned at all, and the calls into the engine's
  * callbacks. */
+#include "sysincl.h"
 #include "dpi/detector.h"
-
-#include <string.h>
 
 int dpi_learnable(int family, const uint8_t *addr, uint16_t port)
 {

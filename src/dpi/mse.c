@@ -15,12 +15,11 @@
  * len(PadC), len(IA) and IA: 56 + 68 bytes. Or the 68-byte handshake
  * travels in a segment of its own. One of these, after a key-exchange
  * shaped opening, confirms MSE. */
+#include "sysincl.h"
 #include "dpi/mse.h"
 #include "dpi/dpi.h"
 #include "dpi/peerwire.h"
 #include "packet.h"
-
-#include <string.h>
 
 #define MSE_MIN 96
 #define MSE_MAX (96 + 512)

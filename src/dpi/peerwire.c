@@ -1,12 +1,11 @@
 /* peerwire.c - BitTorrent peer wire protocol (BEP 3, BEP 6, BEP 52):
  * the handshake, and message framing followed across segments when the
  * capture or the daemon started after the handshake. */
+#include "sysincl.h"
 #include "dpi/peerwire.h"
 #include "dpi/dpi.h"
 #include "dpi/extension.h"
 #include "packet.h"
-
-#include <string.h>
 
 static const uint8_t pstr[PEERWIRE_PSTR_LEN] = "\x13" "BitTorrent protocol";
 

@@ -1,11 +1,10 @@
 /* udp_tracker.c - the UDP tracker protocol (BEP 15): the connect request
  * by its 64-bit magic, announce and scrape by the connection id the
  * tracker handed out earlier on the same flow. */
+#include "sysincl.h"
 #include "dpi/udp_tracker.h"
 #include "dpi/dpi.h"
 #include "packet.h"
-
-#include <string.h>
 
 static const uint8_t magic[8] = { 0x00, 0x00, 0x04, 0x17, 0x27, 0x10, 0x19, 0x80 };
 

@@ -3,6 +3,7 @@
  * called uTP once its two directions agree: the SYN's connection id and
  * sequence number answered by a STATE, or data flowing both ways with
  * connection ids one apart and acks tracking the other side's sequence. */
+#include "sysincl.h"
 #include "dpi/utp.h"
 #include "dpi/dpi.h"
 #include "dpi/peerwire.h"

@@ -13,14 +13,13 @@
  * relayed on the protected side's own tracker connection is suspect of
  * WebRTC, so STUN and DTLS, its data channel's protocols, do not clear it.
  * Everything else is noise: never learned, never banned on. */
+#include "sysincl.h"
 #include "engine.h"
 #include "counter.h"
 #include "packet.h"
 #include "dpi/otherproto.h"
 
 #include <netinet/in.h>
-#include <string.h>
-#include <time.h>
 
 /* Reply packets of a blocked flow still parsed for endpoints (offline mode
  * and the packets in flight before the kernel drops the flow). */

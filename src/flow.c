@@ -3,13 +3,12 @@
  * directions land on one entry, two age lists (TCP, UDP) kept in
  * last-use order so that timeouts and eviction of the oldest are O(1),
  * and a pool of stream-head slots lent to undecided TCP flows only. */
+#include "sysincl.h"
 #include "flow.h"
 #include "counter.h"
 #include "packet.h"
 
 #include <netinet/in.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* One keyed multiply-xorshift round: the seed enters every round, so
  * without it a sender cannot tell which tuples share a bucket. */

@@ -11,7 +11,8 @@
 
 struct pkt_view;
 
-/* Detector ids; also the index of per-detector counters and names. */
+/* Detector ids; also the index of per-detector counters and of the
+ * registry's table (dpi.c). */
 enum dpi_id {
 	DPI_NONE = 0,
 	DPI_BT_HANDSHAKE,	/* peer wire handshake (BEP 3, v2 bits of BEP 52) */

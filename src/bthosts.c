@@ -1,10 +1,8 @@
 /* bthosts.c - the protected hosts seen running BitTorrent: one region per
  * writer, slots under a sequence count (see bthosts.h). */
+#include "sysincl.h"
 #include "bthosts.h"
 #include "hash.h"
-
-#include <stdlib.h>
-#include <string.h>
 
 /* How often a reader tries a slot its writer is rewriting: a write is a
  * handful of stores, so a second look nearly always finds it done; a

@@ -2,11 +2,9 @@
  * set-associative table sized at start-up, entries that expire after
  * their TTL, a per-source quota kept in a second small table, and an
  * eviction order that an outsider cannot drive (see endpoints_add). */
+#include "sysincl.h"
 #include "endpoints.h"
 #include "hash.h"
-
-#include <stdlib.h>
-#include <string.h>
 
 #define NS_PER_S 1000000000ULL
 

@@ -13,17 +13,13 @@
  * relayed on the protected side's own tracker connection is suspect of
  * WebRTC, so STUN and DTLS, its data channel's protocols, do not clear it.
  * Everything else is noise: never learned, never banned on. */
+#include "sysincl.h"
 #include "engine.h"
+#include "counter.h"
 #include "packet.h"
 #include "dpi/otherproto.h"
 
 #include <netinet/in.h>
-#include <string.h>
-#include <time.h>
-
-/* Counters are read by the control thread: relaxed atomic stores. */
-#define BUMP(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
-#define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* Reply packets of a blocked flow still parsed for endpoints (offline mode
  * and the packets in flight before the kernel drops the flow). */
@@ -154,13 +150,13 @@ static void note_added(struct engine *e, enum endpoint_added r)
 {
 	switch (r) {
 	case ENDPOINT_NEW:
-		BUMP(e->ctr.endpoints_learned);
+		COUNTER_INC(e->ctr.endpoints_learned);
 		break;
 	case ENDPOINT_OVER_QUOTA:
-		BUMP(e->ctr.endpoints_over_quota);
+		COUNTER_INC(e->ctr.endpoints_over_quota);
 		break;
 	case ENDPOINT_NO_ROOM:
-		BUMP(e->ctr.endpoints_no_room);
+		COUNTER_INC(e->ctr.endpoints_no_room);
 		break;
 	case ENDPOINT_REFRESHED:
 		break;
@@ -254,8 +250,8 @@ static void note_bt_hosts(struct engine *e, const struct flow *f)
 	}
 }
 
-__attribute__((noinline)) static void decide(struct engine *e, struct flow *f, enum engine_verdict verdict,
-		   enum dpi_id reason)
+__attribute__((noinline)) static void flow_decide(struct engine *e, struct flow *f,
+						 enum engine_verdict verdict, enum dpi_id reason)
 {
 	f->verdict = (uint8_t)verdict;
 	f->reason = (uint8_t)reason;
@@ -263,15 +259,15 @@ __attribute__((noinline)) static void decide(struct engine *e, struct flow *f, e
 	flow_head_release(&e->flows, f);
 	flow_guard(&e->flows, f, 0);
 	if (verdict == ENGINE_ALLOW) {
-		BUMP(e->ctr.decided_allow);
+		COUNTER_INC(e->ctr.decided_allow);
 		return;
 	}
-	BUMP(e->ctr.decided_block);
-	BUMP(e->ctr.detector[reason]);
+	COUNTER_INC(e->ctr.decided_block);
+	COUNTER_INC(e->ctr.detector[reason]);
 	f->learn_budget = LEARN_BUDGET;
 	if (ban_worthy(f)) {
 		f->flags |= FLOW_F_BAN;
-		BUMP(e->ctr.decided_ban);
+		COUNTER_INC(e->ctr.decided_ban);
 	}
 	learn_confirmed(e, f);
 	note_bt_hosts(e, f);
@@ -301,18 +297,15 @@ static int hint_cleared(const struct flow *f, const uint8_t *d, uint32_t len)
 		 (o == OTHERPROTO_STUN || o == OTHERPROTO_DTLS));
 }
 
-/* Is the side that answered the key exchange, at the port it answered
- * on, a known peer? Only the answering side counts: a BitTorrent user's
- * other encrypted connections (messengers, VPNs) go to servers that are
- * never learned as peers. */
-static int mse_responder_known(struct engine *e, const struct flow *f)
+/* Was family/addr:port learned as a BitTorrent peer? Asked by detectors
+ * (MSE's answering side) through dpi_pkt.known. */
+static int known(void *ctx, int family, const uint8_t *addr, uint16_t port)
 {
-	int initiator_a = f->dpi.mse_first == 1;
+	struct engine *e = ctx;
 
 	if (!e->cfg.endpoint_capacity)
 		return 0;
-	return endpoints_has(&e->eps, f->family, initiator_a ? f->b : f->a,
-			     initiator_a ? f->pb : f->pa, e->now_ns);
+	return endpoints_has(&e->eps, family, addr, port, e->now_ns);
 }
 
 /* The fields of a detector packet every path sets. */
@@ -330,6 +323,7 @@ static void dpi_pkt_init(struct engine *e, const struct flow *f, int dir,
 	p->len = v->payload_len;
 	p->learn = learn;
 	p->learn_webrtc = learn_webrtc;
+	p->known = known;
 	p->learn_ctx = e;
 	p->stream = NULL;
 	p->stream_len = 0;
@@ -375,10 +369,8 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 		if (p.stream)
 			p.stream_len = f->dir[dir].head_len;
 	}
-	BUMP(e->ctr.inspected_packets);
+	COUNTER_INC(e->ctr.inspected_packets);
 	r = dpi_inspect(&f->dpi, &p);
-	if (r == DPI_NONE && f->dpi.mse_candidate && mse_responder_known(e, f))
-		r = DPI_MSE;
 	/* A flow to a suspected peer: evidence, not a verdict. Its first
 	 * payload decides: plainly another protocol clears the suspicion,
 	 * anything else (random bytes, uTP, unknown binary, a WebTorrent
@@ -390,9 +382,9 @@ static void inspect(struct engine *e, struct flow *f, int dir, const struct pkt_
 			r = DPI_ENDPOINT;
 	}
 	if (r != DPI_NONE)
-		decide(e, f, ENGINE_BLOCK, r);
+		flow_decide(e, f, ENGINE_BLOCK, r);
 	else if (allow_now(e, f))
-		decide(e, f, ENGINE_ALLOW, DPI_NONE);
+		flow_decide(e, f, ENGINE_ALLOW, DPI_NONE);
 }
 
 __attribute__((noinline)) static void learn_blocked(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
@@ -472,7 +464,7 @@ static void process_open(struct engine *e, struct flow *f, int dir,
 		if (v->l4proto == IPPROTO_TCP)
 			track_tcp_start(f, dir, v);
 		if (v->payload_len > 0) {
-			BUMP(e->ctr.payload_packets);
+			COUNTER_INC(e->ctr.payload_packets);
 			if (d->payload_packets < UINT16_MAX)
 				d->payload_packets++;
 			/* A conversation in progress is kept over a flood of new
@@ -486,7 +478,7 @@ static void process_open(struct engine *e, struct flow *f, int dir,
 			inspect(e, f, dir, v);
 		}
 	} else if (v->payload_len > 0) {
-		BUMP(e->ctr.payload_packets);
+		COUNTER_INC(e->ctr.payload_packets);
 		if (f->verdict == ENGINE_BLOCK && f->learn_budget)
 			learn_blocked(e, f, dir, v);
 	}
@@ -526,8 +518,7 @@ static __attribute__((noinline)) void process_slow(struct engine *e, const struc
 	    (f->verdict == ENGINE_BLOCK && v->payload_len > 0))
 		process_open(e, f, dir, created, v);
 	else	/* no branch: pure ACKs and data interleave */
-		__atomic_store_n(&e->ctr.payload_packets,
-				 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
+		COUNTER_ADD(e->ctr.payload_packets, v->payload_len > 0);
 	out->verdict = (enum engine_verdict)f->verdict;
 	out->reason = f->verdict == ENGINE_BLOCK ? dpi_name((enum dpi_id)f->reason) : NULL;
 	out->decided_at = f->decided_at;
@@ -543,33 +534,28 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 {
 	struct flow_table *t = &e->flows;
 	struct flow *f;
-	uint64_t last;
 	int dir;
 
 	if (now_ns > e->now_ns)
 		e->now_ns = now_ns;	/* capture clocks may step back */
-	BUMP(e->ctr.packets);
+	COUNTER_INC(e->ctr.packets);
 	if (e->now_ns >= e->next_expire_ns ||
 	    (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)) {
 		process_slow(e, v, NULL, 0, 0, out);
 		return;
 	}
-	f = &t->flows[t->recent[flow_recent_slot(v)]];
+	f = flow_recent(t, v);
 	dir = flow_view_dir(f, v);
 	if (dir < 0 || flow_expired(t, f, e->now_ns)) {
 		process_slow(e, v, NULL, 0, 1, out);
 		return;
 	}
-	/* flow_touch, when it needs no age list move */
-	last = e->now_ns > f->last_ns ? e->now_ns : f->last_ns;
-	if (f->verdict != ENGINE_ALLOW || (uint32_t)(last >> FLOW_LINK_SHIFT) != f->linked) {
+	if (f->verdict != ENGINE_ALLOW || !flow_touch_unlinked(f, e->now_ns)) {
 		process_slow(e, v, f, dir, 0, out);
 		return;
 	}
-	f->last_ns = last;
 	f->packets++;
-	__atomic_store_n(&e->ctr.payload_packets,
-			 e->ctr.payload_packets + (v->payload_len > 0), __ATOMIC_RELAXED);
+	COUNTER_ADD(e->ctr.payload_packets, v->payload_len > 0);
 	out->verdict = ENGINE_ALLOW;
 	out->reason = NULL;
 	out->decided_at = f->decided_at;
@@ -581,28 +567,23 @@ void engine_counters_get(const struct engine *e, struct engine_counters *out)
 {
 	unsigned i;
 
-	out->packets = GET(e->ctr.packets);
-	out->payload_packets = GET(e->ctr.payload_packets);
-	out->inspected_packets = GET(e->ctr.inspected_packets);
-	out->flows_inserted = GET(e->flows.inserted);
-	out->flows_evicted = GET(e->flows.evicted);
-	out->flows_timed_out = GET(e->flows.timed_out);
-	out->flows_active = GET(e->flows.count);
-	out->decided_allow = GET(e->ctr.decided_allow);
-	out->decided_block = GET(e->ctr.decided_block);
-	out->decided_ban = GET(e->ctr.decided_ban);
-	out->stream_heads_exhausted = GET(e->flows.head_exhausted);
-	out->endpoints_learned = GET(e->ctr.endpoints_learned);
-	out->endpoints_over_quota = GET(e->ctr.endpoints_over_quota);
-	out->endpoints_no_room = GET(e->ctr.endpoints_no_room);
-	out->endpoint_cache_size = GET(e->eps.used);
+	out->packets = COUNTER_GET(e->ctr.packets);
+	out->payload_packets = COUNTER_GET(e->ctr.payload_packets);
+	out->inspected_packets = COUNTER_GET(e->ctr.inspected_packets);
+	out->flows_inserted = COUNTER_GET(e->flows.inserted);
+	out->flows_evicted = COUNTER_GET(e->flows.evicted);
+	out->flows_timed_out = COUNTER_GET(e->flows.timed_out);
+	out->flows_active = COUNTER_GET(e->flows.count);
+	out->decided_allow = COUNTER_GET(e->ctr.decided_allow);
+	out->decided_block = COUNTER_GET(e->ctr.decided_block);
+	out->decided_ban = COUNTER_GET(e->ctr.decided_ban);
+	out->stream_heads_exhausted = COUNTER_GET(e->flows.head_exhausted);
+	out->endpoints_learned = COUNTER_GET(e->ctr.endpoints_learned);
+	out->endpoints_over_quota = COUNTER_GET(e->ctr.endpoints_over_quota);
+	out->endpoints_no_room = COUNTER_GET(e->ctr.endpoints_no_room);
+	out->endpoint_cache_size = COUNTER_GET(e->eps.used);
 	for (i = 0; i < DPI_COUNT; i++)
-		out->detector[i] = GET(e->ctr.detector[i]);
-}
-
-const char *engine_detector_name(unsigned i)
-{
-	return dpi_name((enum dpi_id)i);
+		out->detector[i] = COUNTER_GET(e->ctr.detector[i]);
 }
 
 const char *engine_verdict_name(enum engine_verdict v)

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "flow.h"
 #include "endpoints.h"
 #include "bthosts.h"
@@ -68,10 +68,8 @@ struct engine_counters {
 	uint64_t endpoints_over_quota;	/* refused: their source used its quota */
 	uint64_t endpoints_no_room;	/* refused: their set holds others' evidence */
 	uint64_t endpoint_cache_size;
-	uint64_t detector[DPI_COUNT];	/* blocks per detector, named by engine_detector_name */
+	uint64_t detector[DPI_COUNT];	/* blocks per detector, named by dpi_name */
 };
-
-#define ENGINE_NDETECTORS DPI_COUNT
 
 /* Called for each flow leaving the table (offline mode prints it). */
 typedef void (*engine_flow_end_fn)(void *arg, const struct flow *f);
@@ -131,9 +129,6 @@ void engine_process(struct engine *e, const struct pkt_view *v, uint64_t now_ns,
 
 /* Copy the counters (any thread; fields read with relaxed atomics). */
 void engine_counters_get(const struct engine *e, struct engine_counters *out);
-
-/* Name of counters.detector[i] for the stats JSON ("" for index 0). */
-const char *engine_detector_name(unsigned i);
 
 /* The verdict name of a flow ("block", "allow", "undecided"). */
 const char *engine_verdict_name(enum engine_verdict v);

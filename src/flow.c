@@ -3,18 +3,12 @@
  * directions land on one entry, two age lists (TCP, UDP) kept in
  * last-use order so that timeouts and eviction of the oldest are O(1),
  * and a pool of stream-head slots lent to undecided TCP flows only. */
+#include "sysincl.h"
 #include "flow.h"
-#include "hash.h"
+#include "counter.h"
 #include "packet.h"
 
 #include <netinet/in.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* Counters are read by another thread: relaxed atomic stores keep the
- * read tear-free at the cost of a plain store. */
-#define BUMP(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
-
 
 /* One keyed multiply-xorshift round: the seed enters every round, so
  * without it a sender cannot tell which tuples share a bucket. */
@@ -225,11 +219,9 @@ void flow_foreach(struct flow_table *t, void (*fn)(void *arg, const struct flow 
 }
 
 
-#define LINK_SHIFT FLOW_LINK_SHIFT
-
 void flow_relink(struct flow_table *t, struct flow *f)
 {
-	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
+	f->linked = flow_link_epoch(f->last_ns);
 	if (t->age_tail[f->list] != (uint32_t)(f - t->flows)) {
 		age_unlink(t, f);
 		age_append(t, f);
@@ -246,7 +238,7 @@ void flow_guard(struct flow_table *t, struct flow *f, int on)
 	 * the order of link times that expiry relies on */
 	age_unlink(t, f);
 	f->list = list;
-	f->linked = (uint32_t)(f->last_ns >> LINK_SHIFT);
+	f->linked = flow_link_epoch(f->last_ns);
 	age_append(t, f);
 }
 
@@ -262,15 +254,15 @@ uint32_t flow_expire(struct flow_table *t, uint64_t now_ns, uint32_t max)
 			if (!flow_expired(t, f, now_ns)) {
 				/* used since it was linked: put it in its
 				 * place and look at the next oldest */
-				if ((uint32_t)(f->last_ns >> LINK_SHIFT) != f->linked &&
-				    now_ns - ((uint64_t)f->linked << LINK_SHIFT) > t->timeout_ns[c & 1]) {
+				if (flow_link_epoch(f->last_ns) != f->linked &&
+				    now_ns - flow_linked_ns(f) > t->timeout_ns[c & 1]) {
 					flow_relink(t, f);
 					continue;
 				}
 				break;
 			}
 			flow_remove(t, f, FLOW_END_TIMEOUT);
-			BUMP(t->timed_out);
+			COUNTER_INC(t->timed_out);
 			n++;
 		}
 	}
@@ -289,7 +281,7 @@ uint64_t flow_expiry_due(const struct flow_table *t, uint64_t now_ns)
 		uint64_t d = now_ns + t->timeout_ns[c & 1];
 
 		if (t->age_head[c] != FLOW_NONE)
-			d = ((uint64_t)t->flows[t->age_head[c]].linked << LINK_SHIFT) + t->timeout_ns[c & 1];
+			d = flow_linked_ns(&t->flows[t->age_head[c]]) + t->timeout_ns[c & 1];
 		if (d < due)
 			due = d;
 	}
@@ -311,7 +303,7 @@ static void evict_oldest(struct flow_table *t)
 	else
 		victim = t->flows[h0].last_ns <= t->flows[h1].last_ns ? h0 : h1;
 	flow_remove(t, &t->flows[victim], FLOW_END_EVICTED);
-	BUMP(t->evicted);
+	COUNTER_INC(t->evicted);
 }
 
 _Static_assert(sizeof(struct flow) == 192, "struct flow is three cache lines");
@@ -341,13 +333,13 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt_view *v,
 	f->list = (uint8_t)flow_class(f);
 	f->head = FLOW_NONE;
 	f->last_ns = now_ns;
-	f->linked = (uint32_t)(now_ns >> LINK_SHIFT);
+	f->linked = flow_link_epoch(now_ns);
 	f->bucket = b;
 	f->hnext = t->buckets[b];
 	t->buckets[b] = idx;
 	age_append(t, f);
 	t->count++;
-	BUMP(t->inserted);
+	COUNTER_INC(t->inserted);
 	return f;
 }
 
@@ -368,16 +360,16 @@ struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
 	}
 	if (idx != FLOW_NONE) {
 		if (!flow_expired(t, f, now_ns)) {
-			t->recent[flow_recent_slot(v)] = idx;
+			flow_recent_set(t, v, idx);
 			*dir = d;
 			*created = 0;
 			return f;
 		}
 		flow_remove(t, f, FLOW_END_TIMEOUT);
-		BUMP(t->timed_out);
+		COUNTER_INC(t->timed_out);
 	}
 	f = flow_create(t, v, b, now_ns);
-	t->recent[flow_recent_slot(v)] = (uint32_t)(f - t->flows);
+	flow_recent_set(t, v, (uint32_t)(f - t->flows));
 	*dir = 0;
 	*created = 1;
 	return f;
@@ -405,7 +397,7 @@ static int head_reclaim(struct flow_table *t, uint64_t now_ns)
 	flow_head_release(t, victim);
 	victim->dir[0].head_len = victim->dir[1].head_len = 0;
 	victim->flags &= (uint8_t)~(FLOW_F_SEQ(0) | FLOW_F_SEQ(1));
-	BUMP(t->head_reclaimed);
+	COUNTER_INC(t->head_reclaimed);
 	return 1;
 }
 
@@ -421,7 +413,7 @@ int flow_head_append(struct flow_table *t, struct flow *f, int dir, uint32_t seq
 		return 0;
 	if (f->head == FLOW_NONE) {
 		if (t->head_free_n == 0 && !head_reclaim(t, f->last_ns)) {
-			BUMP(t->head_exhausted);
+			COUNTER_INC(t->head_exhausted);
 			return 0;
 		}
 		f->head = t->head_free[--t->head_free_n];

@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 
 #define FLOW_NONE UINT32_MAX
@@ -184,6 +184,19 @@ static inline uint32_t flow_recent_slot(const struct pkt_view *v)
 	return (x ^ (x >> 8)) & (FLOW_RECENT - 1);
 }
 
+/* The flow recent[] remembers for v's slot: a candidate only, v's own
+ * flow when flow_view_dir says so. */
+static inline struct flow *flow_recent(struct flow_table *t, const struct pkt_view *v)
+{
+	return &t->flows[t->recent[flow_recent_slot(v)]];
+}
+
+/* Remember flow index idx as the one of v's slot. */
+static inline void flow_recent_set(struct flow_table *t, const struct pkt_view *v, uint32_t idx)
+{
+	t->recent[flow_recent_slot(v)] = idx;
+}
+
 /* flow_lookup past the recent flows: keyed hash, chain, creation. */
 struct flow *flow_lookup_chain(struct flow_table *t, const struct pkt_view *v,
 			       uint64_t now_ns, int *dir, int *created);
@@ -200,7 +213,7 @@ static inline struct flow *flow_lookup(struct flow_table *t, const struct pkt_vi
 
 	if (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP)
 		return NULL;
-	f = &t->flows[t->recent[flow_recent_slot(v)]];
+	f = flow_recent(t, v);
 	d = flow_view_dir(f, v);
 	if (d < 0 || flow_expired(t, f, now_ns))
 		return flow_lookup_chain(t, v, now_ns, dir, created);
@@ -214,6 +227,18 @@ static inline struct flow *flow_lookup(struct flow_table *t, const struct pkt_vi
  * cache lines, and an order exact to the second is all timeouts need. */
 #define FLOW_LINK_SHIFT 30
 
+/* The value of flow.linked for a flow linked at time ns. */
+static inline uint32_t flow_link_epoch(uint64_t ns)
+{
+	return (uint32_t)(ns >> FLOW_LINK_SHIFT);
+}
+
+/* When f was last linked, to the link granularity. */
+static inline uint64_t flow_linked_ns(const struct flow *f)
+{
+	return (uint64_t)f->linked << FLOW_LINK_SHIFT;
+}
+
 /* Move f to the young end of its age list (flow_touch decides when). */
 void flow_relink(struct flow_table *t, struct flow *f);
 
@@ -222,8 +247,21 @@ static inline void flow_touch(struct flow_table *t, struct flow *f, uint64_t now
 {
 	if (now_ns > f->last_ns)
 		f->last_ns = now_ns;
-	if ((uint32_t)(f->last_ns >> FLOW_LINK_SHIFT) != f->linked)
+	if (flow_link_epoch(f->last_ns) != f->linked)
 		flow_relink(t, f);
+}
+
+/* flow_touch when it needs no age list move: 1 with f marked as used
+ * now, or 0, f untouched, when a move is due (then flow_touch). For the
+ * fast path, which must not call. */
+static inline int flow_touch_unlinked(struct flow *f, uint64_t now_ns)
+{
+	uint64_t last = now_ns > f->last_ns ? now_ns : f->last_ns;
+
+	if (flow_link_epoch(last) != f->linked)
+		return 0;
+	f->last_ns = last;
+	return 1;
 }
 
 /* Remove up to max idle flows (oldest first); returns how many. */

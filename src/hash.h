@@ -1,4 +1,5 @@
-/* hash.h - the 64-bit finaliser both per-worker hash tables use. */
+/* hash.h - the 64-bit finaliser of the endpoint cache (per worker) and of
+ * the table of BitTorrent hosts (shared by the workers). */
 #ifndef BTBLOCKD_HASH_H
 #define BTBLOCKD_HASH_H
 

@@ -1,6 +1,7 @@
 /* nlattr.c - netlink attributes into a table by type, each validated
  * (the kernel's nftables and conntrack replies, read by the daemon and
  * by btblockctl). */
+#include "sysincl.h"
 #include "nlattr.h"
 
 int nlattr_table_cb(const struct nlattr *a, void *data)

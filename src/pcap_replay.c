@@ -2,6 +2,7 @@
  * link layers peeled down to IP (Ethernet with VLAN/QinQ and PPPoE, Linux
  * SLL and SLL2, raw IP, BSD loopback), each packet through the very same
  * engine as the live path, and one JSON line per flow when it ends. */
+#include "sysincl.h"
 #include "pcap_replay.h"
 #include "engine.h"
 #include "packet.h"
@@ -9,8 +10,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
-#include <stdlib.h>
-#include <string.h>
 
 #ifndef DLT_LINUX_SLL2
 #define DLT_LINUX_SLL2 276

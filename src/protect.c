@@ -1,12 +1,10 @@
 /* protect.c - the protected side's address prefixes: parsed once at
  * start-up, matched once per new flow (a short linear list: a router's
  * LANs are a handful of prefixes). */
+#include "sysincl.h"
 #include "protect.h"
 
 #include <arpa/inet.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static const char *const default_prefixes =
 	"10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16,"

@@ -4,7 +4,7 @@
 #include "sysincl.h"
 #include <sys/stat.h>
 #include "addrspec.h"
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "engine.h"
 #include "log.h"
 #include "state.h"

@@ -1,14 +1,9 @@
 /* statefile.c - the state file's bytes: written from what the caches
  * hold, read back as untrusted input (see statefile.h for the layout). */
+#include "sysincl.h"
 #include "statefile.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* CRC-32, reflected polynomial 0xedb88320, four bits at a time: a table
  * of 16 constants, no initialisation, and fast enough for a file written

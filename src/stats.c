@@ -161,8 +161,8 @@ static void worker_json(const struct worker *w, json_t *obj, json_t *totals, jso
 	json_add(totals, "flows_active", e.flows_active);
 	json_add(totals, "flows_decided_allow", e.decided_allow);
 	json_add(totals, "flows_decided_block", e.decided_block);
-	for (unsigned i = 1; i < ENGINE_NDETECTORS; i++)
-		json_add(detectors, engine_detector_name(i), e.detector[i]);
+	for (unsigned i = 1; i < DPI_COUNT; i++)
+		json_add(detectors, dpi_name((enum dpi_id)i), e.detector[i]);
 }
 
 /* What the kernel side must agree with (btblockctl check compares): the

@@ -20,13 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Counters are written by one thread and read by another: relaxed atomics
- * compile to plain loads and stores on every architecture we target, and
- * keep the read tear-free and the sanitizers quiet. */
-#define COUNTER_ADD(field, n) \
-	__atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
-#define COUNTER_INC(field) COUNTER_ADD(field, 1)
-#define COUNTER_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#include "counter.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

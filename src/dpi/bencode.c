@@ -1,7 +1,6 @@
 /* bencode.c - a bounded, allocation-free bencode walker for hostile input. */
+#include "sysincl.h"
 #include "dpi/bencode.h"
-
-#include <string.h>
 
 /* Parse the decimal length of a string at p; the digits must be followed
  * by ':'. Returns the index of ':' or -1; *n gets the length. */

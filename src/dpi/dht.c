@@ -1,10 +1,10 @@
 /* dht.c - the BitTorrent DHT: KRPC messages (BEP 5, BEP 32, BEP 44,
  * BEP 51), recognised by walking the bencoded dictionary and checking the
  * keys and sizes the protocol fixes, never by port. */
+#include "sysincl.h"
 #include "dpi/dht.h"
+#include "dpi/dpi.h"
 #include "dpi/bencode.h"
-
-#include <string.h>
 
 static const char *const query_names[] = {
 	"ping", "find_node", "get_peers", "announce_peer",
@@ -157,8 +157,8 @@ static int krpc_parse(const uint8_t *data, size_t len, struct krpc *m)
  * direction? */
 static int answers(const struct dpi_flow *st, const struct krpc *m, int dir)
 {
-	return m->kind == 'r' && st->dht_query_dir == 2 - dir &&
-		st->dht_tid == tid_hash(m->t, m->tlen);
+	return m->kind == 'r' && st->dht.query_dir == 2 - dir &&
+		st->dht.tid == tid_hash(m->t, m->tlen);
 }
 
 enum dpi_id dht_check(struct dpi_flow *st, const uint8_t *data, size_t len,
@@ -171,10 +171,10 @@ enum dpi_id dht_check(struct dpi_flow *st, const uint8_t *data, size_t len,
 	if (!st || !p)
 		return DPI_DHT;
 	if (m.kind == 'q' && p->from_protected) {
-		st->dht_tid = tid_hash(m.t, m.tlen);
-		st->dht_query_dir = (uint8_t)(1 + p->dir);
+		st->dht.tid = tid_hash(m.t, m.tlen);
+		st->dht.query_dir = (uint8_t)(1 + p->dir);
 	} else if (answers(st, &m, p->dir)) {
-		st->dht_query_dir = 0;	/* one answer per query */
+		st->dht.query_dir = 0;	/* one answer per query */
 		st->proof |= (uint8_t)(1u << p->dir);
 		learn_body(m.rv, m.rvl, p);
 	}

@@ -2,7 +2,15 @@
 #ifndef BTBLOCKD_DPI_DHT_H
 #define BTBLOCKD_DPI_DHT_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
+
+/* What dht.c remembers about a UDP flow: the protected side's last query. */
+struct dht_state {
+	uint32_t tid;		/* hash of the query's "t" */
+	uint8_t query_dir;	/* 1 + direction of that query, 0: none pending */
+};
 
 /* Check one UDP payload as a KRPC message: DPI_DHT or DPI_NONE. With a
  * flow state st and a packet p, a query from the protected side is

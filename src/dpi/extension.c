@@ -1,5 +1,6 @@
 /* extension.c - the extension protocol (BEP 10): its handshake, and the
  * peer lists of ut_pex messages (BEP 11) fed to the endpoint cache. */
+#include "sysincl.h"
 #include "dpi/extension.h"
 #include "dpi/bencode.h"
 

@@ -2,7 +2,7 @@
 #ifndef BTBLOCKD_DPI_EXTENSION_H
 #define BTBLOCKD_DPI_EXTENSION_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
 
 /* Check the body of an extended message (id 20): body[0] is the extended
  * id, the rest its payload, len bytes in all. Learns PEX peers through p

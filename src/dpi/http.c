@@ -2,11 +2,9 @@
  * (info_hash and peer_id query parameters, bencoded replies), web seeds
  * (BEP 17 piece requests, BEP 19 range requests from a client), magnet
  * links, Azureus-style peer-ids and client user agents. */
+#include "sysincl.h"
 #include "dpi/http.h"
 #include "dpi/bencode.h"
-
-#include <string.h>
-#include <strings.h>
 
 /* User-Agent prefixes of programs that only do BitTorrent. */
 static const struct dpi_lit agents[] = {
@@ -118,7 +116,7 @@ static int known_agent(const uint8_t *v, size_t vl)
 {
 	size_t i;
 
-	for (i = 0; i < DPI_NLITS(agents); i++)
+	for (i = 0; i < ARRAY_SIZE(agents); i++)
 		if (vl >= agents[i].len && v[0] == (uint8_t)agents[i].s[0] &&
 		    memcmp(v, agents[i].s, agents[i].len) == 0)
 			return 1;
@@ -182,7 +180,7 @@ static enum dpi_id reply(const uint8_t *d, size_t len)
 	b = body_of(d, len, &bl);
 	if (!b)
 		return DPI_NONE;
-	for (i = 0; i < DPI_NLITS(reply_heads); i++)
+	for (i = 0; i < ARRAY_SIZE(reply_heads); i++)
 		if (bl >= reply_heads[i].len && memcmp(b, reply_heads[i].s, reply_heads[i].len) == 0)
 			return DPI_HTTP_TRACKER;
 	return DPI_NONE;

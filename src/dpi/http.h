@@ -3,7 +3,7 @@
 #ifndef BTBLOCKD_DPI_HTTP_H
 #define BTBLOCKD_DPI_HTTP_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
 
 /* Inspect the head of a TCP stream (p->stream, or the packet when there
  * is no head): a detector id or DPI_NONE. */

@@ -2,10 +2,8 @@
  * Host, Port and Infohash headers, sent to 239.192.152.143:6771 or
  * [ff15::efc0:988f]:6771. The message is matched, not the address, so a
  * unicast or relayed announce is caught as well. */
+#include "sysincl.h"
 #include "dpi/lsd.h"
-
-#include <string.h>
-#include <strings.h>
 
 static const char head[] = "BT-SEARCH * HTTP/1.1\r\n";
 

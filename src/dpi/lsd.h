@@ -2,7 +2,7 @@
 #ifndef BTBLOCKD_DPI_LSD_H
 #define BTBLOCKD_DPI_LSD_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
 
 /* A BT-SEARCH announce with a Port and a 40-hex-digit Infohash header:
  * DPI_LSD, else DPI_NONE. */

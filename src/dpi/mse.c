@@ -3,7 +3,8 @@
  * bytes of random padding from each side, the initiator first. Random
  * bytes are no signature: TLS, SSH, HTTP and peer wire heads are excluded
  * by structure, and such a candidate alone only blocks when the answering
- * end is already known to run BitTorrent (engine + endpoint cache).
+ * end is already known to run BitTorrent (mse_known_responder, through
+ * the engine's endpoint cache).
  *
  * What follows the key exchange gives MSE away: RC4 keeps lengths, so the
  * BitTorrent handshake inside is still 68 bytes long, and the crypto
@@ -14,11 +15,11 @@
  * len(PadC), len(IA) and IA: 56 + 68 bytes. Or the 68-byte handshake
  * travels in a segment of its own. One of these, after a key-exchange
  * shaped opening, confirms MSE. */
+#include "sysincl.h"
 #include "dpi/mse.h"
+#include "dpi/dpi.h"
 #include "dpi/peerwire.h"
 #include "packet.h"
-
-#include <string.h>
 
 #define MSE_MIN 96
 #define MSE_MAX (96 + 512)
@@ -74,7 +75,7 @@ int mse_looks_random(const uint8_t *b, size_t len)
  * exchange, have one of the lengths MSE gives a BitTorrent handshake? */
 static int confirms(const struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	int initiator = p->dir == st->mse_first - 1;
+	int initiator = p->dir == st->mse.first - 1;
 
 	if (p->len == PEERWIRE_HANDSHAKE_LEN)
 		return 1;
@@ -89,7 +90,7 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (!p->start_seen)
 		return DPI_NONE;
 	if (p->dir_payload_pkts != 1) {
-		if (st->mse_candidate && p->dir_payload_pkts <= 1 + MSE_CONFIRM_PKTS &&
+		if (st->mse.candidate && p->dir_payload_pkts <= 1 + MSE_CONFIRM_PKTS &&
 		    confirms(st, p)) {
 			st->proof |= 3;	/* both sides ran the key exchange */
 			return DPI_MSE;
@@ -97,14 +98,31 @@ enum dpi_id mse_check(struct dpi_flow *st, const struct dpi_pkt *p)
 		return DPI_NONE;
 	}
 	/* the initiator speaks first: the reply counts only after it */
-	if (!st->mse_first)
-		st->mse_first = (uint8_t)(1 + p->dir);
-	else if (!st->mse_random[st->mse_first - 1])
+	if (!st->mse.first)
+		st->mse.first = (uint8_t)(1 + p->dir);
+	else if (!st->mse.random[st->mse.first - 1])
 		return DPI_NONE;
-	st->mse_random[p->dir] = (uint8_t)mse_looks_random(p->data, p->len);
-	if (st->mse_random[0] && st->mse_random[1])
-		st->mse_candidate = 1;
+	st->mse.random[p->dir] = (uint8_t)mse_looks_random(p->data, p->len);
+	if (st->mse.random[0] && st->mse.random[1])
+		st->mse.candidate = 1;
 	return DPI_NONE;
+}
+
+/* Only the answering side counts: a BitTorrent user's other encrypted
+ * connections (messengers, VPNs) go to servers that are never learned as
+ * peers. The initiator sent the flow's first payload (st->mse.first). */
+enum dpi_id mse_known_responder(const struct dpi_flow *st, const struct dpi_pkt *p)
+{
+	const struct pkt_view *v = p->v;
+	int known;
+
+	if (!st->mse.candidate || !p->known)
+		return DPI_NONE;
+	if (p->dir == st->mse.first - 1)	/* the initiator's packet */
+		known = p->known(p->learn_ctx, v->family, v->daddr, v->dport);
+	else
+		known = p->known(p->learn_ctx, v->family, v->saddr, v->sport);
+	return known ? DPI_MSE : DPI_NONE;
 }
 
 /* Encrypted peer wire seen from its middle: a transfer that was running
@@ -154,7 +172,7 @@ static int request_shaped(const uint8_t *b, uint32_t len)
 
 enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	struct dpi_mse_mid *m = &st->mse_mid[p->dir];
+	struct mse_mid *m = &st->mse.mid[p->dir];
 
 	if (p->len >= MSE_MID_BULK)
 		m->flags |= MSE_MID_BULK_SEEN;
@@ -174,7 +192,7 @@ enum dpi_id mse_midstream_check(struct dpi_flow *st, const struct dpi_pkt *p)
 		m->run++;
 	if (m->run < MSE_MID_RUN ||
 	    (!(m->flags & MSE_MID_DISTINCT) && m->first_len != MSE_MID_ONE_REQUEST) ||
-	    !(st->mse_mid[!p->dir].flags & MSE_MID_BULK_SEEN) ||
+	    !(st->mse.mid[!p->dir].flags & MSE_MID_BULK_SEEN) ||
 	    p->v->sport < 1024 || p->v->dport < 1024)
 		return DPI_NONE;
 	return DPI_MSE;

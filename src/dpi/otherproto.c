@@ -22,10 +22,9 @@
  * bodies, metadata) and local service discovery ("BT-SEARCH", BEP 14),
  * so that a BitTorrent message the detectors missed still meets the
  * cache. */
+#include "sysincl.h"
 #include "dpi/otherproto.h"
-#include "dpi.h"
-
-#include <string.h>
+#include "dpi/detector.h"
 
 /* Records (TLS, DTLS) or packets (RTCP, OpenVPN) looked at per packet. */
 #define MAX_RECORDS 16
@@ -659,7 +658,7 @@ static enum otherproto line_proto(const uint8_t *d, size_t n, size_t *used)
 	};
 	size_t i;
 
-	for (i = 0; i < DPI_NLITS(protos); i++) {
+	for (i = 0; i < ARRAY_SIZE(protos); i++) {
 		size_t l = protos[i].name.len;
 
 		if (n >= l + 3 && memcmp(d, protos[i].name.s, l) == 0 && is_digit(d[l]) &&
@@ -681,7 +680,7 @@ static int http_method(const uint8_t *d, size_t n)
 	};
 	size_t i;
 
-	for (i = 0; i < DPI_NLITS(methods); i++)
+	for (i = 0; i < ARRAY_SIZE(methods); i++)
 		if (n == methods[i].len && memcmp(d, methods[i].s, n) == 0)
 			return 1;
 	return 0;
@@ -808,7 +807,7 @@ static enum otherproto greeting(const uint8_t *d, size_t len)
 	};
 	size_t i;
 
-	for (i = 0; i < DPI_NLITS(heads); i++)
+	for (i = 0; i < ARRAY_SIZE(heads); i++)
 		if (len >= heads[i].s.len && memcmp(d, heads[i].s.s, heads[i].s.len) == 0)
 			return heads[i].p;
 	/* "220 " or "220-": the greeting of both SMTP and FTP */

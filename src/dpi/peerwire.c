@@ -1,11 +1,11 @@
 /* peerwire.c - BitTorrent peer wire protocol (BEP 3, BEP 6, BEP 52):
  * the handshake, and message framing followed across segments when the
  * capture or the daemon started after the handshake. */
+#include "sysincl.h"
 #include "dpi/peerwire.h"
+#include "dpi/dpi.h"
 #include "dpi/extension.h"
 #include "packet.h"
-
-#include <string.h>
 
 static const uint8_t pstr[PEERWIRE_PSTR_LEN] = "\x13" "BitTorrent protocol";
 
@@ -219,7 +219,7 @@ static void harvest_pex(const uint8_t *data, size_t len, size_t off, const struc
 
 enum dpi_id peerwire_framing(struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	struct dpi_pw_dir *d = &st->pw[p->dir];
+	struct peerwire_dir *d = &st->pw[p->dir];
 	uint32_t seq = p->v->tcp_seq, skip, wire, hidden;
 	int n, strong = 0, ext = 0, was_sync;
 	size_t off = 0;

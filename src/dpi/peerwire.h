@@ -2,7 +2,18 @@
 #ifndef BTBLOCKD_DPI_PEERWIRE_H
 #define BTBLOCKD_DPI_PEERWIRE_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
+
+/* Per direction of a TCP flow: the mid-stream peer wire framer. */
+struct peerwire_dir {
+	uint32_t expect_seq;	/* TCP seq where the next unparsed byte sits */
+	uint32_t skip;		/* bytes of an open message still to come */
+	uint8_t sync;		/* framing follows this direction */
+	uint8_t strong;		/* messages validated in this direction */
+	uint8_t packets;	/* packets whose messages validated */
+};
 
 /* Length of the fixed handshake head: 19 "BitTorrent protocol". */
 #define PEERWIRE_PSTR_LEN 20

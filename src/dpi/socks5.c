@@ -1,6 +1,7 @@
 /* socks5.c - BitTorrent relayed through a SOCKS5 UDP associate
  * (RFC 1928 section 7): RSV(2)=0, FRAG=0, ATYP, address, port, then the
  * datagram, which is checked with the stateless UDP detectors. */
+#include "sysincl.h"
 #include "dpi/socks5.h"
 #include "dpi/dht.h"
 #include "dpi/udp_tracker.h"

@@ -2,7 +2,7 @@
 #ifndef BTBLOCKD_DPI_SOCKS5_H
 #define BTBLOCKD_DPI_SOCKS5_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
 
 /* Unwrap the SOCKS5 UDP request header: 1 and *inner and *ilen set to the
  * relayed datagram, or 0 when data is not such a header. */

@@ -2,10 +2,9 @@
  * server name of the ClientHello. The lists hold only hosts that serve
  * nothing but BitTorrent, so a match cannot be ordinary web traffic:
  * this file's, and the WebSocket trackers of WebTorrent (webtorrent.c). */
+#include "sysincl.h"
 #include "dpi/tls_sni.h"
 #include "dpi/webtorrent.h"
-
-#include <string.h>
 
 /* Matched as the whole name or as a suffix after a dot; lower case, at
  * least four letters each. */
@@ -168,7 +167,7 @@ static enum dpi_id name_check(const uint8_t *n, size_t nl)
 	for (i = 0; i < 4; i++)
 		tail[i] = lower(n[nl - 4 + i]);
 	t = load32(tail);
-	if (match(n, nl, t, hosts, DPI_NLITS(hosts)) >= 0)
+	if (match(n, nl, t, hosts, ARRAY_SIZE(hosts)) >= 0)
 		return DPI_TLS_TRACKER;
 	if (match(n, nl, t, webtorrent_hosts, webtorrent_nhosts) >= 0)
 		return DPI_WEBTORRENT;

@@ -2,7 +2,7 @@
 #ifndef BTBLOCKD_DPI_TLS_SNI_H
 #define BTBLOCKD_DPI_TLS_SNI_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
 
 /* Extract the server name of a TLS ClientHello at d[0..len): 1 and
  * *name and *nlen set, or 0 (not a ClientHello, truncated, no SNI). */

@@ -1,10 +1,10 @@
 /* udp_tracker.c - the UDP tracker protocol (BEP 15): the connect request
  * by its 64-bit magic, announce and scrape by the connection id the
  * tracker handed out earlier on the same flow. */
+#include "sysincl.h"
 #include "dpi/udp_tracker.h"
+#include "dpi/dpi.h"
 #include "packet.h"
-
-#include <string.h>
 
 static const uint8_t magic[8] = { 0x00, 0x00, 0x04, 0x17, 0x27, 0x10, 0x19, 0x80 };
 
@@ -28,8 +28,8 @@ static void note_request(struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	if (!p->from_protected)
 		return;
-	st->udptrk_tid = be32(p->data + 12);
-	st->udptrk_req_dir = (uint8_t)(1 + p->dir);
+	st->udptrk.tid = be32(p->data + 12);
+	st->udptrk.req_dir = (uint8_t)(1 + p->dir);
 }
 
 enum dpi_id udp_tracker_check(struct dpi_flow *st, const struct dpi_pkt *p)
@@ -46,13 +46,13 @@ enum dpi_id udp_tracker_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	/* A connect reply: action 0, transaction id, connection id. Alone it
 	 * proves nothing; it arms the check of the next request. */
 	if (len == 16 && be32(d) == ACT_CONNECT) {
-		st->udptrk_conn_set = 1;
-		st->udptrk_conn_dir = (uint8_t)(1 + p->dir);
-		memcpy(st->udptrk_conn, d + 8, 8);
+		st->udptrk.conn_set = 1;
+		st->udptrk.conn_dir = (uint8_t)(1 + p->dir);
+		memcpy(st->udptrk.conn, d + 8, 8);
 		return DPI_NONE;
 	}
-	if (st->udptrk_conn_set && st->udptrk_conn_dir != 1 + p->dir &&
-	    memcmp(d, st->udptrk_conn, 8) == 0) {
+	if (st->udptrk.conn_set && st->udptrk.conn_dir != 1 + p->dir &&
+	    memcmp(d, st->udptrk.conn, 8) == 0) {
 		uint32_t action = be32(d + 8);
 
 		if ((action == ACT_ANNOUNCE && len >= 98) ||
@@ -77,7 +77,7 @@ void udp_tracker_learn(struct dpi_flow *st, const struct dpi_pkt *p)
 	/* An answer, from the other side, to the protected side's last
 	 * request: action, transaction id, then for an announce interval,
 	 * leechers, seeders and compact peers of the flow's family. */
-	if (st->udptrk_req_dir != 2 - p->dir || p->len < 16 || be32(d + 4) != st->udptrk_tid)
+	if (st->udptrk.req_dir != 2 - p->dir || p->len < 16 || be32(d + 4) != st->udptrk.tid)
 		return;
 	if (be32(d) == ACT_CONNECT && p->len == 16) {
 		st->proof |= (uint8_t)(1u << p->dir);
@@ -86,6 +86,6 @@ void udp_tracker_learn(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (be32(d) != ACT_ANNOUNCE || p->len < 20 || (p->len - 20) % psz != 0)
 		return;
 	st->proof |= (uint8_t)(1u << p->dir);
-	st->udptrk_req_dir = 0;		/* one answer per request */
+	st->udptrk.req_dir = 0;		/* one answer per request */
 	dpi_learn_compact(p, d + 20, p->len - 20, p->v->family);
 }

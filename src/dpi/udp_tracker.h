@@ -2,7 +2,18 @@
 #ifndef BTBLOCKD_DPI_UDP_TRACKER_H
 #define BTBLOCKD_DPI_UDP_TRACKER_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
+
+struct dpi_flow;
+
+/* What udp_tracker.c remembers about a UDP flow. */
+struct udp_tracker_state {
+	uint32_t tid;		/* transaction id of the protected side's last request */
+	uint8_t req_dir;	/* 1 + direction of that request, 0: none */
+	uint8_t conn_dir;	/* 1 + direction of a connect response */
+	uint8_t conn_set;
+	uint8_t conn[8];	/* connection id handed out on this flow */
+};
 
 /* 1 if data is a connect request (protocol magic, action 0), else 0. */
 int udp_tracker_is_connect(const uint8_t *data, size_t len);

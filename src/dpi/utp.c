@@ -3,7 +3,9 @@
  * called uTP once its two directions agree: the SYN's connection id and
  * sequence number answered by a STATE, or data flowing both ways with
  * connection ids one apart and acks tracking the other side's sequence. */
+#include "sysincl.h"
 #include "dpi/utp.h"
+#include "dpi/dpi.h"
 #include "dpi/peerwire.h"
 
 /* How far (in packets) an ack may trail the other side's sequence. */
@@ -67,7 +69,7 @@ static int ack_tracks(uint16_t ack, uint16_t seq)
 
 enum dpi_id utp_check(struct dpi_flow *st, const struct dpi_pkt *p)
 {
-	struct dpi_utp_dir *me = &st->utp[p->dir], *peer = &st->utp[!p->dir];
+	struct utp_dir *me = &st->utp.dir[p->dir], *peer = &st->utp.dir[!p->dir];
 	struct utp_hdr h;
 
 	if (!utp_plausible(p->data, p->len) || !utp_parse(p->data, p->len, &h)) {
@@ -78,35 +80,35 @@ enum dpi_id utp_check(struct dpi_flow *st, const struct dpi_pkt *p)
 	if (h.type == UTP_DATA && p->len > h.hdr_len &&
 	    peerwire_is_handshake(p->data + h.hdr_len, p->len - h.hdr_len, 0))
 		return DPI_UTP;
-	if (h.type == UTP_SYN && st->utp_syn_dir == 1 + p->dir &&
-	    h.conn_id == st->utp_syn_conn && h.seq == st->utp_syn_seq) {
+	if (h.type == UTP_SYN && st->utp.syn_dir == 1 + p->dir &&
+	    h.conn_id == st->utp.syn_conn && h.seq == st->utp.syn_seq) {
 		/* A resent SYN: its microsecond clock must have advanced by
 		 * the time that really passed (2 ms + 2% slack). */
-		uint32_t real_us = (uint32_t)(p->now_ns / 1000) - st->utp_syn_us;
-		uint32_t clock_us = h.ts - st->utp_syn_ts;
+		uint32_t real_us = (uint32_t)(p->now_ns / 1000) - st->utp.syn_us;
+		uint32_t clock_us = h.ts - st->utp.syn_ts;
 
 		if (h.ts_diff == 0 && h.wnd != 0 && real_us >= 100000 && real_us < (1u << 31) &&
 		    (clock_us > real_us ? clock_us - real_us : real_us - clock_us) <=
 		    2000 + real_us / 50) {
-			if (++st->utp_syn_retries >= UTP_SYN_RETRIES)
+			if (++st->utp.syn_retries >= UTP_SYN_RETRIES)
 				return DPI_UTP;
 		}
 		return DPI_NONE;
 	}
 	if (h.type == UTP_SYN) {
-		st->utp_syn_retries = 0;
-		st->utp_syn_ts = h.ts;
-		st->utp_syn_us = (uint32_t)(p->now_ns / 1000);
-		st->utp_syn_dir = (uint8_t)(1 + p->dir);
-		st->utp_syn_conn = h.conn_id;
-		st->utp_syn_seq = h.seq;
+		st->utp.syn_retries = 0;
+		st->utp.syn_ts = h.ts;
+		st->utp.syn_us = (uint32_t)(p->now_ns / 1000);
+		st->utp.syn_dir = (uint8_t)(1 + p->dir);
+		st->utp.syn_conn = h.conn_id;
+		st->utp.syn_seq = h.seq;
 		me->valid = 1;
 		me->conn_id = (uint16_t)(h.conn_id + 1);	/* what follows the SYN */
 		me->seq = h.seq;
 		return DPI_NONE;
 	}
-	if (st->utp_syn_dir == 2 - p->dir && h.type == UTP_STATE &&
-	    h.conn_id == st->utp_syn_conn && h.ack == st->utp_syn_seq) {
+	if (st->utp.syn_dir == 2 - p->dir && h.type == UTP_STATE &&
+	    h.conn_id == st->utp.syn_conn && h.ack == st->utp.syn_seq) {
 		st->proof |= 3;		/* a SYN answered: both ends speak uTP */
 		return DPI_UTP;
 	}

@@ -19,11 +19,11 @@
  * (permessage-deflate, RSV1) are not read. WebSocket over TLS is known
  * only by the tracker's server name: webtorrent_hosts, matched in
  * tls_sni.c. */
+#include "sysincl.h"
 #include "dpi/webtorrent.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <string.h>
 
 /* Public WebSocket trackers that serve nothing but WebTorrent and its
  * kin, from the defaults of the webtorrent project's create-torrent,
@@ -37,7 +37,7 @@ const struct dpi_lit webtorrent_hosts[] = {
 	DPI_LIT("tracker.fastcast.nz"), DPI_LIT("tracker.novage.com.ua"),
 	DPI_LIT("tracker.sloppyta.co"), DPI_LIT("tracker.magnetoo.io"),
 };
-const size_t webtorrent_nhosts = DPI_NLITS(webtorrent_hosts);
+const size_t webtorrent_nhosts = ARRAY_SIZE(webtorrent_hosts);
 
 #define WS_WINDOW 2048		/* payload bytes of a frame read */
 #define WS_FRAMES 8		/* frames read per head or packet */

@@ -4,7 +4,7 @@
 #ifndef BTBLOCKD_DPI_WEBTORRENT_H
 #define BTBLOCKD_DPI_WEBTORRENT_H
 
-#include "dpi.h"
+#include "dpi/detector.h"
 
 /* The public WebTorrent trackers, matched by tls_sni.c as whole names or
  * dot-separated suffixes (lower case). */

@@ -14,7 +14,7 @@
  * from its file alone. */
 #include "sysincl.h"
 #include <netinet/in.h>
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 #include "dpi/bencode.h"
 #include "dpi/peerwire.h"
@@ -83,7 +83,8 @@ static void each_entry_point(struct dpi_flow *st, const struct dpi_pkt *p)
 	sink += (unsigned)peerwire_is_handshake(d, len, 0) + (unsigned)peerwire_is_handshake(d, len, 1);
 	if (len > 0)
 		sink += (unsigned)extension_message(d, len, p);
-	r = dht_check(st, d, len, p);
+	/* a flow's state is its transport's: KRPC state only on UDP */
+	r = dht_check(p->v->l4proto == IPPROTO_UDP ? st : NULL, d, len, p);
 	FUZZ_ASSERT(r == DPI_NONE || r == DPI_DHT);
 	other_protocol(d, len, r == DPI_DHT);
 	if (p->stream)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "dpi.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 
 /* Endpoints reported through dpi_pkt.learn (webrtc 0) and

@@ -39,7 +39,7 @@ static void open_exchange(struct dpi_flow *st)
 	memset(st, 0, sizeof(*st));
 	feed(st, 0, a, sizeof(a), 1);
 	feed(st, 1, b, sizeof(b), 1);
-	assert_int_equal(st->mse_candidate, 1);
+	assert_int_equal(st->mse.candidate, 1);
 }
 
 static void test_random_shape(void **state)
@@ -66,27 +66,27 @@ static void test_exchange(void **state)
 	la_fill(b, sizeof(b), 2);
 	memset(&st, 0, sizeof(st));
 	feed(&st, 0, a, sizeof(a), 1);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 	feed(&st, 1, b, sizeof(b), 1);
-	assert_int_equal(st.mse_candidate, 1);
+	assert_int_equal(st.mse.candidate, 1);
 	/* whoever speaks first is the MSE initiator (the capture may have
 	 * begun at the SYN-ACK) */
 	memset(&st, 0, sizeof(st));
 	feed(&st, 1, b, sizeof(b), 1);
 	feed(&st, 0, a, sizeof(a), 1);
-	assert_int_equal(st.mse_candidate, 1);
+	assert_int_equal(st.mse.candidate, 1);
 	/* a server banner first is no MSE */
 	memset(&st, 0, sizeof(st));
 	memcpy(b, "SSH-2.0-x\r\n", 11);
 	feed(&st, 1, b, sizeof(b), 1);
 	feed(&st, 0, a, sizeof(a), 1);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 	/* flows caught mid-stream are not judged */
 	la_fill(b, sizeof(b), 2);
 	memset(&st, 0, sizeof(st));
 	feed(&st, 0, a, sizeof(a), 0);
 	feed(&st, 1, b, sizeof(b), 0);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 }
 
 static void test_structured_lookalikes(void **state)
@@ -107,9 +107,9 @@ static void test_structured_lookalikes(void **state)
 		/* only the encrypted SSH packet is random-shaped: it is the
 		 * reason a candidate needs the endpoint cache to block */
 		if (strcmp(l->name, "ssh-encrypted") == 0)
-			assert_int_equal(st.mse_candidate, 1);
+			assert_int_equal(st.mse.candidate, 1);
 		else
-			assert_int_equal(st.mse_candidate, 0);
+			assert_int_equal(st.mse.candidate, 0);
 	}
 }
 
@@ -177,8 +177,98 @@ static void test_not_confirmed(void **state)
 	memset(&st, 0, sizeof(st));
 	feed(&st, 0, a, 329, 1);
 	feed(&st, 1, b, sizeof(b), 1);
-	assert_int_equal(st.mse_candidate, 0);
+	assert_int_equal(st.mse.candidate, 0);
 	assert_int_equal(feed_nth(&st, 0, 2, x, 68, 1), DPI_NONE);
+}
+
+
+/* A fake endpoint cache for p->known: knows one endpoint, counts the
+ * questions and keeps the last one. */
+struct known_cache {
+	uint8_t addr[16];
+	uint16_t port;
+	int asked;
+	uint8_t last_addr[16];
+	uint16_t last_port;
+};
+
+static int fake_known(void *ctx, int family, const uint8_t *addr, uint16_t port)
+{
+	struct known_cache *c = ctx;
+
+	assert_int_equal(family, 4);
+	c->asked++;
+	memcpy(c->last_addr, addr, 16);
+	c->last_port = port;
+	return memcmp(addr, c->addr, 16) == 0 && port == c->port;
+}
+
+/* A packet of the exchange open_exchange set up (10.0.0.1:40000 the
+ * initiator, direction 0): dir 1 comes from 10.0.0.2:6881. */
+static enum dpi_id ask_known(const struct dpi_flow *st, int dir, struct known_cache *c)
+{
+	static const uint8_t x[100];
+	struct pkt_view v;
+	struct dpi_pkt p;
+
+	test_view(&v, IPPROTO_TCP, 40000, 6881, x, sizeof(x));
+	if (dir) {
+		uint8_t t[16];
+
+		memcpy(t, v.saddr, 16);
+		memcpy(v.saddr, v.daddr, 16);
+		memcpy(v.daddr, t, 16);
+		v.sport = 6881;
+		v.dport = 40000;
+	}
+	test_pkt(&p, &v, dir, NULL);
+	p.start_seen = 1;
+	p.dir_payload_pkts = 2;
+	p.known = c ? fake_known : NULL;
+	p.learn_ctx = c;
+	return mse_known_responder(st, &p);
+}
+
+static void test_known_responder(void **state)
+{
+	struct dpi_flow st;
+	struct known_cache c;
+	uint8_t a[200];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.addr[0] = 10;
+	c.addr[3] = 2;
+	c.port = 6881;
+	/* the responder, 10.0.0.2:6881, is known: asked about from either
+	 * direction's packet */
+	open_exchange(&st);
+	assert_int_equal(ask_known(&st, 0, &c), DPI_MSE);
+	assert_int_equal(c.last_port, 6881);
+	assert_int_equal(ask_known(&st, 1, &c), DPI_MSE);
+	assert_int_equal(c.last_port, 6881);
+	assert_int_equal(c.last_addr[3], 2);
+	/* no callback: nothing is known */
+	assert_int_equal(ask_known(&st, 0, NULL), DPI_NONE);
+	/* only the answering side counts: the initiator known is nothing */
+	c.addr[3] = 1;
+	c.port = 40000;
+	assert_int_equal(ask_known(&st, 0, &c), DPI_NONE);
+	assert_int_equal(ask_known(&st, 1, &c), DPI_NONE);
+	/* the initiator spoke from direction 1: 10.0.0.1:40000 answered */
+	la_fill(a, sizeof(a), 11);
+	memset(&st, 0, sizeof(st));
+	feed(&st, 1, a, sizeof(a), 1);
+	la_fill(a, sizeof(a), 12);
+	feed(&st, 0, a, sizeof(a), 1);
+	assert_int_equal(st.mse.candidate, 1);
+	assert_int_equal(ask_known(&st, 0, &c), DPI_MSE);
+	assert_int_equal(ask_known(&st, 1, &c), DPI_MSE);
+	/* no candidate: the cache is not even asked */
+	c.asked = 0;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(ask_known(&st, 0, &c), DPI_NONE);
+	assert_int_equal(c.asked, 0);
 }
 
 
@@ -344,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_structured_lookalikes),
 		cmocka_unit_test(test_confirmed),
 		cmocka_unit_test(test_not_confirmed),
+		cmocka_unit_test(test_known_responder),
 		cmocka_unit_test(test_midstream_requests),
 		cmocka_unit_test(test_midstream_not_requests),
 	};

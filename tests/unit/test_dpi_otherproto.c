@@ -734,14 +734,14 @@ static void test_lookalikes(void **state)
 
 	(void)state;
 	lookalikes_init();
-	assert_int_equal(DPI_NLITS(expected), LA_COUNT);
+	assert_int_equal(ARRAY_SIZE(expected), LA_COUNT);
 	for (i = 0; i < LA_COUNT; i++) {
 		const struct lookalike *l = &lookalikes[i];
 
-		for (j = 0; j < DPI_NLITS(expected); j++)
+		for (j = 0; j < ARRAY_SIZE(expected); j++)
 			if (strcmp(expected[j].name, l->name) == 0)
 				break;
-		assert_true(j < DPI_NLITS(expected));
+		assert_true(j < ARRAY_SIZE(expected));
 		expect(l->name, ident(l->data, l->len, l->l4 == 6), expected[j].want);
 		/* the other transport never turns them into something */
 		if (expected[j].want == OTHERPROTO_NONE)

@@ -1,4 +1,4 @@
-/* test_dpi_registry.c - unit tests of the detector registry (src/dpi.c):
+/* test_dpi_registry.c - unit tests of the detector registry (src/dpi/dpi.c):
  * names, dispatch by transport, and the endpoint-learning filter. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "../../src/dpi.c"
+#include "../../src/dpi/dpi.c"
 #include "dpi_test.h"
 #include "lookalikes.h"
 
@@ -18,7 +18,10 @@ static void test_names(void **state)
 	assert_string_equal(dpi_name(DPI_NONE), "");
 	assert_string_equal(dpi_name(DPI_BT_HANDSHAKE), "bt-handshake");
 	assert_string_equal(dpi_name(DPI_COUNT), "");
+	assert_ptr_equal(dpi_detector(DPI_COUNT), dpi_detector(DPI_NONE));
+	assert_ptr_equal(dpi_detector((enum dpi_id)-1), dpi_detector(DPI_NONE));
 	for (i = 1; i < DPI_COUNT; i++) {
+		assert_ptr_equal(dpi_name((enum dpi_id)i), dpi_detector((enum dpi_id)i)->name);
 		assert_non_null(dpi_name((enum dpi_id)i));
 		assert_true(strlen(dpi_name((enum dpi_id)i)) > 0);
 		for (j = 1; j < i; j++)

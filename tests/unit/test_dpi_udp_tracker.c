@@ -55,12 +55,12 @@ static void test_connect(void **state)
 	put32(b + 8, 0);
 	put32(b + 12, 0xdeadbeef);
 	assert_int_equal(feed(&st, 0, b, 16, NULL), DPI_UDP_TRACKER);
-	assert_int_equal(st.udptrk_tid, 0xdeadbeef);
-	assert_int_equal(st.udptrk_req_dir, 1);
+	assert_int_equal(st.udptrk.tid, 0xdeadbeef);
+	assert_int_equal(st.udptrk.req_dir, 1);
 	/* a connect from outside fires but arms no answer */
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(feed(&st, 1, b, 16, NULL), DPI_UDP_TRACKER);
-	assert_int_equal(st.udptrk_req_dir, 0);
+	assert_int_equal(st.udptrk.req_dir, 0);
 	/* action 1 with the magic is not a connect */
 	put32(b + 8, 1);
 	assert_int_equal(udp_tracker_is_connect(b, 16), 0);

@@ -91,7 +91,7 @@ static void test_defaults_and_checks(void **state)
 	engine_config_defaults(&c);
 	c.endpoint_capacity = 0;		/* cache off is allowed */
 	assert_null(engine_config_check(&c));
-	assert_string_equal(engine_detector_name(DPI_DHT), "dht");
+	assert_string_equal(dpi_name(DPI_DHT), "dht");
 	assert_string_equal(engine_verdict_name(ENGINE_BLOCK), "block");
 }
 

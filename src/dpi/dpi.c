@@ -1,7 +1,11 @@
-/* dpi.c - the detector registry: names, dispatch of a packet to the
- * detectors of src/dpi/ that apply to it, and the endpoint-learning
- * helpers they share. */
-#include "dpi.h"
+/* dpi.c - the detector registry: the table of what is known of each
+ * detector, and the dispatch of a packet to the detectors of src/dpi/
+ * that apply to it. The dispatch is code, not a walk over the table: the
+ * detectors have guards of their own (first bytes, stream head or
+ * packet, packets per direction) and the TCP text window, which a table
+ * would turn into an indirect call per detector per packet. */
+#include "sysincl.h"
+#include "dpi/dpi.h"
 #include "packet.h"
 #include "dpi/peerwire.h"
 #include "dpi/dht.h"
@@ -15,65 +19,38 @@
 #include "dpi/webtorrent.h"
 
 #include <netinet/in.h>
-#include <string.h>
 
-static const char *const names[DPI_COUNT] = {
-	[DPI_NONE] = "",
-	[DPI_BT_HANDSHAKE] = "bt-handshake",
-	[DPI_BT_FRAMING] = "bt-framing",
-	[DPI_BT_EXTENSION] = "bt-extension",
-	[DPI_DHT] = "dht",
-	[DPI_UDP_TRACKER] = "udp-tracker",
-	[DPI_HTTP_TRACKER] = "http-tracker",
-	[DPI_WEBSEED] = "webseed",
-	[DPI_MAGNET] = "magnet",
-	[DPI_PEER_ID] = "peer-id",
-	[DPI_USER_AGENT] = "user-agent",
-	[DPI_TLS_TRACKER] = "tls-tracker",
-	[DPI_LSD] = "lsd",
-	[DPI_UTP] = "utp",
-	[DPI_MSE] = "mse",
-	[DPI_SOCKS5] = "socks5",
-	[DPI_WEBTORRENT] = "webtorrent",
-	[DPI_ENDPOINT] = "endpoint-cache",
+/* One row per detector id, DPI_NONE's empty (test_dpi_registry checks
+ * that every other id has a name of its own). */
+static const struct dpi_detector detectors[DPI_COUNT] = {
+	[DPI_NONE] = { .name = "" },
+	[DPI_BT_HANDSHAKE] = { .name = "bt-handshake" },
+	[DPI_BT_FRAMING] = { .name = "bt-framing" },
+	[DPI_BT_EXTENSION] = { .name = "bt-extension" },
+	[DPI_DHT] = { .name = "dht" },
+	[DPI_UDP_TRACKER] = { .name = "udp-tracker" },
+	[DPI_HTTP_TRACKER] = { .name = "http-tracker" },
+	[DPI_WEBSEED] = { .name = "webseed" },
+	[DPI_MAGNET] = { .name = "magnet" },
+	[DPI_PEER_ID] = { .name = "peer-id" },
+	[DPI_USER_AGENT] = { .name = "user-agent" },
+	[DPI_TLS_TRACKER] = { .name = "tls-tracker" },
+	[DPI_LSD] = { .name = "lsd" },
+	[DPI_UTP] = { .name = "utp" },
+	[DPI_MSE] = { .name = "mse" },
+	[DPI_SOCKS5] = { .name = "socks5" },
+	[DPI_WEBTORRENT] = { .name = "webtorrent" },
+	[DPI_ENDPOINT] = { .name = "endpoint-cache" },
 };
+
+const struct dpi_detector *dpi_detector(enum dpi_id id)
+{
+	return &detectors[(unsigned)id < DPI_COUNT ? id : DPI_NONE];
+}
 
 const char *dpi_name(enum dpi_id id)
 {
-	return (unsigned)id < DPI_COUNT ? names[id] : "";
-}
-
-int dpi_learnable(int family, const uint8_t *addr, uint16_t port)
-{
-	static const uint8_t zero[16];
-
-	/* Ports below 1024 are never learned: no answer, however solicited,
-	 * can get a DNS, web or mail server suspected. */
-	if (port < 1024)
-		return 0;
-	if (family == 4)
-		return addr[0] != 0 && addr[0] < 224;
-	return addr[0] != 0xff && memcmp(addr, zero, 16) != 0;
-}
-
-void dpi_learn(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port)
-{
-	if (p->learn && dpi_learnable(family, addr, port))
-		p->learn(p->learn_ctx, family, addr, port);
-}
-
-void dpi_learn_webrtc(const struct dpi_pkt *p, int family, const uint8_t *addr, uint16_t port)
-{
-	if (p->learn_webrtc && dpi_learnable(family, addr, port))
-		p->learn_webrtc(p->learn_ctx, family, addr, port);
-}
-
-void dpi_learn_compact(const struct dpi_pkt *p, const uint8_t *list, size_t len, int family)
-{
-	size_t sz = family == 6 ? 18 : 6;
-
-	for (; len >= sz; list += sz, len -= sz)
-		dpi_learn(p, family, list, (uint16_t)(list[sz - 2] << 8 | list[sz - 1]));
+	return dpi_detector(id)->name;
 }
 
 /* Bytes of a packet the clear-text tests read when the flow has no
@@ -161,10 +138,14 @@ enum dpi_id dpi_inspect(struct dpi_flow *st, const struct dpi_pkt *p)
 {
 	enum dpi_id r = DPI_NONE;
 
-	if (p->v->l4proto == IPPROTO_TCP)
+	if (p->v->l4proto == IPPROTO_TCP) {
 		r = inspect_tcp(st, p);
-	else if (p->v->l4proto == IPPROTO_UDP)
+		/* evidence, not proof: returned before the marking below */
+		if (r == DPI_NONE)
+			return st->mse.candidate ? mse_known_responder(st, p) : DPI_NONE;
+	} else if (p->v->l4proto == IPPROTO_UDP) {
 		r = inspect_udp(st, p);
+	}
 	/* the packet that settled it; a detector judging both directions
 	 * has marked the other one itself */
 	if (r != DPI_NONE)
@@ -196,14 +177,5 @@ int dpi_midstream(const struct dpi_flow *st, int l4proto, int start_seen)
 {
 	if (l4proto == IPPROTO_TCP)
 		return !start_seen;
-	/* uTP with no SYN before it: every datagram so far a uTP header
-	 * (a download shows a burst of data before the first
-	 * acknowledgement), and where both directions spoke, connection ids
-	 * one apart */
-	if (l4proto != IPPROTO_UDP || st->utp_syn_dir || st->utp[0].bad || st->utp[1].bad ||
-	    !(st->utp[0].valid || st->utp[1].valid))
-		return 0;
-	return !st->utp[0].valid || !st->utp[1].valid ||
-	       ((uint16_t)(st->utp[0].conn_id - st->utp[1].conn_id + 1) <= 2 &&
-		st->utp[0].conn_id != st->utp[1].conn_id);
+	return l4proto == IPPROTO_UDP && utp_midstream(&st->utp);
 }

@@ -14,7 +14,7 @@
 #define CONFIG_MAX_QUEUES	64
 #define CONFIG_MAX_CPUS		256
 #define CONFIG_PATH_MAX		4096
-#define CONFIG_CONTROL_MAX	108	/* sizeof(sockaddr_un.sun_path) */
+#define CONFIG_CONTROL_MAX	108	/* sizeof(sockaddr_un.sun_path), asserted in control.c */
 #define CONFIG_NAME_MAX		33	/* user and group names: 32 bytes */
 #define CONFIG_MAX_IFACES	16
 #define CONFIG_IFNAME_MAX	16	/* IFNAMSIZ */

@@ -59,6 +59,10 @@ static int control_claim_path(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* struct control keeps the path it bound: config.c bounds it the same way. */
+_Static_assert(CONFIG_CONTROL_MAX == sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "CONFIG_CONTROL_MAX is the size of sockaddr_un.sun_path");
+
 int control_open(struct control *c, const char *path, gid_t gid, unsigned mode,
 		 char *err, size_t errlen)
 {

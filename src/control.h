@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include "config.h"
 #include "stats.h"
 
 struct worker;
@@ -32,7 +33,7 @@ struct control_client {
 struct control {
 	int listen_fd;
 	int wake_pipe[2];
-	char path[108];
+	char path[CONFIG_CONTROL_MAX];	/* sun_path: checked in control.c */
 	pthread_t thread;
 	int started;
 	const struct stats_info *info;

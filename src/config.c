@@ -109,25 +109,26 @@ static const struct opt_def opt_table[] = {
 	  U32(rcvbuf, 65536, 1073741824, "bytes") },
 	{ "flow-capacity", OPT_FLOW_CAPACITY, 0, required_argument, 1, "N",
 	  "flows tracked per worker (default 65536)",
-	  U32(engine.flow_capacity, 16, 16777216, "flows") },
+	  U32(engine.flow_capacity, ENGINE_MIN_FLOW_CAPACITY, ENGINE_MAX_FLOW_CAPACITY, "flows") },
 	{ "tcp-timeout", OPT_TCP_TIMEOUT, 0, required_argument, 1, "SECONDS",
 	  "idle time after which a TCP flow is forgotten (default 300)",
-	  U32(engine.tcp_timeout_s, 1, 86400, "seconds") },
+	  U32(engine.tcp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds") },
 	{ "udp-timeout", OPT_UDP_TIMEOUT, 0, required_argument, 1, "SECONDS",
 	  "idle time after which a UDP flow is forgotten (default 60)",
-	  U32(engine.udp_timeout_s, 1, 86400, "seconds") },
+	  U32(engine.udp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds") },
 	{ "stream-prefix", OPT_STREAM_PREFIX, 0, required_argument, 1, "BYTES",
 	  "payload bytes kept per flow direction for detection (default 1024)",
-	  U32(engine.stream_prefix, 64, 16384, "bytes") },
+	  U32(engine.stream_prefix, ENGINE_MIN_STREAM_PREFIX, ENGINE_MAX_STREAM_PREFIX, "bytes") },
 	{ "allow-after", OPT_ALLOW_AFTER, 0, required_argument, 1, "N",
 	  "payload packets without detection before a flow is allowed (default 6)",
-	  U32(engine.allow_after, 1, 1000, "packets") },
+	  U32(engine.allow_after, ENGINE_MIN_ALLOW_AFTER, ENGINE_MAX_ALLOW_AFTER, "packets") },
 	{ "endpoint-capacity", OPT_ENDPOINT_CAPACITY, 0, required_argument, 1, "N",
 	  "known BitTorrent endpoints remembered per worker, 0: off (default 16384)",
-	  U32(engine.endpoint_capacity, 0, 16777216, "entries") },
+	  U32(engine.endpoint_capacity, ENGINE_MIN_ENDPOINT_CAPACITY, ENGINE_MAX_ENDPOINT_CAPACITY,
+	      "entries") },
 	{ "endpoint-ttl", OPT_ENDPOINT_TTL, 0, required_argument, 1, "SECONDS",
 	  "how long a known endpoint is remembered (default 3600)",
-	  U32(engine.endpoint_ttl_s, 1, 604800, "seconds") },
+	  U32(engine.endpoint_ttl_s, ENGINE_MIN_ENDPOINT_TTL, ENGINE_MAX_ENDPOINT_TTL, "seconds") },
 	{ "protected-prefix", OPT_PROTECTED_PREFIX, 0, required_argument, 1, "LIST",
 	  "the protected side's networks, e.g. 192.168.1.0/24,2001:db8:1::/48, or none "
 	  "(default: the private ranges, unless protected-interface is set)", NO_RANGE },
@@ -245,17 +246,7 @@ void config_defaults(struct btb_config *c)
 	c->fail_open = 1;
 	snprintf(c->pidfile, sizeof(c->pidfile), "%s", CONFIG_DEFAULT_PIDFILE);
 	c->log_level = LOG_NOTICE;
-	/* The engine's own defaults, without linking the engine here. */
-	c->engine = (struct engine_config){
-		.flow_capacity = ENGINE_DEF_FLOW_CAPACITY,
-		.tcp_timeout_s = ENGINE_DEF_TCP_TIMEOUT,
-		.udp_timeout_s = ENGINE_DEF_UDP_TIMEOUT,
-		.stream_prefix = ENGINE_DEF_STREAM_PREFIX,
-		.allow_after = ENGINE_DEF_ALLOW_AFTER,
-		.endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY,
-		.endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL,
-	};
-	protect_defaults(&c->engine.protect);
+	engine_config_defaults(&c->engine);
 	c->mark_mask = 0x00ff0000;
 	c->mark_allow = 0x00a10000;
 	c->mark_block = 0x00b10000;

@@ -91,6 +91,8 @@ struct opt_def {
 	const char *unit;	/* OT_U32: the unit, for error messages */
 	/* OT_CUSTOM: 0, or -1 with what was expected written into want */
 	int (*parse)(struct btb_config *c, const char *value, char *want, size_t wantlen);
+	int text;		/* the field is a string: compared up to its NUL */
+	enum config_reload reload;	/* what a SIGHUP does with a change */
 };
 
 /* A key of the config file that btblockd-firewall reads (the kernel's
@@ -106,12 +108,17 @@ struct opt_def {
 #define U32(f, lo, hi, u) .type = OT_U32, FIELD(f), .min = (lo), .max = (hi), .unit = (u)
 #define BOOL(f) .type = OT_BOOL, FIELD(f)
 #define NEG_BOOL(f) .type = OT_NEG_BOOL, FIELD(f)
-#define PATH(f) .type = OT_PATH, FIELD(f)
-#define PATH_GIVEN(f, given) .type = OT_PATH, FIELD(f), .flag = offsetof(struct btb_config, given)
+#define TEXT(f) FIELD(f), .text = 1
+#define PATH(f) .type = OT_PATH, TEXT(f)
+#define PATH_GIVEN(f, given) .type = OT_PATH, TEXT(f), .flag = offsetof(struct btb_config, given)
 #define MARK(f) .type = OT_MARK, FIELD(f)
 #define SET(f) .type = OT_SET, FIELD(f)
 #define CUSTOM(fn, ...) .type = OT_CUSTOM, .parse = (fn), __VA_ARGS__
 #define IGNORE .type = OT_IGNORE
+/* The reload class, last in every row. */
+#define LIVE .reload = CONFIG_RELOAD_LIVE
+#define RESTART .reload = CONFIG_RELOAD_RESTART
+#define NO_RELOAD .reload = CONFIG_RELOAD_NONE
 
 /* The CPUs this process may run on, in ascending order. */
 static int allowed_cpus(int *cpus, int max)
@@ -213,8 +220,9 @@ static int parse_range(const char *s, uint32_t max, uint32_t *a, uint32_t *b)
 }
 
 /* "0,2-3,7": a list of CPU numbers and ranges. */
-static int parse_cpu_list(const char *s, int *cpus, int *ncpus)
+static int parse_cpu_list(const char *s, int *out, int *ncpus)
 {
+	int cpus[CONFIG_MAX_CPUS] = { 0 };	/* whole: config_diff compares it */
 	char item[32];
 	int n = 0;
 
@@ -239,6 +247,7 @@ static int parse_cpu_list(const char *s, int *cpus, int *ncpus)
 	}
 	if (n == 0)
 		return -1;
+	memcpy(out, cpus, sizeof(cpus));
 	*ncpus = n;
 	return 0;
 }
@@ -346,7 +355,7 @@ static int parse_mark(const char *s, uint32_t *out)
  * bytes, no '/', ':' or white space), at most CONFIG_MAX_IFACES. */
 static int parse_iface_list(const char *s, char names[][CONFIG_IFNAME_MAX], int *n)
 {
-	char out[CONFIG_MAX_IFACES][CONFIG_IFNAME_MAX];
+	char out[CONFIG_MAX_IFACES][CONFIG_IFNAME_MAX] = { { 0 } };	/* config_diff: whole */
 	int k = 0;
 
 	for (;;) {
@@ -572,126 +581,154 @@ static int set_firewall_lost(struct btb_config *c, const char *value, char *want
 
 static const struct opt_def opt_table[] = {
 	{ "config", OPT_CONFIG, 'c', required_argument, 0, "FILE",
-	  "config file (default " CONFIG_DEFAULT_FILE ")", PATH_GIVEN(config_path, config_explicit) },
+	  "config file (default " CONFIG_DEFAULT_FILE ")",
+	  PATH_GIVEN(config_path, config_explicit), NO_RELOAD },
 	{ "queues", OPT_QUEUES, 'q', required_argument, 1, "A[-B]",
-	  "NFQUEUE numbers to serve (default 0-N-1, N online CPUs)", CUSTOM(set_queues, SPAN(queue_first, queue_last)) },
+	  "NFQUEUE numbers to serve (default 0-N-1, N online CPUs)",
+	  CUSTOM(set_queues, SPAN(queue_first, queue_last)), RESTART },
 	{ "cpus", OPT_CPUS, 0, required_argument, 1, "LIST",
-	  "CPUs to pin workers to, e.g. 0,2-3 (default round-robin)", CUSTOM(set_cpus, SPAN(ncpus, cpus)) },
+	  "CPUs to pin workers to, e.g. 0,2-3 (default round-robin)",
+	  CUSTOM(set_cpus, SPAN(ncpus, cpus)), RESTART },
 	{ "control", OPT_CONTROL, 's', required_argument, 1, "PATH",
-	  "control socket (default " CONFIG_DEFAULT_CONTROL ")", CUSTOM(set_control, FIELD(control_path)) },
+	  "control socket (default " CONFIG_DEFAULT_CONTROL ")",
+	  CUSTOM(set_control, TEXT(control_path)), RESTART },
 	{ "control-group", OPT_CONTROL_GROUP, 0, required_argument, 1, "GROUP",
-	  "group owning the control socket (default root)", CUSTOM(set_control_group, FIELD(control_group)) },
+	  "group owning the control socket (default root)",
+	  CUSTOM(set_control_group, TEXT(control_group)), RESTART },
 	{ "control-mode", OPT_CONTROL_MODE, 0, required_argument, 1, "MODE",
-	  "control socket permissions, 0600 or 0660 (default 0660)", CUSTOM(set_control_mode, FIELD(control_mode)) },
+	  "control socket permissions, 0600 or 0660 (default 0660)",
+	  CUSTOM(set_control_mode, FIELD(control_mode)), RESTART },
 	{ "copy-range", OPT_COPY_RANGE, 0, required_argument, 1, "BYTES",
 	  "bytes of each packet copied to the daemon (default 4096)",
-	  U32(copy_range, 64, 65531, "bytes") },	/* kernel: 0xffff - NLA_HDRLEN */
+	  U32(copy_range, 64, 65531, "bytes"), RESTART },	/* kernel: 0xffff - NLA_HDRLEN */
 	{ "queue-maxlen", OPT_QUEUE_MAXLEN, 0, required_argument, 1, "N",
 	  "kernel queue length per queue (default 4096)",
-	  U32(queue_maxlen, 16, 1048576, "packets") },
+	  U32(queue_maxlen, 16, 1048576, "packets"), RESTART },
 	{ "rcvbuf", OPT_RCVBUF, 0, required_argument, 1, "BYTES",
 	  "netlink receive buffer per queue (default 67108864)",
-	  U32(rcvbuf, 65536, 1073741824, "bytes") },
+	  U32(rcvbuf, 65536, 1073741824, "bytes"), RESTART },
 	{ "flow-capacity", OPT_FLOW_CAPACITY, 0, required_argument, 1, "N",
 	  "flows tracked per worker (default 65536)",
-	  U32(engine.flow_capacity, ENGINE_MIN_FLOW_CAPACITY, ENGINE_MAX_FLOW_CAPACITY, "flows") },
+	  U32(engine.flow_capacity, ENGINE_MIN_FLOW_CAPACITY, ENGINE_MAX_FLOW_CAPACITY, "flows"),
+	  RESTART },
 	{ "tcp-timeout", OPT_TCP_TIMEOUT, 0, required_argument, 1, "SECONDS",
 	  "idle time after which a TCP flow is forgotten (default 300)",
-	  U32(engine.tcp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds") },
+	  U32(engine.tcp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds"), RESTART },
 	{ "udp-timeout", OPT_UDP_TIMEOUT, 0, required_argument, 1, "SECONDS",
 	  "idle time after which a UDP flow is forgotten (default 60)",
-	  U32(engine.udp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds") },
+	  U32(engine.udp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds"), RESTART },
 	{ "stream-prefix", OPT_STREAM_PREFIX, 0, required_argument, 1, "BYTES",
 	  "payload bytes kept per flow direction for detection (default 1024)",
-	  U32(engine.stream_prefix, ENGINE_MIN_STREAM_PREFIX, ENGINE_MAX_STREAM_PREFIX, "bytes") },
+	  U32(engine.stream_prefix, ENGINE_MIN_STREAM_PREFIX, ENGINE_MAX_STREAM_PREFIX, "bytes"),
+	  RESTART },
 	{ "allow-after", OPT_ALLOW_AFTER, 0, required_argument, 1, "N",
 	  "payload packets without detection before a flow is allowed (default 6)",
-	  U32(engine.allow_after, ENGINE_MIN_ALLOW_AFTER, ENGINE_MAX_ALLOW_AFTER, "packets") },
+	  U32(engine.allow_after, ENGINE_MIN_ALLOW_AFTER, ENGINE_MAX_ALLOW_AFTER, "packets"),
+	  RESTART },
 	{ "endpoint-capacity", OPT_ENDPOINT_CAPACITY, 0, required_argument, 1, "N",
 	  "known BitTorrent endpoints remembered per worker, 0: off (default 16384)",
 	  U32(engine.endpoint_capacity, ENGINE_MIN_ENDPOINT_CAPACITY, ENGINE_MAX_ENDPOINT_CAPACITY,
-	      "entries") },
+	      "entries"), RESTART },
 	{ "endpoint-ttl", OPT_ENDPOINT_TTL, 0, required_argument, 1, "SECONDS",
 	  "how long a known endpoint is remembered (default 3600)",
-	  U32(engine.endpoint_ttl_s, ENGINE_MIN_ENDPOINT_TTL, ENGINE_MAX_ENDPOINT_TTL, "seconds") },
+	  U32(engine.endpoint_ttl_s, ENGINE_MIN_ENDPOINT_TTL, ENGINE_MAX_ENDPOINT_TTL, "seconds"),
+	  RESTART },
 	{ "protected-prefix", OPT_PROTECTED_PREFIX, 0, required_argument, 1, "LIST",
 	  "the protected side's networks, e.g. 192.168.1.0/24,2001:db8:1::/48, or none "
-	  "(default: the private ranges, unless protected-interface is set)", CUSTOM(set_protected_prefix, FIELD(engine.protect)) },
+	  "(default: the private ranges, unless protected-interface is set)",
+	  CUSTOM(set_protected_prefix, FIELD(engine.protect)), RESTART },
 	{ "protected-interface", OPT_PROTECTED_INTERFACE, 0, required_argument, 1, "LIST",
-	  "interfaces of the protected side, e.g. br-lan,wlan0 (default: none)", CUSTOM(set_protected_interface, SPAN(nprotect_ifaces, protect_ifaces)) },
+	  "interfaces of the protected side, e.g. br-lan,wlan0 (default: none)",
+	  CUSTOM(set_protected_interface, SPAN(nprotect_ifaces, protect_ifaces)), RESTART },
 	{ "monitor", OPT_MONITOR, 'm', no_argument, 1, NULL,
-	  "detect, count and log, but never block", BOOL(monitor) },
+	  "detect, count and log, but never block", BOOL(monitor), RESTART },
 	{ "reject", OPT_REJECT, 0, no_argument, 1, NULL,
-	  "reset blocked TCP flows instead of dropping them silently", BOOL(reject) },
+	  "reset blocked TCP flows instead of dropping them silently", BOOL(reject), RESTART },
 	{ "action", OPT_ACTION, 0, required_argument, 1, "ACTION",
 	  "block, reject, monitor or 'throttle RATE' (default block; the ruleset "
-	  "applies it, see btblockd-firewall)", CUSTOM(set_action, SPAN(monitor, throttle)) },
-	{ "exempt", OPT_EXEMPT, 0, required_argument, FIREWALL_KEY, NULL, NULL, IGNORE },
-	{ "exempt-remote", OPT_EXEMPT_REMOTE, 0, required_argument, FIREWALL_KEY, NULL, NULL, IGNORE },
-	{ "schedule", OPT_SCHEDULE, 0, required_argument, FIREWALL_KEY, NULL, NULL, IGNORE },
+	  "applies it, see btblockd-firewall)",
+	  CUSTOM(set_action, SPAN(monitor, throttle)), RESTART },
+	{ "exempt", OPT_EXEMPT, 0, required_argument, FIREWALL_KEY, NULL, NULL, IGNORE, NO_RELOAD },
+	{ "exempt-remote", OPT_EXEMPT_REMOTE, 0, required_argument, FIREWALL_KEY, NULL, NULL,
+	  IGNORE, NO_RELOAD },
+	{ "schedule", OPT_SCHEDULE, 0, required_argument, FIREWALL_KEY, NULL, NULL,
+	  IGNORE, NO_RELOAD },
 	{ "mark-mask", OPT_MARK_MASK, 0, required_argument, 1, "MASK",
-	  "packet and conntrack mark bits owned by btblockd (default 0x00ff0000)", MARK(mark_mask) },
+	  "packet and conntrack mark bits owned by btblockd (default 0x00ff0000)",
+	  MARK(mark_mask), RESTART },
 	{ "mark-allow", OPT_MARK_ALLOW, 0, required_argument, 1, "VALUE",
-	  "mark of allowed flows, inside the mask (default 0x00a10000)", MARK(mark_allow) },
+	  "mark of allowed flows, inside the mask (default 0x00a10000)",
+	  MARK(mark_allow), RESTART },
 	{ "mark-block", OPT_MARK_BLOCK, 0, required_argument, 1, "VALUE",
-	  "mark of blocked flows to ban, inside the mask (default 0x00b10000)", MARK(mark_block) },
+	  "mark of blocked flows to ban, inside the mask (default 0x00b10000)",
+	  MARK(mark_block), RESTART },
 	{ "mark-reject", OPT_MARK_REJECT, 0, required_argument, 1, "VALUE",
-	  "mark of blocked TCP flows to ban with --reject (default 0x00b20000)", MARK(mark_reject) },
+	  "mark of blocked TCP flows to ban with --reject (default 0x00b20000)",
+	  MARK(mark_reject), RESTART },
 	{ "mark-block-flow", OPT_MARK_BLOCK_FLOW, 0, required_argument, 1, "VALUE",
-	  "mark of blocked flows not to ban (default 0x00b30000)", MARK(mark_block_flow) },
+	  "mark of blocked flows not to ban (default 0x00b30000)", MARK(mark_block_flow), RESTART },
 	{ "mark-reject-flow", OPT_MARK_REJECT_FLOW, 0, required_argument, 1, "VALUE",
-	  "mark of blocked TCP flows not to ban, --reject (default 0x00b40000)", MARK(mark_reject_flow) },
+	  "mark of blocked TCP flows not to ban, --reject (default 0x00b40000)",
+	  MARK(mark_reject_flow), RESTART },
 	{ "detect-log", OPT_DETECT_LOG, 0, required_argument, 1, "PATH",
-	  "append one JSON line per detection to PATH", PATH(detect_log) },
+	  "append one JSON line per detection to PATH", PATH(detect_log), RESTART },
 	{ "detect-syslog", OPT_DETECT_SYSLOG, 0, no_argument, 1, NULL,
-	  "send detections to syslog too", BOOL(detect_syslog) },
+	  "send detections to syslog too", BOOL(detect_syslog), RESTART },
 	{ "detect-log-rate", OPT_DETECT_LOG_RATE, 0, required_argument, 1, "N",
 	  "at most N detection lines per second, the rest counted (default 50)",
-	  U32(detect_log_rate, 1, 100000, "lines per second") },
+	  U32(detect_log_rate, 1, 100000, "lines per second"), RESTART },
 	{ "detect-log-max-size", OPT_DETECT_LOG_MAX_SIZE, 0, required_argument, 1, "N",
 	  "rotate the detection log to PATH.1 past N bytes, 0: never (default 10485760)",
-	  U32(detect_log_max_size, 0, UINT32_MAX, "bytes") },
+	  U32(detect_log_max_size, 0, UINT32_MAX, "bytes"), RESTART },
 	{ "dhcp-leases", OPT_DHCP_LEASES, 0, required_argument, 1, "LIST",
 	  "DHCP lease files naming LAN hosts in detections, or none "
-	  "(default " LEASES_DEFAULT_PATHS ")", CUSTOM(set_dhcp_leases, FIELD(dhcp_leases)) },
+	  "(default " LEASES_DEFAULT_PATHS ")",
+	  CUSTOM(set_dhcp_leases, TEXT(dhcp_leases)), RESTART },
 	{ "detect-exec", OPT_DETECT_EXEC, 0, required_argument, 1, "PROGRAM",
-	  "run PROGRAM per detection, the detection as JSON on its standard input", CUSTOM(set_detect_exec, FIELD(detect_exec)) },
+	  "run PROGRAM per detection, the detection as JSON on its standard input",
+	  CUSTOM(set_detect_exec, TEXT(detect_exec)), RESTART },
 	{ "detect-exec-rate", OPT_DETECT_EXEC_RATE, 0, required_argument, 1, "N",
 	  "at most N detect-exec runs per minute, the rest counted (default 30)",
-	  U32(detect_exec_rate, 1, 6000, "runs per minute") },
+	  U32(detect_exec_rate, 1, 6000, "runs per minute"), RESTART },
 	{ "fail-open", OPT_FAIL_OPEN, 0, no_argument, 1, NULL,
-	  "accept packets when a queue is full (default)", BOOL(fail_open) },
+	  "accept packets when a queue is full (default)", BOOL(fail_open), RESTART },
 	{ "fail-closed", OPT_FAIL_CLOSED, 0, no_argument, 1, NULL,
-	  "drop packets when a queue is full", NEG_BOOL(fail_open) },
+	  "drop packets when a queue is full", NEG_BOOL(fail_open), RESTART },
 	{ "foreground", OPT_FOREGROUND, 'f', no_argument, 1, NULL,
-	  "stay in the foreground and log to stderr", BOOL(foreground) },
+	  "stay in the foreground and log to stderr", BOOL(foreground), RESTART },
 	{ "syslog", OPT_SYSLOG, 0, no_argument, 1, NULL,
-	  "log to syslog, in the foreground too", BOOL(syslog) },
+	  "log to syslog, in the foreground too", BOOL(syslog), RESTART },
 	{ "pidfile", OPT_PIDFILE, 'p', required_argument, 1, "PATH",
-	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")", PATH_GIVEN(pidfile, pidfile_explicit) },
+	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")",
+	  PATH_GIVEN(pidfile, pidfile_explicit), RESTART },
 	{ "log-level", OPT_LOG_LEVEL, 'l', required_argument, 1, "LEVEL",
-	  "error, warning, notice (default), info or debug", CUSTOM(set_log_level, FIELD(log_level)) },
+	  "error, warning, notice (default), info or debug",
+	  CUSTOM(set_log_level, FIELD(log_level)), LIVE },
 	{ "user", OPT_USER, 'u', required_argument, 1, "USER",
-	  "after start-up run as USER with only CAP_NET_ADMIN", CUSTOM(set_user, FIELD(user)) },
+	  "after start-up run as USER with only CAP_NET_ADMIN",
+	  CUSTOM(set_user, TEXT(user)), RESTART },
 	{ "seccomp", OPT_SECCOMP, 0, no_argument, 1, NULL,
-	  "after start-up allow only the system calls the daemon needs", BOOL(seccomp) },
+	  "after start-up allow only the system calls the daemon needs", BOOL(seccomp), RESTART },
 	{ "stall-timeout", OPT_STALL_TIMEOUT, 0, required_argument, 1, "SECONDS",
 	  "report a worker without progress for this long (default 5)",
-	  U32(stall_timeout_s, 1, 3600, "seconds") },
+	  U32(stall_timeout_s, 1, 3600, "seconds"), LIVE },
 	{ "state-file", OPT_STATE_FILE, 0, required_argument, 1, "PATH",
 	  "keep learned endpoints and BitTorrent hosts in PATH across restarts, or none "
-	  "(default none)", CUSTOM(set_state_file, FIELD(state_file)) },
+	  "(default none)", CUSTOM(set_state_file, TEXT(state_file)), RESTART },
 	{ "state-interval", OPT_STATE_INTERVAL, 0, required_argument, 1, "SECONDS",
 	  "save the state file this often when it changed (default 60)",
-	  U32(state_interval_s, 1, 86400, "seconds") },
+	  U32(state_interval_s, 1, 86400, "seconds"), RESTART },
 	{ "firewall-lost", OPT_FIREWALL_LOST, 0, required_argument, 1, "ACTION",
 	  "table inet btblockd or a part of it lost: exit with status 3 after 5 s, "
 	  "for the service manager to restart btblockd and its rules, or log "
-	  "(default exit)", CUSTOM(set_firewall_lost, FIELD(firewall_lost_exit)) },
+	  "(default exit)", CUSTOM(set_firewall_lost, FIELD(firewall_lost_exit)), LIVE },
 	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
-	  "classify the pcap FILEs given as arguments, print JSON lines, exit", SET(read_pcap) },
-	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", SET(show_help) },
-	{ "version", OPT_VERSION, 'V', no_argument, 0, NULL, "show the version and exit", SET(show_version) },
+	  "classify the pcap FILEs given as arguments, print JSON lines, exit",
+	  SET(read_pcap), NO_RELOAD },
+	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit",
+	  SET(show_help), NO_RELOAD },
+	{ "version", OPT_VERSION, 'V', no_argument, 0, NULL, "show the version and exit",
+	  SET(show_version), NO_RELOAD },
 };
 
 /* Apply one option. On a bad value, write what was expected into want. */
@@ -998,6 +1035,46 @@ enum config_status config_load(struct btb_config *c, int argc, char *const argv[
 	if (config_check_marks(c, err, errlen) < 0)
 		return CONFIG_ERROR;
 	return config_finish(c);
+}
+
+/* One option's fields in a and b the same? Strings up to their NUL: a
+ * shorter value leaves the bytes of a longer one behind it. */
+static int opt_same(const struct opt_def *o, const struct btb_config *a,
+		    const struct btb_config *b)
+{
+	const char *x = (const char *)a + o->field, *y = (const char *)b + o->field;
+
+	if (o->text)
+		return strncmp(x, y, o->size) == 0;
+	return memcmp(x, y, o->size) == 0;
+}
+
+unsigned config_diff(const struct btb_config *a, const struct btb_config *b,
+		     void (*fn)(void *arg, const char *name, enum config_reload reload),
+		     void *arg)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++) {
+		const struct opt_def *o = &opt_table[i];
+
+		if (o->size == 0 || opt_same(o, a, b))
+			continue;
+		n++;
+		if (fn)
+			fn(arg, o->name, o->reload);
+	}
+	return n;
+}
+
+void config_take_live(struct btb_config *dst, const struct btb_config *src)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++) {
+		const struct opt_def *o = &opt_table[i];
+
+		if (o->reload == CONFIG_RELOAD_LIVE)
+			memcpy((char *)dst + o->field, (const char *)src + o->field, o->size);
+	}
 }
 
 void config_usage(FILE *f, const char *prog)

@@ -153,9 +153,29 @@ static void pidfile_remove(struct daemon *d)
 	d->pidfile_fd = -1;
 }
 
-/* SIGHUP: re-read the config; apply what can change without leaving the queues. */
+/* The options a reload found changed, by what it does with them. */
+struct reload_changes {
+	char live[256];
+	char restart[1024];
+};
+
+static void note_change(void *arg, const char *name, enum config_reload reload)
+{
+	struct reload_changes *ch = arg;
+	char *list = reload == CONFIG_RELOAD_LIVE ? ch->live : ch->restart;
+	size_t size = reload == CONFIG_RELOAD_LIVE ? sizeof(ch->live) : sizeof(ch->restart);
+	size_t len = strlen(list);
+
+	if (reload == CONFIG_RELOAD_NONE)
+		return;
+	snprintf(list + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
+/* SIGHUP: re-read the config; apply what can change without leaving the
+ * queues, name what cannot. */
 static void reload(struct daemon *d, int argc, char *const argv[])
 {
+	struct reload_changes ch = { "", "" };
 	struct btb_config next;
 	char err[512];
 
@@ -164,46 +184,17 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 		return;
 	}
 	control_request_reopen(&d->control);
-	if (next.stall_timeout_s != d->cfg.stall_timeout_s) {
-		d->cfg.stall_timeout_s = next.stall_timeout_s;
-		__atomic_store_n(&d->info.stall_timeout_ms, (int64_t)next.stall_timeout_s * 1000,
-				 __ATOMIC_RELAXED);
-	}
-	if (next.log_level != d->cfg.log_level) {
-		log_set_level(next.log_level);
-		d->cfg.log_level = next.log_level;
-	}
-	if (next.firewall_lost_exit != d->cfg.firewall_lost_exit) {
-		d->cfg.firewall_lost_exit = next.firewall_lost_exit;
-		ruleset_set_exit_on_loss(&d->ruleset, next.firewall_lost_exit);
-	}
-	if (next.queue_first != d->cfg.queue_first || next.queue_last != d->cfg.queue_last ||
-	    next.copy_range != d->cfg.copy_range || next.queue_maxlen != d->cfg.queue_maxlen ||
-	    next.fail_open != d->cfg.fail_open || next.rcvbuf != d->cfg.rcvbuf ||
-	    strcmp(next.control_path, d->cfg.control_path) != 0 ||
-	    memcmp(&next.engine, &d->cfg.engine, sizeof(next.engine)) != 0 ||
-	    next.monitor != d->cfg.monitor || next.reject != d->cfg.reject ||
-	    next.throttle != d->cfg.throttle ||
-	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
-	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
-	    next.mark_block_flow != d->cfg.mark_block_flow ||
-	    next.mark_reject_flow != d->cfg.mark_reject_flow ||
-	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
-	    next.detect_log_max_size != d->cfg.detect_log_max_size ||
-	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
-	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
-	    next.seccomp != d->cfg.seccomp || next.syslog != d->cfg.syslog ||
-	    strcmp(next.dhcp_leases, d->cfg.dhcp_leases) != 0 ||
-	    strcmp(next.detect_exec, d->cfg.detect_exec) != 0 ||
-	    next.detect_exec_rate != d->cfg.detect_exec_rate ||
-	    next.nprotect_ifaces != d->cfg.nprotect_ifaces ||
-	    memcmp(next.protect_ifaces, d->cfg.protect_ifaces, sizeof(next.protect_ifaces)) != 0)
-		LOG(LOG_WARNING, "reload: only the log level, stall timeout and firewall-lost change "
-		    "without a restart; the detection log file is reopened");
-	if (strcmp(next.state_file, d->cfg.state_file) != 0 ||
-	    next.state_interval_s != d->cfg.state_interval_s)
-		LOG(LOG_WARNING, "reload: state-file and state-interval change on the next restart");
-	LOG(LOG_NOTICE, "configuration reloaded (log level %s)", log_level_name(d->cfg.log_level));
+	config_diff(&d->cfg, &next, note_change, &ch);
+	config_take_live(&d->cfg, &next);
+	__atomic_store_n(&d->info.stall_timeout_ms, (int64_t)d->cfg.stall_timeout_s * 1000,
+			 __ATOMIC_RELAXED);
+	log_set_level(d->cfg.log_level);
+	ruleset_set_exit_on_loss(&d->ruleset, d->cfg.firewall_lost_exit);
+	if (ch.restart[0])
+		LOG(LOG_WARNING, "reload: changed, but only on the next restart: %s", ch.restart);
+	LOG(LOG_NOTICE, "configuration reloaded (log level %s); %s%s",
+	    log_level_name(d->cfg.log_level), ch.live[0] ? "applied: " : "no change applied",
+	    ch.live);
 }
 
 static int any_worker_failed(const struct daemon *d)

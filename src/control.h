@@ -50,6 +50,9 @@ struct control {
 	uint64_t timeouts;		/* clients cut for not finishing a line in time */
 };
 
+/* A control that holds nothing: control_close leaves it alone. */
+void control_init(struct control *c);
+
 /* Create and listen on the socket at path with the given mode (0600 or
  * 0660) and group (gid, or (gid_t)-1 to keep the creator's). A stale
  * socket is replaced; a live one (another daemon) is an error. */

@@ -1077,8 +1077,27 @@ void config_take_live(struct btb_config *dst, const struct btb_config *src)
 	}
 }
 
+/* "a, b and c": the names of the rows with in_file == which. */
+static void opt_names(char *buf, size_t size, int which)
+{
+	size_t n = 0, k = 0, len = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++)
+		n += opt_table[i].in_file == which;
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table) && len < size; i++) {
+		if (opt_table[i].in_file != which)
+			continue;
+		k++;
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+					k == 1 ? "" : k == n ? " and " : ", ", opt_table[i].name);
+	}
+}
+
 void config_usage(FILE *f, const char *prog)
 {
+	char cli_only[128], firewall_keys[128];
+
 	fprintf(f, "Usage: %s [OPTION]...\n"
 		   "       %s --read-pcap FILE...\n"
 		   "Serve NFQUEUE queues and drop BitTorrent traffic.\n\n", prog, prog);
@@ -1095,9 +1114,12 @@ void config_usage(FILE *f, const char *prog)
 			 o->arg_name ? o->arg_name : "");
 		fprintf(f, "  %-28s %s\n", lhs, o->help);
 	}
-	fprintf(f, "\nEvery option except config, read-pcap, help and version can also be\n"
+	opt_names(cli_only, sizeof(cli_only), 0);
+	opt_names(firewall_keys, sizeof(firewall_keys), FIREWALL_KEY);
+	fprintf(f, "\nEvery option except %s can also be\n"
 		   "set in the config file as 'name value' (flags: 'name' or 'name yes|no').\n"
-		   "The file's keys exempt, exempt-remote and schedule belong to\n"
+		   "The file's keys %s belong to\n"
 		   "btblockd-firewall, which reads them (and action) from the same file.\n"
-		   "Stats: echo stats | socat - UNIX-CONNECT:%s\n", CONFIG_DEFAULT_CONTROL);
+		   "Stats: echo stats | socat - UNIX-CONNECT:%s\n", cli_only, firewall_keys,
+		CONFIG_DEFAULT_CONTROL);
 }

@@ -64,6 +64,16 @@ enum opt_id {
 	OPT_HELP,
 	OPT_VERSION,
 };
+enum opt_type {
+	OT_U32,		/* uint32_t in [min, max] */
+	OT_BOOL,	/* int flag; in the file an optional yes/no */
+	OT_NEG_BOOL,	/* int flag set to the opposite (fail-closed) */
+	OT_PATH,	/* char[size]; flag, when not 0, marks it given */
+	OT_MARK,	/* uint32_t mark or mask, not zero */
+	OT_SET,		/* int set to 1 (read-pcap, help, version) */
+	OT_CUSTOM,	/* parse() */
+	OT_IGNORE,	/* btblockd-firewall's key */
+};
 
 struct opt_def {
 	const char *name;
@@ -73,140 +83,42 @@ struct opt_def {
 	int in_file;		/* allowed in the config file; FIREWALL_KEY: only there */
 	const char *arg_name;
 	const char *help;
-	size_t field;		/* uint32_t options: offsetof(struct btb_config, ...) */
-	uint32_t min, max;	/* their range */
-	const char *unit;	/* their unit, for error messages */
+	enum opt_type type;
+	size_t field;		/* offsetof(struct btb_config, ...) of what it sets */
+	size_t size;		/* its size; OT_CUSTOM: the span of the fields it sets */
+	size_t flag;		/* OT_PATH: offset of the int set when given, 0: none */
+	uint32_t min, max;	/* OT_U32: the range */
+	const char *unit;	/* OT_U32: the unit, for error messages */
+	/* OT_CUSTOM: 0, or -1 with what was expected written into want */
+	int (*parse)(struct btb_config *c, const char *value, char *want, size_t wantlen);
+	int text;		/* the field is a string: compared up to its NUL */
+	enum config_reload reload;	/* what a SIGHUP does with a change */
 };
 
 /* A key of the config file that btblockd-firewall reads (the kernel's
  * policy): accepted and skipped here, no command line option. */
 #define FIREWALL_KEY 2
 
-#define U32(f, lo, hi, u) offsetof(struct btb_config, f), lo, hi, u
-#define NO_RANGE 0, 0, 0, NULL
-
-static const struct opt_def opt_table[] = {
-	{ "config", OPT_CONFIG, 'c', required_argument, 0, "FILE",
-	  "config file (default " CONFIG_DEFAULT_FILE ")", NO_RANGE },
-	{ "queues", OPT_QUEUES, 'q', required_argument, 1, "A[-B]",
-	  "NFQUEUE numbers to serve (default 0-N-1, N online CPUs)", NO_RANGE },
-	{ "cpus", OPT_CPUS, 0, required_argument, 1, "LIST",
-	  "CPUs to pin workers to, e.g. 0,2-3 (default round-robin)", NO_RANGE },
-	{ "control", OPT_CONTROL, 's', required_argument, 1, "PATH",
-	  "control socket (default " CONFIG_DEFAULT_CONTROL ")", NO_RANGE },
-	{ "control-group", OPT_CONTROL_GROUP, 0, required_argument, 1, "GROUP",
-	  "group owning the control socket (default root)", NO_RANGE },
-	{ "control-mode", OPT_CONTROL_MODE, 0, required_argument, 1, "MODE",
-	  "control socket permissions, 0600 or 0660 (default 0660)", NO_RANGE },
-	{ "copy-range", OPT_COPY_RANGE, 0, required_argument, 1, "BYTES",
-	  "bytes of each packet copied to the daemon (default 4096)",
-	  U32(copy_range, 64, 65531, "bytes") },	/* kernel: 0xffff - NLA_HDRLEN */
-	{ "queue-maxlen", OPT_QUEUE_MAXLEN, 0, required_argument, 1, "N",
-	  "kernel queue length per queue (default 4096)",
-	  U32(queue_maxlen, 16, 1048576, "packets") },
-	{ "rcvbuf", OPT_RCVBUF, 0, required_argument, 1, "BYTES",
-	  "netlink receive buffer per queue (default 67108864)",
-	  U32(rcvbuf, 65536, 1073741824, "bytes") },
-	{ "flow-capacity", OPT_FLOW_CAPACITY, 0, required_argument, 1, "N",
-	  "flows tracked per worker (default 65536)",
-	  U32(engine.flow_capacity, 16, 16777216, "flows") },
-	{ "tcp-timeout", OPT_TCP_TIMEOUT, 0, required_argument, 1, "SECONDS",
-	  "idle time after which a TCP flow is forgotten (default 300)",
-	  U32(engine.tcp_timeout_s, 1, 86400, "seconds") },
-	{ "udp-timeout", OPT_UDP_TIMEOUT, 0, required_argument, 1, "SECONDS",
-	  "idle time after which a UDP flow is forgotten (default 60)",
-	  U32(engine.udp_timeout_s, 1, 86400, "seconds") },
-	{ "stream-prefix", OPT_STREAM_PREFIX, 0, required_argument, 1, "BYTES",
-	  "payload bytes kept per flow direction for detection (default 1024)",
-	  U32(engine.stream_prefix, 64, 16384, "bytes") },
-	{ "allow-after", OPT_ALLOW_AFTER, 0, required_argument, 1, "N",
-	  "payload packets without detection before a flow is allowed (default 6)",
-	  U32(engine.allow_after, 1, 1000, "packets") },
-	{ "endpoint-capacity", OPT_ENDPOINT_CAPACITY, 0, required_argument, 1, "N",
-	  "known BitTorrent endpoints remembered per worker, 0: off (default 16384)",
-	  U32(engine.endpoint_capacity, 0, 16777216, "entries") },
-	{ "endpoint-ttl", OPT_ENDPOINT_TTL, 0, required_argument, 1, "SECONDS",
-	  "how long a known endpoint is remembered (default 3600)",
-	  U32(engine.endpoint_ttl_s, 1, 604800, "seconds") },
-	{ "protected-prefix", OPT_PROTECTED_PREFIX, 0, required_argument, 1, "LIST",
-	  "the protected side's networks, e.g. 192.168.1.0/24,2001:db8:1::/48, or none "
-	  "(default: the private ranges, unless protected-interface is set)", NO_RANGE },
-	{ "protected-interface", OPT_PROTECTED_INTERFACE, 0, required_argument, 1, "LIST",
-	  "interfaces of the protected side, e.g. br-lan,wlan0 (default: none)", NO_RANGE },
-	{ "monitor", OPT_MONITOR, 'm', no_argument, 1, NULL,
-	  "detect, count and log, but never block", NO_RANGE },
-	{ "reject", OPT_REJECT, 0, no_argument, 1, NULL,
-	  "reset blocked TCP flows instead of dropping them silently", NO_RANGE },
-	{ "action", OPT_ACTION, 0, required_argument, 1, "ACTION",
-	  "block, reject, monitor or 'throttle RATE' (default block; the ruleset "
-	  "applies it, see btblockd-firewall)", NO_RANGE },
-	{ "exempt", OPT_EXEMPT, 0, required_argument, FIREWALL_KEY, NULL, NULL, NO_RANGE },
-	{ "exempt-remote", OPT_EXEMPT_REMOTE, 0, required_argument, FIREWALL_KEY, NULL, NULL, NO_RANGE },
-	{ "schedule", OPT_SCHEDULE, 0, required_argument, FIREWALL_KEY, NULL, NULL, NO_RANGE },
-	{ "mark-mask", OPT_MARK_MASK, 0, required_argument, 1, "MASK",
-	  "packet and conntrack mark bits owned by btblockd (default 0x00ff0000)", NO_RANGE },
-	{ "mark-allow", OPT_MARK_ALLOW, 0, required_argument, 1, "VALUE",
-	  "mark of allowed flows, inside the mask (default 0x00a10000)", NO_RANGE },
-	{ "mark-block", OPT_MARK_BLOCK, 0, required_argument, 1, "VALUE",
-	  "mark of blocked flows to ban, inside the mask (default 0x00b10000)", NO_RANGE },
-	{ "mark-reject", OPT_MARK_REJECT, 0, required_argument, 1, "VALUE",
-	  "mark of blocked TCP flows to ban with --reject (default 0x00b20000)", NO_RANGE },
-	{ "mark-block-flow", OPT_MARK_BLOCK_FLOW, 0, required_argument, 1, "VALUE",
-	  "mark of blocked flows not to ban (default 0x00b30000)", NO_RANGE },
-	{ "mark-reject-flow", OPT_MARK_REJECT_FLOW, 0, required_argument, 1, "VALUE",
-	  "mark of blocked TCP flows not to ban, --reject (default 0x00b40000)", NO_RANGE },
-	{ "detect-log", OPT_DETECT_LOG, 0, required_argument, 1, "PATH",
-	  "append one JSON line per detection to PATH", NO_RANGE },
-	{ "detect-syslog", OPT_DETECT_SYSLOG, 0, no_argument, 1, NULL,
-	  "send detections to syslog too", NO_RANGE },
-	{ "detect-log-rate", OPT_DETECT_LOG_RATE, 0, required_argument, 1, "N",
-	  "at most N detection lines per second, the rest counted (default 50)",
-	  U32(detect_log_rate, 1, 100000, "lines per second") },
-	{ "detect-log-max-size", OPT_DETECT_LOG_MAX_SIZE, 0, required_argument, 1, "N",
-	  "rotate the detection log to PATH.1 past N bytes, 0: never (default 10485760)",
-	  U32(detect_log_max_size, 0, UINT32_MAX, "bytes") },
-	{ "dhcp-leases", OPT_DHCP_LEASES, 0, required_argument, 1, "LIST",
-	  "DHCP lease files naming LAN hosts in detections, or none "
-	  "(default " LEASES_DEFAULT_PATHS ")", NO_RANGE },
-	{ "detect-exec", OPT_DETECT_EXEC, 0, required_argument, 1, "PROGRAM",
-	  "run PROGRAM per detection, the detection as JSON on its standard input", NO_RANGE },
-	{ "detect-exec-rate", OPT_DETECT_EXEC_RATE, 0, required_argument, 1, "N",
-	  "at most N detect-exec runs per minute, the rest counted (default 30)",
-	  U32(detect_exec_rate, 1, 6000, "runs per minute") },
-	{ "fail-open", OPT_FAIL_OPEN, 0, no_argument, 1, NULL,
-	  "accept packets when a queue is full (default)", NO_RANGE },
-	{ "fail-closed", OPT_FAIL_CLOSED, 0, no_argument, 1, NULL,
-	  "drop packets when a queue is full", NO_RANGE },
-	{ "foreground", OPT_FOREGROUND, 'f', no_argument, 1, NULL,
-	  "stay in the foreground and log to stderr", NO_RANGE },
-	{ "syslog", OPT_SYSLOG, 0, no_argument, 1, NULL,
-	  "log to syslog, in the foreground too", NO_RANGE },
-	{ "pidfile", OPT_PIDFILE, 'p', required_argument, 1, "PATH",
-	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")", NO_RANGE },
-	{ "log-level", OPT_LOG_LEVEL, 'l', required_argument, 1, "LEVEL",
-	  "error, warning, notice (default), info or debug", NO_RANGE },
-	{ "user", OPT_USER, 'u', required_argument, 1, "USER",
-	  "after start-up run as USER with only CAP_NET_ADMIN", NO_RANGE },
-	{ "seccomp", OPT_SECCOMP, 0, no_argument, 1, NULL,
-	  "after start-up allow only the system calls the daemon needs", NO_RANGE },
-	{ "stall-timeout", OPT_STALL_TIMEOUT, 0, required_argument, 1, "SECONDS",
-	  "report a worker without progress for this long (default 5)",
-	  U32(stall_timeout_s, 1, 3600, "seconds") },
-	{ "state-file", OPT_STATE_FILE, 0, required_argument, 1, "PATH",
-	  "keep learned endpoints and BitTorrent hosts in PATH across restarts, or none "
-	  "(default none)", NO_RANGE },
-	{ "state-interval", OPT_STATE_INTERVAL, 0, required_argument, 1, "SECONDS",
-	  "save the state file this often when it changed (default 60)",
-	  U32(state_interval_s, 1, 86400, "seconds") },
-	{ "firewall-lost", OPT_FIREWALL_LOST, 0, required_argument, 1, "ACTION",
-	  "table inet btblockd or a part of it lost: exit with status 3 after 5 s, "
-	  "for the service manager to restart btblockd and its rules, or log "
-	  "(default exit)", NO_RANGE },
-	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
-	  "classify the pcap FILEs given as arguments, print JSON lines, exit", NO_RANGE },
-	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit", NO_RANGE },
-	{ "version", OPT_VERSION, 'V', no_argument, 0, NULL, "show the version and exit", NO_RANGE },
-};
+#define FIELD(f) .field = offsetof(struct btb_config, f), \
+	.size = sizeof(((struct btb_config *)0)->f)
+/* Fields a..b, declared in that order, as one span. */
+#define SPAN(a, b) .field = offsetof(struct btb_config, a), \
+	.size = offsetof(struct btb_config, b) + sizeof(((struct btb_config *)0)->b) - \
+		offsetof(struct btb_config, a)
+#define U32(f, lo, hi, u) .type = OT_U32, FIELD(f), .min = (lo), .max = (hi), .unit = (u)
+#define BOOL(f) .type = OT_BOOL, FIELD(f)
+#define NEG_BOOL(f) .type = OT_NEG_BOOL, FIELD(f)
+#define TEXT(f) FIELD(f), .text = 1
+#define PATH(f) .type = OT_PATH, TEXT(f)
+#define PATH_GIVEN(f, given) .type = OT_PATH, TEXT(f), .flag = offsetof(struct btb_config, given)
+#define MARK(f) .type = OT_MARK, FIELD(f)
+#define SET(f) .type = OT_SET, FIELD(f)
+#define CUSTOM(fn, ...) .type = OT_CUSTOM, .parse = (fn), __VA_ARGS__
+#define IGNORE .type = OT_IGNORE
+/* The reload class, last in every row. */
+#define LIVE .reload = CONFIG_RELOAD_LIVE
+#define RESTART .reload = CONFIG_RELOAD_RESTART
+#define NO_RELOAD .reload = CONFIG_RELOAD_NONE
 
 /* The CPUs this process may run on, in ascending order. */
 static int allowed_cpus(int *cpus, int max)
@@ -245,17 +157,7 @@ void config_defaults(struct btb_config *c)
 	c->fail_open = 1;
 	snprintf(c->pidfile, sizeof(c->pidfile), "%s", CONFIG_DEFAULT_PIDFILE);
 	c->log_level = LOG_NOTICE;
-	/* The engine's own defaults, without linking the engine here. */
-	c->engine = (struct engine_config){
-		.flow_capacity = ENGINE_DEF_FLOW_CAPACITY,
-		.tcp_timeout_s = ENGINE_DEF_TCP_TIMEOUT,
-		.udp_timeout_s = ENGINE_DEF_UDP_TIMEOUT,
-		.stream_prefix = ENGINE_DEF_STREAM_PREFIX,
-		.allow_after = ENGINE_DEF_ALLOW_AFTER,
-		.endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY,
-		.endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL,
-	};
-	protect_defaults(&c->engine.protect);
+	engine_config_defaults(&c->engine);
 	c->mark_mask = 0x00ff0000;
 	c->mark_allow = 0x00a10000;
 	c->mark_block = 0x00b10000;
@@ -318,8 +220,9 @@ static int parse_range(const char *s, uint32_t max, uint32_t *a, uint32_t *b)
 }
 
 /* "0,2-3,7": a list of CPU numbers and ranges. */
-static int parse_cpu_list(const char *s, int *cpus, int *ncpus)
+static int parse_cpu_list(const char *s, int *out, int *ncpus)
 {
+	int cpus[CONFIG_MAX_CPUS] = { 0 };	/* whole: config_diff compares it */
 	char item[32];
 	int n = 0;
 
@@ -344,6 +247,7 @@ static int parse_cpu_list(const char *s, int *cpus, int *ncpus)
 	}
 	if (n == 0)
 		return -1;
+	memcpy(out, cpus, sizeof(cpus));
 	*ncpus = n;
 	return 0;
 }
@@ -451,7 +355,7 @@ static int parse_mark(const char *s, uint32_t *out)
  * bytes, no '/', ':' or white space), at most CONFIG_MAX_IFACES. */
 static int parse_iface_list(const char *s, char names[][CONFIG_IFNAME_MAX], int *n)
 {
-	char out[CONFIG_MAX_IFACES][CONFIG_IFNAME_MAX];
+	char out[CONFIG_MAX_IFACES][CONFIG_IFNAME_MAX] = { { 0 } };	/* config_diff: whole */
 	int k = 0;
 
 	for (;;) {
@@ -522,197 +426,356 @@ static int parse_action(struct btb_config *c, const char *s)
 	return 0;
 }
 
+/* The options that take more than a type: one setter each. */
+static int set_queues(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	uint32_t a, b;
+
+	if (parse_range(value, 65535, &a, &b) < 0 || b - a >= CONFIG_MAX_QUEUES) {
+		snprintf(want, wantlen, "a queue number A or range A-B with 0 <= A <= B <= 65535, at most %d queues",
+			 CONFIG_MAX_QUEUES);
+		return -1;
+	}
+	c->queue_first = (uint16_t)a;
+	c->queue_last = (uint16_t)b;
+	return 0;
+}
+
+static int set_cpus(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (parse_cpu_list(value, c->cpus, &c->ncpus) < 0) {
+		snprintf(want, wantlen, "a CPU list such as 0,2-3 (CPUs 0-%d, at most %d entries)",
+			 CPU_SETSIZE - 1, CONFIG_MAX_CPUS);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_control(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (copy_path(c->control_path, sizeof(c->control_path), value) < 0) {
+		snprintf(want, wantlen, "a socket path of 1 to %d bytes", CONFIG_CONTROL_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_name(char *dst, const char *what, const char *value, char *want, size_t wantlen)
+{
+	if (copy_name(dst, CONFIG_NAME_MAX, value) < 0) {
+		snprintf(want, wantlen, "a %s name of 1 to %d letters, digits, '.', '_' or '-'",
+			 what, CONFIG_NAME_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_user(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	return set_name(c->user, "user", value, want, wantlen);
+}
+
+static int set_control_group(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	return set_name(c->control_group, "group", value, want, wantlen);
+}
+
+static int set_control_mode(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (parse_mode(value, &c->control_mode) < 0) {
+		snprintf(want, wantlen, "0600 or 0660");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_action(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (parse_action(c, value) < 0) {
+		snprintf(want, wantlen, "block, reject, monitor or 'throttle RATE' "
+			 "(RATE such as 2mbit or 500kbytes, at least 8bit)");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_dhcp_leases(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (leases_check_list(value) < 0) {
+		snprintf(want, wantlen, "none, or a comma-separated list of at most %d paths "
+			 "of 1 to %zu bytes", LEASES_MAX_FILES,
+			 sizeof(((struct lease_file *)0)->path) - 1);
+		return -1;
+	}
+	snprintf(c->dhcp_leases, sizeof(c->dhcp_leases), "%s", value);
+	return 0;
+}
+
+static int set_detect_exec(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (value[0] != '/' || copy_path(c->detect_exec, sizeof(c->detect_exec), value) < 0) {
+		snprintf(want, wantlen, "an absolute path of 1 to %d bytes", CONFIG_PATH_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_protected_prefix(struct btb_config *c, const char *value, char *want,
+				size_t wantlen)
+{
+	if (protect_parse(&c->engine.protect, value) < 0) {
+		snprintf(want, wantlen, "none, or a comma-separated list of at most %d "
+			 "addresses or prefixes such as 192.168.1.0/24,fd00::/8",
+			 PROTECT_MAX_PREFIXES);
+		return -1;
+	}
+	c->protect_prefix_set = 1;
+	return 0;
+}
+
+static int set_protected_interface(struct btb_config *c, const char *value, char *want,
+				   size_t wantlen)
+{
+	if (parse_iface_list(value, c->protect_ifaces, &c->nprotect_ifaces) < 0) {
+		snprintf(want, wantlen, "a comma-separated list of at most %d interface names "
+			 "of 1 to %d bytes", CONFIG_MAX_IFACES, CONFIG_IFNAME_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_state_file(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (copy_state_path(c->state_file, sizeof(c->state_file), value) < 0) {
+		snprintf(want, wantlen, "none, or an absolute path of at most %d bytes ending in "
+			 "a file name of 1 to %d bytes", CONFIG_PATH_MAX - 1, CONFIG_STATE_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_log_level(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	int level = log_level_parse(value);
+
+	if (level < 0) {
+		snprintf(want, wantlen, "one of error, warning, notice, info, debug");
+		return -1;
+	}
+	c->log_level = level;
+	return 0;
+}
+
+static int set_firewall_lost(struct btb_config *c, const char *value, char *want, size_t wantlen)
+{
+	if (strcmp(value, "exit") == 0)
+		c->firewall_lost_exit = 1;
+	else if (strcmp(value, "log") == 0)
+		c->firewall_lost_exit = 0;
+	else {
+		snprintf(want, wantlen, "exit or log");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct opt_def opt_table[] = {
+	{ "config", OPT_CONFIG, 'c', required_argument, 0, "FILE",
+	  "config file (default " CONFIG_DEFAULT_FILE ")",
+	  PATH_GIVEN(config_path, config_explicit), NO_RELOAD },
+	{ "queues", OPT_QUEUES, 'q', required_argument, 1, "A[-B]",
+	  "NFQUEUE numbers to serve (default 0-N-1, N online CPUs)",
+	  CUSTOM(set_queues, SPAN(queue_first, queue_last)), RESTART },
+	{ "cpus", OPT_CPUS, 0, required_argument, 1, "LIST",
+	  "CPUs to pin workers to, e.g. 0,2-3 (default round-robin)",
+	  CUSTOM(set_cpus, SPAN(ncpus, cpus)), RESTART },
+	{ "control", OPT_CONTROL, 's', required_argument, 1, "PATH",
+	  "control socket (default " CONFIG_DEFAULT_CONTROL ")",
+	  CUSTOM(set_control, TEXT(control_path)), RESTART },
+	{ "control-group", OPT_CONTROL_GROUP, 0, required_argument, 1, "GROUP",
+	  "group owning the control socket (default root)",
+	  CUSTOM(set_control_group, TEXT(control_group)), RESTART },
+	{ "control-mode", OPT_CONTROL_MODE, 0, required_argument, 1, "MODE",
+	  "control socket permissions, 0600 or 0660 (default 0660)",
+	  CUSTOM(set_control_mode, FIELD(control_mode)), RESTART },
+	{ "copy-range", OPT_COPY_RANGE, 0, required_argument, 1, "BYTES",
+	  "bytes of each packet copied to the daemon (default 4096)",
+	  U32(copy_range, 64, 65531, "bytes"), RESTART },	/* kernel: 0xffff - NLA_HDRLEN */
+	{ "queue-maxlen", OPT_QUEUE_MAXLEN, 0, required_argument, 1, "N",
+	  "kernel queue length per queue (default 4096)",
+	  U32(queue_maxlen, 16, 1048576, "packets"), RESTART },
+	{ "rcvbuf", OPT_RCVBUF, 0, required_argument, 1, "BYTES",
+	  "netlink receive buffer per queue (default 67108864)",
+	  U32(rcvbuf, 65536, 1073741824, "bytes"), RESTART },
+	{ "flow-capacity", OPT_FLOW_CAPACITY, 0, required_argument, 1, "N",
+	  "flows tracked per worker (default 65536)",
+	  U32(engine.flow_capacity, ENGINE_MIN_FLOW_CAPACITY, ENGINE_MAX_FLOW_CAPACITY, "flows"),
+	  RESTART },
+	{ "tcp-timeout", OPT_TCP_TIMEOUT, 0, required_argument, 1, "SECONDS",
+	  "idle time after which a TCP flow is forgotten (default 300)",
+	  U32(engine.tcp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds"), RESTART },
+	{ "udp-timeout", OPT_UDP_TIMEOUT, 0, required_argument, 1, "SECONDS",
+	  "idle time after which a UDP flow is forgotten (default 60)",
+	  U32(engine.udp_timeout_s, ENGINE_MIN_TIMEOUT, ENGINE_MAX_TIMEOUT, "seconds"), RESTART },
+	{ "stream-prefix", OPT_STREAM_PREFIX, 0, required_argument, 1, "BYTES",
+	  "payload bytes kept per flow direction for detection (default 1024)",
+	  U32(engine.stream_prefix, ENGINE_MIN_STREAM_PREFIX, ENGINE_MAX_STREAM_PREFIX, "bytes"),
+	  RESTART },
+	{ "allow-after", OPT_ALLOW_AFTER, 0, required_argument, 1, "N",
+	  "payload packets without detection before a flow is allowed (default 6)",
+	  U32(engine.allow_after, ENGINE_MIN_ALLOW_AFTER, ENGINE_MAX_ALLOW_AFTER, "packets"),
+	  RESTART },
+	{ "endpoint-capacity", OPT_ENDPOINT_CAPACITY, 0, required_argument, 1, "N",
+	  "known BitTorrent endpoints remembered per worker, 0: off (default 16384)",
+	  U32(engine.endpoint_capacity, ENGINE_MIN_ENDPOINT_CAPACITY, ENGINE_MAX_ENDPOINT_CAPACITY,
+	      "entries"), RESTART },
+	{ "endpoint-ttl", OPT_ENDPOINT_TTL, 0, required_argument, 1, "SECONDS",
+	  "how long a known endpoint is remembered (default 3600)",
+	  U32(engine.endpoint_ttl_s, ENGINE_MIN_ENDPOINT_TTL, ENGINE_MAX_ENDPOINT_TTL, "seconds"),
+	  RESTART },
+	{ "protected-prefix", OPT_PROTECTED_PREFIX, 0, required_argument, 1, "LIST",
+	  "the protected side's networks, e.g. 192.168.1.0/24,2001:db8:1::/48, or none "
+	  "(default: the private ranges, unless protected-interface is set)",
+	  CUSTOM(set_protected_prefix, FIELD(engine.protect)), RESTART },
+	{ "protected-interface", OPT_PROTECTED_INTERFACE, 0, required_argument, 1, "LIST",
+	  "interfaces of the protected side, e.g. br-lan,wlan0 (default: none)",
+	  CUSTOM(set_protected_interface, SPAN(nprotect_ifaces, protect_ifaces)), RESTART },
+	{ "monitor", OPT_MONITOR, 'm', no_argument, 1, NULL,
+	  "detect, count and log, but never block", BOOL(monitor), RESTART },
+	{ "reject", OPT_REJECT, 0, no_argument, 1, NULL,
+	  "reset blocked TCP flows instead of dropping them silently", BOOL(reject), RESTART },
+	{ "action", OPT_ACTION, 0, required_argument, 1, "ACTION",
+	  "block, reject, monitor or 'throttle RATE' (default block; the ruleset "
+	  "applies it, see btblockd-firewall)",
+	  CUSTOM(set_action, SPAN(monitor, throttle)), RESTART },
+	{ "exempt", OPT_EXEMPT, 0, required_argument, FIREWALL_KEY, NULL, NULL, IGNORE, NO_RELOAD },
+	{ "exempt-remote", OPT_EXEMPT_REMOTE, 0, required_argument, FIREWALL_KEY, NULL, NULL,
+	  IGNORE, NO_RELOAD },
+	{ "schedule", OPT_SCHEDULE, 0, required_argument, FIREWALL_KEY, NULL, NULL,
+	  IGNORE, NO_RELOAD },
+	{ "mark-mask", OPT_MARK_MASK, 0, required_argument, 1, "MASK",
+	  "packet and conntrack mark bits owned by btblockd (default 0x00ff0000)",
+	  MARK(mark_mask), RESTART },
+	{ "mark-allow", OPT_MARK_ALLOW, 0, required_argument, 1, "VALUE",
+	  "mark of allowed flows, inside the mask (default 0x00a10000)",
+	  MARK(mark_allow), RESTART },
+	{ "mark-block", OPT_MARK_BLOCK, 0, required_argument, 1, "VALUE",
+	  "mark of blocked flows to ban, inside the mask (default 0x00b10000)",
+	  MARK(mark_block), RESTART },
+	{ "mark-reject", OPT_MARK_REJECT, 0, required_argument, 1, "VALUE",
+	  "mark of blocked TCP flows to ban with --reject (default 0x00b20000)",
+	  MARK(mark_reject), RESTART },
+	{ "mark-block-flow", OPT_MARK_BLOCK_FLOW, 0, required_argument, 1, "VALUE",
+	  "mark of blocked flows not to ban (default 0x00b30000)", MARK(mark_block_flow), RESTART },
+	{ "mark-reject-flow", OPT_MARK_REJECT_FLOW, 0, required_argument, 1, "VALUE",
+	  "mark of blocked TCP flows not to ban, --reject (default 0x00b40000)",
+	  MARK(mark_reject_flow), RESTART },
+	{ "detect-log", OPT_DETECT_LOG, 0, required_argument, 1, "PATH",
+	  "append one JSON line per detection to PATH", PATH(detect_log), RESTART },
+	{ "detect-syslog", OPT_DETECT_SYSLOG, 0, no_argument, 1, NULL,
+	  "send detections to syslog too", BOOL(detect_syslog), RESTART },
+	{ "detect-log-rate", OPT_DETECT_LOG_RATE, 0, required_argument, 1, "N",
+	  "at most N detection lines per second, the rest counted (default 50)",
+	  U32(detect_log_rate, 1, 100000, "lines per second"), RESTART },
+	{ "detect-log-max-size", OPT_DETECT_LOG_MAX_SIZE, 0, required_argument, 1, "N",
+	  "rotate the detection log to PATH.1 past N bytes, 0: never (default 10485760)",
+	  U32(detect_log_max_size, 0, UINT32_MAX, "bytes"), RESTART },
+	{ "dhcp-leases", OPT_DHCP_LEASES, 0, required_argument, 1, "LIST",
+	  "DHCP lease files naming LAN hosts in detections, or none "
+	  "(default " LEASES_DEFAULT_PATHS ")",
+	  CUSTOM(set_dhcp_leases, TEXT(dhcp_leases)), RESTART },
+	{ "detect-exec", OPT_DETECT_EXEC, 0, required_argument, 1, "PROGRAM",
+	  "run PROGRAM per detection, the detection as JSON on its standard input",
+	  CUSTOM(set_detect_exec, TEXT(detect_exec)), RESTART },
+	{ "detect-exec-rate", OPT_DETECT_EXEC_RATE, 0, required_argument, 1, "N",
+	  "at most N detect-exec runs per minute, the rest counted (default 30)",
+	  U32(detect_exec_rate, 1, 6000, "runs per minute"), RESTART },
+	{ "fail-open", OPT_FAIL_OPEN, 0, no_argument, 1, NULL,
+	  "accept packets when a queue is full (default)", BOOL(fail_open), RESTART },
+	{ "fail-closed", OPT_FAIL_CLOSED, 0, no_argument, 1, NULL,
+	  "drop packets when a queue is full", NEG_BOOL(fail_open), RESTART },
+	{ "foreground", OPT_FOREGROUND, 'f', no_argument, 1, NULL,
+	  "stay in the foreground and log to stderr", BOOL(foreground), RESTART },
+	{ "syslog", OPT_SYSLOG, 0, no_argument, 1, NULL,
+	  "log to syslog, in the foreground too", BOOL(syslog), RESTART },
+	{ "pidfile", OPT_PIDFILE, 'p', required_argument, 1, "PATH",
+	  "pid file (default " CONFIG_DEFAULT_PIDFILE ")",
+	  PATH_GIVEN(pidfile, pidfile_explicit), RESTART },
+	{ "log-level", OPT_LOG_LEVEL, 'l', required_argument, 1, "LEVEL",
+	  "error, warning, notice (default), info or debug",
+	  CUSTOM(set_log_level, FIELD(log_level)), LIVE },
+	{ "user", OPT_USER, 'u', required_argument, 1, "USER",
+	  "after start-up run as USER with only CAP_NET_ADMIN",
+	  CUSTOM(set_user, TEXT(user)), RESTART },
+	{ "seccomp", OPT_SECCOMP, 0, no_argument, 1, NULL,
+	  "after start-up allow only the system calls the daemon needs", BOOL(seccomp), RESTART },
+	{ "stall-timeout", OPT_STALL_TIMEOUT, 0, required_argument, 1, "SECONDS",
+	  "report a worker without progress for this long (default 5)",
+	  U32(stall_timeout_s, 1, 3600, "seconds"), LIVE },
+	{ "state-file", OPT_STATE_FILE, 0, required_argument, 1, "PATH",
+	  "keep learned endpoints and BitTorrent hosts in PATH across restarts, or none "
+	  "(default none)", CUSTOM(set_state_file, TEXT(state_file)), RESTART },
+	{ "state-interval", OPT_STATE_INTERVAL, 0, required_argument, 1, "SECONDS",
+	  "save the state file this often when it changed (default 60)",
+	  U32(state_interval_s, 1, 86400, "seconds"), RESTART },
+	{ "firewall-lost", OPT_FIREWALL_LOST, 0, required_argument, 1, "ACTION",
+	  "table inet btblockd or a part of it lost: exit with status 3 after 5 s, "
+	  "for the service manager to restart btblockd and its rules, or log "
+	  "(default exit)", CUSTOM(set_firewall_lost, FIELD(firewall_lost_exit)), LIVE },
+	{ "read-pcap", OPT_READ_PCAP, 'r', no_argument, 0, NULL,
+	  "classify the pcap FILEs given as arguments, print JSON lines, exit",
+	  SET(read_pcap), NO_RELOAD },
+	{ "help", OPT_HELP, 'h', no_argument, 0, NULL, "show this help and exit",
+	  SET(show_help), NO_RELOAD },
+	{ "version", OPT_VERSION, 'V', no_argument, 0, NULL, "show the version and exit",
+	  SET(show_version), NO_RELOAD },
+};
+
 /* Apply one option. On a bad value, write what was expected into want. */
 static int config_set(struct btb_config *c, const struct opt_def *o,
 		      const char *value, char *want, size_t wantlen)
 {
-	uint32_t a, b, *mark;
+	void *field = (char *)c + o->field;
 	int flag;
 
-	if (o->unit) {
-		uint32_t *field = (uint32_t *)(void *)((char *)c + o->field);
-
+	switch (o->type) {
+	case OT_U32:
 		if (parse_u32(value, o->min, o->max, field) < 0) {
 			snprintf(want, wantlen, "a number of %s from %u to %u", o->unit, o->min, o->max);
 			return -1;
 		}
 		return 0;
-	}
-	switch (o->id) {
-	case OPT_CONFIG:
-		if (copy_path(c->config_path, sizeof(c->config_path), value) < 0)
-			goto bad_path;
-		c->config_explicit = 1;
-		return 0;
-	case OPT_QUEUES:
-		if (parse_range(value, 65535, &a, &b) < 0 || b - a >= CONFIG_MAX_QUEUES) {
-			snprintf(want, wantlen, "a queue number A or range A-B with 0 <= A <= B <= 65535, at most %d queues",
-				 CONFIG_MAX_QUEUES);
-			return -1;
-		}
-		c->queue_first = (uint16_t)a;
-		c->queue_last = (uint16_t)b;
-		return 0;
-	case OPT_CPUS:
-		if (parse_cpu_list(value, c->cpus, &c->ncpus) < 0) {
-			snprintf(want, wantlen, "a CPU list such as 0,2-3 (CPUs 0-%d, at most %d entries)",
-				 CPU_SETSIZE - 1, CONFIG_MAX_CPUS);
-			return -1;
-		}
-		return 0;
-	case OPT_CONTROL:
-		if (copy_path(c->control_path, sizeof(c->control_path), value) < 0) {
-			snprintf(want, wantlen, "a socket path of 1 to %d bytes", CONFIG_CONTROL_MAX - 1);
-			return -1;
-		}
-		return 0;
-	case OPT_CONTROL_GROUP:
-	case OPT_USER:
-		if (copy_name(o->id == OPT_USER ? c->user : c->control_group, CONFIG_NAME_MAX, value) < 0) {
-			snprintf(want, wantlen, "a %s name of 1 to %d letters, digits, '.', '_' or '-'",
-				 o->id == OPT_USER ? "user" : "group", CONFIG_NAME_MAX - 1);
-			return -1;
-		}
-		return 0;
-	case OPT_CONTROL_MODE:
-		if (parse_mode(value, &c->control_mode) < 0) {
-			snprintf(want, wantlen, "0600 or 0660");
-			return -1;
-		}
-		return 0;
-	case OPT_FAIL_OPEN:
-	case OPT_FAIL_CLOSED:
-	case OPT_FOREGROUND:
-	case OPT_MONITOR:
-	case OPT_REJECT:
-	case OPT_DETECT_SYSLOG:
-	case OPT_SECCOMP:
-	case OPT_SYSLOG:
+	case OT_BOOL:
+	case OT_NEG_BOOL:
 		if (parse_bool(value, &flag) < 0) {
 			snprintf(want, wantlen, "yes or no");
 			return -1;
 		}
-		if (o->id == OPT_FOREGROUND)
-			c->foreground = flag;
-		else if (o->id == OPT_MONITOR)
-			c->monitor = flag;
-		else if (o->id == OPT_REJECT)
-			c->reject = flag;
-		else if (o->id == OPT_DETECT_SYSLOG)
-			c->detect_syslog = flag;
-		else if (o->id == OPT_SECCOMP)
-			c->seccomp = flag;
-		else if (o->id == OPT_SYSLOG)
-			c->syslog = flag;
-		else
-			c->fail_open = (o->id == OPT_FAIL_OPEN) ? flag : !flag;
+		*(int *)field = o->type == OT_BOOL ? flag : !flag;
 		return 0;
-	case OPT_ACTION:
-		if (parse_action(c, value) < 0) {
-			snprintf(want, wantlen, "block, reject, monitor or 'throttle RATE' "
-				 "(RATE such as 2mbit or 500kbytes, at least 8bit)");
+	case OT_PATH:
+		if (copy_path(field, o->size, value) < 0) {
+			snprintf(want, wantlen, "a path of 1 to %zu bytes", o->size - 1);
 			return -1;
 		}
+		if (o->flag)
+			*(int *)(void *)((char *)c + o->flag) = 1;
 		return 0;
-	case OPT_EXEMPT:
-	case OPT_EXEMPT_REMOTE:
-	case OPT_SCHEDULE:
-		return 0;	/* btblockd-firewall's keys: it checks them */
-	case OPT_MARK_MASK:
-	case OPT_MARK_ALLOW:
-	case OPT_MARK_BLOCK:
-	case OPT_MARK_REJECT:
-	case OPT_MARK_BLOCK_FLOW:
-	case OPT_MARK_REJECT_FLOW:
-		mark = o->id == OPT_MARK_MASK ? &c->mark_mask : o->id == OPT_MARK_ALLOW ? &c->mark_allow :
-		       o->id == OPT_MARK_BLOCK ? &c->mark_block :
-		       o->id == OPT_MARK_REJECT ? &c->mark_reject :
-		       o->id == OPT_MARK_BLOCK_FLOW ? &c->mark_block_flow : &c->mark_reject_flow;
-		if (parse_mark(value, mark) < 0 || *mark == 0) {
+	case OT_MARK:
+		if (parse_mark(value, field) < 0 || *(uint32_t *)field == 0) {
 			snprintf(want, wantlen, "a non-zero 32-bit number such as 0x00b10000");
 			return -1;
 		}
 		return 0;
-	case OPT_DETECT_LOG:
-		if (copy_path(c->detect_log, sizeof(c->detect_log), value) < 0)
-			goto bad_path;
+	case OT_SET:
+		*(int *)field = 1;
 		return 0;
-	case OPT_DHCP_LEASES:
-		if (leases_check_list(value) < 0) {
-			snprintf(want, wantlen, "none, or a comma-separated list of at most %d paths "
-				 "of 1 to %zu bytes", LEASES_MAX_FILES,
-				 sizeof(((struct lease_file *)0)->path) - 1);
-			return -1;
-		}
-		snprintf(c->dhcp_leases, sizeof(c->dhcp_leases), "%s", value);
-		return 0;
-	case OPT_DETECT_EXEC:
-		if (value[0] != '/' || copy_path(c->detect_exec, sizeof(c->detect_exec), value) < 0) {
-			snprintf(want, wantlen, "an absolute path of 1 to %d bytes", CONFIG_PATH_MAX - 1);
-			return -1;
-		}
-		return 0;
-	case OPT_PROTECTED_PREFIX:
-		if (protect_parse(&c->engine.protect, value) < 0) {
-			snprintf(want, wantlen, "none, or a comma-separated list of at most %d "
-				 "addresses or prefixes such as 192.168.1.0/24,fd00::/8",
-				 PROTECT_MAX_PREFIXES);
-			return -1;
-		}
-		c->protect_prefix_set = 1;
-		return 0;
-	case OPT_PROTECTED_INTERFACE:
-		if (parse_iface_list(value, c->protect_ifaces, &c->nprotect_ifaces) < 0) {
-			snprintf(want, wantlen, "a comma-separated list of at most %d interface names "
-				 "of 1 to %d bytes", CONFIG_MAX_IFACES, CONFIG_IFNAME_MAX - 1);
-			return -1;
-		}
-		return 0;
-	case OPT_STATE_FILE:
-		if (copy_state_path(c->state_file, sizeof(c->state_file), value) < 0) {
-			snprintf(want, wantlen, "none, or an absolute path of at most %d bytes ending in "
-				 "a file name of 1 to %d bytes", CONFIG_PATH_MAX - 1, CONFIG_STATE_NAME_MAX);
-			return -1;
-		}
-		return 0;
-	case OPT_PIDFILE:
-		if (copy_path(c->pidfile, sizeof(c->pidfile), value) < 0)
-			goto bad_path;
-		c->pidfile_explicit = 1;
-		return 0;
-	case OPT_LOG_LEVEL:
-		flag = log_level_parse(value);
-		if (flag < 0) {
-			snprintf(want, wantlen, "one of error, warning, notice, info, debug");
-			return -1;
-		}
-		c->log_level = flag;
-		return 0;
-	case OPT_FIREWALL_LOST:
-		if (strcmp(value, "exit") == 0)
-			c->firewall_lost_exit = 1;
-		else if (strcmp(value, "log") == 0)
-			c->firewall_lost_exit = 0;
-		else {
-			snprintf(want, wantlen, "exit or log");
-			return -1;
-		}
-		return 0;
-	case OPT_READ_PCAP:
-		c->read_pcap = 1;
-		return 0;
-	case OPT_HELP:
-		c->show_help = 1;
-		return 0;
-	case OPT_VERSION:
-		c->show_version = 1;
-		return 0;
-	default:
-		snprintf(want, wantlen, "nothing: internal error");
-		return -1;
+	case OT_CUSTOM:
+		return o->parse(c, value, want, wantlen);
+	case OT_IGNORE:
+		return 0;	/* btblockd-firewall's keys: it checks them */
 	}
-bad_path:
-	snprintf(want, wantlen, "a path of 1 to %d bytes", CONFIG_PATH_MAX - 1);
+	snprintf(want, wantlen, "nothing: internal error");
 	return -1;
 }
 
@@ -974,8 +1037,67 @@ enum config_status config_load(struct btb_config *c, int argc, char *const argv[
 	return config_finish(c);
 }
 
+/* One option's fields in a and b the same? Strings up to their NUL: a
+ * shorter value leaves the bytes of a longer one behind it. */
+static int opt_same(const struct opt_def *o, const struct btb_config *a,
+		    const struct btb_config *b)
+{
+	const char *x = (const char *)a + o->field, *y = (const char *)b + o->field;
+
+	if (o->text)
+		return strncmp(x, y, o->size) == 0;
+	return memcmp(x, y, o->size) == 0;
+}
+
+unsigned config_diff(const struct btb_config *a, const struct btb_config *b,
+		     void (*fn)(void *arg, const char *name, enum config_reload reload),
+		     void *arg)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++) {
+		const struct opt_def *o = &opt_table[i];
+
+		if (o->size == 0 || opt_same(o, a, b))
+			continue;
+		n++;
+		if (fn)
+			fn(arg, o->name, o->reload);
+	}
+	return n;
+}
+
+void config_take_live(struct btb_config *dst, const struct btb_config *src)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++) {
+		const struct opt_def *o = &opt_table[i];
+
+		if (o->reload == CONFIG_RELOAD_LIVE)
+			memcpy((char *)dst + o->field, (const char *)src + o->field, o->size);
+	}
+}
+
+/* "a, b and c": the names of the rows with in_file == which. */
+static void opt_names(char *buf, size_t size, int which)
+{
+	size_t n = 0, k = 0, len = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++)
+		n += opt_table[i].in_file == which;
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table) && len < size; i++) {
+		if (opt_table[i].in_file != which)
+			continue;
+		k++;
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+					k == 1 ? "" : k == n ? " and " : ", ", opt_table[i].name);
+	}
+}
+
 void config_usage(FILE *f, const char *prog)
 {
+	char cli_only[128], firewall_keys[128];
+
 	fprintf(f, "Usage: %s [OPTION]...\n"
 		   "       %s --read-pcap FILE...\n"
 		   "Serve NFQUEUE queues and drop BitTorrent traffic.\n\n", prog, prog);
@@ -992,9 +1114,12 @@ void config_usage(FILE *f, const char *prog)
 			 o->arg_name ? o->arg_name : "");
 		fprintf(f, "  %-28s %s\n", lhs, o->help);
 	}
-	fprintf(f, "\nEvery option except config, read-pcap, help and version can also be\n"
+	opt_names(cli_only, sizeof(cli_only), 0);
+	opt_names(firewall_keys, sizeof(firewall_keys), FIREWALL_KEY);
+	fprintf(f, "\nEvery option except %s can also be\n"
 		   "set in the config file as 'name value' (flags: 'name' or 'name yes|no').\n"
-		   "The file's keys exempt, exempt-remote and schedule belong to\n"
+		   "The file's keys %s belong to\n"
 		   "btblockd-firewall, which reads them (and action) from the same file.\n"
-		   "Stats: echo stats | socat - UNIX-CONNECT:%s\n", CONFIG_DEFAULT_CONTROL);
+		   "Stats: echo stats | socat - UNIX-CONNECT:%s\n", cli_only, firewall_keys,
+		CONFIG_DEFAULT_CONTROL);
 }

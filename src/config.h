@@ -14,7 +14,7 @@
 #define CONFIG_MAX_QUEUES	64
 #define CONFIG_MAX_CPUS		256
 #define CONFIG_PATH_MAX		4096
-#define CONFIG_CONTROL_MAX	108	/* sizeof(sockaddr_un.sun_path) */
+#define CONFIG_CONTROL_MAX	108	/* sizeof(sockaddr_un.sun_path), asserted in control.c */
 #define CONFIG_NAME_MAX		33	/* user and group names: 32 bytes */
 #define CONFIG_MAX_IFACES	16
 #define CONFIG_IFNAME_MAX	16	/* IFNAMSIZ */
@@ -80,6 +80,14 @@ enum config_status {
 	CONFIG_ERROR = -1,		/* message in err; exit status 2 */
 };
 
+/* What a SIGHUP does with a changed option. */
+enum config_reload {
+	CONFIG_RELOAD_LIVE = 1,		/* applied at once */
+	CONFIG_RELOAD_RESTART,		/* takes effect on the next start */
+	CONFIG_RELOAD_NONE,		/* not the running daemon's: config, help,
+					 * read-pcap, btblockd-firewall's keys */
+};
+
 /* Fill c with the built-in defaults. */
 void config_defaults(struct btb_config *c);
 
@@ -88,6 +96,15 @@ void config_defaults(struct btb_config *c);
  * option and its origin. argv is not modified (it is re-read on reload). */
 enum config_status config_load(struct btb_config *c, int argc, char *const argv[],
 			       char *err, size_t errlen);
+
+/* Call fn, if not NULL, with each option whose value differs between a
+ * and b, in option table order, and its reload class; returns how many. */
+unsigned config_diff(const struct btb_config *a, const struct btb_config *b,
+		     void (*fn)(void *arg, const char *name, enum config_reload reload),
+		     void *arg);
+
+/* Copy the values of the options a reload applies at once from src. */
+void config_take_live(struct btb_config *dst, const struct btb_config *src);
 
 /* Print --help to f. */
 void config_usage(FILE *f, const char *prog);

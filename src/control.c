@@ -59,17 +59,26 @@ static int control_claim_path(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+void control_init(struct control *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen_fd = -1;
+	c->wake_pipe[0] = c->wake_pipe[1] = -1;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+}
+
+/* struct control keeps the path it bound: config.c bounds it the same way. */
+_Static_assert(CONFIG_CONTROL_MAX == sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "CONFIG_CONTROL_MAX is the size of sockaddr_un.sun_path");
+
 int control_open(struct control *c, const char *path, gid_t gid, unsigned mode,
 		 char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
 
-	memset(c, 0, sizeof(*c));
-	c->listen_fd = -1;
-	c->wake_pipe[0] = c->wake_pipe[1] = -1;
-	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		c->clients[i].fd = -1;
+	control_init(c);
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		/* Bounded: a path of any length must not overflow snprintf's int. */
 		snprintf(err, errlen, "control socket path too long (%zu bytes, at most %zu): %.200s",

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include "config.h"
 #include "stats.h"
 
 struct worker;
@@ -32,7 +33,7 @@ struct control_client {
 struct control {
 	int listen_fd;
 	int wake_pipe[2];
-	char path[108];
+	char path[CONFIG_CONTROL_MAX];	/* sun_path: checked in control.c */
 	pthread_t thread;
 	int started;
 	const struct stats_info *info;
@@ -48,6 +49,9 @@ struct control {
 	uint64_t overlong;		/* clients cut for a line over CONTROL_LINE_MAX */
 	uint64_t timeouts;		/* clients cut for not finishing a line in time */
 };
+
+/* A control that holds nothing: control_close leaves it alone. */
+void control_init(struct control *c);
 
 /* Create and listen on the socket at path with the given mode (0600 or
  * 0660) and group (gid, or (gid_t)-1 to keep the creator's). A stale

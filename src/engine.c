@@ -40,35 +40,31 @@
 #define TCP_SYN 0x02
 #define TCP_ACK 0x10
 
-void engine_config_defaults(struct engine_config *c)
-{
-	c->flow_capacity = ENGINE_DEF_FLOW_CAPACITY;
-	c->tcp_timeout_s = ENGINE_DEF_TCP_TIMEOUT;
-	c->udp_timeout_s = ENGINE_DEF_UDP_TIMEOUT;
-	c->stream_prefix = ENGINE_DEF_STREAM_PREFIX;
-	c->allow_after = ENGINE_DEF_ALLOW_AFTER;
-	c->endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY;
-	c->endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL;
-	c->hash_seed = 0;
-	protect_defaults(&c->protect);
-}
+#define RANGE_STR_(x) #x
+#define RANGE_STR(x) RANGE_STR_(x)
+/* Unsigned v outside [ENGINE_MIN_x, ENGINE_MAX_x]: below MIN wraps to a
+ * large number, so one comparison, and none against a MIN of 0. */
+#define OUT_OF_RANGE(v, x) \
+	((uint64_t)(v) - ENGINE_MIN_##x > (uint64_t)ENGINE_MAX_##x - ENGINE_MIN_##x)
+#define RANGE_TEXT(x) "between " RANGE_STR(ENGINE_MIN_##x) " and " RANGE_STR(ENGINE_MAX_##x)
 
 const char *engine_config_check(const struct engine_config *c)
 {
-	if (c->flow_capacity < 16 || c->flow_capacity > (1u << 24))
-		return "flow-capacity must be between 16 and 16777216";
-	if (c->tcp_timeout_s < 1 || c->tcp_timeout_s > 86400)
-		return "tcp-timeout must be between 1 and 86400 seconds";
-	if (c->udp_timeout_s < 1 || c->udp_timeout_s > 86400)
-		return "udp-timeout must be between 1 and 86400 seconds";
-	if (c->stream_prefix < 64 || c->stream_prefix > 16384)
-		return "stream-prefix must be between 64 and 16384 bytes";
-	if (c->allow_after < 1 || c->allow_after > 1000)
-		return "allow-after must be between 1 and 1000 packets";
-	if (c->endpoint_capacity > (1u << 24))
-		return "endpoint-capacity must be between 0 (off) and 16777216";
-	if (c->endpoint_ttl_s < 1 || c->endpoint_ttl_s > 7 * 86400)
-		return "endpoint-ttl must be between 1 and 604800 seconds";
+	if (OUT_OF_RANGE(c->flow_capacity, FLOW_CAPACITY))
+		return "flow-capacity must be " RANGE_TEXT(FLOW_CAPACITY);
+	if (OUT_OF_RANGE(c->tcp_timeout_s, TIMEOUT))
+		return "tcp-timeout must be " RANGE_TEXT(TIMEOUT) " seconds";
+	if (OUT_OF_RANGE(c->udp_timeout_s, TIMEOUT))
+		return "udp-timeout must be " RANGE_TEXT(TIMEOUT) " seconds";
+	if (OUT_OF_RANGE(c->stream_prefix, STREAM_PREFIX))
+		return "stream-prefix must be " RANGE_TEXT(STREAM_PREFIX) " bytes";
+	if (OUT_OF_RANGE(c->allow_after, ALLOW_AFTER))
+		return "allow-after must be " RANGE_TEXT(ALLOW_AFTER) " packets";
+	if (OUT_OF_RANGE(c->endpoint_capacity, ENDPOINT_CAPACITY))
+		return "endpoint-capacity must be between " RANGE_STR(ENGINE_MIN_ENDPOINT_CAPACITY)
+		       " (off) and " RANGE_STR(ENGINE_MAX_ENDPOINT_CAPACITY);
+	if (OUT_OF_RANGE(c->endpoint_ttl_s, ENDPOINT_TTL))
+		return "endpoint-ttl must be " RANGE_TEXT(ENDPOINT_TTL) " seconds";
 	return NULL;
 }
 

@@ -40,6 +40,22 @@ struct engine_config {
 #define ENGINE_DEF_ENDPOINT_CAPACITY	16384
 #define ENGINE_DEF_ENDPOINT_TTL		3600
 
+/* Their ranges, [MIN, MAX], plain decimals: engine_config_check and the
+ * daemon's option table both use them, and the check's messages spell
+ * them out. */
+#define ENGINE_MIN_FLOW_CAPACITY	16
+#define ENGINE_MAX_FLOW_CAPACITY	16777216
+#define ENGINE_MIN_TIMEOUT		1	/* tcp-timeout, udp-timeout */
+#define ENGINE_MAX_TIMEOUT		86400
+#define ENGINE_MIN_STREAM_PREFIX	64
+#define ENGINE_MAX_STREAM_PREFIX	16384
+#define ENGINE_MIN_ALLOW_AFTER		1
+#define ENGINE_MAX_ALLOW_AFTER		1000
+#define ENGINE_MIN_ENDPOINT_CAPACITY	0	/* 0: no endpoint cache */
+#define ENGINE_MAX_ENDPOINT_CAPACITY	16777216
+#define ENGINE_MIN_ENDPOINT_TTL		1
+#define ENGINE_MAX_ENDPOINT_TTL		604800
+
 enum engine_verdict { ENGINE_UNDECIDED = 0, ENGINE_ALLOW, ENGINE_BLOCK };
 
 struct engine_result {
@@ -89,8 +105,20 @@ struct engine {
 	unsigned bthosts_region;	/* the region this engine writes */
 };
 
-/* Fill c with the defaults above. */
-void engine_config_defaults(struct engine_config *c);
+/* Fill c with the defaults above. Inline: the daemon's config defaults
+ * use it without linking the engine. */
+static inline void engine_config_defaults(struct engine_config *c)
+{
+	c->flow_capacity = ENGINE_DEF_FLOW_CAPACITY;
+	c->tcp_timeout_s = ENGINE_DEF_TCP_TIMEOUT;
+	c->udp_timeout_s = ENGINE_DEF_UDP_TIMEOUT;
+	c->stream_prefix = ENGINE_DEF_STREAM_PREFIX;
+	c->allow_after = ENGINE_DEF_ALLOW_AFTER;
+	c->endpoint_capacity = ENGINE_DEF_ENDPOINT_CAPACITY;
+	c->endpoint_ttl_s = ENGINE_DEF_ENDPOINT_TTL;
+	c->hash_seed = 0;
+	protect_defaults(&c->protect);
+}
 
 /* NULL if c is usable, else a sentence naming the bad option. */
 const char *engine_config_check(const struct engine_config *c);

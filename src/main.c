@@ -40,6 +40,8 @@ struct daemon {
 	struct detect_exec exec;
 	struct detection_sink sink;	/* the control thread's */
 	struct state state;	/* learned state across restarts */
+	struct mnl_socket *budget_nl;	/* empties the queue budgets once, at start */
+	uint32_t budget_portid;
 	int pidfile_fd;
 	int ready_fd;		/* write end of the pipe the parent waits on */
 	uid_t uid;		/* --user, looked up before anything is opened */
@@ -153,9 +155,29 @@ static void pidfile_remove(struct daemon *d)
 	d->pidfile_fd = -1;
 }
 
-/* SIGHUP: re-read the config; apply what can change without leaving the queues. */
+/* The options a reload found changed, by what it does with them. */
+struct reload_changes {
+	char live[256];
+	char restart[1024];
+};
+
+static void note_change(void *arg, const char *name, enum config_reload reload)
+{
+	struct reload_changes *ch = arg;
+	char *list = reload == CONFIG_RELOAD_LIVE ? ch->live : ch->restart;
+	size_t size = reload == CONFIG_RELOAD_LIVE ? sizeof(ch->live) : sizeof(ch->restart);
+	size_t len = strlen(list);
+
+	if (reload == CONFIG_RELOAD_NONE)
+		return;
+	snprintf(list + len, size - len, "%s%s", len ? ", " : "", name);
+}
+
+/* SIGHUP: re-read the config; apply what can change without leaving the
+ * queues, name what cannot. */
 static void reload(struct daemon *d, int argc, char *const argv[])
 {
+	struct reload_changes ch = { "", "" };
 	struct btb_config next;
 	char err[512];
 
@@ -164,46 +186,17 @@ static void reload(struct daemon *d, int argc, char *const argv[])
 		return;
 	}
 	control_request_reopen(&d->control);
-	if (next.stall_timeout_s != d->cfg.stall_timeout_s) {
-		d->cfg.stall_timeout_s = next.stall_timeout_s;
-		__atomic_store_n(&d->info.stall_timeout_ms, (int64_t)next.stall_timeout_s * 1000,
-				 __ATOMIC_RELAXED);
-	}
-	if (next.log_level != d->cfg.log_level) {
-		log_set_level(next.log_level);
-		d->cfg.log_level = next.log_level;
-	}
-	if (next.firewall_lost_exit != d->cfg.firewall_lost_exit) {
-		d->cfg.firewall_lost_exit = next.firewall_lost_exit;
-		ruleset_set_exit_on_loss(&d->ruleset, next.firewall_lost_exit);
-	}
-	if (next.queue_first != d->cfg.queue_first || next.queue_last != d->cfg.queue_last ||
-	    next.copy_range != d->cfg.copy_range || next.queue_maxlen != d->cfg.queue_maxlen ||
-	    next.fail_open != d->cfg.fail_open || next.rcvbuf != d->cfg.rcvbuf ||
-	    strcmp(next.control_path, d->cfg.control_path) != 0 ||
-	    memcmp(&next.engine, &d->cfg.engine, sizeof(next.engine)) != 0 ||
-	    next.monitor != d->cfg.monitor || next.reject != d->cfg.reject ||
-	    next.throttle != d->cfg.throttle ||
-	    next.mark_mask != d->cfg.mark_mask || next.mark_allow != d->cfg.mark_allow ||
-	    next.mark_block != d->cfg.mark_block || next.mark_reject != d->cfg.mark_reject ||
-	    next.mark_block_flow != d->cfg.mark_block_flow ||
-	    next.mark_reject_flow != d->cfg.mark_reject_flow ||
-	    strcmp(next.detect_log, d->cfg.detect_log) != 0 ||
-	    next.detect_log_max_size != d->cfg.detect_log_max_size ||
-	    strcmp(next.control_group, d->cfg.control_group) != 0 ||
-	    next.control_mode != d->cfg.control_mode || strcmp(next.user, d->cfg.user) != 0 ||
-	    next.seccomp != d->cfg.seccomp || next.syslog != d->cfg.syslog ||
-	    strcmp(next.dhcp_leases, d->cfg.dhcp_leases) != 0 ||
-	    strcmp(next.detect_exec, d->cfg.detect_exec) != 0 ||
-	    next.detect_exec_rate != d->cfg.detect_exec_rate ||
-	    next.nprotect_ifaces != d->cfg.nprotect_ifaces ||
-	    memcmp(next.protect_ifaces, d->cfg.protect_ifaces, sizeof(next.protect_ifaces)) != 0)
-		LOG(LOG_WARNING, "reload: only the log level, stall timeout and firewall-lost change "
-		    "without a restart; the detection log file is reopened");
-	if (strcmp(next.state_file, d->cfg.state_file) != 0 ||
-	    next.state_interval_s != d->cfg.state_interval_s)
-		LOG(LOG_WARNING, "reload: state-file and state-interval change on the next restart");
-	LOG(LOG_NOTICE, "configuration reloaded (log level %s)", log_level_name(d->cfg.log_level));
+	config_diff(&d->cfg, &next, note_change, &ch);
+	config_take_live(&d->cfg, &next);
+	__atomic_store_n(&d->info.stall_timeout_ms, (int64_t)d->cfg.stall_timeout_s * 1000,
+			 __ATOMIC_RELAXED);
+	log_set_level(d->cfg.log_level);
+	ruleset_set_exit_on_loss(&d->ruleset, d->cfg.firewall_lost_exit);
+	if (ch.restart[0])
+		LOG(LOG_WARNING, "reload: changed, but only on the next restart: %s", ch.restart);
+	LOG(LOG_NOTICE, "configuration reloaded (log level %s); %s%s",
+	    log_level_name(d->cfg.log_level), ch.live[0] ? "applied: " : "no change applied",
+	    ch.live);
 }
 
 static int any_worker_failed(const struct daemon *d)
@@ -307,45 +300,213 @@ static void shutdown_all(struct daemon *d)
 	netinfo_close(&d->netinfo);
 	leases_free(&d->leases);
 	detect_exec_stop(&d->exec);
+	if (d->budget_nl)
+		mnl_socket_close(d->budget_nl);
+	d->budget_nl = NULL;
 	pidfile_remove(d);
 }
 
-int main(int argc, char *argv[])
+/* Read the configuration and answer what needs no daemon: --help,
+ * --version, --read-pcap. -1: start the daemon, else the exit status. */
+static int configure(struct daemon *d, int argc, char *argv[])
 {
-	static struct daemon d;
-	struct timespec now;
 	char err[512];
-	sigset_t sigs;
-	unsigned opened = 0;
-	struct mnl_socket *budget_nl;
-	uint32_t budget_portid = 0;
-	int status;
 
-	d.pidfile_fd = -1;
-	d.exec.fd = -1;
-	d.state.dirfd = -1;
-	d.ready_fd = -1;
-	if (config_load(&d.cfg, argc, argv, err, sizeof(err)) != CONFIG_OK) {
+	if (config_load(&d->cfg, argc, argv, err, sizeof(err)) != CONFIG_OK) {
 		fprintf(stderr, "%s: %s\n", PACKAGE, err);
 		return EXIT_CONFIG;
 	}
-	if (d.cfg.show_help) {
+	if (d->cfg.show_help) {
 		config_usage(stdout, PACKAGE);
 		return EXIT_SUCCESS;
 	}
-	if (d.cfg.show_version) {
+	if (d->cfg.show_version) {
 		printf("%s %s\n", PACKAGE, PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
-	if (d.cfg.read_pcap) {
+	if (d->cfg.read_pcap) {
 #ifdef HAVE_PCAP
-		return pcap_replay_run(&d.cfg.engine, d.cfg.npcap_files, d.cfg.pcap_files, stdout);
+		return pcap_replay_run(&d->cfg.engine, d->cfg.npcap_files, d->cfg.pcap_files, stdout);
 #else
 		fprintf(stderr, "%s: option --read-pcap: this build has no offline mode "
 			"(configured with --disable-pcap, without libpcap)\n", PACKAGE);
 		return EXIT_CONFIG;
 #endif
 	}
+	return -1;
+}
+
+/*
+ * Everything from the configuration to "ready": bind the queues, detach,
+ * open what needs root, drop it, start the threads. EXIT_SUCCESS, or the
+ * exit status after undoing whatever was done (one way out: shutdown_all
+ * takes a daemon in any state of this, and report_ready is a no-op
+ * before the detach).
+ */
+static int setup(struct daemon *d)
+{
+	struct timespec now;
+	char err[512];
+	int status = EXIT_FAILURE;
+	unsigned n;
+
+	d->pidfile_fd = -1;
+	d->exec.fd = -1;
+	d->state.dirfd = -1;
+	d->ready_fd = -1;
+	d->control_gid = (gid_t)-1;
+	control_init(&d->control);
+	if ((d->cfg.user[0] && privs_lookup_user(d->cfg.user, &d->uid, &d->gid, err, sizeof(err)) < 0) ||
+	    (d->cfg.control_group[0] &&
+	     privs_lookup_group(d->cfg.control_group, &d->control_gid, err, sizeof(err)) < 0)) {
+		LOG(LOG_ERR, "%s", err);
+		status = EXIT_CONFIG;
+		goto fail;
+	}
+
+	n = config_nqueues(&d->cfg);
+	d->workers = aligned_alloc(64, sizeof(struct worker) * n);
+	if (!d->workers) {
+		LOG(LOG_ERR, "out of memory");
+		goto fail;
+	}
+	if (control_open(&d->control, d->cfg.control_path, d->control_gid, d->cfg.control_mode,
+			 err, sizeof(err)) < 0) {
+		LOG(LOG_ERR, "%s", err);
+		goto fail;
+	}
+	if (detect_log_open(&d->detect_log, d->cfg.detect_log, d->cfg.detect_syslog,
+			    d->cfg.detect_log_rate, d->cfg.detect_log_max_size) < 0)
+		goto fail;
+	/* Bind every queue before detaching, so errors reach the terminal. */
+	for (d->nworkers = 0; d->nworkers < n; d->nworkers++) {
+		if (worker_open(&d->workers[d->nworkers], d->nworkers, &d->cfg, err, sizeof(err)) < 0) {
+			LOG(LOG_ERR, "%s", err);
+			goto fail;
+		}
+	}
+	if (!d->cfg.foreground) {
+		if (daemonize(d) < 0) {
+			LOG(LOG_ERR, "cannot detach: %s", strerror(errno));
+			goto fail;
+		}
+		log_init(PACKAGE, 0, d->cfg.log_level);
+	}
+	if ((!d->cfg.foreground || d->cfg.pidfile_explicit) && pidfile_write(d) < 0)
+		goto fail;
+	/* The kernel's queue counters are readable by root only. */
+	if (stats_open_kernel() < 0)
+		LOG(LOG_WARNING, "cannot open %s: %s; stats will lack kernel counters",
+		    STATS_PROC_PATH, strerror(errno));
+	/* The sockets that read table inet btblockd and hear of ruleset
+	 * changes: opened now, so that only sending and receiving on them
+	 * remain for after start-up. */
+	switch (ruleset_open(&d->ruleset, d->cfg.firewall_lost_exit, err, sizeof(err))) {
+	case 0:
+		break;
+	case 1:
+		LOG(LOG_WARNING, "%s", err);
+		break;
+	default:
+		LOG(LOG_WARNING, "%s; the stats will lack the ban counters and a lost table "
+		    "goes unnoticed", err);
+	}
+	/* The socket that empties the queue budgets once the workers run
+	 * (reset_queue_budgets): opened now, before the filter. */
+	d->budget_nl = nft_sets_socket(&d->budget_portid);
+	if (!d->budget_nl)
+		LOG(LOG_WARNING, "cannot open a netlink socket for the queue budgets: %s; flows that ran "
+		    "while no daemon was bound stay uninspected", strerror(errno));
+	/* Detections named: netlink sockets now (conntrack wants
+	 * CAP_NET_ADMIN, which the daemon keeps); the launcher of the
+	 * detect-exec program now, before the user and the filter change,
+	 * so that the program inherits neither. */
+	netinfo_open(&d->netinfo);
+	if (leases_init(&d->leases, d->cfg.dhcp_leases) < 0)
+		LOG(LOG_WARNING, "dhcp-leases %s: not a list of lease files", d->cfg.dhcp_leases);
+	d->sink = (struct detection_sink){ .ni = &d->netinfo, .ls = &d->leases, .leases_checked_s = -1 };
+	if (d->cfg.detect_exec[0]) {
+		if (detect_exec_start(&d->exec, d->cfg.detect_exec, d->cfg.detect_exec_rate,
+				      d->cfg.user[0] ? d->uid : 0, d->cfg.user[0] ? d->gid : 0,
+				      err, sizeof(err)) < 0) {
+			LOG(LOG_ERR, "%s", err);
+			goto fail;
+		}
+		d->sink.exec = &d->exec;
+	}
+	/* The state file: its directory opened and the file read as root. */
+	if (state_init(&d->state, &d->cfg, d->nworkers, d->uid, d->gid) < 0) {
+		LOG(LOG_ERR, "out of memory for the state of %u workers", d->nworkers);
+		goto fail;
+	}
+	/* Everything that needs root is open: sockets, queues, pid file.
+	 * Drop it before the first thread exists, so every thread runs with
+	 * the reduced credentials and the filter (both are per thread). */
+	if (d->cfg.user[0] && detect_log_chown(&d->detect_log, d->uid, d->gid) < 0)
+		goto fail;
+	if (d->cfg.user[0] && privs_drop(d->uid, d->gid, err, sizeof(err)) < 0) {
+		LOG(LOG_ERR, "%s", err);
+		goto fail;
+	}
+	state_check_writable(&d->state);
+	if (d->cfg.seccomp && privs_seccomp(err, sizeof(err)) < 0) {
+		LOG(LOG_ERR, "%s", err);
+		goto fail;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d->info = (struct stats_info){ .mode = d->cfg.monitor ? "monitor" : "enforce",
+				       .fail_open = d->cfg.fail_open, .started = now.tv_sec,
+				       .detect_log = &d->detect_log,
+				       .stall_timeout_ms = (int64_t)d->cfg.stall_timeout_s * 1000 };
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		state_attach(&d->state, &d->workers[i]);
+		if (worker_start(&d->workers[i]) < 0)
+			goto fail;
+	}
+	/* "Ready" (stats, the service manager) means the workers hold their
+	 * memory: flow tables and buffers are faulted in, RSS is final. */
+	for (unsigned i = 0; i < d->nworkers; i++)
+		worker_wait_ready(&d->workers[i]);
+	/* Now that every queue is read: a flow's fresh budget is spent on
+	 * packets the workers see, not on ones the kernel let past a full
+	 * queue during start-up. */
+	reset_queue_budgets(d->budget_nl, d->budget_portid);
+	if (d->budget_nl)
+		mnl_socket_close(d->budget_nl);
+	d->budget_nl = NULL;
+	state_started(&d->state, d->workers, d->nworkers);
+	d->control.detections = &d->sink;
+	d->control.state = &d->state;
+	if (control_start(&d->control, &d->info, d->workers, d->nworkers, &d->detect_log,
+			  &d->ruleset) < 0)
+		goto fail;
+	LOG(LOG_NOTICE, "ready: queues %u-%u, %u workers, %s, %s, control socket %s%s%s%s",
+	    d->cfg.queue_first, d->cfg.queue_last, d->nworkers, d->info.mode,
+	    d->cfg.fail_open ? "fail-open" : "fail-closed", d->cfg.control_path,
+	    d->cfg.user[0] ? ", user " : "", d->cfg.user, d->cfg.seccomp ? ", seccomp" : "");
+	report_ready(d, 0);
+	sdnotify_send("READY=1");
+	d->watchdog_ms = sdnotify_watchdog_interval_ms(getenv("WATCHDOG_USEC"),
+						       getenv("WATCHDOG_PID"), getpid());
+	d->watchdog_last = -1;
+	if (d->watchdog_ms > 0)
+		LOG(LOG_INFO, "watchdog: WATCHDOG=1 every %lld ms while no worker is stalled",
+		    (long long)d->watchdog_ms);
+	return EXIT_SUCCESS;
+fail:
+	report_ready(d, 1);
+	shutdown_all(d);
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	static struct daemon d;
+	sigset_t sigs;
+	int status = configure(&d, argc, argv);
+
+	if (status >= 0)
+		return status;
 	/* --syslog: a service manager that runs us in the foreground (procd)
 	 * gets our messages with their priorities through syslog. */
 	log_init(PACKAGE, !d.cfg.syslog, d.cfg.log_level);
@@ -358,169 +519,9 @@ int main(int argc, char *argv[])
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	d.control_gid = (gid_t)-1;
-	if ((d.cfg.user[0] && privs_lookup_user(d.cfg.user, &d.uid, &d.gid, err, sizeof(err)) < 0) ||
-	    (d.cfg.control_group[0] &&
-	     privs_lookup_group(d.cfg.control_group, &d.control_gid, err, sizeof(err)) < 0)) {
-		LOG(LOG_ERR, "%s", err);
-		return EXIT_CONFIG;
-	}
-
-	d.nworkers = config_nqueues(&d.cfg);
-	d.workers = aligned_alloc(64, sizeof(struct worker) * d.nworkers);
-	if (!d.workers) {
-		LOG(LOG_ERR, "out of memory");
-		return EXIT_FAILURE;
-	}
-	if (control_open(&d.control, d.cfg.control_path, d.control_gid, d.cfg.control_mode,
-			 err, sizeof(err)) < 0) {
-		LOG(LOG_ERR, "%s", err);
-		free(d.workers);
-		return EXIT_FAILURE;
-	}
-	if (detect_log_open(&d.detect_log, d.cfg.detect_log, d.cfg.detect_syslog,
-			    d.cfg.detect_log_rate, d.cfg.detect_log_max_size) < 0) {
-		control_close(&d.control);
-		free(d.workers);
-		return EXIT_FAILURE;
-	}
-	/* Bind every queue before detaching, so errors reach the terminal. */
-	for (opened = 0; opened < d.nworkers; opened++) {
-		if (worker_open(&d.workers[opened], opened, &d.cfg, err, sizeof(err)) < 0) {
-			LOG(LOG_ERR, "%s", err);
-			d.nworkers = opened;
-			shutdown_all(&d);
-			return EXIT_FAILURE;
-		}
-	}
-	if (!d.cfg.foreground) {
-		if (daemonize(&d) < 0) {
-			LOG(LOG_ERR, "cannot detach: %s", strerror(errno));
-			shutdown_all(&d);
-			return EXIT_FAILURE;
-		}
-		log_init(PACKAGE, 0, d.cfg.log_level);
-	}
-	if ((!d.cfg.foreground || d.cfg.pidfile_explicit) && pidfile_write(&d) < 0) {
-		report_ready(&d, 1);
-		shutdown_all(&d);
-		return EXIT_FAILURE;
-	}
-	/* The kernel's queue counters are readable by root only. */
-	if (stats_open_kernel() < 0)
-		LOG(LOG_WARNING, "cannot open %s: %s; stats will lack kernel counters",
-		    STATS_PROC_PATH, strerror(errno));
-	/* The sockets that read table inet btblockd and hear of ruleset
-	 * changes: opened now, so that only sending and receiving on them
-	 * remain for after start-up. */
-	switch (ruleset_open(&d.ruleset, d.cfg.firewall_lost_exit, err, sizeof(err))) {
-	case 0:
-		break;
-	case 1:
-		LOG(LOG_WARNING, "%s", err);
-		break;
-	default:
-		LOG(LOG_WARNING, "%s; the stats will lack the ban counters and a lost table "
-		    "goes unnoticed", err);
-	}
-	/* The socket that empties the queue budgets once the workers run
-	 * (reset_queue_budgets): opened now, before the filter. */
-	budget_nl = nft_sets_socket(&budget_portid);
-	if (!budget_nl)
-		LOG(LOG_WARNING, "cannot open a netlink socket for the queue budgets: %s; flows that ran "
-		    "while no daemon was bound stay uninspected", strerror(errno));
-	/* Detections named: netlink sockets now (conntrack wants
-	 * CAP_NET_ADMIN, which the daemon keeps); the launcher of the
-	 * detect-exec program now, before the user and the filter change,
-	 * so that the program inherits neither. */
-	netinfo_open(&d.netinfo);
-	if (leases_init(&d.leases, d.cfg.dhcp_leases) < 0)
-		LOG(LOG_WARNING, "dhcp-leases %s: not a list of lease files", d.cfg.dhcp_leases);
-	d.sink = (struct detection_sink){ .ni = &d.netinfo, .ls = &d.leases, .leases_checked_s = -1 };
-	if (d.cfg.detect_exec[0]) {
-		if (detect_exec_start(&d.exec, d.cfg.detect_exec, d.cfg.detect_exec_rate,
-				      d.cfg.user[0] ? d.uid : 0, d.cfg.user[0] ? d.gid : 0,
-				      err, sizeof(err)) < 0) {
-			LOG(LOG_ERR, "%s", err);
-			report_ready(&d, 1);
-			shutdown_all(&d);
-			return EXIT_FAILURE;
-		}
-		d.sink.exec = &d.exec;
-	}
-	/* The state file: its directory opened and the file read as root. */
-	if (state_init(&d.state, &d.cfg, d.nworkers, d.uid, d.gid) < 0) {
-		LOG(LOG_ERR, "out of memory for the state of %u workers", d.nworkers);
-		report_ready(&d, 1);
-		shutdown_all(&d);
-		return EXIT_FAILURE;
-	}
-	/* Everything that needs root is open: sockets, queues, pid file.
-	 * Drop it before the first thread exists, so every thread runs with
-	 * the reduced credentials and the filter (both are per thread). */
-	if (d.cfg.user[0] && detect_log_chown(&d.detect_log, d.uid, d.gid) < 0) {
-		report_ready(&d, 1);
-		shutdown_all(&d);
-		return EXIT_FAILURE;
-	}
-	if (d.cfg.user[0] && privs_drop(d.uid, d.gid, err, sizeof(err)) < 0) {
-		LOG(LOG_ERR, "%s", err);
-		report_ready(&d, 1);
-		shutdown_all(&d);
-		return EXIT_FAILURE;
-	}
-	state_check_writable(&d.state);
-	if (d.cfg.seccomp && privs_seccomp(err, sizeof(err)) < 0) {
-		LOG(LOG_ERR, "%s", err);
-		report_ready(&d, 1);
-		shutdown_all(&d);
-		return EXIT_FAILURE;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	d.info = (struct stats_info){ .mode = d.cfg.monitor ? "monitor" : "enforce",
-				      .fail_open = d.cfg.fail_open, .started = now.tv_sec,
-				      .detect_log = &d.detect_log,
-				      .stall_timeout_ms = (int64_t)d.cfg.stall_timeout_s * 1000 };
-	for (unsigned i = 0; i < d.nworkers; i++) {
-		state_attach(&d.state, &d.workers[i]);
-		if (worker_start(&d.workers[i]) < 0) {
-			report_ready(&d, 1);
-			shutdown_all(&d);
-			return EXIT_FAILURE;
-		}
-	}
-	/* "Ready" (stats, the service manager) means the workers hold their
-	 * memory: flow tables and buffers are faulted in, RSS is final. */
-	for (unsigned i = 0; i < d.nworkers; i++)
-		worker_wait_ready(&d.workers[i]);
-	/* Now that every queue is read: a flow's fresh budget is spent on
-	 * packets the workers see, not on ones the kernel let past a full
-	 * queue during start-up. */
-	reset_queue_budgets(budget_nl, budget_portid);
-	if (budget_nl)
-		mnl_socket_close(budget_nl);
-	state_started(&d.state, d.workers, d.nworkers);
-	d.control.detections = &d.sink;
-	d.control.state = &d.state;
-	if (control_start(&d.control, &d.info, d.workers, d.nworkers, &d.detect_log,
-			  &d.ruleset) < 0) {
-		report_ready(&d, 1);
-		shutdown_all(&d);
-		return EXIT_FAILURE;
-	}
-	LOG(LOG_NOTICE, "ready: queues %u-%u, %u workers, %s, %s, control socket %s%s%s%s",
-	    d.cfg.queue_first, d.cfg.queue_last, d.nworkers, d.info.mode,
-	    d.cfg.fail_open ? "fail-open" : "fail-closed", d.cfg.control_path,
-	    d.cfg.user[0] ? ", user " : "", d.cfg.user, d.cfg.seccomp ? ", seccomp" : "");
-	report_ready(&d, 0);
-	sdnotify_send("READY=1");
-	d.watchdog_ms = sdnotify_watchdog_interval_ms(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"),
-						      getpid());
-	d.watchdog_last = -1;
-	if (d.watchdog_ms > 0)
-		LOG(LOG_INFO, "watchdog: WATCHDOG=1 every %lld ms while no worker is stalled",
-		    (long long)d.watchdog_ms);
-
+	status = setup(&d);
+	if (status != EXIT_SUCCESS)
+		return status;
 	status = run(&d, &sigs, argc, argv);
 	sdnotify_send("STOPPING=1");
 	shutdown_all(&d);

@@ -606,6 +606,46 @@ else
 	fail "stop left the rules file, did not delete the table or did not save the bans"
 fi
 
+# --- 3b. the init script's ranges are the daemon's -------------------------
+# ubox cannot read the daemon's option table: each range(A,B) of an option
+# the daemon also has must equal the range the daemon states when refusing
+# a value. Narrower on purpose: detect_log_max_size (the log is in RAM or
+# on flash), which must lie inside the daemon's.
+uci_ranges=$(sed -n "s/^[[:space:]]*'\([a-z_]*\):range(\([0-9]*\),\([0-9]*\)).*/\1 \2 \3/p" \
+	"$owrt/files/btblockd.init")
+[ -n "$uci_ranges" ] || fail "no range() specs found in btblockd.init"
+compared=0
+fails_before=$fails
+while read -r key lo hi; do
+	opt=$(echo "$key" | tr _ -)
+	msg=$("$BTBLOCKD" -c /dev/null "--$opt" x 2>&1 || true)
+	case $msg in
+	*"unknown option"*) continue ;;	# btblockd-firewall's key
+	esac
+	range=$(echo "$msg" | sed -n 's/.* from \([0-9]*\) to \([0-9]*\)$/\1 \2/p')
+	if [ -z "$range" ]; then
+		fail "range($lo,$hi) of $key: btblockd --$opt states no range: $msg"
+		continue
+	fi
+	compared=$((compared + 1))
+	dlo=${range% *}
+	dhi=${range#* }
+	if [ "$key" = detect_log_max_size ]; then
+		if [ "$lo" -lt "$dlo" ] || [ "$hi" -gt "$dhi" ]; then
+			fail "range($lo,$hi) of $key is not inside the daemon's $dlo-$dhi"
+		fi
+	elif [ "$lo $hi" != "$dlo $dhi" ]; then
+		fail "range($lo,$hi) of $key differs from the daemon's $dlo-$dhi"
+	fi
+done <<EOF_RANGES
+$uci_ranges
+EOF_RANGES
+if [ "$compared" -lt 10 ]; then
+	fail "only $compared ranges compared with the daemon's (btblockd at $BTBLOCKD?)"
+elif [ "$fails" = "$fails_before" ]; then
+	ok "the init script's $compared ranges of daemon options match the daemon's"
+fi
+
 # --- 4. the kernel: daemon with these options, nft -c of the include -------
 if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then
 	echo "*** SKIP: daemon and nft checks (BTBLOCKD_SKIP_KERNEL_TESTS=1) ***" >&2

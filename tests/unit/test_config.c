@@ -552,6 +552,126 @@ static void test_help_text_lists_every_option(void **state)
 	}
 }
 
+/* Every row says what a reload does with it; only firewall keys set nothing. */
+static void test_every_option_has_a_reload_class(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(opt_table); i++) {
+		const struct opt_def *o = &opt_table[i];
+
+		assert_true(o->reload == CONFIG_RELOAD_LIVE || o->reload == CONFIG_RELOAD_RESTART ||
+			    o->reload == CONFIG_RELOAD_NONE);
+		if (o->type == OT_IGNORE)
+			assert_int_equal(o->reload, CONFIG_RELOAD_NONE);
+		else
+			assert_true(o->size > 0 && o->field + o->size <= sizeof(struct btb_config));
+	}
+}
+
+/* The changes config_diff reports, as "name:class " words. */
+struct diff_words {
+	char buf[512];
+};
+
+static void diff_word(void *arg, const char *name, enum config_reload reload)
+{
+	struct diff_words *w = arg;
+	size_t len = strlen(w->buf);
+
+	snprintf(w->buf + len, sizeof(w->buf) - len, "%s:%s ", name,
+		 reload == CONFIG_RELOAD_LIVE ? "live" :
+		 reload == CONFIG_RELOAD_RESTART ? "restart" : "none");
+}
+
+/* The running configuration against the one a reload would read from file. */
+static unsigned diff_file(const char *before, const char *after, struct diff_words *w)
+{
+	const char *argv[] = { "btblockd", "-c", NULL, NULL };
+	struct btb_config a, b;
+
+	argv[2] = write_file(before);
+	assert_int_equal(load(&a, argv), CONFIG_OK);
+	unlink(argv[2]);
+	argv[2] = write_file(after);
+	assert_int_equal(load(&b, argv), CONFIG_OK);
+	unlink(argv[2]);
+	/* a reload reads the same file: only its content differs here */
+	memcpy(b.config_path, a.config_path, sizeof(b.config_path));
+	w->buf[0] = '\0';
+	return config_diff(&a, &b, diff_word, w);
+}
+
+static void test_reload_classes(void **state)
+{
+	struct diff_words w;
+
+	(void)state;
+	/* unchanged: nothing, whatever the file holds */
+	assert_int_equal(diff_file("cpus 0-1\ndetect-log /tmp/x.log\n",
+				   "cpus 0-1\ndetect-log /tmp/x.log\n", &w), 0);
+	/* the three a reload used to skip silently need a restart */
+	assert_int_equal(diff_file("", "cpus 0\n", &w), 1);
+	assert_string_equal(w.buf, "cpus:restart ");
+	assert_int_equal(diff_file("cpus 0,1\n", "cpus 0,2\n", &w), 1);
+	assert_string_equal(w.buf, "cpus:restart ");
+	assert_int_equal(diff_file("", "detect-syslog\n", &w), 1);
+	assert_string_equal(w.buf, "detect-syslog:restart ");
+	assert_int_equal(diff_file("", "detect-log-rate 7\n", &w), 1);
+	assert_string_equal(w.buf, "detect-log-rate:restart ");
+	/* applied at once */
+	assert_int_equal(diff_file("", "log-level debug\nstall-timeout 9\nfirewall-lost log\n", &w), 3);
+	assert_string_equal(w.buf, "log-level:live stall-timeout:live firewall-lost:live ");
+	/* a mix, in table order; a firewall key is not the daemon's */
+	assert_int_equal(diff_file("exempt 10.0.0.1\n",
+				   "exempt 10.0.0.2\nlog-level info\nflow-capacity 1024\n"
+				   "state-interval 5\n", &w), 3);
+	assert_string_equal(w.buf, "flow-capacity:restart log-level:live state-interval:restart ");
+}
+
+/* A value overwritten by a shorter one (file, then command line) equals
+ * the shorter one given alone: no change a reload would report. */
+static void test_diff_ignores_stale_bytes(void **state)
+{
+	const char *path = write_file("detect-log /tmp/a-rather-long-name.log\ncpus 0-3\n"
+				      "protected-interface br-lan,wlan0,wlan1\n");
+	const char *argv_a[] = { "btblockd", "-c", path, "--detect-log", "/tmp/b.log", "--cpus", "1",
+			   "--protected-interface", "eth1", NULL };
+	const char *argv_b[] = { "btblockd", "-c", "/dev/null", "--detect-log", "/tmp/b.log", "--cpus",
+			   "1", "--protected-interface", "eth1", NULL };
+	struct btb_config a, b;
+
+	(void)state;
+	assert_int_equal(load(&a, argv_a), CONFIG_OK);
+	assert_int_equal(load(&b, argv_b), CONFIG_OK);
+	unlink(path);
+	memcpy(b.config_path, a.config_path, sizeof(b.config_path));
+	assert_int_equal(config_diff(&a, &b, NULL, NULL), 0);
+}
+
+static void test_take_live(void **state)
+{
+	const char *argv[] = { "btblockd", "-c", "/dev/null", NULL };
+	struct btb_config run, next;
+
+	(void)state;
+	assert_int_equal(load(&run, argv), CONFIG_OK);
+	assert_int_equal(load(&next, argv), CONFIG_OK);
+	next.log_level = LOG_DEBUG;
+	next.stall_timeout_s = 42;
+	next.firewall_lost_exit = 0;
+	next.detect_syslog = 1;
+	next.detect_log_rate = 7;
+	next.ncpus = 1;
+	config_take_live(&run, &next);
+	assert_int_equal(run.log_level, LOG_DEBUG);
+	assert_int_equal(run.stall_timeout_s, 42);
+	assert_int_equal(run.firewall_lost_exit, 0);
+	assert_int_equal(run.detect_syslog, 0);
+	assert_int_equal(run.detect_log_rate, 50);
+	assert_int_equal(run.ncpus, 0);
+	assert_int_equal(config_diff(&run, &next, NULL, NULL), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +688,10 @@ int main(void)
 		cmocka_unit_test(test_state_file_options),
 		cmocka_unit_test(test_action_and_firewall_keys),
 		cmocka_unit_test(test_help_text_lists_every_option),
+		cmocka_unit_test(test_every_option_has_a_reload_class),
+		cmocka_unit_test(test_reload_classes),
+		cmocka_unit_test(test_diff_ignores_stale_bytes),
+		cmocka_unit_test(test_take_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,21 +1,25 @@
 #!/bin/sh
-# contrib/check.sh: the test command: dependencies, -Werror build, make check, make distcheck, sanitizers, fuzzing, one summary line.
+# contrib/check.sh: the test command: dependencies, -Werror build, the test tiers, make distcheck, sanitizers, fuzzing, one summary line.
 #
-# Run as root from anywhere on Debian 12 (the namespace tests need root):
+# Run as root from anywhere on Debian 12 (the root tier needs root):
 #   sh contrib/check.sh
 # Builds out of tree in $BUILD_DIR (default ./build-check, recreated each
 # run). The last line printed is "N passed, N failed": the automake test
-# results of `make check`, plus one failure for every stage that failed
-# (so a broken build can never print "0 failed"). Exit status 0 only when
-# every stage passed.
+# results of the three test stages, plus one failure for every stage that
+# failed (so a broken build can never print "0 failed"). Exit status 0
+# only when every stage passed.
 #
-# After the check stage, the "e2e" stage runs the end-to-end lab once
-# (tests/e2e/test_e2e.sh: real BitTorrent clients and services through the
-# router, a few minutes; its result counts in the summary like any test).
+# The test tiers (HACKING), each a stage, each test run once: "check"
+# (`make check`: the unprivileged, offline tier), "check-root" (`make
+# check-root`: namespaces, kernel rules, the VM, the package) and "e2e"
+# (`make check-e2e`: the end-to-end lab, real BitTorrent clients and
+# services through the router, a few minutes).
 #
-# After distcheck, two more builds, each in a directory of its own next to
-# $BUILD_DIR: $BUILD_DIR-san (--enable-sanitizers: `make check` with ASan
-# and UBSan in every program, the daemon of the kernel tests included; a
+# After distcheck (the unprivileged tier again, from the tarball), two
+# more builds, each in a directory of its own next to $BUILD_DIR:
+# $BUILD_DIR-san (--enable-sanitizers --enable-root-tests: `make check`
+# of both tiers with ASan and UBSan in every program, the daemon of the
+# kernel tests included; a
 # sanitizer report from any process, leaks at exit included, fails the
 # stage) and $BUILD_DIR-fuzz (--enable-fuzzing: `make fuzz-check`, every
 # libFuzzer harness over its committed regression inputs and generated
@@ -30,7 +34,7 @@
 # line by line; about two minutes.
 #
 # Environment: BUILD_DIR, JOBS (default 2), SKIP_DEPS=1 (no apt step),
-# SKIP_E2E=1, SKIP_DISTCHECK=1, SKIP_CROSS=1, SKIP_SANITIZERS=1,
+# SKIP_ROOT=1, SKIP_E2E=1, SKIP_DISTCHECK=1, SKIP_CROSS=1, SKIP_SANITIZERS=1,
 # SKIP_FUZZ=1.
 set -eu
 
@@ -41,7 +45,6 @@ jobs=${JOBS:-2}
 stage_failed=0
 failed_stages=""
 checked=0
-check_failed=0
 
 say() {
 	printf '\n==> %s\n' "$*"
@@ -69,8 +72,38 @@ stage() {
 	return 1
 }
 
-# Counts `make check` results from the .trs files of the build (not those of
-# distcheck's own copy), then prints the summary and exits.
+# tests_stage NAME TARGET: runs one test tier (make TARGET) as a stage and
+# prints its time. Its results (.trs files) count in finish(); a failure
+# counts once: as the failed tests, or as the stage when none of its
+# results failed (e.g. a test program that did not compile).
+tests_stage() {
+	say "$1"
+	t0=$(date +%s)
+	mark=$(mktemp)	# older than the stage's results
+	checked=1
+	if make -j"$jobs" "$2"; then
+		stage_time "$1" "$t0"
+		rm -f "$mark"
+		return 0
+	fi
+	stage_time "$1" "$t0"
+	failed_stages="$failed_stages $1"
+	printf '*** stage "%s" FAILED ***\n' "$1" >&2
+	if [ -f test-suite.log ]; then
+		say "test-suite.log"
+		cat test-suite.log
+	fi
+	if [ -z "$(find "$build" -name '*.trs' -newer "$mark" ! -path "$build/btblockd-*" \
+		-exec grep -l -E '^:test-result: *(FAIL|XPASS|ERROR)' {} + 2>/dev/null)" ]; then
+		stage_failed=$((stage_failed + 1))
+	fi
+	rm -f "$mark"
+	return 1
+}
+
+# Counts the test tiers' results from the .trs files of the build (not
+# those of distcheck's own copy), then prints the summary and exits. A
+# test of both tiers (root_part_tests) has one .trs: its root run's.
 finish() {
 	passed=0
 	failed=0
@@ -81,12 +114,6 @@ finish() {
 		passed=$(printf '%s\n' "$results" | grep -c '^PASS' || true)
 		failed=$(printf '%s\n' "$results" | grep -c -E '^(FAIL|XPASS|ERROR)' || true)
 		skipped=$(printf '%s\n' "$results" | grep -c -E '^(SKIP|XFAIL)' || true)
-	fi
-	# A failing test already counts once; the check stage adds a failure
-	# only when it failed without any failed test result (e.g. a test
-	# program that did not compile).
-	if [ "$check_failed" = 1 ] && [ "$failed" = 0 ]; then
-		failed=1
 	fi
 	failed=$((failed + stage_failed))
 	echo
@@ -125,40 +152,12 @@ stage configure "$top/configure" --enable-werror || finish
 
 stage build make -j"$jobs" || finish
 
-checked=1
-say check
-t_check=$(date +%s)
-if ! make -j"$jobs" check; then
-	stage_time check "$t_check"
-	check_failed=1
-	failed_stages="$failed_stages check"
-	printf '*** stage "check" FAILED ***\n' >&2
-	if [ -f test-suite.log ]; then
-		say "test-suite.log"
-		cat test-suite.log
-	fi
-	finish
+tests_stage check check || finish
+if [ "${SKIP_ROOT:-0}" != 1 ]; then
+	tests_stage check-root check-root || true
 fi
-stage_time check "$t_check"
-
-# The e2e lab: not in TESTS (it would run in distcheck and the sanitizer
-# build too), so once here; the harness writes its .trs, which finish()
-# counts. Its log holds the result table (also in tests/e2e/report.md).
-# Like the check stage, a failure counts once: as the failed test, or as
-# the stage when there is no failed result (e.g. make itself failed).
 if [ "${SKIP_E2E:-0}" != 1 ]; then
-	say e2e
-	t_e2e=$(date +%s)
-	e2e_rc=0
-	make check TESTS=tests/e2e/test_e2e.sh || e2e_rc=$?
-	stage_time e2e "$t_e2e"
-	if [ "$e2e_rc" != 0 ]; then
-		failed_stages="$failed_stages e2e"
-		printf '*** stage "e2e" FAILED ***\n' >&2
-		[ -f tests/e2e/test_e2e.sh.log ] && cat tests/e2e/test_e2e.sh.log
-		grep -q -E '^:test-result: *(FAIL|ERROR)' tests/e2e/test_e2e.sh.trs 2>/dev/null ||
-			stage_failed=$((stage_failed + 1))
-	fi
+	tests_stage e2e check-e2e || true
 fi
 
 if [ "${SKIP_DISTCHECK:-0}" != 1 ]; then
@@ -183,7 +182,8 @@ fresh_dir() {
 	mkdir -p "$1"
 }
 
-# The sanitizer build: configure, build, make check. Every process writes
+# The sanitizer build: configure, build, make check of both tiers (the
+# daemon meets the kernel under ASan). Every process writes
 # its ASan/LSan/UBSan reports to files in $san/sanitizer-reports (the
 # daemon runs in the background of the kernel tests, where a report on
 # stderr would go unseen), and any report fails the stage. The directory
@@ -206,7 +206,8 @@ sanitizers() {
 	BTBLOCKD_SKIP_DEB_TEST=1
 	export ASAN_OPTIONS UBSAN_OPTIONS BTBLOCKD_SANITIZERS BTBLOCKD_SKIP_DEB_TEST
 	rc=0
-	if ! "$top/configure" --enable-werror --enable-sanitizers >configure.log 2>&1 ||
+	if ! "$top/configure" --enable-werror --enable-sanitizers --enable-root-tests \
+		>configure.log 2>&1 ||
 	   ! make -j"$jobs" >build.log 2>&1; then
 		cat configure.log build.log >&2
 		rc=1

@@ -123,7 +123,7 @@ else
 	fail "the package build did not run the unit tests"
 fi
 ran=$(grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS): ' "$tmp/build.log" |
-	grep -E 'tests/integration/|tests/vm/|tests/e2e/|nft/test_firewall|contrib/test_deb' || true)
+	grep -E 'tests/integration/|tests/vm/|tests/e2e/|nft/test_firewall|contrib/test_deb|_ambient' || true)
 if [ -z "$ran" ]; then
 	ok "the package build ran no namespace, VM or package test ($(grep -c '^PASS: ' "$tmp/build.log") tests passed)"
 else

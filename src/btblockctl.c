@@ -9,19 +9,20 @@
 #include "selfcheck.h"
 #include "who.h"
 
-#define CTL_DEFAULT_SOCKET "/run/btblockd.sock"
-#define CTL_DEFAULT_PIDFILE "/run/btblockd.pid"
+/* RUNSTATEDIR: configure's runstatedir, /run unless given (Makefile.am;
+ * the OpenWrt package gives /var/run, OpenWrt has no /run). */
+#define CTL_DEFAULT_SOCKET RUNSTATEDIR "/btblockd.sock"
+#define CTL_DEFAULT_PIDFILE RUNSTATEDIR "/btblockd.pid"
 #define CTL_DEFAULT_CONFIG "/etc/btblockd.conf"
-/* Tried in turn when the defaults do not exist and no path was given:
- * where the shipped systemd unit puts them (its RuntimeDirectory, because
- * ProtectSystem=strict leaves the rest of /run read-only), and where the
- * OpenWrt init script does (OpenWrt has /var/run, not /run). */
+/* Tried when the default does not exist and no path was given: where the
+ * shipped systemd unit (its RuntimeDirectory, because ProtectSystem=strict
+ * leaves the rest of /run read-only) and the OpenWrt init script put them. */
 static const char *const ctl_socket_fallbacks[] = {
-	"/run/btblockd/btblockd.sock", "/var/run/btblockd/btblockd.sock", "/var/run/btblockd.sock",
+	RUNSTATEDIR "/btblockd/btblockd.sock",
 	NULL,
 };
 static const char *const ctl_pidfile_fallbacks[] = {
-	"/run/btblockd/btblockd.pid", "/var/run/btblockd/btblockd.pid", "/var/run/btblockd.pid",
+	RUNSTATEDIR "/btblockd/btblockd.pid",
 	NULL,
 };
 #define CTL_DEFAULT_TIMEOUT_MS 5000

@@ -8,8 +8,9 @@
 #include "engine.h"
 
 #define CONFIG_DEFAULT_FILE	"/etc/btblockd.conf"
-#define CONFIG_DEFAULT_CONTROL	"/run/btblockd.sock"
-#define CONFIG_DEFAULT_PIDFILE	"/run/btblockd.pid"
+/* RUNSTATEDIR: configure's runstatedir, /run unless given (Makefile.am). */
+#define CONFIG_DEFAULT_CONTROL	RUNSTATEDIR "/btblockd.sock"
+#define CONFIG_DEFAULT_PIDFILE	RUNSTATEDIR "/btblockd.pid"
 #define CONFIG_STATE_NAME_MAX	250	/* the state file's name: NAME.tmp fits NAME_MAX */
 #define CONFIG_MAX_QUEUES	64
 #define CONFIG_MAX_CPUS		256

@@ -31,7 +31,7 @@ static int parse_all(const struct nlmsghdr *nlh, void *arg)
 static void baseline(struct sc_inputs *in)
 {
 	memset(in, 0, sizeof(*in));
-	in->socket_path = "/run/btblockd.sock";
+	in->socket_path = RUNSTATEDIR "/btblockd.sock";
 	in->hooks = SC_HOOK_FORWARD;
 	in->daemon = (struct sc_daemon){ .reachable = 1, .version = "0.1.0", .mode = "enforce",
 					 .nqueues = 2, .has_marks = 1,

@@ -336,10 +336,10 @@ static void test_parse_args(void **state)
 	assert_int_equal(o.command, CMD_STATS);
 	assert_string_equal(o.socket_path, CTL_DEFAULT_SOCKET);
 	assert_string_equal(o.pidfile, CTL_DEFAULT_PIDFILE);
-	assert_string_equal(o.socket_fallbacks[0], "/run/btblockd/btblockd.sock");
-	assert_string_equal(o.pidfile_fallbacks[1], "/var/run/btblockd/btblockd.pid");
-	assert_string_equal(o.socket_fallbacks[2], "/var/run/btblockd.sock");
-	assert_null(o.socket_fallbacks[3]);
+	assert_string_equal(o.socket_fallbacks[0], RUNSTATEDIR "/btblockd/btblockd.sock");
+	assert_string_equal(o.pidfile_fallbacks[0], RUNSTATEDIR "/btblockd/btblockd.pid");
+	assert_null(o.socket_fallbacks[1]);
+	assert_null(o.pidfile_fallbacks[1]);
 	assert_int_equal(o.timeout_ms, 5000);
 	assert_int_equal(parse(&o, "-s", "/x.sock", "stats", "--table", NULL), 0);
 	assert_string_equal(o.socket_path, "/x.sock");
@@ -596,8 +596,8 @@ static void test_connect_messages(void **state)
 	assert_int_equal(e, ENOENT);
 	assert_string_equal(err, "cannot connect to /nonexistent/btblockd.sock: "
 			    "No such file or directory: is btblockd running?");
-	connect_error("/run/btblockd.sock", EACCES, 5000, err, sizeof(err));
-	assert_non_null(strstr(err, "cannot connect to /run/btblockd.sock: Permission denied: "));
+	connect_error(RUNSTATEDIR "/btblockd.sock", EACCES, 5000, err, sizeof(err));
+	assert_non_null(strstr(err, "cannot connect to " RUNSTATEDIR "/btblockd.sock: Permission denied: "));
 	assert_non_null(strstr(err, "as root"));
 	connect_error("/s", EAGAIN, 5000, err, sizeof(err));
 	assert_non_null(strstr(err, "within 5 s"));

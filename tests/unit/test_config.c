@@ -45,7 +45,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.queue_maxlen, 4096);
 	assert_true(c.fail_open);
 	assert_false(c.foreground);
-	assert_string_equal(c.control_path, "/run/btblockd.sock");
+	assert_string_equal(c.control_path, RUNSTATEDIR "/btblockd.sock");
 	assert_string_equal(c.config_path, "/etc/btblockd.conf");
 	assert_int_equal(c.log_level, LOG_NOTICE);
 	/* An explicit --config must exist. */

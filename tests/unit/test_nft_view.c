@@ -495,7 +495,7 @@ static void test_nft_backend_judged(void **state)
 	assert_int_equal(nft_view_set(&in->nft, "verdicts")->nkeys, 6);
 	for (unsigned i = 0; i < in->nft.nsets; i++)
 		in->nft.sets[i].elems_read = 1;
-	in->socket_path = "/run/btblockd.sock";
+	in->socket_path = RUNSTATEDIR "/btblockd.sock";
 	in->hooks = SC_HOOK_FORWARD;
 	in->daemon = (struct sc_daemon){ .reachable = 1, .version = "0.1.0", .mode = "enforce",
 					 .nqueues = 4, .has_marks = 1,

@@ -12,7 +12,7 @@
 
 #define NS_PER_S 1000000000ULL
 
-/* The clock of engine time in the daemon (worker.c's decide()). */
+/* The clock of engine time in the daemon (worker.c's mark_verdict()). */
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -150,8 +150,8 @@ static void set_mark(struct queue_verdict *v, const struct queue_packet *p,
  * address pair only when the engine says the evidence allows it
  * (r.ban); otherwise the flow-only value drops the flow alone.
  */
-static void decide(struct worker *w, const struct queue_packet *p, const struct pkt_view *view,
-		   struct queue_verdict *v)
+static void mark_verdict(struct worker *w, const struct queue_packet *p, const struct pkt_view *view,
+			 struct queue_verdict *v)
 {
 	const struct btb_config *cfg = w->cfg;
 	struct engine_result r;
@@ -225,7 +225,7 @@ static struct queue_verdict worker_classify(void *ctx, const struct queue_packet
 	switch (pkt_parse(&view, p->data, p->cap_len, p->wire_len)) {
 	case PKT_OK:
 		view.flags |= interface_sides(w, p);
-		decide(w, p, &view, &v);
+		mark_verdict(w, p, &view, &v);
 		break;
 	case PKT_OTHER_L4:
 		COUNTER_INC(w->ctr.other_l4);

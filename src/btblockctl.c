@@ -578,14 +578,14 @@ static void render_header(const json_t *doc, FILE *out)
 /* ---- stats --table ------------------------------------------------------ */
 
 static void table_row(FILE *out, const char *label, json_int_t cpu, int has_cpu,
-		      const json_int_t v[9])
+		      const json_int_t v[8])
 {
 	char cpubuf[24] = "-";
 
 	if (has_cpu)
 		snprintf(cpubuf, sizeof(cpubuf), "%" JSON_INTEGER_FORMAT, cpu);
 	fprintf(out, "%-6s %4s", label, cpubuf);
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 8; i++)
 		fprintf(out, " %12" JSON_INTEGER_FORMAT, v[i]);
 	fputc('\n', out);
 }
@@ -634,12 +634,11 @@ static int render_table(const json_t *doc, FILE *out)
 	if (!json_is_array(queues) || !json_is_object(totals))
 		return -1;
 	render_header(doc, out);
-	fprintf(out, "\n%-6s %4s %12s %12s %12s %12s %12s %12s %12s %12s %12s\n", "QUEUE", "CPU",
-		"PACKETS", "BYTES", "ACCEPTED", "DROPPED", "ALLOW", "BLOCK", "FLOWS", "KDROP",
-		"ENOBUFS");
+	fprintf(out, "\n%-6s %4s %12s %12s %12s %12s %12s %12s %12s %12s\n", "QUEUE", "CPU",
+		"PACKETS", "BYTES", "ACCEPTED", "ALLOW", "BLOCK", "FLOWS", "KDROP", "ENOBUFS");
 	json_array_foreach(queues, i, q) {
-		json_int_t row[9] = {
-			jint(q, "packets"), jint(q, "bytes"), jint(q, "accepted"), jint(q, "dropped"),
+		json_int_t row[8] = {
+			jint(q, "packets"), jint(q, "bytes"), jint(q, "accepted"),
 			jint(q, "marked_allow"), jint(q, "marked_block"), jint2(q, "flows", "active"),
 			kernel_drops(q), jint(q, "enobufs"),
 		};
@@ -647,14 +646,13 @@ static int render_table(const json_t *doc, FILE *out)
 
 		snprintf(label, sizeof(label), "%" JSON_INTEGER_FORMAT, jint(q, "queue"));
 		table_row(out, label, jint(q, "cpu"), 1, row);
-		sum_kdrop += row[7];
+		sum_kdrop += row[6];
 	}
 	{
-		json_int_t row[9] = {
+		json_int_t row[8] = {
 			jint(totals, "packets"), jint(totals, "bytes"), jint(totals, "accepted"),
-			jint(totals, "dropped"), jint(totals, "marked_allow"),
-			jint(totals, "marked_block"), jint(totals, "flows_active"), sum_kdrop,
-			jint(totals, "enobufs"),
+			jint(totals, "marked_allow"), jint(totals, "marked_block"),
+			jint(totals, "flows_active"), sum_kdrop, jint(totals, "enobufs"),
 		};
 
 		table_row(out, "total", 0, 0, row);
@@ -694,15 +692,14 @@ static double rate(json_int_t now, json_int_t before, double seconds)
 }
 
 struct top_row {
-	double pkts, mbits, accepted, dropped, allow, block, kdrop;
+	double pkts, mbits, accepted, allow, block, kdrop;
 	json_int_t flows;
 };
 
 static void top_print_row(FILE *out, const char *label, const struct top_row *r)
 {
-	fprintf(out, "%-6s %10.1f %9.2f %10.1f %9.1f %9.1f %9.1f %9" JSON_INTEGER_FORMAT " %8.1f\n",
-		label, r->pkts, r->mbits, r->accepted, r->dropped, r->allow, r->block, r->flows,
-		r->kdrop);
+	fprintf(out, "%-6s %10.1f %9.2f %10.1f %9.1f %9.1f %9" JSON_INTEGER_FORMAT " %8.1f\n",
+		label, r->pkts, r->mbits, r->accepted, r->allow, r->block, r->flows, r->kdrop);
 }
 
 /* One screen of rates between two stats documents taken seconds apart. */
@@ -717,8 +714,8 @@ static int render_top(const json_t *prev, const json_t *cur, double seconds, FIL
 		return -1;
 	render_header(cur, out);
 	fprintf(out, "rates over the last %.1f s\n\n", seconds);
-	fprintf(out, "%-6s %10s %9s %10s %9s %9s %9s %9s %8s\n", "QUEUE", "PKT/S", "MBIT/S",
-		"ACCEPT/S", "DROP/S", "ALLOW/S", "BLOCK/S", "FLOWS", "KDROP/S");
+	fprintf(out, "%-6s %10s %9s %10s %9s %9s %9s %8s\n", "QUEUE", "PKT/S", "MBIT/S",
+		"ACCEPT/S", "ALLOW/S", "BLOCK/S", "FLOWS", "KDROP/S");
 	json_array_foreach(queues, i, q) {
 		json_int_t num = jint(q, "queue");
 		const json_t *p = find_queue(prev, num);
@@ -731,7 +728,6 @@ static int render_top(const json_t *prev, const json_t *cur, double seconds, FIL
 			.pkts = rate(jint(q, "packets"), jint(p, "packets"), seconds),
 			.mbits = rate(jint(q, "bytes"), jint(p, "bytes"), seconds) * 8 / 1e6,
 			.accepted = rate(jint(q, "accepted"), jint(p, "accepted"), seconds),
-			.dropped = rate(jint(q, "dropped"), jint(p, "dropped"), seconds),
 			.allow = rate(jint(q, "marked_allow"), jint(p, "marked_allow"), seconds),
 			.block = rate(jint(q, "marked_block"), jint(p, "marked_block"), seconds),
 			.kdrop = rate(kernel_drops(q), kernel_drops(p), seconds),
@@ -742,7 +738,6 @@ static int render_top(const json_t *prev, const json_t *cur, double seconds, FIL
 		total.pkts += r.pkts;
 		total.mbits += r.mbits;
 		total.accepted += r.accepted;
-		total.dropped += r.dropped;
 		total.allow += r.allow;
 		total.block += r.block;
 		total.kdrop += r.kdrop;
@@ -881,7 +876,6 @@ static const struct prom_known {
 	{ "packets", NULL, 0, "Packets received from the queue." },
 	{ "bytes", NULL, 0, "Bytes received from the queue (original packet lengths)." },
 	{ "accepted", NULL, 0, "Packets answered with an accept verdict." },
-	{ "dropped", NULL, 0, "Packets answered with a drop verdict." },
 	{ "malformed", NULL, 0, "Malformed or truncated packets (accepted)." },
 	{ "fragments", NULL, 0, "Non-first IP fragments (accepted)." },
 	{ "other_l4", NULL, 0, "Packets neither TCP nor UDP (accepted)." },

@@ -116,7 +116,6 @@ static void worker_json(const struct worker *w, json_t *obj, json_t *totals, jso
 		{ "packets", COUNTER_GET(w->ctr.packets) },
 		{ "bytes", COUNTER_GET(w->ctr.bytes) },
 		{ "accepted", COUNTER_GET(w->ctr.accepted) },
-		{ "dropped", COUNTER_GET(w->ctr.dropped) },
 		{ "malformed", COUNTER_GET(w->ctr.malformed) },
 		{ "fragments", COUNTER_GET(w->ctr.fragments) },
 		{ "other_l4", COUNTER_GET(w->ctr.other_l4) },

@@ -237,10 +237,7 @@ static struct queue_verdict worker_classify(void *ctx, const struct queue_packet
 		COUNTER_INC(w->ctr.malformed);
 		break;
 	}
-	if (v.verdict == NF_DROP)
-		COUNTER_INC(w->ctr.dropped);
-	else
-		COUNTER_INC(w->ctr.accepted);
+	COUNTER_INC(w->ctr.accepted);
 	return v;
 }
 

@@ -18,7 +18,6 @@ struct worker_counters {
 	uint64_t packets;
 	uint64_t bytes;		/* original packet lengths */
 	uint64_t accepted;
-	uint64_t dropped;
 	uint64_t malformed;	/* truncated or inconsistent headers: accepted */
 	uint64_t fragments;	/* non-first IP fragments: accepted */
 	uint64_t other_l4;	/* neither TCP nor UDP: accepted */

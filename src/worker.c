@@ -39,6 +39,38 @@ int64_t worker_progress_age_ms(const struct worker *w, int64_t now_ms)
 	return age > 0 ? age : 0;
 }
 
+void worker_counters_get(const struct worker *w, struct worker_snapshot *s)
+{
+	const struct worker_counters *c = &w->ctr;
+
+	*s = (struct worker_snapshot){
+		.queue_num = w->queue_num,
+		.cpu = w->cpu,
+		.numa_node = w->numa_node,
+		.portid = w->q.portid,
+		.ctr = {
+			.packets = COUNTER_GET(c->packets),
+			.bytes = COUNTER_GET(c->bytes),
+			.accepted = COUNTER_GET(c->accepted),
+			.malformed = COUNTER_GET(c->malformed),
+			.fragments = COUNTER_GET(c->fragments),
+			.other_l4 = COUNTER_GET(c->other_l4),
+			.marked_allow = COUNTER_GET(c->marked_allow),
+			.marked_block = COUNTER_GET(c->marked_block),
+			.bans_requested = COUNTER_GET(c->bans_requested),
+			.flow_only_blocks = COUNTER_GET(c->flow_only_blocks),
+			.flows_monitored = COUNTER_GET(c->flows_monitored),
+		},
+		.detections_lost = COUNTER_GET(w->detections.overflow),
+		.enobufs = COUNTER_GET(w->q.ctr.enobufs),
+		.batches = COUNTER_GET(w->q.ctr.batches),
+		.verdict_msgs = COUNTER_GET(w->q.ctr.verdict_msgs),
+		.verdict_errors = COUNTER_GET(w->q.ctr.verdict_errors),
+	};
+	if (__atomic_load_n(&w->engine_ready, __ATOMIC_ACQUIRE))
+		engine_counters_get(&w->engine, &s->engine);
+}
+
 static void heartbeat(struct worker *w)
 {
 	__atomic_store_n(&w->heartbeat_ms, worker_now_ms(), __ATOMIC_RELAXED);

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <jansson.h>
+#include "clock.h"
 #include "bans_cmd.h"
 #include "selfcheck.h"
 #include "who.h"
@@ -314,14 +315,6 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 }
 
 /* ---- the control socket ---------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A sentence an administrator can act on, for a failed connect(). */
 static void connect_error(const char *path, int e, int timeout_ms, char *err, size_t errlen)

@@ -1,6 +1,7 @@
 /* stats.c - per-worker counters read without locks, kernel queue counters
  * from procfs, all turned into one JSON document. */
 #include "sysincl.h"
+#include "clock.h"
 #include "stats.h"
 #include "worker.h"
 #include "detect_log.h"
@@ -188,7 +189,6 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 	json_t *queues = json_array();
 	json_t *totals = json_object();
 	json_t *detectors = json_object();
-	struct timespec now;
 	json_t *doc;
 	int nk;
 
@@ -215,11 +215,10 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 		json_object_set_new(q, "kernel", nk >= 0 ? kernel_json(kernel, nk, s.queue_num) : json_null());
 		json_array_append_new(queues, q);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	doc = json_pack("{s:i,s:s,s:I,s:s,s:b,s:o,s:o,s:o}",
 			"schema", STATS_SCHEMA,
 			"version", PACKAGE_VERSION,
-			"uptime_s", (json_int_t)(now.tv_sec - info->started),
+			"uptime_s", (json_int_t)(mono_s() - info->started),
 			"mode", info->mode,
 			"fail_open", info->fail_open,
 			"totals", totals,

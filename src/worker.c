@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <net/if.h>
 #include <linux/netfilter.h>
+#include "clock.h"
 #include "config.h"
 #include "detection.h"
 #include "log.h"
@@ -26,10 +27,7 @@
 
 int64_t worker_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 int64_t worker_progress_age_ms(const struct worker *w, int64_t now_ms)
@@ -187,12 +185,10 @@ static void mark_verdict(struct worker *w, const struct queue_packet *p, const s
 {
 	const struct btb_config *cfg = w->cfg;
 	struct engine_result r;
-	struct timespec ts;
 	enum detect_action action;
 	int ban;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	engine_process(&w->engine, view, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &r);
+	engine_process(&w->engine, view, mono_ns_coarse(), &r);
 	switch (r.verdict) {
 	case ENGINE_UNDECIDED:
 		return;

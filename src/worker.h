@@ -77,7 +77,7 @@ void worker_join_thread(struct worker *w);
 /* Wait for the thread (if started) and release what is left. */
 void worker_join(struct worker *w);
 
-/* CLOCK_MONOTONIC in milliseconds, the clock of heartbeat_ms. */
+/* mono_ms() of clock.h, the clock of heartbeat_ms. */
 int64_t worker_now_ms(void);
 
 /* What the control thread reports of a worker: each counter read without

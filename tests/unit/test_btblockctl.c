@@ -1,8 +1,10 @@
-/* test_btblockctl.c - btblockctl: argument parsing, replies, table, top and Prometheus rendering. */
+/* test_btblockctl.c - btblockctl: argument parsing, replies, table, top and Prometheus rendering
+ * (prometheus.c). */
 #define main btblockctl_main
 int btblockctl_main(int argc, char **argv);
 #include "../../src/btblockctl.c"
 #undef main
+#include "../../src/prometheus.c"
 
 #include <stdarg.h>
 #include <setjmp.h>
@@ -83,7 +85,7 @@ static void test_prometheus_counters_and_gauges(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "# TYPE btblockd_packets_total counter"));
 	assert_true(has_line(out, "btblockd_packets_total{queue=\"2\"} 1000"));
 	assert_true(has_line(out, "btblockd_packets_total{queue=\"3\"} 500"));
@@ -141,7 +143,7 @@ static void test_prometheus_families_grouped(void **state)
 	int types = 0, samples = 0;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_int_equal(count_substr(out, "# TYPE btblockd_packets_total "), 1);
 	assert_int_equal(count_substr(out, "# HELP btblockd_packets_total "), 1);
 	copy = strdup(out);
@@ -174,7 +176,7 @@ static void test_prometheus_health(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "# TYPE btblockd_up gauge"));
 	assert_true(has_line(out, "btblockd_up 1"));
 	assert_true(has_line(out, "# TYPE btblockd_worker_last_progress_seconds gauge"));
@@ -204,7 +206,7 @@ static void test_prometheus_health(void **state)
 		FILE *f = open_memstream(&out, &len);
 
 		assert_non_null(f);
-		render_prometheus_down(f);
+		prom_render_down(f);
 		fclose(f);
 	}
 	assert_string_equal(out, "# HELP btblockd_up 1 when btblockd answered btblockctl, 0 when it did not.\n"
@@ -218,7 +220,7 @@ static void test_prometheus_rejects_document_without_queues(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), -1);
+	assert_int_equal(render(prom_render, doc, &out), -1);
 	free(out);
 	json_decref(doc);
 }
@@ -274,7 +276,7 @@ static void test_table(void **state)
 	json_decref(doc);
 	free(out);
 	doc = load("{\"queues\":[],\"ruleset\":{\"loaded\":false}}");
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "btblockd_ruleset_loaded 0"));
 	assert_null(strstr(out, "btblockd_ruleset_bans"));
 	json_decref(doc);
@@ -539,7 +541,7 @@ static void test_prometheus_detections(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "btblockd_detections_nat_translated_total 5"));
 	assert_true(has_line(out, "# TYPE btblockd_detections_lease_entries gauge"));
 	assert_true(has_line(out, "btblockd_detect_exec_runs_total 3"));

@@ -1,6 +1,7 @@
 /* btblockctl.c - the command line client of btblockd: stats, top, prometheus, reload, version,
  * bans, unban, detections, who and check. */
 #include "sysincl.h"
+#include <getopt.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -148,45 +149,160 @@ static enum ctl_command command_from_name(const char *name)
 	return CMD_NONE;
 }
 
-/* The value of option opt at argv[*i]: "--opt=value", "-oVALUE" or the next
- * argument. NULL when missing. */
-static const char *option_value(int argc, char **argv, int *i, size_t namelen)
-{
-	const char *a = argv[*i];
+/* Options without a short form. */
+enum {
+	OPT_JSON = 256, OPT_MARK_MASK, OPT_MARK_BLOCK, OPT_MARK_REJECT, OPT_HOOKS, OPT_AT, OPT_LOG,
+	OPT_WINDOW, OPT_TIMEOUT,
+};
 
-	if (a[namelen] == '=' && a[1] == '-')
-		return a + namelen + 1;
-	if (a[namelen] != '\0' && a[1] != '-')
-		return a + namelen;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
+/* "-": words come back in order as option 1, so that options may follow
+ * the command; ":": a missing value returns ':', and getopt prints nothing. */
+static const char ctl_short_options[] = "-:hVts:p:n:";
+
+static const struct option ctl_long_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "table", no_argument, NULL, 't' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "mark-mask", required_argument, NULL, OPT_MARK_MASK },
+	{ "mark-block", required_argument, NULL, OPT_MARK_BLOCK },
+	{ "mark-reject", required_argument, NULL, OPT_MARK_REJECT },
+	{ "hooks", required_argument, NULL, OPT_HOOKS },
+	{ "at", required_argument, NULL, OPT_AT },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "socket", required_argument, NULL, 's' },
+	{ "pidfile", required_argument, NULL, 'p' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "count", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* getopt_long takes more than btblockctl ever did: abbreviated long names
+ * ("--tab") and clusters of short ones ("-tn5"). Is argument a, which gave
+ * option c, spelt in full: "--name", "--name=value", "-c" or "-cVALUE"? */
+static int spelt_in_full(const char *a, int c)
+{
+	if (a[0] == '-' && a[1] == '-') {
+		size_t len = strcspn(a + 2, "=");
+
+		for (const struct option *l = ctl_long_options; l->name; l++)
+			if (l->val == c)
+				return strlen(l->name) == len && strncmp(a + 2, l->name, len) == 0;
+		return 0;
+	}
+	return a[1] == c && (a[2] == '\0' || strchr(ctl_short_options, c)[1] == ':');
 }
 
-/* Does argument a name option short (e.g. "-s") or long (e.g. "--socket"),
- * with or without an attached value? Sets *namelen to the length matched. */
-static int is_option(const char *a, const char *shortopt, const char *longopt, size_t *namelen)
+/* A word: the command, or the address of unban and who. */
+static int parse_word(struct ctl_options *o, const char *a)
 {
-	size_t l;
-
-	if (shortopt && strncmp(a, shortopt, 2) == 0) {
-		*namelen = 2;
-		return 1;
+	if (o->command == CMD_UNBAN && !o->unban) {
+		if (addrspec_parse(a, &o->spec) < 0)
+			return usage_error("unban needs an IPv4 or IPv6 address, optionally with /LEN",
+					   a);
+		o->unban = a;
+		return 0;
 	}
-	l = strlen(longopt);
-	if (strncmp(a, longopt, l) == 0 && (a[l] == '\0' || a[l] == '=')) {
-		*namelen = l;
-		return 1;
+	if (o->command == CMD_WHO && !o->who) {
+		o->who = a;
+		return 0;
+	}
+	if (o->command != CMD_NONE)
+		return usage_error("unexpected argument", a);
+	o->command = command_from_name(a);
+	if (o->command == CMD_NONE)
+		return usage_error("unknown command", a);
+	return 0;
+}
+
+/* Option c of argument a with value v (NULL when missing). */
+static int parse_option(struct ctl_options *o, int c, const char *v, const char *a,
+			int *count_given)
+{
+	unsigned long long m;
+	char *end;
+	long l;
+
+	switch (c) {
+	case 'h':
+		o->help = 1;
+		break;
+	case 'V':
+		o->version = 1;
+		break;
+	case 't':
+		o->table = 1;
+		break;
+	case OPT_JSON:
+		o->json = 1;
+		break;
+	case OPT_MARK_MASK:
+	case OPT_MARK_BLOCK:
+	case OPT_MARK_REJECT:
+		errno = 0;
+		/* Not strtol: a long has 31 bits of value on 32-bit CPUs. */
+		m = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 0) : 0;
+		if (m == 0 || m > UINT32_MAX || errno || *end)
+			return usage_error("a mark needs a number from 1 to 0xffffffff", v);
+		o->marks[c - OPT_MARK_MASK] = (uint32_t)m;
+		break;
+	case OPT_HOOKS:
+		if (sc_parse_hooks(v, &o->hooks) < 0)
+			return usage_error("--hooks needs a list of forward, input and output, "
+					   "such as forward,input", v);
+		break;
+	case OPT_AT:
+		if (!v || !*v)
+			return usage_error("option needs a time", a);
+		o->at = v;
+		break;
+	case OPT_LOG:
+		if (!v || !*v)
+			return usage_error("option needs a path", a);
+		o->log = v;
+		break;
+	case OPT_WINDOW:
+		if (parse_long(v, 0, 7 * 86400, &l) < 0)
+			return usage_error("--window needs a number of seconds from 0 to 604800", v);
+		o->window_s = l;
+		break;
+	case 's':
+		if (!v || !*v)
+			return usage_error("option needs a path", a);
+		o->socket_path = v;
+		o->socket_fallbacks = NULL;
+		break;
+	case 'p':
+		if (!v || !*v)
+			return usage_error("option needs a path", a);
+		o->pidfile = v;
+		o->pidfile_fallbacks = NULL;
+		break;
+	case OPT_TIMEOUT:
+		if (parse_long(v, 1, 300, &l) < 0)
+			return usage_error("--timeout needs a number of seconds from 1 to 300", v);
+		o->timeout_ms = (int)l * 1000;
+		break;
+	case 'n':
+		if (parse_long(v, 1, 1000000, &l) < 0)
+			return usage_error("--count needs a number from 1 to 1000000", v);
+		o->count = l;
+		*count_given = 1;
+		break;
+	default:
+		return usage_error("unknown option", a);
 	}
 	return 0;
 }
 
 /* Options may come before or after the command; "--" ends them. Returns 0,
- * or the usage exit status after printing why. */
+ * or the usage exit status after printing why. Starts getopt afresh, so it
+ * may be called more than once. */
 static int parse_args(int argc, char **argv, struct ctl_options *o)
 {
-	int only_words = 0;
 	int count_given = 0;
+	int c, r;
 
 	*o = (struct ctl_options){
 		.socket_path = CTL_DEFAULT_SOCKET,
@@ -196,97 +312,29 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 		.timeout_ms = CTL_DEFAULT_TIMEOUT_MS,
 		.window_s = WHO_DEFAULT_WINDOW_S,
 	};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v;
-		size_t n;
-		long l;
+	optind = 0;		/* glibc and musl: start over, forget any half-read cluster */
+	for (;;) {
+		/* In "-" mode nothing is permuted: the argument being read is
+		 * argv[optind] as it was before the call. */
+		int i = optind ? optind : 1;
+		const char *a = i < argc ? argv[i] : "";
 
-		if (only_words || a[0] != '-' || a[1] == '\0') {
-			if (o->command == CMD_UNBAN && !o->unban) {
-				if (addrspec_parse(a, &o->spec) < 0)
-					return usage_error("unban needs an IPv4 or IPv6 address, "
-							   "optionally with /LEN", a);
-				o->unban = a;
-				continue;
-			}
-			if (o->command == CMD_WHO && !o->who) {
-				o->who = a;
-				continue;
-			}
-			if (o->command != CMD_NONE)
-				return usage_error("unexpected argument", a);
-			o->command = command_from_name(a);
-			if (o->command == CMD_NONE)
-				return usage_error("unknown command", a);
-		} else if (strcmp(a, "--") == 0) {
-			only_words = 1;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			o->help = 1;
-		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-			o->version = 1;
-		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--table") == 0) {
-			o->table = 1;
-		} else if (strcmp(a, "--json") == 0) {
-			o->json = 1;
-		} else if (is_option(a, NULL, "--mark-mask", &n) ||
-			   is_option(a, NULL, "--mark-block", &n) ||
-			   is_option(a, NULL, "--mark-reject", &n)) {
-			int k = a[7] == 'm' ? 0 : a[7] == 'b' ? 1 : 2;
-			unsigned long long m;
-			char *end;
-
-			v = option_value(argc, argv, &i, n);
-			errno = 0;
-			/* Not strtol: a long has 31 bits of value on 32-bit CPUs. */
-			m = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 0) : 0;
-			if (m == 0 || m > UINT32_MAX || errno || *end)
-				return usage_error("a mark needs a number from 1 to 0xffffffff", v);
-			o->marks[k] = (uint32_t)m;
-		} else if (is_option(a, NULL, "--hooks", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (sc_parse_hooks(v, &o->hooks) < 0)
-				return usage_error("--hooks needs a list of forward, input and output, "
-						   "such as forward,input", v);
-		} else if (is_option(a, NULL, "--at", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a time", a);
-			o->at = v;
-		} else if (is_option(a, NULL, "--log", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a path", a);
-			o->log = v;
-		} else if (is_option(a, NULL, "--window", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (parse_long(v, 0, 7 * 86400, &l) < 0)
-				return usage_error("--window needs a number of seconds from 0 to 604800", v);
-			o->window_s = l;
-		} else if (is_option(a, "-s", "--socket", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a path", a);
-			o->socket_path = v;
-			o->socket_fallbacks = NULL;
-		} else if (is_option(a, "-p", "--pidfile", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a path", a);
-			o->pidfile = v;
-			o->pidfile_fallbacks = NULL;
-		} else if (is_option(a, NULL, "--timeout", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (parse_long(v, 1, 300, &l) < 0)
-				return usage_error("--timeout needs a number of seconds from 1 to 300",
-						   v);
-			o->timeout_ms = (int)l * 1000;
-		} else if (is_option(a, "-n", "--count", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (parse_long(v, 1, 1000000, &l) < 0)
-				return usage_error("--count needs a number from 1 to 1000000", v);
-			o->count = l;
-			count_given = 1;
-		} else {
-			return usage_error("unknown option", a);
-		}
+		c = getopt_long(argc, argv, ctl_short_options, ctl_long_options, NULL);
+		if (c == -1)
+			break;
+		if (c == 1)
+			r = parse_word(o, optarg);
+		else if (c == '?' || !spelt_in_full(a, c == ':' ? optopt : c))
+			r = usage_error("unknown option", a);
+		else
+			r = parse_option(o, c == ':' ? optopt : c, c == ':' ? NULL : optarg, a,
+					 &count_given);
+		if (r)
+			return r;
 	}
+	for (int i = optind; i < argc; i++)	/* after "--": words only */
+		if ((r = parse_word(o, argv[i])) != 0)
+			return r;
 	if (o->help || o->version)
 		return 0;
 	if (o->command == CMD_NONE)

@@ -374,6 +374,24 @@ static void test_parse_args(void **state)
 	assert_int_equal(parse(&o, "stats", "--timeout=301", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "stats", "--bogus", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "--", "-s", NULL), CTL_USAGE);
+	/* Only the spellings btblockctl always took: the value attached
+	 * ("-sPATH", "--opt=value") or next; no abbreviations, no clusters. */
+	assert_int_equal(parse(&o, "stats", "-s/z.sock", "-p=/q", NULL), 0);
+	assert_string_equal(o.socket_path, "/z.sock");
+	assert_string_equal(o.pidfile, "=/q");
+	assert_int_equal(parse(&o, "stats", "--socket", "--timeout", NULL), 0);
+	assert_string_equal(o.socket_path, "--timeout");
+	assert_int_equal(parse(&o, "stats", "--tab", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--sock=/x", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "-th", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "top", "-tn5", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--table=1", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "-", NULL), CTL_USAGE);	/* a word: no such command */
+	/* A usage error in the middle of a cluster does not leak into the
+	 * next parse. */
+	assert_int_equal(parse(&o, "-tx", "stats", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "-t", NULL), 0);
+	assert_int_equal(o.table, 1);
 }
 
 static void test_parse_bans_args(void **state)

@@ -340,7 +340,7 @@ if [ -s "$tmp/stats" ]; then
 		v=$(awk -v c="$c:" '$1 == c { print $2 }' "$status")
 		check "daemon $c $v: CAP_NET_ADMIN only" test "$v" = 0000000000001000
 	done
-	check "stats: schema 1" grep -q '"schema": 1' "$tmp/stats"
+	check "stats: schema 2" grep -q '"schema": 2' "$tmp/stats"
 	check "stats: the kernel's queue counters (opened before dropping root)" \
 		grep -q '"queue_total"' "$tmp/stats"
 	sock=$(stat -c '%U:%G %a' "$tmp/run/btblockd.sock")

@@ -1,11 +1,15 @@
 /* btblockctl.c - the command line client of btblockd: stats, top, prometheus, reload, version,
  * bans, unban, detections, who and check. */
 #include "sysincl.h"
+#include <getopt.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <jansson.h>
+#include "clock.h"
 #include "bans_cmd.h"
+#include "ctl_json.h"
+#include "prometheus.h"
 #include "selfcheck.h"
 #include "who.h"
 
@@ -29,8 +33,6 @@ static const char *const ctl_pidfile_fallbacks[] = {
 /* A stats reply of 64 queues is ~100 KB; the bound only stops a runaway peer. */
 #define CTL_REPLY_MAX (8u << 20)
 #define CTL_ERR_MAX 512
-/* Metric families rendered at most; a queue object has ~30 numeric fields. */
-#define PROM_FAMILIES_MAX 256
 
 enum ctl_exit { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_WARN = 3 };
 
@@ -148,45 +150,160 @@ static enum ctl_command command_from_name(const char *name)
 	return CMD_NONE;
 }
 
-/* The value of option opt at argv[*i]: "--opt=value", "-oVALUE" or the next
- * argument. NULL when missing. */
-static const char *option_value(int argc, char **argv, int *i, size_t namelen)
-{
-	const char *a = argv[*i];
+/* Options without a short form. */
+enum {
+	OPT_JSON = 256, OPT_MARK_MASK, OPT_MARK_BLOCK, OPT_MARK_REJECT, OPT_HOOKS, OPT_AT, OPT_LOG,
+	OPT_WINDOW, OPT_TIMEOUT,
+};
 
-	if (a[namelen] == '=' && a[1] == '-')
-		return a + namelen + 1;
-	if (a[namelen] != '\0' && a[1] != '-')
-		return a + namelen;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
+/* "-": words come back in order as option 1, so that options may follow
+ * the command; ":": a missing value returns ':', and getopt prints nothing. */
+static const char ctl_short_options[] = "-:hVts:p:n:";
+
+static const struct option ctl_long_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "table", no_argument, NULL, 't' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "mark-mask", required_argument, NULL, OPT_MARK_MASK },
+	{ "mark-block", required_argument, NULL, OPT_MARK_BLOCK },
+	{ "mark-reject", required_argument, NULL, OPT_MARK_REJECT },
+	{ "hooks", required_argument, NULL, OPT_HOOKS },
+	{ "at", required_argument, NULL, OPT_AT },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "socket", required_argument, NULL, 's' },
+	{ "pidfile", required_argument, NULL, 'p' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "count", required_argument, NULL, 'n' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* getopt_long takes more than btblockctl ever did: abbreviated long names
+ * ("--tab") and clusters of short ones ("-tn5"). Is argument a, which gave
+ * option c, spelt in full: "--name", "--name=value", "-c" or "-cVALUE"? */
+static int spelt_in_full(const char *a, int c)
+{
+	if (a[0] == '-' && a[1] == '-') {
+		size_t len = strcspn(a + 2, "=");
+
+		for (const struct option *l = ctl_long_options; l->name; l++)
+			if (l->val == c)
+				return strlen(l->name) == len && strncmp(a + 2, l->name, len) == 0;
+		return 0;
+	}
+	return a[1] == c && (a[2] == '\0' || strchr(ctl_short_options, c)[1] == ':');
 }
 
-/* Does argument a name option short (e.g. "-s") or long (e.g. "--socket"),
- * with or without an attached value? Sets *namelen to the length matched. */
-static int is_option(const char *a, const char *shortopt, const char *longopt, size_t *namelen)
+/* A word: the command, or the address of unban and who. */
+static int parse_word(struct ctl_options *o, const char *a)
 {
-	size_t l;
-
-	if (shortopt && strncmp(a, shortopt, 2) == 0) {
-		*namelen = 2;
-		return 1;
+	if (o->command == CMD_UNBAN && !o->unban) {
+		if (addrspec_parse(a, &o->spec) < 0)
+			return usage_error("unban needs an IPv4 or IPv6 address, optionally with /LEN",
+					   a);
+		o->unban = a;
+		return 0;
 	}
-	l = strlen(longopt);
-	if (strncmp(a, longopt, l) == 0 && (a[l] == '\0' || a[l] == '=')) {
-		*namelen = l;
-		return 1;
+	if (o->command == CMD_WHO && !o->who) {
+		o->who = a;
+		return 0;
+	}
+	if (o->command != CMD_NONE)
+		return usage_error("unexpected argument", a);
+	o->command = command_from_name(a);
+	if (o->command == CMD_NONE)
+		return usage_error("unknown command", a);
+	return 0;
+}
+
+/* Option c of argument a with value v (NULL when missing). */
+static int parse_option(struct ctl_options *o, int c, const char *v, const char *a,
+			int *count_given)
+{
+	unsigned long long m;
+	char *end;
+	long l;
+
+	switch (c) {
+	case 'h':
+		o->help = 1;
+		break;
+	case 'V':
+		o->version = 1;
+		break;
+	case 't':
+		o->table = 1;
+		break;
+	case OPT_JSON:
+		o->json = 1;
+		break;
+	case OPT_MARK_MASK:
+	case OPT_MARK_BLOCK:
+	case OPT_MARK_REJECT:
+		errno = 0;
+		/* Not strtol: a long has 31 bits of value on 32-bit CPUs. */
+		m = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 0) : 0;
+		if (m == 0 || m > UINT32_MAX || errno || *end)
+			return usage_error("a mark needs a number from 1 to 0xffffffff", v);
+		o->marks[c - OPT_MARK_MASK] = (uint32_t)m;
+		break;
+	case OPT_HOOKS:
+		if (sc_parse_hooks(v, &o->hooks) < 0)
+			return usage_error("--hooks needs a list of forward, input and output, "
+					   "such as forward,input", v);
+		break;
+	case OPT_AT:
+		if (!v || !*v)
+			return usage_error("option needs a time", a);
+		o->at = v;
+		break;
+	case OPT_LOG:
+		if (!v || !*v)
+			return usage_error("option needs a path", a);
+		o->log = v;
+		break;
+	case OPT_WINDOW:
+		if (parse_long(v, 0, 7 * 86400, &l) < 0)
+			return usage_error("--window needs a number of seconds from 0 to 604800", v);
+		o->window_s = l;
+		break;
+	case 's':
+		if (!v || !*v)
+			return usage_error("option needs a path", a);
+		o->socket_path = v;
+		o->socket_fallbacks = NULL;
+		break;
+	case 'p':
+		if (!v || !*v)
+			return usage_error("option needs a path", a);
+		o->pidfile = v;
+		o->pidfile_fallbacks = NULL;
+		break;
+	case OPT_TIMEOUT:
+		if (parse_long(v, 1, 300, &l) < 0)
+			return usage_error("--timeout needs a number of seconds from 1 to 300", v);
+		o->timeout_ms = (int)l * 1000;
+		break;
+	case 'n':
+		if (parse_long(v, 1, 1000000, &l) < 0)
+			return usage_error("--count needs a number from 1 to 1000000", v);
+		o->count = l;
+		*count_given = 1;
+		break;
+	default:
+		return usage_error("unknown option", a);
 	}
 	return 0;
 }
 
 /* Options may come before or after the command; "--" ends them. Returns 0,
- * or the usage exit status after printing why. */
+ * or the usage exit status after printing why. Starts getopt afresh, so it
+ * may be called more than once. */
 static int parse_args(int argc, char **argv, struct ctl_options *o)
 {
-	int only_words = 0;
 	int count_given = 0;
+	int c, r;
 
 	*o = (struct ctl_options){
 		.socket_path = CTL_DEFAULT_SOCKET,
@@ -196,97 +313,29 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 		.timeout_ms = CTL_DEFAULT_TIMEOUT_MS,
 		.window_s = WHO_DEFAULT_WINDOW_S,
 	};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v;
-		size_t n;
-		long l;
+	optind = 0;		/* glibc and musl: start over, forget any half-read cluster */
+	for (;;) {
+		/* In "-" mode nothing is permuted: the argument being read is
+		 * argv[optind] as it was before the call. */
+		int i = optind ? optind : 1;
+		const char *a = i < argc ? argv[i] : "";
 
-		if (only_words || a[0] != '-' || a[1] == '\0') {
-			if (o->command == CMD_UNBAN && !o->unban) {
-				if (addrspec_parse(a, &o->spec) < 0)
-					return usage_error("unban needs an IPv4 or IPv6 address, "
-							   "optionally with /LEN", a);
-				o->unban = a;
-				continue;
-			}
-			if (o->command == CMD_WHO && !o->who) {
-				o->who = a;
-				continue;
-			}
-			if (o->command != CMD_NONE)
-				return usage_error("unexpected argument", a);
-			o->command = command_from_name(a);
-			if (o->command == CMD_NONE)
-				return usage_error("unknown command", a);
-		} else if (strcmp(a, "--") == 0) {
-			only_words = 1;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			o->help = 1;
-		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-			o->version = 1;
-		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--table") == 0) {
-			o->table = 1;
-		} else if (strcmp(a, "--json") == 0) {
-			o->json = 1;
-		} else if (is_option(a, NULL, "--mark-mask", &n) ||
-			   is_option(a, NULL, "--mark-block", &n) ||
-			   is_option(a, NULL, "--mark-reject", &n)) {
-			int k = a[7] == 'm' ? 0 : a[7] == 'b' ? 1 : 2;
-			unsigned long long m;
-			char *end;
-
-			v = option_value(argc, argv, &i, n);
-			errno = 0;
-			/* Not strtol: a long has 31 bits of value on 32-bit CPUs. */
-			m = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 0) : 0;
-			if (m == 0 || m > UINT32_MAX || errno || *end)
-				return usage_error("a mark needs a number from 1 to 0xffffffff", v);
-			o->marks[k] = (uint32_t)m;
-		} else if (is_option(a, NULL, "--hooks", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (sc_parse_hooks(v, &o->hooks) < 0)
-				return usage_error("--hooks needs a list of forward, input and output, "
-						   "such as forward,input", v);
-		} else if (is_option(a, NULL, "--at", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a time", a);
-			o->at = v;
-		} else if (is_option(a, NULL, "--log", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a path", a);
-			o->log = v;
-		} else if (is_option(a, NULL, "--window", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (parse_long(v, 0, 7 * 86400, &l) < 0)
-				return usage_error("--window needs a number of seconds from 0 to 604800", v);
-			o->window_s = l;
-		} else if (is_option(a, "-s", "--socket", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a path", a);
-			o->socket_path = v;
-			o->socket_fallbacks = NULL;
-		} else if (is_option(a, "-p", "--pidfile", &n)) {
-			if (!(v = option_value(argc, argv, &i, n)) || !*v)
-				return usage_error("option needs a path", a);
-			o->pidfile = v;
-			o->pidfile_fallbacks = NULL;
-		} else if (is_option(a, NULL, "--timeout", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (parse_long(v, 1, 300, &l) < 0)
-				return usage_error("--timeout needs a number of seconds from 1 to 300",
-						   v);
-			o->timeout_ms = (int)l * 1000;
-		} else if (is_option(a, "-n", "--count", &n)) {
-			v = option_value(argc, argv, &i, n);
-			if (parse_long(v, 1, 1000000, &l) < 0)
-				return usage_error("--count needs a number from 1 to 1000000", v);
-			o->count = l;
-			count_given = 1;
-		} else {
-			return usage_error("unknown option", a);
-		}
+		c = getopt_long(argc, argv, ctl_short_options, ctl_long_options, NULL);
+		if (c == -1)
+			break;
+		if (c == 1)
+			r = parse_word(o, optarg);
+		else if (c == '?' || !spelt_in_full(a, c == ':' ? optopt : c))
+			r = usage_error("unknown option", a);
+		else
+			r = parse_option(o, c == ':' ? optopt : c, c == ':' ? NULL : optarg, a,
+					 &count_given);
+		if (r)
+			return r;
 	}
+	for (int i = optind; i < argc; i++)	/* after "--": words only */
+		if ((r = parse_word(o, argv[i])) != 0)
+			return r;
 	if (o->help || o->version)
 		return 0;
 	if (o->command == CMD_NONE)
@@ -315,14 +364,6 @@ static int parse_args(int argc, char **argv, struct ctl_options *o)
 }
 
 /* ---- the control socket ---------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A sentence an administrator can act on, for a failed connect(). */
 static void connect_error(const char *path, int e, int timeout_ms, char *err, size_t errlen)
@@ -528,30 +569,6 @@ static json_t *ctl_request(const struct ctl_options *o, const char *command, cha
 
 /* ---- reading the stats document ----------------------------------------- */
 
-/* An integer member, 0 when absent or not a number (old or new daemons). */
-static json_int_t jint(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (json_is_real(v))
-		return (json_int_t)json_real_value(v);
-	return 0;
-}
-
-static json_int_t jint2(const json_t *obj, const char *key, const char *sub)
-{
-	return jint(json_object_get(obj, key), sub);
-}
-
-static const char *jstr(const json_t *obj, const char *key, const char *dflt)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
 static json_int_t kernel_drops(const json_t *q)
 {
 	return jint2(q, "kernel", "queue_dropped") + jint2(q, "kernel", "user_dropped");
@@ -579,14 +596,14 @@ static void render_header(const json_t *doc, FILE *out)
 /* ---- stats --table ------------------------------------------------------ */
 
 static void table_row(FILE *out, const char *label, json_int_t cpu, int has_cpu,
-		      const json_int_t v[9])
+		      const json_int_t v[8])
 {
 	char cpubuf[24] = "-";
 
 	if (has_cpu)
 		snprintf(cpubuf, sizeof(cpubuf), "%" JSON_INTEGER_FORMAT, cpu);
 	fprintf(out, "%-6s %4s", label, cpubuf);
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < 8; i++)
 		fprintf(out, " %12" JSON_INTEGER_FORMAT, v[i]);
 	fputc('\n', out);
 }
@@ -635,12 +652,11 @@ static int render_table(const json_t *doc, FILE *out)
 	if (!json_is_array(queues) || !json_is_object(totals))
 		return -1;
 	render_header(doc, out);
-	fprintf(out, "\n%-6s %4s %12s %12s %12s %12s %12s %12s %12s %12s %12s\n", "QUEUE", "CPU",
-		"PACKETS", "BYTES", "ACCEPTED", "DROPPED", "ALLOW", "BLOCK", "FLOWS", "KDROP",
-		"ENOBUFS");
+	fprintf(out, "\n%-6s %4s %12s %12s %12s %12s %12s %12s %12s %12s\n", "QUEUE", "CPU",
+		"PACKETS", "BYTES", "ACCEPTED", "ALLOW", "BLOCK", "FLOWS", "KDROP", "ENOBUFS");
 	json_array_foreach(queues, i, q) {
-		json_int_t row[9] = {
-			jint(q, "packets"), jint(q, "bytes"), jint(q, "accepted"), jint(q, "dropped"),
+		json_int_t row[8] = {
+			jint(q, "packets"), jint(q, "bytes"), jint(q, "accepted"),
 			jint(q, "marked_allow"), jint(q, "marked_block"), jint2(q, "flows", "active"),
 			kernel_drops(q), jint(q, "enobufs"),
 		};
@@ -648,14 +664,13 @@ static int render_table(const json_t *doc, FILE *out)
 
 		snprintf(label, sizeof(label), "%" JSON_INTEGER_FORMAT, jint(q, "queue"));
 		table_row(out, label, jint(q, "cpu"), 1, row);
-		sum_kdrop += row[7];
+		sum_kdrop += row[6];
 	}
 	{
-		json_int_t row[9] = {
+		json_int_t row[8] = {
 			jint(totals, "packets"), jint(totals, "bytes"), jint(totals, "accepted"),
-			jint(totals, "dropped"), jint(totals, "marked_allow"),
-			jint(totals, "marked_block"), jint(totals, "flows_active"), sum_kdrop,
-			jint(totals, "enobufs"),
+			jint(totals, "marked_allow"), jint(totals, "marked_block"),
+			jint(totals, "flows_active"), sum_kdrop, jint(totals, "enobufs"),
 		};
 
 		table_row(out, "total", 0, 0, row);
@@ -695,15 +710,14 @@ static double rate(json_int_t now, json_int_t before, double seconds)
 }
 
 struct top_row {
-	double pkts, mbits, accepted, dropped, allow, block, kdrop;
+	double pkts, mbits, accepted, allow, block, kdrop;
 	json_int_t flows;
 };
 
 static void top_print_row(FILE *out, const char *label, const struct top_row *r)
 {
-	fprintf(out, "%-6s %10.1f %9.2f %10.1f %9.1f %9.1f %9.1f %9" JSON_INTEGER_FORMAT " %8.1f\n",
-		label, r->pkts, r->mbits, r->accepted, r->dropped, r->allow, r->block, r->flows,
-		r->kdrop);
+	fprintf(out, "%-6s %10.1f %9.2f %10.1f %9.1f %9.1f %9" JSON_INTEGER_FORMAT " %8.1f\n",
+		label, r->pkts, r->mbits, r->accepted, r->allow, r->block, r->flows, r->kdrop);
 }
 
 /* One screen of rates between two stats documents taken seconds apart. */
@@ -718,8 +732,8 @@ static int render_top(const json_t *prev, const json_t *cur, double seconds, FIL
 		return -1;
 	render_header(cur, out);
 	fprintf(out, "rates over the last %.1f s\n\n", seconds);
-	fprintf(out, "%-6s %10s %9s %10s %9s %9s %9s %9s %8s\n", "QUEUE", "PKT/S", "MBIT/S",
-		"ACCEPT/S", "DROP/S", "ALLOW/S", "BLOCK/S", "FLOWS", "KDROP/S");
+	fprintf(out, "%-6s %10s %9s %10s %9s %9s %9s %8s\n", "QUEUE", "PKT/S", "MBIT/S",
+		"ACCEPT/S", "ALLOW/S", "BLOCK/S", "FLOWS", "KDROP/S");
 	json_array_foreach(queues, i, q) {
 		json_int_t num = jint(q, "queue");
 		const json_t *p = find_queue(prev, num);
@@ -732,7 +746,6 @@ static int render_top(const json_t *prev, const json_t *cur, double seconds, FIL
 			.pkts = rate(jint(q, "packets"), jint(p, "packets"), seconds),
 			.mbits = rate(jint(q, "bytes"), jint(p, "bytes"), seconds) * 8 / 1e6,
 			.accepted = rate(jint(q, "accepted"), jint(p, "accepted"), seconds),
-			.dropped = rate(jint(q, "dropped"), jint(p, "dropped"), seconds),
 			.allow = rate(jint(q, "marked_allow"), jint(p, "marked_allow"), seconds),
 			.block = rate(jint(q, "marked_block"), jint(p, "marked_block"), seconds),
 			.kdrop = rate(kernel_drops(q), kernel_drops(p), seconds),
@@ -743,7 +756,6 @@ static int render_top(const json_t *prev, const json_t *cur, double seconds, FIL
 		total.pkts += r.pkts;
 		total.mbits += r.mbits;
 		total.accepted += r.accepted;
-		total.dropped += r.dropped;
 		total.allow += r.allow;
 		total.block += r.block;
 		total.kdrop += r.kdrop;
@@ -800,430 +812,6 @@ static int cmd_top(const struct ctl_options *o)
 fail:
 	fprintf(stderr, "btblockctl: %s\n", err);
 	return CTL_FAIL;
-}
-
-/* ---- prometheus ------------------------------------------------------- */
-
-/* Append s to a metric name, anything outside [a-zA-Z0-9_] made '_'. */
-static size_t prom_name_append(char *dst, size_t n, size_t len, const char *s)
-{
-	for (; *s && n + 1 < len; s++)
-		dst[n++] = ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-			    (*s >= '0' && *s <= '9')) ? *s : '_';
-	dst[n] = '\0';
-	return n;
-}
-
-/* "a" or "a_b", whatever names the daemon sent. */
-static void prom_name(char *dst, size_t len, const char *a, const char *b)
-{
-	size_t n = prom_name_append(dst, 0, len, a);
-
-	if (b) {
-		n = prom_name_append(dst, n, len, "_");
-		prom_name_append(dst, n, len, b);
-	}
-}
-
-/* Label values: backslash, double quote and newline escaped (text format). */
-static void prom_label_value(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\')
-			fputs("\\\\", out);
-		else if (*s == '"')
-			fputs("\\\"", out);
-		else if (*s == '\n')
-			fputs("\\n", out);
-		else
-			fputc(*s, out);
-	}
-}
-
-static void prom_value(FILE *out, const json_t *v)
-{
-	if (json_is_integer(v))
-		fprintf(out, "%" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
-	else if (json_is_real(v))
-		fprintf(out, "%.17g\n", json_real_value(v));
-	else
-		fprintf(out, "%d\n", json_is_true(v) ? 1 : 0);
-}
-
-static int prom_is_number(const json_t *v)
-{
-	return json_is_number(v) || json_is_boolean(v);
-}
-
-static int ends_with(const char *s, const char *tail)
-{
-	size_t n = strlen(s), t = strlen(tail);
-
-	return n >= t && strcmp(s + n - t, tail) == 0;
-}
-
-/* A value in milliseconds, written in seconds (Prometheus base units). */
-static void prom_value_ms(FILE *out, const json_t *v)
-{
-	if (json_is_integer(v))
-		fprintf(out, "%.3f\n", (double)json_integer_value(v) / 1000.0);
-	else
-		fprintf(out, "%.17g\n", json_number_value(v) / 1000.0);
-}
-
-/* What the per-queue fields mean; gauges are levels, the rest only grow.
- * A field not listed is a counter, unless it is a boolean (a gauge). */
-static const struct prom_known {
-	const char *field;	/* flattened: key or key_subkey */
-	const char *metric;	/* NULL: btblockd_<field>[_total] */
-	int gauge;
-	const char *help;
-} prom_known[] = {
-	{ "packets", NULL, 0, "Packets received from the queue." },
-	{ "bytes", NULL, 0, "Bytes received from the queue (original packet lengths)." },
-	{ "accepted", NULL, 0, "Packets answered with an accept verdict." },
-	{ "dropped", NULL, 0, "Packets answered with a drop verdict." },
-	{ "malformed", NULL, 0, "Malformed or truncated packets (accepted)." },
-	{ "fragments", NULL, 0, "Non-first IP fragments (accepted)." },
-	{ "other_l4", NULL, 0, "Packets neither TCP nor UDP (accepted)." },
-	{ "marked_allow", NULL, 0, "Packets sent back with the allow mark." },
-	{ "marked_block", NULL, 0, "Packets sent back with the block mark." },
-	{ "bans_requested", NULL, 0,
-	  "Flows blocked with a ban of their address pair (the ruleset may fail to add it)." },
-	{ "flow_only_blocks", NULL, 0,
-	  "Flows blocked without a ban: the evidence does not allow one." },
-	{ "monitor_detections", NULL, 0, "Detections in monitor mode (not blocked)." },
-	{ "detections_lost", NULL, 0, "Detections lost because the log ring was full." },
-	{ "enobufs", NULL, 0, "Netlink receive buffer overflows (ENOBUFS)." },
-	{ "batches", NULL, 0, "Receive batches." },
-	{ "verdict_msgs", NULL, 0, "Verdict messages sent to the kernel." },
-	{ "verdict_errors", NULL, 0, "Verdict messages the kernel refused." },
-	{ "inspected_packets", NULL, 0, "Packets the detectors looked at." },
-	{ "endpoint_cache_size", NULL, 1, "Suspected BitTorrent endpoints remembered now." },
-	{ "endpoints_learned", NULL, 0,
-	  "Endpoints learned from answers to the protected side and from confirmed peers." },
-	{ "endpoints_over_quota", NULL, 0,
-	  "Endpoints not learned: their source had used its quota." },
-	{ "endpoints_no_room", NULL, 0,
-	  "Endpoints not learned: their cache set held only others' live entries." },
-	{ "flows_active", NULL, 1, "Flows tracked now." },
-	{ "flows_inserted", NULL, 0, "Flows added to the flow table." },
-	{ "flows_evicted", NULL, 0, "Flows evicted because the table was full." },
-	{ "flows_timed_out", NULL, 0, "Flows forgotten after their idle timeout." },
-	{ "flows_decided_allow", NULL, 0, "Flows decided allow." },
-	{ "flows_decided_block", NULL, 0, "Flows decided block." },
-	{ "flows_stream_heads_exhausted", NULL, 0,
-	  "Undecided flows whose stream prefix buffer filled up." },
-	{ "kernel_queue_total", "btblockd_kernel_queue_waiting", 1,
-	  "Packets waiting in the kernel queue for a verdict." },
-	{ "kernel_queue_dropped", NULL, 0, "Packets the kernel dropped because the queue was full." },
-	{ "kernel_user_dropped", NULL, 0,
-	  "Packets the kernel could not deliver to the daemon (netlink buffer full)." },
-	{ "kernel_id_sequence", "btblockd_kernel_id_sequence", 1,
-	  "Last packet id the kernel gave out on the queue (wraps at 2^32)." },
-	{ "last_progress_ms", "btblockd_worker_last_progress_seconds", 1,
-	  "Seconds since the worker of the queue last went round its loop." },
-	{ "stalled", "btblockd_worker_stalled", 1,
-	  "1 when the worker of the queue has made no progress for --stall-timeout." },
-};
-
-struct prom_family {
-	char field[96];		/* flattened key, as in prom_known */
-	char key[48], sub[48];	/* where the value is in each queue object */
-	char metric[112];
-	int gauge;
-	int ms;
-	const char *help;
-};
-
-/* Add the family of queue member key[.sub], of value v, unless already known. */
-static int prom_add_family(struct prom_family *f, int *n, const char *key, const char *sub,
-			   const json_t *v)
-{
-	struct prom_family *x;
-	char field[96];
-
-	if (strlen(key) >= sizeof(f->key) || (sub && strlen(sub) >= sizeof(f->sub)))
-		return 0;	/* absurd names from a hostile peer: skipped */
-	prom_name(field, sizeof(field), key, sub);
-	for (int i = 0; i < *n; i++)
-		if (strcmp(f[i].field, field) == 0)
-			return 0;
-	if (*n >= PROM_FAMILIES_MAX)
-		return -1;
-	x = &f[(*n)++];
-	memset(x, 0, sizeof(*x));
-	snprintf(x->field, sizeof(x->field), "%s", field);
-	snprintf(x->key, sizeof(x->key), "%s", key);
-	snprintf(x->sub, sizeof(x->sub), "%s", sub ? sub : "");
-	x->gauge = json_is_boolean(v);
-	x->help = x->gauge ? "Per-queue state of btblockd (1 true, 0 false)." :
-			     "Per-queue counter of btblockd.";
-	for (size_t k = 0; k < ARRAY_SIZE(prom_known); k++) {
-		if (strcmp(prom_known[k].field, field) != 0)
-			continue;
-		x->gauge = prom_known[k].gauge;
-		x->help = prom_known[k].help;
-		if (prom_known[k].metric)
-			snprintf(x->metric, sizeof(x->metric), "%s", prom_known[k].metric);
-		/* A field in ms named in seconds, the base unit. */
-		x->ms = ends_with(field, "_ms") && ends_with(x->metric, "_seconds");
-	}
-	if (!x->metric[0]) {
-		size_t l = strlen(field);
-		int has_total = l >= 6 && strcmp(field + l - 6, "_total") == 0;
-
-		snprintf(x->metric, sizeof(x->metric), "btblockd_%s%s", field,
-			 x->gauge || has_total ? "" : "_total");
-	}
-	return 0;
-}
-
-/* The members of a queue object that are not counters but its identity
- * (the netlink port is one too: it changes with every start). */
-static int queue_label_key(const char *key)
-{
-	return strcmp(key, "queue") == 0 || strcmp(key, "cpu") == 0 ||
-	       strcmp(key, "numa_node") == 0 || strcmp(key, "portid") == 0;
-}
-
-static void prom_family_head(FILE *out, const char *metric, const char *type, const char *help)
-{
-	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
-}
-
-/* The kernel ruleset as the daemon last read it; a counter the table
- * lacks (an older ruleset) is left out, not written as 0. */
-static void prom_ruleset(const json_t *rs, FILE *out)
-{
-	static const struct {
-		const char *key, *metric, *help;
-	} counters[] = {
-		{ "bans", "btblockd_ruleset_bans_total",
-		  "Flows whose address pair the ruleset banned (its counter bans)." },
-		{ "bans_failed", "btblockd_ruleset_bans_failed_total",
-		  "Flows whose address pair could not be banned because a ban set was full." },
-	};
-	const json_t *sets = json_object_get(rs, "ban_sets");
-	const char *name;
-	const json_t *s;
-	int head = 0;
-
-	prom_family_head(out, "btblockd_ruleset_loaded", "gauge",
-			 "1 when table inet btblockd was loaded at the daemon's last reading.");
-	fprintf(out, "btblockd_ruleset_loaded %d\n", json_is_true(json_object_get(rs, "loaded")) ? 1 : 0);
-	for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
-		const json_t *v = json_object_get(rs, counters[i].key);
-
-		if (!prom_is_number(v))
-			continue;
-		prom_family_head(out, counters[i].metric, "counter", counters[i].help);
-		fprintf(out, "%s ", counters[i].metric);
-		prom_value(out, v);
-	}
-	if (!json_is_object(sets))
-		return;
-	json_object_foreach((json_t *)sets, name, s) {
-		const json_t *size = json_object_get(s, "size");
-
-		if (!prom_is_number(size))
-			continue;
-		if (!head)
-			prom_family_head(out, "btblockd_ban_set_size", "gauge",
-					 "Most elements a ban set holds (two per banned pair).");
-		head = 1;
-		fputs("btblockd_ban_set_size{set=\"", out);
-		prom_label_value(out, name);
-		fputs("\"} ", out);
-		prom_value(out, size);
-	}
-}
-
-/* The one total that is not a sum of queue series but a count of them,
- * and the control socket's refusals. */
-static void prom_control(const json_t *doc, FILE *out)
-{
-	static const struct {
-		const char *key, *metric, *help;
-	} control[] = {
-		{ "busy", "btblockd_control_busy_total",
-		  "Control socket clients refused because every slot was taken." },
-		{ "overlong", "btblockd_control_overlong_total",
-		  "Control socket clients cut for a line that was too long." },
-		{ "timeouts", "btblockd_control_timeouts_total",
-		  "Control socket clients cut for not finishing a line in time." },
-	};
-	const json_t *ctl = json_object_get(doc, "control");
-	const json_t *v = json_object_get(json_object_get(doc, "totals"), "stalled_workers");
-
-	if (prom_is_number(v)) {
-		prom_family_head(out, "btblockd_stalled_workers", "gauge",
-				 "Workers that have made no progress for --stall-timeout.");
-		fputs("btblockd_stalled_workers ", out);
-		prom_value(out, v);
-	}
-	if (!json_is_object(ctl))
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(control); i++) {
-		v = json_object_get(ctl, control[i].key);
-		if (!prom_is_number(v))
-			continue;
-		prom_family_head(out, control[i].metric, "counter", control[i].help);
-		fprintf(out, "%s ", control[i].metric);
-		prom_value(out, v);
-	}
-}
-
-/* Counters and gauges of every numeric field of every queue, labelled by
- * queue; the per-detector blocked flows; uptime, mode and version. Totals
- * are left out: they are sums of the per-queue series. */
-/* The "detections" object: how detections were named, and detect-exec. */
-static void prom_detections(const json_t *d, FILE *out)
-{
-	static const struct {
-		const char *key, *sub, *metric, *type, *help;
-	} m[] = {
-		{ "nat_translated", NULL, "btblockd_detections_nat_translated_total", "counter",
-		  "Detections whose NAT mapping conntrack gave." },
-		{ "nat_untranslated", NULL, "btblockd_detections_nat_untranslated_total", "counter",
-		  "Detections whose LAN end conntrack showed untranslated." },
-		{ "nat_no_entry", NULL, "btblockd_detections_nat_no_entry_total", "counter",
-		  "Detections without a conntrack entry." },
-		{ "nat_errors", NULL, "btblockd_detections_nat_errors_total", "counter",
-		  "Conntrack lookups that failed." },
-		{ "hosts_named", NULL, "btblockd_detections_hosts_named_total", "counter",
-		  "Detections given a DHCP host name." },
-		{ "lookups_skipped", NULL, "btblockd_detections_lookups_skipped_total", "counter",
-		  "Detections logged without lookups (over 200 a second)." },
-		{ "lease_entries", NULL, "btblockd_detections_lease_entries", "gauge",
-		  "Entries read from the DHCP lease files." },
-		{ "exec", "runs", "btblockd_detect_exec_runs_total", "counter",
-		  "detect-exec programs started." },
-		{ "exec", "failures", "btblockd_detect_exec_failures_total", "counter",
-		  "detect-exec programs that could not start or exited non-zero." },
-		{ "exec", "suppressed", "btblockd_detect_exec_suppressed_total", "counter",
-		  "Detections not handed to the detect-exec program." },
-	};
-
-	if (!json_is_object(d))
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
-		const json_t *v = json_object_get(d, m[i].key);
-
-		if (m[i].sub)
-			v = json_is_object(v) ? json_object_get(v, m[i].sub) : NULL;
-		if (!prom_is_number(v))
-			continue;
-		prom_family_head(out, m[i].metric, m[i].type, m[i].help);
-		fprintf(out, "%s ", m[i].metric);
-		prom_value(out, v);
-	}
-}
-
-static int render_prometheus(const json_t *doc, FILE *out)
-{
-	static struct prom_family fam[PROM_FAMILIES_MAX];
-	const json_t *queues = json_object_get(doc, "queues");
-	const json_t *detectors = json_object_get(doc, "detectors");
-	const json_t *dlog = json_object_get(doc, "detect_log");
-	const json_t *rs = json_object_get(doc, "ruleset");
-	const char *key, *sub;
-	const json_t *q, *v, *w;
-	int nfam = 0;
-	size_t i;
-
-	if (!json_is_array(queues))
-		return -1;
-	json_array_foreach(queues, i, q) {
-		json_object_foreach((json_t *)q, key, v) {
-			if (queue_label_key(key))
-				continue;
-			if (prom_is_number(v) && prom_add_family(fam, &nfam, key, NULL, v) < 0)
-				return -1;
-			if (json_is_object(v))
-				json_object_foreach((json_t *)v, sub, w)
-					if (prom_is_number(w) &&
-					    prom_add_family(fam, &nfam, key, sub, w) < 0)
-						return -1;
-		}
-	}
-
-	prom_family_head(out, "btblockd_up", "gauge",
-			 "1 when btblockd answered btblockctl, 0 when it did not.");
-	fputs("btblockd_up 1\n", out);
-	prom_family_head(out, "btblockd_info", "gauge",
-			 "Version and mode of the running daemon (always 1).");
-	fputs("btblockd_info{version=\"", out);
-	prom_label_value(out, jstr(doc, "version", ""));
-	fputs("\",mode=\"", out);
-	prom_label_value(out, jstr(doc, "mode", ""));
-	fputs("\"} 1\n", out);
-	prom_family_head(out, "btblockd_uptime_seconds", "gauge", "Seconds since the daemon started.");
-	fprintf(out, "btblockd_uptime_seconds %" JSON_INTEGER_FORMAT "\n", jint(doc, "uptime_s"));
-	prom_family_head(out, "btblockd_fail_open", "gauge",
-			 "1 when full queues let packets pass (fail-open), 0 when they drop them.");
-	fprintf(out, "btblockd_fail_open %d\n", json_is_false(json_object_get(doc, "fail_open")) ? 0 : 1);
-
-	prom_family_head(out, "btblockd_queue_info", "gauge",
-			 "CPU and NUMA node of the worker serving each queue (always 1).");
-	json_array_foreach(queues, i, q)
-		fprintf(out, "btblockd_queue_info{queue=\"%" JSON_INTEGER_FORMAT "\",cpu=\"%"
-			JSON_INTEGER_FORMAT "\",numa_node=\"%" JSON_INTEGER_FORMAT "\"} 1\n",
-			jint(q, "queue"), jint(q, "cpu"), jint(q, "numa_node"));
-
-	for (int f = 0; f < nfam; f++) {
-		prom_family_head(out, fam[f].metric, fam[f].gauge ? "gauge" : "counter", fam[f].help);
-		json_array_foreach(queues, i, q) {
-			v = json_object_get(q, fam[f].key);
-			if (fam[f].sub[0])
-				v = json_is_object(v) ? json_object_get(v, fam[f].sub) : NULL;
-			if (!prom_is_number(v))
-				continue;	/* e.g. kernel counters of a queue not in procfs */
-			fprintf(out, "%s{queue=\"%" JSON_INTEGER_FORMAT "\"} ", fam[f].metric,
-				jint(q, "queue"));
-			if (fam[f].ms)
-				prom_value_ms(out, v);
-			else
-				prom_value(out, v);
-		}
-	}
-
-	if (json_is_object(detectors)) {
-		prom_family_head(out, "btblockd_detections_total", "counter",
-				 "Flows blocked, by the detector that fired.");
-		json_object_foreach((json_t *)detectors, key, v) {
-			if (!prom_is_number(v))
-				continue;
-			fputs("btblockd_detections_total{detector=\"", out);
-			prom_label_value(out, key);
-			fputs("\"} ", out);
-			prom_value(out, v);
-		}
-	}
-	if (json_is_object(dlog)) {
-		prom_family_head(out, "btblockd_detect_log_written_total", "counter",
-				 "Lines written to the detection log.");
-		fprintf(out, "btblockd_detect_log_written_total %" JSON_INTEGER_FORMAT "\n",
-			jint(dlog, "written"));
-		prom_family_head(out, "btblockd_detect_log_suppressed_total", "counter",
-				 "Detection log lines left out by the rate limit.");
-		fprintf(out, "btblockd_detect_log_suppressed_total %" JSON_INTEGER_FORMAT "\n",
-			jint(dlog, "suppressed"));
-	}
-	if (json_is_object(rs))
-		prom_ruleset(rs, out);
-	prom_detections(json_object_get(doc, "detections"), out);
-	prom_control(doc, out);
-	return 0;
-}
-
-/* The daemon did not answer: still a valid scrape, so that a textfile
- * collector replaces the last one with "down" instead of keeping it. */
-static void render_prometheus_down(FILE *out)
-{
-	prom_family_head(out, "btblockd_up", "gauge",
-			 "1 when btblockd answered btblockctl, 0 when it did not.");
-	fputs("btblockd_up 0\n", out);
 }
 
 /* ---- reload ----------------------------------------------------------- */
@@ -1614,7 +1202,7 @@ static int cmd_query(const struct ctl_options *o)
 	if (!doc) {
 		fprintf(stderr, "btblockctl: %s\n", err);
 		if (o->command == CMD_PROMETHEUS)
-			render_prometheus_down(stdout);
+			prom_render_down(stdout);
 		return CTL_FAIL;
 	}
 	switch (o->command) {
@@ -1631,7 +1219,7 @@ static int cmd_query(const struct ctl_options *o)
 		}
 		break;
 	default:
-		r = render_prometheus(doc, stdout);
+		r = prom_render(doc, stdout);
 		break;
 	}
 	json_decref(doc);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include "clock.h"
 #include "control.h"
 #include "detect_exec.h"
 #include "detect_log.h"
@@ -17,14 +18,6 @@
 #include "ruleset.h"
 #include "state.h"
 #include "worker.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Remove a socket file left by a daemon that died; refuse a live one. */
 static int control_claim_path(const char *path, char *err, size_t errlen)
@@ -139,7 +132,7 @@ char *control_dispatch(struct control *c, const char *line)
 
 		if (doc && c->ruleset)
 			json_object_set_new(doc, "ruleset", ruleset_json(&c->ruleset->view, c->ruleset,
-									  now_ms()));
+									  mono_ms()));
 		if (doc)
 			json_object_set_new(doc, "control",
 					    json_pack("{s:I,s:I,s:I}",
@@ -149,7 +142,7 @@ char *control_dispatch(struct control *c, const char *line)
 		if (doc && c->detections)
 			json_object_set_new(doc, "detections", detection_sink_stats(c->detections));
 		if (doc && c->state)
-			json_object_set_new(doc, "state", state_json(c->state, now_ms()));
+			json_object_set_new(doc, "state", state_json(c->state, mono_ms()));
 		return json_reply(doc);
 	}
 	if (strcmp(line, "version") == 0)
@@ -215,7 +208,7 @@ static void client_read(struct control *c, struct control_client *cl)
 
 		/* The deadline is per line, not per read: a client that
 		 * trickles bytes cannot hold a slot past CONTROL_IDLE_MS. */
-		cl->deadline_ms = now_ms() + CONTROL_IDLE_MS;
+		cl->deadline_ms = mono_ms() + CONTROL_IDLE_MS;
 		*nl = '\0';
 		textlen = linelen;
 		if (textlen > 0 && cl->buf[textlen - 1] == '\r')
@@ -254,7 +247,7 @@ static int control_accept_one(struct control *c)
 		if (c->clients[i].fd < 0) {
 			c->clients[i].fd = fd;
 			c->clients[i].len = 0;
-			c->clients[i].deadline_ms = now_ms() + CONTROL_IDLE_MS;
+			c->clients[i].deadline_ms = mono_ms() + CONTROL_IDLE_MS;
 			return 1;
 		}
 	}
@@ -279,9 +272,8 @@ static void control_accept(struct control *c)
 static void drain_detections(struct control *c)
 {
 	struct detect_event e;
-	struct timespec ts;
+	int64_t now_s = mono_s();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (__atomic_exchange_n(&c->reopen_requested, 0, __ATOMIC_ACQ_REL) && c->detect_log)
 		detect_log_reopen(c->detect_log);
 	if (c->detections && c->detections->exec)
@@ -289,9 +281,9 @@ static void drain_detections(struct control *c)
 	for (unsigned i = 0; i < c->nworkers; i++)
 		while (detect_ring_pop(&c->workers[i].detections, &e))
 			if (c->detections)
-				detection_sink_handle(c->detections, &e, c->detect_log, ts.tv_sec);
+				detection_sink_handle(c->detections, &e, c->detect_log, now_s);
 			else if (c->detect_log)
-				detect_log_write(c->detect_log, &e, (uint64_t)ts.tv_sec);
+				detect_log_write(c->detect_log, &e, (uint64_t)now_s);
 }
 
 void control_request_reopen(struct control *c)
@@ -334,16 +326,16 @@ static void *control_main(void *arg)
 		if (c->ruleset) {
 			if (pfd[2].revents)
 				ruleset_events(c->ruleset);
-			ruleset_poll(c->ruleset, now_ms());
+			ruleset_poll(c->ruleset, mono_ms());
 		}
 		if (c->state)
-			state_tick(c->state, c->workers, c->nworkers, now_ms());
+			state_tick(c->state, c->workers, c->nworkers, mono_ms());
 		if (pfd[1].revents & POLLIN)
 			control_accept(c);
 		for (int i = 3; i < n; i++)
 			if (pfd[i].revents)
 				client_read(c, &c->clients[slot[i]]);
-		now = now_ms();
+		now = mono_ms();
 		for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 			if (c->clients[i].fd >= 0 && now > c->clients[i].deadline_ms) {
 				COUNTER_INC(c->timeouts);

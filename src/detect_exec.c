@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include "clock.h"
 #include "detect_exec.h"
 #include "log.h"
 
@@ -19,14 +20,6 @@ struct child {
 	pid_t pid;
 	int64_t started_s;
 };
-
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static void report(int fd, char what)
 {

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "detect_exec.h"
 #include "detection.h"
+#include "json_esc.h"
 #include "leases.h"
 #include "netinfo.h"
 
@@ -135,25 +136,14 @@ static void endpoint_str(char *buf, size_t size, int family, const uint8_t *addr
  * quotes; everything outside printable ASCII is escaped. */
 static void json_str(char *buf, size_t size, const char *s)
 {
-	size_t o = 0;
+	size_t o;
 
 	if (!s[0]) {
 		snprintf(buf, size, "null");
 		return;
 	}
-	buf[o++] = '"';
-	for (; *s && o + 8 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			o += (size_t)snprintf(buf + o, size - o, "\\u%04x", c);
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
+	buf[0] = '"';
+	o = 1 + json_escape(buf + 1, size - 2, s, 1);
 	buf[o++] = '"';
 	buf[o] = '\0';
 }

@@ -1,6 +1,7 @@
 /* forget.c - the workers forget an address: flows and learned endpoints
  * naming it, asked through a one-slot mailbox per worker (see forget.h). */
 #include "sysincl.h"
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "forget.h"
@@ -57,14 +58,6 @@ void forget_serve(struct forget_box *b, struct engine *e)
 		return;
 	forget_engine(e, &b->spec, &b->result);
 	__atomic_store_n(&b->served, seq, __ATOMIC_RELEASE);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 json_t *forget_command(struct worker *workers, unsigned n, const struct btb_config *cfg,

@@ -5,9 +5,11 @@
 #include "sysincl.h"
 #include "pcap_replay.h"
 #include "engine.h"
+#include "json_esc.h"
 #include "packet.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 
@@ -104,7 +106,7 @@ long pcap_replay_l3_offset(int dlt, const uint8_t *f, size_t caplen)
 
 struct replay {
 	FILE *out;
-	const char *name;	/* basename of the current file */
+	char name[6 * NAME_MAX + 8];	/* basename of the current file, escaped */
 };
 
 static void print_ep(FILE *out, int family, const uint8_t *addr, uint16_t port)
@@ -116,29 +118,13 @@ static void print_ep(FILE *out, int family, const uint8_t *addr, uint16_t port)
 	fprintf(out, "\"%s:%u\"", buf, port);
 }
 
-/* JSON string contents: file names are the only free text. */
-static void print_str(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-}
-
 static void flow_done(void *arg, const struct flow *f)
 {
 	struct replay *r = arg;
 	int blocked = f->verdict == ENGINE_BLOCK;
 
-	fputs("{\"pcap\": \"", r->out);
-	print_str(r->out, r->name);
-	fprintf(r->out, "\", \"l4\": \"%s\", \"src\": ", f->l4 == IPPROTO_TCP ? "tcp" : "udp");
+	fprintf(r->out, "{\"pcap\": \"%s\", \"l4\": \"%s\", \"src\": ", r->name,
+		f->l4 == IPPROTO_TCP ? "tcp" : "udp");
 	print_ep(r->out, f->family, f->a, f->pa);
 	fputs(", \"dst\": ", r->out);
 	print_ep(r->out, f->family, f->b, f->pb);
@@ -170,7 +156,8 @@ static int replay_file(struct engine *e, const char *path, struct replay *r)
 			fprintf(stderr, "btblockd: %s: %s\n", path, err);
 		return 1;
 	}
-	r->name = slash ? slash + 1 : path;
+	/* File names are the only free text of the output. */
+	json_escape(r->name, sizeof(r->name), slash ? slash + 1 : path, 0);
 	dlt = pcap_datalink(p);
 	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
 		struct pkt_view v;
@@ -217,7 +204,7 @@ int pcap_replay_run(const struct engine_config *c, int nfiles, char *const files
 		return 1;
 	}
 	r.out = out;
-	r.name = "";
+	r.name[0] = '\0';
 	engine_set_flow_end(e, flow_done, &r);
 	/* The hosts seen running BitTorrent, as the live workers share
 	 * them; each capture starts afresh, like the engine. */

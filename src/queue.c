@@ -8,6 +8,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <libmnl/libmnl.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
+#include "clock.h"
 #include "log.h"
 #include "queue.h"
 
@@ -132,16 +133,14 @@ static int packet_id_in(const uint8_t *buf, size_t len, uint32_t *id)
  * that none is left waiting. Returns 0 or a positive errno. */
 static int queue_config_wait(struct queue *q, uint32_t seq, char *buf, size_t size)
 {
-	struct timespec start, now;
+	int64_t start = mono_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		ssize_t len = mnl_socket_recvfrom(q->nl, buf, size);
 		const struct nlmsghdr *m;
 		int remain;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 > ACK_WAIT_MS)
+		if (mono_ms() - start > ACK_WAIT_MS)
 			return ETIMEDOUT;
 		if (len < 0 && errno == ENOSPC) {
 			uint32_t id;

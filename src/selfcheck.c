@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include "clock.h"
 #include "selfcheck.h"
 
 #define SC_LINE_MAX	512	/* a line of procfs or of iptables -S */
@@ -1350,14 +1351,6 @@ static int read_sysctl(const char *path, int *err)
 	return (int)v;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run tool with args, its stdout into out (NUL-ended, cut at outlen - 1)
  * and the first line of its stderr into err, within timeout_ms; the
  * child is killed past it. Returns its exit status, 127 when it could
@@ -1367,7 +1360,7 @@ static int run_capture(const char *const argv[], char *out, size_t outlen, char 
 {
 	int po[2], pe[2], status = 0;
 	size_t olen = 0, elen = 0;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 	int open_fds = 2, timed_out = 0;
 	pid_t pid;
 
@@ -1404,7 +1397,7 @@ static int run_capture(const char *const argv[], char *out, size_t outlen, char 
 	while (open_fds > 0) {
 		struct pollfd pfd[2] = { { .fd = po[0], .events = POLLIN },
 					 { .fd = pe[0], .events = POLLIN } };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		char chunk[4096];
 
 		if (left <= 0 || poll(pfd, 2, (int)left) == 0) {

@@ -3,6 +3,7 @@
  * their snapshots (see state.h). */
 #include "sysincl.h"
 #include <sys/stat.h>
+#include "clock.h"
 #include "addrspec.h"
 #include "dpi/dpi.h"
 #include "engine.h"
@@ -11,23 +12,6 @@
 #include "worker.h"
 
 #define NS_PER_S 1000000000ULL
-
-/* The clock of engine time in the daemon (worker.c's decide()). */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* This boot's id: within one boot the kernel's queue hash stays the same. */
 static void read_boot_id(uint8_t out[16])
@@ -99,7 +83,7 @@ static void load(struct state *st)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char why[160];
-	uint64_t now_ns = mono_ns(), elapsed;
+	uint64_t now_ns = mono_ns_coarse(), elapsed;
 	time_t now = time(NULL);
 	int r;
 
@@ -260,7 +244,7 @@ void state_started(struct state *st, struct worker *workers, unsigned n)
 void state_restore_engine(const struct state_restore *r, uint16_t queue, struct engine *e,
 			  struct state_restored *out)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = mono_ns_coarse();
 
 	if (!r || !r->doc || !e->cfg.endpoint_capacity)
 		return;
@@ -340,7 +324,7 @@ static void save_failed(struct state *st, const char *why, int final)
 static void write_state(struct state *st, struct worker *w, unsigned n, int64_t now_ms, int final)
 {
 	struct state_doc d = { 0 };
-	uint64_t now = mono_ns();
+	uint64_t now = mono_ns_coarse();
 	uint32_t total = 0, dropped = 0, nh;
 	uint8_t *buf = NULL;
 	char why[192];
@@ -549,7 +533,7 @@ void state_note_forget(struct state *st, const char *arg)
 
 void state_save_final(struct state *st, struct worker *workers, unsigned n)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = mono_ns_coarse();
 
 	if (!st->enabled || !st->armed || st->dirfd < 0)
 		return;

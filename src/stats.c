@@ -1,6 +1,7 @@
 /* stats.c - per-worker counters read without locks, kernel queue counters
  * from procfs, all turned into one JSON document. */
 #include "sysincl.h"
+#include "clock.h"
 #include "stats.h"
 #include "worker.h"
 #include "detect_log.h"
@@ -106,30 +107,30 @@ static void json_add(json_t *obj, const char *key, uint64_t n)
 
 /* Worker counters, engine counters and queue counters of one worker,
  * set into obj and added into totals and detectors. */
-static void worker_json(const struct worker *w, json_t *obj, json_t *totals, json_t *detectors)
+static void worker_json(const struct worker_snapshot *s, json_t *obj, json_t *totals,
+			json_t *detectors)
 {
-	struct engine_counters e = { 0 };
+	const struct engine_counters *e = &s->engine;
 	const struct {
 		const char *key;
 		uint64_t value;
 	} fields[] = {
-		{ "packets", COUNTER_GET(w->ctr.packets) },
-		{ "bytes", COUNTER_GET(w->ctr.bytes) },
-		{ "accepted", COUNTER_GET(w->ctr.accepted) },
-		{ "dropped", COUNTER_GET(w->ctr.dropped) },
-		{ "malformed", COUNTER_GET(w->ctr.malformed) },
-		{ "fragments", COUNTER_GET(w->ctr.fragments) },
-		{ "other_l4", COUNTER_GET(w->ctr.other_l4) },
-		{ "marked_allow", COUNTER_GET(w->ctr.marked_allow) },
-		{ "marked_block", COUNTER_GET(w->ctr.marked_block) },
-		{ "bans_requested", COUNTER_GET(w->ctr.bans_requested) },
-		{ "flow_only_blocks", COUNTER_GET(w->ctr.flow_only_blocks) },
-		{ "monitor_detections", COUNTER_GET(w->ctr.flows_monitored) },
-		{ "detections_lost", COUNTER_GET(w->detections.overflow) },
-		{ "enobufs", COUNTER_GET(w->q.ctr.enobufs) },
-		{ "batches", COUNTER_GET(w->q.ctr.batches) },
-		{ "verdict_msgs", COUNTER_GET(w->q.ctr.verdict_msgs) },
-		{ "verdict_errors", COUNTER_GET(w->q.ctr.verdict_errors) },
+		{ "packets", s->ctr.packets },
+		{ "bytes", s->ctr.bytes },
+		{ "accepted", s->ctr.accepted },
+		{ "malformed", s->ctr.malformed },
+		{ "fragments", s->ctr.fragments },
+		{ "other_l4", s->ctr.other_l4 },
+		{ "marked_allow", s->ctr.marked_allow },
+		{ "marked_block", s->ctr.marked_block },
+		{ "bans_requested", s->ctr.bans_requested },
+		{ "flow_only_blocks", s->ctr.flow_only_blocks },
+		{ "monitor_detections", s->ctr.flows_monitored },
+		{ "detections_lost", s->detections_lost },
+		{ "enobufs", s->enobufs },
+		{ "batches", s->batches },
+		{ "verdict_msgs", s->verdict_msgs },
+		{ "verdict_errors", s->verdict_errors },
 	};
 	json_t *flows;
 
@@ -137,32 +138,30 @@ static void worker_json(const struct worker *w, json_t *obj, json_t *totals, jso
 		json_object_set_new(obj, fields[i].key, json_integer((json_int_t)fields[i].value));
 		json_add(totals, fields[i].key, fields[i].value);
 	}
-	if (__atomic_load_n(&w->engine_ready, __ATOMIC_ACQUIRE))
-		engine_counters_get(&w->engine, &e);
 	flows = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			  "active", (json_int_t)e.flows_active,
-			  "inserted", (json_int_t)e.flows_inserted,
-			  "evicted", (json_int_t)e.flows_evicted,
-			  "timed_out", (json_int_t)e.flows_timed_out,
-			  "decided_allow", (json_int_t)e.decided_allow,
-			  "decided_block", (json_int_t)e.decided_block,
-			  "stream_heads_exhausted", (json_int_t)e.stream_heads_exhausted);
+			  "active", (json_int_t)e->flows_active,
+			  "inserted", (json_int_t)e->flows_inserted,
+			  "evicted", (json_int_t)e->flows_evicted,
+			  "timed_out", (json_int_t)e->flows_timed_out,
+			  "decided_allow", (json_int_t)e->decided_allow,
+			  "decided_block", (json_int_t)e->decided_block,
+			  "stream_heads_exhausted", (json_int_t)e->stream_heads_exhausted);
 	json_object_set_new(obj, "flows", flows);
-	json_object_set_new(obj, "inspected_packets", json_integer((json_int_t)e.inspected_packets));
-	json_object_set_new(obj, "endpoint_cache_size", json_integer((json_int_t)e.endpoint_cache_size));
-	json_object_set_new(obj, "endpoints_learned", json_integer((json_int_t)e.endpoints_learned));
-	json_object_set_new(obj, "endpoints_over_quota", json_integer((json_int_t)e.endpoints_over_quota));
-	json_object_set_new(obj, "endpoints_no_room", json_integer((json_int_t)e.endpoints_no_room));
-	json_add(totals, "inspected_packets", e.inspected_packets);
-	json_add(totals, "endpoint_cache_size", e.endpoint_cache_size);
-	json_add(totals, "endpoints_learned", e.endpoints_learned);
-	json_add(totals, "endpoints_over_quota", e.endpoints_over_quota);
-	json_add(totals, "endpoints_no_room", e.endpoints_no_room);
-	json_add(totals, "flows_active", e.flows_active);
-	json_add(totals, "flows_decided_allow", e.decided_allow);
-	json_add(totals, "flows_decided_block", e.decided_block);
+	json_object_set_new(obj, "inspected_packets", json_integer((json_int_t)e->inspected_packets));
+	json_object_set_new(obj, "endpoint_cache_size", json_integer((json_int_t)e->endpoint_cache_size));
+	json_object_set_new(obj, "endpoints_learned", json_integer((json_int_t)e->endpoints_learned));
+	json_object_set_new(obj, "endpoints_over_quota", json_integer((json_int_t)e->endpoints_over_quota));
+	json_object_set_new(obj, "endpoints_no_room", json_integer((json_int_t)e->endpoints_no_room));
+	json_add(totals, "inspected_packets", e->inspected_packets);
+	json_add(totals, "endpoint_cache_size", e->endpoint_cache_size);
+	json_add(totals, "endpoints_learned", e->endpoints_learned);
+	json_add(totals, "endpoints_over_quota", e->endpoints_over_quota);
+	json_add(totals, "endpoints_no_room", e->endpoints_no_room);
+	json_add(totals, "flows_active", e->flows_active);
+	json_add(totals, "flows_decided_allow", e->decided_allow);
+	json_add(totals, "flows_decided_block", e->decided_block);
 	for (unsigned i = 1; i < DPI_COUNT; i++)
-		json_add(detectors, dpi_name((enum dpi_id)i), e.detector[i]);
+		json_add(detectors, dpi_name((enum dpi_id)i), e->detector[i]);
 }
 
 /* What the kernel side must agree with (btblockctl check compares): the
@@ -190,7 +189,6 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 	json_t *queues = json_array();
 	json_t *totals = json_object();
 	json_t *detectors = json_object();
-	struct timespec now;
 	json_t *doc;
 	int nk;
 
@@ -198,27 +196,29 @@ json_t *stats_build(const struct stats_info *info, struct worker *workers, unsig
 			      stats_read_kernel(STATS_PROC_PATH, kernel, STATS_KERNEL_MAX);
 	for (unsigned i = 0; i < n; i++) {
 		const struct worker *w = &workers[i];
-		json_t *q = json_pack("{s:i,s:i,s:i}", "queue", (int)w->queue_num, "cpu", w->cpu,
-				      "numa_node", w->numa_node);
+		struct worker_snapshot s;
+		json_t *q;
 		int64_t age = worker_progress_age_ms(w, worker_now_ms());
 		int64_t limit = __atomic_load_n(&info->stall_timeout_ms, __ATOMIC_RELAXED);
 		int stalled = limit > 0 && age > limit;
 
-		worker_json(w, q, totals, detectors);
+		worker_counters_get(w, &s);
+		q = json_pack("{s:i,s:i,s:i}", "queue", (int)s.queue_num, "cpu", s.cpu,
+			      "numa_node", s.numa_node);
+		worker_json(&s, q, totals, detectors);
 		/* The heartbeat: how long ago the worker last went round its loop. */
 		json_object_set_new(q, "last_progress_ms", json_integer((json_int_t)age));
 		json_object_set_new(q, "stalled", json_boolean(stalled));
 		/* The netlink port the kernel lists as the queue's listener. */
-		json_object_set_new(q, "portid", json_integer((json_int_t)w->q.portid));
+		json_object_set_new(q, "portid", json_integer((json_int_t)s.portid));
 		json_add(totals, "stalled_workers", (uint64_t)stalled);
-		json_object_set_new(q, "kernel", nk >= 0 ? kernel_json(kernel, nk, w->queue_num) : json_null());
+		json_object_set_new(q, "kernel", nk >= 0 ? kernel_json(kernel, nk, s.queue_num) : json_null());
 		json_array_append_new(queues, q);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	doc = json_pack("{s:i,s:s,s:I,s:s,s:b,s:o,s:o,s:o}",
 			"schema", STATS_SCHEMA,
 			"version", PACKAGE_VERSION,
-			"uptime_s", (json_int_t)(now.tv_sec - info->started),
+			"uptime_s", (json_int_t)(mono_s() - info->started),
 			"mode", info->mode,
 			"fail_open", info->fail_open,
 			"totals", totals,

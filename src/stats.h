@@ -49,7 +49,7 @@ struct stats_info {
 /* The version of the stats document's layout, its "schema" member: raised
  * when a member is removed, renamed or changes meaning (adding one does
  * not). Documented field by field in btblockd-stats(7). */
-#define STATS_SCHEMA 1
+#define STATS_SCHEMA 2
 
 /* The stats document: totals and one object per queue. */
 json_t *stats_build(const struct stats_info *info, struct worker *workers, unsigned n);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <net/if.h>
 #include <linux/netfilter.h>
+#include "clock.h"
 #include "config.h"
 #include "detection.h"
 #include "log.h"
@@ -26,10 +27,7 @@
 
 int64_t worker_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 int64_t worker_progress_age_ms(const struct worker *w, int64_t now_ms)
@@ -37,6 +35,38 @@ int64_t worker_progress_age_ms(const struct worker *w, int64_t now_ms)
 	int64_t age = now_ms - __atomic_load_n(&w->heartbeat_ms, __ATOMIC_RELAXED);
 
 	return age > 0 ? age : 0;
+}
+
+void worker_counters_get(const struct worker *w, struct worker_snapshot *s)
+{
+	const struct worker_counters *c = &w->ctr;
+
+	*s = (struct worker_snapshot){
+		.queue_num = w->queue_num,
+		.cpu = w->cpu,
+		.numa_node = w->numa_node,
+		.portid = w->q.portid,
+		.ctr = {
+			.packets = COUNTER_GET(c->packets),
+			.bytes = COUNTER_GET(c->bytes),
+			.accepted = COUNTER_GET(c->accepted),
+			.malformed = COUNTER_GET(c->malformed),
+			.fragments = COUNTER_GET(c->fragments),
+			.other_l4 = COUNTER_GET(c->other_l4),
+			.marked_allow = COUNTER_GET(c->marked_allow),
+			.marked_block = COUNTER_GET(c->marked_block),
+			.bans_requested = COUNTER_GET(c->bans_requested),
+			.flow_only_blocks = COUNTER_GET(c->flow_only_blocks),
+			.flows_monitored = COUNTER_GET(c->flows_monitored),
+		},
+		.detections_lost = COUNTER_GET(w->detections.overflow),
+		.enobufs = COUNTER_GET(w->q.ctr.enobufs),
+		.batches = COUNTER_GET(w->q.ctr.batches),
+		.verdict_msgs = COUNTER_GET(w->q.ctr.verdict_msgs),
+		.verdict_errors = COUNTER_GET(w->q.ctr.verdict_errors),
+	};
+	if (__atomic_load_n(&w->engine_ready, __ATOMIC_ACQUIRE))
+		engine_counters_get(&w->engine, &s->engine);
 }
 
 static void heartbeat(struct worker *w)
@@ -150,17 +180,15 @@ static void set_mark(struct queue_verdict *v, const struct queue_packet *p,
  * address pair only when the engine says the evidence allows it
  * (r.ban); otherwise the flow-only value drops the flow alone.
  */
-static void decide(struct worker *w, const struct queue_packet *p, const struct pkt_view *view,
-		   struct queue_verdict *v)
+static void mark_verdict(struct worker *w, const struct queue_packet *p, const struct pkt_view *view,
+			 struct queue_verdict *v)
 {
 	const struct btb_config *cfg = w->cfg;
 	struct engine_result r;
-	struct timespec ts;
 	enum detect_action action;
 	int ban;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	engine_process(&w->engine, view, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &r);
+	engine_process(&w->engine, view, mono_ns_coarse(), &r);
 	switch (r.verdict) {
 	case ENGINE_UNDECIDED:
 		return;
@@ -225,7 +253,7 @@ static struct queue_verdict worker_classify(void *ctx, const struct queue_packet
 	switch (pkt_parse(&view, p->data, p->cap_len, p->wire_len)) {
 	case PKT_OK:
 		view.flags |= interface_sides(w, p);
-		decide(w, p, &view, &v);
+		mark_verdict(w, p, &view, &v);
 		break;
 	case PKT_OTHER_L4:
 		COUNTER_INC(w->ctr.other_l4);
@@ -237,10 +265,7 @@ static struct queue_verdict worker_classify(void *ctx, const struct queue_packet
 		COUNTER_INC(w->ctr.malformed);
 		break;
 	}
-	if (v.verdict == NF_DROP)
-		COUNTER_INC(w->ctr.dropped);
-	else
-		COUNTER_INC(w->ctr.accepted);
+	COUNTER_INC(w->ctr.accepted);
 	return v;
 }
 

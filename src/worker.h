@@ -18,7 +18,6 @@ struct worker_counters {
 	uint64_t packets;
 	uint64_t bytes;		/* original packet lengths */
 	uint64_t accepted;
-	uint64_t dropped;
 	uint64_t malformed;	/* truncated or inconsistent headers: accepted */
 	uint64_t fragments;	/* non-first IP fragments: accepted */
 	uint64_t other_l4;	/* neither TCP nor UDP: accepted */
@@ -78,8 +77,27 @@ void worker_join_thread(struct worker *w);
 /* Wait for the thread (if started) and release what is left. */
 void worker_join(struct worker *w);
 
-/* CLOCK_MONOTONIC in milliseconds, the clock of heartbeat_ms. */
+/* mono_ms() of clock.h, the clock of heartbeat_ms. */
 int64_t worker_now_ms(void);
+
+/* What the control thread reports of a worker: each counter read without
+ * a lock (COUNTER_GET), exact on its own but not a consistent set. */
+struct worker_snapshot {
+	uint16_t queue_num;
+	int cpu;
+	int numa_node;			/* -1 when unknown */
+	unsigned portid;		/* the netlink port the kernel lists for the queue */
+	struct worker_counters ctr;
+	uint64_t detections_lost;	/* detection events lost: the ring was full */
+	uint64_t enobufs;
+	uint64_t batches;
+	uint64_t verdict_msgs;
+	uint64_t verdict_errors;
+	struct engine_counters engine;	/* all 0 until the worker allocated its engine */
+};
+
+/* Fill s from worker w (control thread, while w runs or after). */
+void worker_counters_get(const struct worker *w, struct worker_snapshot *s);
 
 /* Milliseconds since the worker last made progress (went round its loop:
  * it does at least every receive timeout, 200 ms, when healthy). */

@@ -70,10 +70,10 @@ done <<EOF
 $queues
 EOF
 [ "$nq" = 2 ] || fail "stats lists $nq queues, expected 2"
-dropped=$(echo "$stats" | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["dropped"])')
-[ "$dropped" = 0 ] || fail "btblockd dropped $dropped packets of plain (non-BitTorrent) traffic"
+blocked=$(echo "$stats" | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["marked_block"])')
+[ "$blocked" = 0 ] || fail "btblockd marked $blocked packets of plain (non-BitTorrent) traffic to block"
 spread_packets=$(echo "$queues" | awk '{ n += $2 } END { print n }')
-echo "RESULT traffic: $flows flows intact; tcp_bytes=$tcp_total udp_datagrams=$udp_datagrams udp_echo_bytes=$udp_total dropped=$dropped"
+echo "RESULT traffic: $flows flows intact; tcp_bytes=$tcp_total udp_datagrams=$udp_datagrams udp_echo_bytes=$udp_total marked_block=$blocked"
 
 # ---- 2. fail-open: SIGKILL the daemon in the middle of a transfer -------
 slow4="$LAB_TMP/slow4.out"

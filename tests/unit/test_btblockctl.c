@@ -1,8 +1,10 @@
-/* test_btblockctl.c - btblockctl: argument parsing, replies, table, top and Prometheus rendering. */
+/* test_btblockctl.c - btblockctl: argument parsing, replies, table, top and Prometheus rendering
+ * (prometheus.c). */
 #define main btblockctl_main
 int btblockctl_main(int argc, char **argv);
 #include "../../src/btblockctl.c"
 #undef main
+#include "../../src/prometheus.c"
 
 #include <stdarg.h>
 #include <setjmp.h>
@@ -13,13 +15,13 @@ int btblockctl_main(int argc, char **argv);
  * unknown future field ("bad-name") that must come out well-formed. */
 static const char stats_doc[] =
 	"{\"version\":\"0.1.0\",\"uptime_s\":93784,\"mode\":\"enforce\",\"fail_open\":false,"
-	"\"totals\":{\"packets\":1500,\"bytes\":900000,\"accepted\":1400,\"dropped\":100,"
+	"\"totals\":{\"packets\":1500,\"bytes\":900000,\"accepted\":1500,"
 	"\"marked_allow\":40,\"marked_block\":9,\"enobufs\":2,\"flows_active\":12,"
 	"\"stalled_workers\":1},"
 	"\"detectors\":{\"bt-handshake\":5,\"dht\":3,\"we\\\"ird\\\\\":1},"
 	"\"queues\":["
 	"{\"queue\":2,\"cpu\":0,\"numa_node\":0,\"packets\":1000,\"bytes\":600000,"
-	"\"accepted\":950,\"dropped\":50,\"marked_allow\":30,\"marked_block\":6,"
+	"\"accepted\":1000,\"marked_allow\":30,\"marked_block\":6,"
 	"\"enobufs\":2,\"bad-name\":4,\"bans_requested\":2,\"flow_only_blocks\":1,"
 	"\"flows\":{\"active\":7,\"inserted\":70,\"stream_heads_exhausted\":1},"
 	"\"inspected_packets\":800,\"endpoint_cache_size\":11,"
@@ -27,7 +29,7 @@ static const char stats_doc[] =
 	"\"kernel\":{\"queue_total\":3,\"queue_dropped\":17,\"user_dropped\":4,"
 	"\"id_sequence\":1000}},"
 	"{\"queue\":3,\"cpu\":1,\"numa_node\":0,\"packets\":500,\"bytes\":300000,"
-	"\"accepted\":450,\"dropped\":50,\"marked_allow\":10,\"marked_block\":3,"
+	"\"accepted\":500,\"marked_allow\":10,\"marked_block\":3,"
 	"\"enobufs\":0,\"flows\":{\"active\":5,\"inserted\":20,\"stream_heads_exhausted\":0},"
 	"\"inspected_packets\":400,\"endpoint_cache_size\":2,\"last_progress_ms\":20,"
 	"\"stalled\":false,\"kernel\":null}],"
@@ -83,7 +85,7 @@ static void test_prometheus_counters_and_gauges(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "# TYPE btblockd_packets_total counter"));
 	assert_true(has_line(out, "btblockd_packets_total{queue=\"2\"} 1000"));
 	assert_true(has_line(out, "btblockd_packets_total{queue=\"3\"} 500"));
@@ -141,7 +143,7 @@ static void test_prometheus_families_grouped(void **state)
 	int types = 0, samples = 0;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_int_equal(count_substr(out, "# TYPE btblockd_packets_total "), 1);
 	assert_int_equal(count_substr(out, "# HELP btblockd_packets_total "), 1);
 	copy = strdup(out);
@@ -159,7 +161,7 @@ static void test_prometheus_families_grouped(void **state)
 		assert_non_null(strchr(line, ' '));
 		samples++;
 	}
-	assert_int_equal(types, 38);
+	assert_int_equal(types, 37);
 	assert_true(samples > types);
 	free(copy);
 	free(out);
@@ -174,7 +176,7 @@ static void test_prometheus_health(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "# TYPE btblockd_up gauge"));
 	assert_true(has_line(out, "btblockd_up 1"));
 	assert_true(has_line(out, "# TYPE btblockd_worker_last_progress_seconds gauge"));
@@ -204,7 +206,7 @@ static void test_prometheus_health(void **state)
 		FILE *f = open_memstream(&out, &len);
 
 		assert_non_null(f);
-		render_prometheus_down(f);
+		prom_render_down(f);
 		fclose(f);
 	}
 	assert_string_equal(out, "# HELP btblockd_up 1 when btblockd answered btblockctl, 0 when it did not.\n"
@@ -218,7 +220,7 @@ static void test_prometheus_rejects_document_without_queues(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), -1);
+	assert_int_equal(render(prom_render, doc, &out), -1);
 	free(out);
 	json_decref(doc);
 }
@@ -250,13 +252,13 @@ static void test_table(void **state)
 	(void)state;
 	assert_int_equal(render(render_table, doc, &out), 0);
 	assert_true(has_line(out, "btblockd 0.1.0  mode enforce  fail-closed  uptime 1d 02:03:04"));
-	/* queue 2: packets bytes accepted dropped allow block flows kdrop enobufs */
-	assert_true(has_line(out, "2         0         1000       600000          950           50"
+	/* queue 2: packets bytes accepted allow block flows kdrop enobufs */
+	assert_true(has_line(out, "2         0         1000       600000         1000"
 			     "           30            6            7           21            2"));
-	assert_true(has_line(out, "3         1          500       300000          450           50"
+	assert_true(has_line(out, "3         1          500       300000          500"
 			     "           10            3            5            0            0"));
 	/* total row: from totals, kernel drops summed over queues */
-	assert_true(has_line(out, "total     -         1500       900000         1400          100"
+	assert_true(has_line(out, "total     -         1500       900000         1500"
 			     "           40            9           12           21            2"));
 	assert_non_null(strstr(out, "\nbt-handshake                        5\n"));
 	assert_true(has_line(out, "ruleset: table inet btblockd loaded; bans 40, failed 3; "
@@ -274,7 +276,7 @@ static void test_table(void **state)
 	json_decref(doc);
 	free(out);
 	doc = load("{\"queues\":[],\"ruleset\":{\"loaded\":false}}");
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "btblockd_ruleset_loaded 0"));
 	assert_null(strstr(out, "btblockd_ruleset_bans"));
 	json_decref(doc);
@@ -289,7 +291,7 @@ static void test_top_rates(void **state)
 {
 	json_t *cur = load(stats_doc);
 	json_t *prev = load("{\"queues\":[{\"queue\":2,\"packets\":600,\"bytes\":350000,"
-			    "\"accepted\":550,\"dropped\":50,\"marked_allow\":10,\"marked_block\":2,"
+			    "\"accepted\":600,\"marked_allow\":10,\"marked_block\":2,"
 			    "\"kernel\":{\"queue_dropped\":1,\"user_dropped\":0}},"
 			    "{\"queue\":3,\"packets\":9000}]}");
 	char *out = NULL;
@@ -299,14 +301,14 @@ static void test_top_rates(void **state)
 	(void)state;
 	assert_int_equal(render_top(prev, cur, 2.0, f), 0);
 	fclose(f);
-	/* queue 2 over 2 s: 200 pkt/s, 1 Mbit/s, 200 accept/s, 0 drop/s,
-	 * 10 allow/s, 2 block/s, 7 flows, (21-1)/2 = 10 kernel drops/s */
-	assert_true(has_line(out, "2           200.0      1.00      200.0       0.0      10.0"
+	/* queue 2 over 2 s: 200 pkt/s, 1 Mbit/s, 200 accept/s, 10 allow/s,
+	 * 2 block/s, 7 flows, (21-1)/2 = 10 kernel drops/s */
+	assert_true(has_line(out, "2           200.0      1.00      200.0      10.0"
 			     "       2.0         7     10.0"));
 	/* queue 3's counter went down (daemon restarted): counted from 0 */
-	assert_true(has_line(out, "3           250.0      1.20      225.0      25.0       5.0"
+	assert_true(has_line(out, "3           250.0      1.20      250.0       5.0"
 			     "       1.5         5      0.0"));
-	assert_true(has_line(out, "total       450.0      2.20      425.0      25.0      15.0"
+	assert_true(has_line(out, "total       450.0      2.20      450.0      15.0"
 			     "       3.5        12     10.0"));
 	assert_non_null(strstr(out, "rates over the last 2.0 s"));
 	free(out);
@@ -372,6 +374,24 @@ static void test_parse_args(void **state)
 	assert_int_equal(parse(&o, "stats", "--timeout=301", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "stats", "--bogus", NULL), CTL_USAGE);
 	assert_int_equal(parse(&o, "--", "-s", NULL), CTL_USAGE);
+	/* Only the spellings btblockctl always took: the value attached
+	 * ("-sPATH", "--opt=value") or next; no abbreviations, no clusters. */
+	assert_int_equal(parse(&o, "stats", "-s/z.sock", "-p=/q", NULL), 0);
+	assert_string_equal(o.socket_path, "/z.sock");
+	assert_string_equal(o.pidfile, "=/q");
+	assert_int_equal(parse(&o, "stats", "--socket", "--timeout", NULL), 0);
+	assert_string_equal(o.socket_path, "--timeout");
+	assert_int_equal(parse(&o, "stats", "--tab", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--sock=/x", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "-th", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "top", "-tn5", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "--table=1", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "-", NULL), CTL_USAGE);	/* a word: no such command */
+	/* A usage error in the middle of a cluster does not leak into the
+	 * next parse. */
+	assert_int_equal(parse(&o, "-tx", "stats", NULL), CTL_USAGE);
+	assert_int_equal(parse(&o, "stats", "-t", NULL), 0);
+	assert_int_equal(o.table, 1);
 }
 
 static void test_parse_bans_args(void **state)
@@ -539,7 +559,7 @@ static void test_prometheus_detections(void **state)
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(render(render_prometheus, doc, &out), 0);
+	assert_int_equal(render(prom_render, doc, &out), 0);
 	assert_true(has_line(out, "btblockd_detections_nat_translated_total 5"));
 	assert_true(has_line(out, "# TYPE btblockd_detections_lease_entries gauge"));
 	assert_true(has_line(out, "btblockd_detect_exec_runs_total 3"));

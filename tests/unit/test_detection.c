@@ -142,6 +142,35 @@ static void test_format_truncates(void **state)
 	assert_int_equal(strlen(buf), 31);
 }
 
+/* The escaper shared with the offline mode (json_esc.h). */
+static void test_json_escape(void **state)
+{
+	const char in[] = "a\"b\\c\n\x7f\xc3\xa9";
+	char buf[100], name[64];
+
+	(void)state;
+	assert_int_equal(json_escape(buf, sizeof(buf), in, 1), 31);
+	assert_string_equal(buf, "a\\\"b\\\\c\\u000a\\u007f\\u00c3\\u00a9");
+	/* file names: bytes above ASCII copied (UTF-8 stays UTF-8) */
+	assert_int_equal(json_escape(buf, sizeof(buf), in, 0), 16);
+	assert_string_equal(buf, "a\\\"b\\\\c\\u000a\x7f\xc3\xa9");
+	/* cut with room for whole escapes only */
+	assert_int_equal(json_escape(buf, 10, "\x01\x02", 0), 6);
+	assert_string_equal(buf, "\\u0001");
+	assert_int_equal(json_escape(buf, 1, "abc", 0), 0);
+	assert_string_equal(buf, "");
+	/* a hostile host name longer than its field: cut, still a string */
+	memset(name, 0xff, sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	json_str(buf, sizeof(buf), name);
+	assert_int_equal(strlen(buf), 98);
+	assert_int_equal(buf[0], '"');
+	assert_int_equal(buf[97], '"');
+	assert_memory_equal(buf + 91, "\\u00ff\"", 7);
+	json_str(buf, sizeof(buf), "");
+	assert_string_equal(buf, "null");
+}
+
 static void tuple(struct netinfo_tuple *t, const char *src, uint16_t sport, const char *dst,
 		  uint16_t dport)
 {
@@ -393,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_format_all_fields),
 		cmocka_unit_test(test_format_unknowns_and_ipv6),
 		cmocka_unit_test(test_format_truncates),
+		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_nat_from_tuples),
 		cmocka_unit_test(test_parse_conntrack),
 		cmocka_unit_test(test_build_without_lookups),

@@ -69,13 +69,13 @@ static void start(struct state *st, struct worker *w, unsigned n)
 static void learn(struct worker *w, const uint8_t *addr, uint16_t port)
 {
 	assert_int_equal(endpoints_add(&w->engine.eps, 4, addr, port, ENDPOINT_CONFIRMED, 4, told_by,
-				       mono_ns()), ENDPOINT_NEW);
+				       mono_ns_coarse()), ENDPOINT_NEW);
 	w->engine.ctr.endpoints_learned++;
 }
 
 static int knows(struct worker *w, const uint8_t *addr, uint16_t port)
 {
-	return endpoints_has(&w->engine.eps, 4, addr, port, mono_ns());
+	return endpoints_has(&w->engine.eps, 4, addr, port, mono_ns_coarse());
 }
 
 /* Each worker serves its mailbox until it answered (a slice a turn). */
@@ -187,7 +187,7 @@ static void test_round_trip_by_queue(void **state)
 	learn(&w[0], peer_a, 6881);
 	learn(&w[0], peer_b, 51413);
 	learn(&w[1], peer_c, 7000);
-	bthosts_note(&st.hosts, 1, 4, lan_host, mono_ns(), 0);
+	bthosts_note(&st.hosts, 1, 4, lan_host, mono_ns_coarse(), 0);
 	/* not due before the interval, nor before the least gap after a
 	 * burst (a new host is one) */
 	state_tick(&st, w, 2, st.last_save_ms + 1000);
@@ -238,7 +238,7 @@ static void test_round_trip_by_queue(void **state)
 	assert_int_equal(st.collecting, 0);
 	/* the host, for every engine */
 	assert_int_equal(engine_bt_host_recent(&w[0].engine, 4, lan_host, UINT64_MAX), 1);
-	assert_int_equal(bthosts_age(&st.hosts, 4, lan_host, mono_ns(), &age), 1);
+	assert_int_equal(bthosts_age(&st.hosts, 4, lan_host, mono_ns_coarse(), &age), 1);
 	assert_true(age < 60 * NS_PER_S);
 	/* with nothing new, the exit save writes the same again */
 	state_save_final(&st, w, 2);
@@ -280,7 +280,7 @@ static void test_aged_records(void **state)
 	struct btb_config c;
 	struct state st;
 	struct worker *w;
-	uint64_t now = mono_ns(), age = 0;
+	uint64_t now = mono_ns_coarse(), age = 0;
 
 	(void)state;
 	d.saved_s = (uint64_t)time(NULL) - 200;
@@ -306,7 +306,7 @@ static void test_aged_records(void **state)
 	/* no entry outlives this daemon's endpoint-ttl */
 	assert_true(endpoints_has(&w[0].engine.eps, 4, e[2].addr, 6883, now + 3500 * NS_PER_S));
 	assert_false(endpoints_has(&w[0].engine.eps, 4, e[2].addr, 6883, now + 3700 * NS_PER_S));
-	assert_int_equal(bthosts_age(&st.hosts, 4, h[1].addr, mono_ns(), &age), 1);
+	assert_int_equal(bthosts_age(&st.hosts, 4, h[1].addr, mono_ns_coarse(), &age), 1);
 	assert_true(age >= 209 * NS_PER_S && age < 270 * NS_PER_S);
 	assert_int_equal(bthosts_age(&st.hosts, 4, h[0].addr, now, &age), 0);
 	/* forget: the file's hosts in the prefix go, and a save follows */
@@ -437,7 +437,7 @@ static void test_snapshot_in_slices(void **state)
 		a[3] = (uint8_t)i;
 		/* one source per entry: no quota in the way */
 		assert_int_equal(endpoints_add(&w[0].engine.eps, 4, a, 6881, ENDPOINT_LISTED, 4, a,
-					       mono_ns()), ENDPOINT_NEW);
+					       mono_ns_coarse()), ENDPOINT_NEW);
 	}
 	w[0].engine.ctr.endpoints_learned += 1000;
 	state_tick(&st, w, 1, st.last_save_ms + STATE_MIN_GAP_MS);

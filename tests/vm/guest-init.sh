@@ -349,9 +349,9 @@ $qs
 EOF
 	in_ns router cat /proc/net/netfilter/nfnetlink_queue | sed 's/^/  nfnetlink_queue| /'
 	check spread_queues "$nq queues, $empty without packets" '[ "$nq" = 2 ] && [ "$empty" = 0 ]'
-	dropped=$(stats_get totals dropped)
-	result "spread_dropped=$dropped"
-	check spread_no_drops "daemon dropped $dropped packets of plain traffic" '[ "$dropped" = 0 ]'
+	blocked=$(stats_get totals marked_block)
+	result "spread_marked_block=$blocked"
+	check spread_no_drops "daemon marked $blocked packets of plain traffic to block" '[ "$blocked" = 0 ]'
 }
 
 # ---- block -----------------------------------------------------------

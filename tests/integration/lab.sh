@@ -48,24 +48,15 @@ lab_log() {
 	printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
 }
 
-# Test helpers shared by the scripts that source this library (a script may
+# The test helpers (die, check_fail, field...) for the scripts that source
+# this library.
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$LAB_DIR/../lib.sh"
+
+# fail MSG: in the lab's scripts the test cannot go on: die (a script may
 # define its own after sourcing).
-# fail MSG: the test cannot go on: loud reason, exit 1.
 fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
-# check_fail MSG: a failed measurement, reported at once; the script goes
-# on and fails at the end when $failures is not 0.
-check_fail() {
-	printf '*** CHECK FAILED: %s ***\n' "$*" >&2
-	failures=$((${failures:-0} + 1))
-}
-
-# field KEY: the value of " KEY=value" in a result line on stdin.
-field() {
-	sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p"
+	die "$@"
 }
 
 # Prints a loud reason and returns 1, or 77 when BTBLOCKD_SKIP_KERNEL_TESTS=1.

@@ -19,6 +19,9 @@ export BTBLOCKD_CONFIG
 srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source-path=SCRIPTDIR source=../tests/lib.sh
 . "$srcdir/tests/lib.sh"
+# The xtables backend of the uninstalled helper: the source tree's.
+BTBLOCKD_FIREWALL_LIB=${BTBLOCKD_FIREWALL_LIB:-$srcdir/nft}
+export BTBLOCKD_FIREWALL_LIB
 
 if [ "$(id -u)" -ne 0 ]; then
 	if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then

@@ -42,6 +42,9 @@ LAB_SERVER_PID=""
 LAB_PIDS=""
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_TRAFFIC="$LAB_DIR/traffic.py"
+# The uninstalled btblockd-firewall reads its xtables backend from the source tree.
+BTBLOCKD_FIREWALL_LIB="${BTBLOCKD_FIREWALL_LIB:-$(cd "$LAB_DIR/../../nft" && pwd)}"
+export BTBLOCKD_FIREWALL_LIB
 LAB_PYTHON="${PYTHON:-python3}"
 
 lab_log() {

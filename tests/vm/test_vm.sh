@@ -69,6 +69,8 @@ key=$( {
 		libpython3.11-stdlib libc6 busybox-static 2>/dev/null || true
 	sha256sum "$BTBLOCKD" "$BTBLOCKD_FIREWALL" "$BTBLOCKD_RULESET" \
 		"$here/build-image.sh" "$here/guest-init.sh" \
+		"$BTBLOCKD_SRCDIR/tests/lib.sh" "$BTBLOCKD_SRCDIR/tests/lab-common.sh" \
+		"$BTBLOCKD_SRCDIR/nft/btblockd-firewall-xtables.sh" \
 		"$BTBLOCKD_SRCDIR/tests/integration/traffic.py" | cut -d' ' -f1
 	} | sha256sum | cut -c1-16)
 image="$cache/image-$key"

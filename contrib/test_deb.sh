@@ -172,7 +172,8 @@ for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl; do
 done
 for f in /usr/share/man/man8/btblockd.8.gz /usr/share/man/man8/btblockctl.8.gz \
 	/usr/share/man/man8/btblockd-firewall.8.gz /usr/share/man/man5/btblockd.conf.5.gz \
-	/usr/share/btblockd/btblockd.nft /etc/btblockd.conf /etc/default/btblockd \
+	/usr/share/btblockd/btblockd.nft /usr/share/btblockd/btblockd-firewall-xtables.sh \
+	/etc/btblockd.conf /etc/default/btblockd \
 	/lib/systemd/system/btblockd.service /usr/share/doc/btblockd/copyright \
 	/etc/logrotate.d/btblockd; do
 	check "installed: $f" test -f "$f"
@@ -251,6 +252,13 @@ if ip netns exec "$ns" /usr/sbin/btblockd-firewall up --dry-run >"$tmp/dry" 2>&1
 	ok "btblockd-firewall up --dry-run renders /usr/share/btblockd/btblockd.nft"
 else
 	fail "btblockd-firewall up --dry-run: $(head -5 "$tmp/dry")"
+fi
+# ... and its installed xtables backend.
+if ip netns exec "$ns" /usr/sbin/btblockd-firewall up --dry-run --backend xt >"$tmp/dry" 2>&1 &&
+	grep -q -e '-j NFQUEUE' "$tmp/dry"; then
+	ok "btblockd-firewall up --dry-run --backend xt reads /usr/share/btblockd/btblockd-firewall-xtables.sh"
+else
+	fail "btblockd-firewall up --dry-run --backend xt: $(head -5 "$tmp/dry")"
 fi
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# Documentation= is checked with man(1) when it is installed.

@@ -11,9 +11,7 @@
 # BENCH_ALT_FIREWALL + BENCH_ALT_RULESET (another btblockd-firewall and ruleset,
 # e.g. an older release's, run as config btb1offalt next to btb1off).
 # BENCH_RESULTS=FILE keeps the raw measurements ("config metric rep value" lines).
-# BENCH_SOAK_SECONDS=600 runs the soak instead of the suite (see soak() below),
-# with BENCH_SOAK_FLOW_CAPACITY (4096), BENCH_SOAK_UDP_RATE (500 new UDP flows/s),
-# BENCH_SOAK_TCP_RATE (100 new TCP connections/s).
+# The RSS soak is bench/soak.sh.
 #
 # Every measurement is repeated BENCH_REPS times, round-robin over the
 # configurations (so a burst of load from elsewhere hits all of them
@@ -21,60 +19,32 @@
 # and the 1-minute load average seen during each configuration.
 set -eu
 
-BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRCDIR="$(cd "$BENCH_DIR/.." && pwd)"
-BUILDDIR="$(cd "${BTBLOCKD_BUILDDIR:-.}" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 REPS="${BENCH_REPS:-3}"
 DUR="${BENCH_SECONDS:-3}"
-GEN_CPU="${BENCH_GEN_CPU:-0}"
 SINK_CPU="${BENCH_SINK_CPU:-1}"
-Q1_CPU="${BENCH_Q1_CPU:-1}"
 Q2_CPUS="${BENCH_Q2_CPUS:-0,1}"
 PING_RATE="${BENCH_PING_RATE:-5000}"
 CORPUS="${BENCH_CORPUS:-$SRCDIR/../shared/corpus/pcap}"
 
-BTBLOCKD="$BUILDDIR/src/btblockd"
-BTBLOCKD_FIREWALL="${BTBLOCKD_FIREWALL:-$BUILDDIR/nft/btblockd-firewall}"
-BTBLOCKD_RULESET="${BTBLOCKD_RULESET:-$SRCDIR/nft/btblockd.nft}"
 FLOOR="$BUILDDIR/bench/nfq-floor"
 UDPPERF="$BUILDDIR/bench/udpperf"
 FLOW_MEM="$BUILDDIR/bench/flow_mem"
 DPI_BENCH="$BUILDDIR/bench/dpi_bench"
-export BTBLOCKD BTBLOCKD_FIREWALL BTBLOCKD_RULESET
 
-for f in "$BTBLOCKD" "$BTBLOCKD_FIREWALL" "$FLOOR" "$UDPPERF" "$FLOW_MEM" "$DPI_BENCH"; do
-	if [ ! -x "$f" ]; then
-		echo "bench/run.sh: $f is missing; build it first (see the header of this script)" >&2
-		exit 1
-	fi
-done
-for tool in iperf3 ethtool iptables taskset python3; do
-	command -v "$tool" >/dev/null || { echo "bench/run.sh: needs $tool (apt-get install $tool)" >&2; exit 1; }
-done
-
-# shellcheck source=tests/integration/lab.sh source-path=SCRIPTDIR/..
-. "$SRCDIR/tests/integration/lab.sh"
-lab_trap
-lab_require_kernel
-lab_create
+bench_require "$BTBLOCKD" "$BTBLOCKD_FIREWALL" "$FLOOR" "$UDPPERF" "$FLOW_MEM" "$DPI_BENCH" \
+	-- iperf3 ethtool iptables taskset python3
+bench_lab
 
 RES="$LAB_TMP/results"	# lines: config metric rep value
 LOADS="$LAB_TMP/loads"	# lines: config load1
 FLOOR_PID=""
-SRV4="$LAB_SERVER4"
-# Candidate sources: the lab's 4 client addresses plus 12 more.
-CANDIDATES="$LAB_CLIENT4"
-for i in $(seq 20 31); do
-	ip -n "$LAB_CLIENT" addr add "10.71.1.$i/24" dev c0
-	CANDIDATES="$CANDIDATES 10.71.1.$i"
-done
 UDP_SRCS="" TCP_SRC0="" TCP_SRC1=""
 ROUTER_MAC="$(ip netns exec "$LAB_ROUTER" cat /sys/class/net/r0/address)"
 PING_SRCS="$(echo "$LAB_CLIENT4" | tr ' ' ',')"
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
-in_ns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
 
 # TSO/GSO/GRO on every veth of the lab: on (default) or off.
 offloads() {
@@ -116,8 +86,6 @@ CSW0=0
 # Context switches (voluntary + involuntary) of every thread of process $1.
 ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'; }
 
-rss_daemon() { awk '/^VmRSS/ { print $2 }' "/proc/$LAB_DAEMON_PID/status" 2>/dev/null || echo 0; }
-
 # ---- rulesets in the router -----------------------------------------------------
 
 rules_clear() {
@@ -125,19 +93,7 @@ rules_clear() {
 	in_ns "$LAB_ROUTER" iptables -t mangle -F FORWARD 2>/dev/null || true
 }
 
-# Consumers run fail-closed: under overload a full queue drops instead of
-# letting packets pass uninspected, so what the sink receives is what the
-# consumer really handled (fail-open would count bypassed packets too).
-#
-# Every TCP and UDP packet to the queue(s): what the floor serves, and
-# btblockd's worst case (no flow ever leaves the queue).
-rules_queue_all() {	# rules_queue_all "--queue-num 0" | "--queue-balance 0:1"
-	local p
-	for p in tcp udp; do
-		# shellcheck disable=SC2086 # the queue option is two words
-		in_ns "$LAB_ROUTER" iptables -t mangle -A FORWARD -p "$p" -j NFQUEUE $1 --queue-bypass
-	done
-}
+# Every packet queued: rules_queue_all in common.sh.
 
 # The shipped ruleset: only the first --queue-packets per direction are
 # queued, decided flows carry a conntrack mark and leave the queue.
@@ -315,111 +271,10 @@ measure_ping() {	# config rep
 	} >>"$RES"
 }
 
-# ---- soak: RSS over a long run with constant flow churn -------------------------
-
-SOAK_SECONDS="${BENCH_SOAK_SECONDS:-}"
-SOAK_CAPACITY="${BENCH_SOAK_FLOW_CAPACITY:-4096}"
-SOAK_UDP_RATE="${BENCH_SOAK_UDP_RATE:-500}"
-SOAK_TCP_RATE="${BENCH_SOAK_TCP_RATE:-100}"
-
-# churn udp|tcp RATE SECONDS: a new 5-tuple RATE times a second, from every
-# client address in turn, to the lab server (TCP sink, UDP echo): 200 random
-# bytes per flow, so that every flow reaches the detectors and stays
-# undecided. Prints "flows N failed F".
-churn() {
-	# shellcheck disable=SC2086 # the candidate addresses, one argument each
-	in_ns "$LAB_CLIENT" taskset -c "$GEN_CPU" python3 - "$1" "$2" "$3" "$SRV4" "$LAB_PORT" $CANDIDATES <<'EOF'
-import collections, os, socket, sys, time
-proto, rate, secs, dst, port = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-srcs = sys.argv[6:]
-recent = collections.deque()   # UDP sockets kept open a moment for their replies
-n = failed = 0
-start = time.monotonic()
-while time.monotonic() - start < secs:
-    due = start + n / rate
-    now = time.monotonic()
-    if due > now:
-        time.sleep(due - now)
-    src = srcs[n % len(srcs)]
-    n += 1
-    try:
-        if proto == "udp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((src, 0))
-            s.sendto(os.urandom(200), (dst, port))
-            recent.append(s)
-            if len(recent) > 256:
-                recent.popleft().close()
-        else:
-            with socket.create_connection((dst, port), timeout=2, source_address=(src, 0)) as s:
-                s.sendall(os.urandom(200))
-    except OSError:
-        failed += 1
-print("flows %d failed %d" % (n, failed))
-EOF
-}
-
-# soak: btblockd on 1 queue, every packet queued, flows churning for
-# SOAK_SECONDS (more flows than the table holds, with short idle timeouts so
-# that both eviction and expiry run); VmRSS and the flow counters sampled
-# every 10 s. Prints the samples, start / end / max and the least-squares
-# slope of VmRSS over the whole run and over its second half.
-soak() {
-	local t t0 pu pt
-	lab_server_start
-	rules_queue_all "--queue-num 0"
-	lab_daemon_start --queues 0 --cpus "$Q1_CPU" --flow-capacity "$SOAK_CAPACITY" \
-		--udp-timeout 5 --tcp-timeout 30 >/dev/null
-	log "soak: ${SOAK_SECONDS} s, flow capacity $SOAK_CAPACITY, $SOAK_UDP_RATE UDP + $SOAK_TCP_RATE TCP new flows/s from $(echo "$CANDIDATES" | wc -w) addresses"
-	churn udp "$SOAK_UDP_RATE" "$SOAK_SECONDS" >"$LAB_TMP/churn-udp.out" &
-	pu=$!
-	churn tcp "$SOAK_TCP_RATE" "$SOAK_SECONDS" >"$LAB_TMP/churn-tcp.out" &
-	pt=$!
-	LAB_PIDS="$LAB_PIDS $pu $pt"
-	t0=$(date +%s)
-	for t in $(seq 0 10 "$SOAK_SECONDS"); do
-		[ "$t" = 0 ] || sleep 10
-		t=$(( $(date +%s) - t0 ))	# the real time of the sample: stats take a while too
-		lab_stats | python3 -c '
-import json, sys
-d = json.load(sys.stdin)["queues"][0]
-f = d["flows"]
-print(sys.argv[1], sys.argv[2], d["packets"], f["active"], f["inserted"], f["evicted"], f["timed_out"], d["endpoint_cache_size"])
-' "$t" "$(rss_daemon)" >>"$LAB_TMP/soak" || echo "$t $(rss_daemon) 0 0 0 0 0 0" >>"$LAB_TMP/soak"
-		log "soak $(tail -n 1 "$LAB_TMP/soak")"
-	done
-	wait "$pu" "$pt" || true
-	python3 - "$LAB_TMP/soak" "$(cat "$LAB_TMP/churn-udp.out")" "$(cat "$LAB_TMP/churn-tcp.out")" "$SOAK_CAPACITY" <<'EOF'
-import sys
-rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
-def slope(rs):   # KiB per minute, least squares
-    n = len(rs)
-    if n < 2:
-        return float("nan")
-    mt = sum(r[0] for r in rs) / n
-    mr = sum(r[1] for r in rs) / n
-    num = sum((r[0] - mt) * (r[1] - mr) for r in rs)
-    den = sum((r[0] - mt) ** 2 for r in rs)
-    return num / den * 60 if den else float("nan")
-print("soak: %d s, flow capacity %s; churn udp: %s; churn tcp: %s" % (rows[-1][0], sys.argv[4], sys.argv[2], sys.argv[3]))
-print("| t s | VmRSS KiB | packets | flows active | inserted | evicted | timed out | endpoint cache |")
-print("|---|---|---|---|---|---|---|---|")
-for r in rows:
-    print("| " + " | ".join(str(x) for x in r) + " |")
-rss = [r[1] for r in rows]
-print("VmRSS KiB: start %d, end %d, max %d (end - start %+d); slope %.1f KiB/min over the run, %.1f KiB/min over its second half"
-      % (rss[0], rss[-1], max(rss), rss[-1] - rss[0], slope(rows), slope(rows[len(rows) // 2:])))
-EOF
-}
-
 # ---- the run ------------------------------------------------------------------------
 
 log "machine: $(nproc) CPUs, $(uname -r), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 log "pinning: generator CPU $GEN_CPU, sink CPU $SINK_CPU, 1 queue on CPU $Q1_CPU, 2 queues on CPUs $Q2_CPUS"
-if [ -n "$SOAK_SECONDS" ]; then
-	soak
-	exit 0
-fi
 for i in 0 1; do
 	ip netns exec "$LAB_SERVER" taskset -c "$SINK_CPU" iperf3 -s -B "$SRV4" -p $((5201 + i)) >/dev/null 2>&1 &
 	LAB_PIDS="$LAB_PIDS $!"

@@ -28,14 +28,11 @@ jobs=${JOBS:-2}
 cache=${BTBLOCKD_CROSS_CACHE:-/var/cache/btblockd-cross}
 corpus=$top/../shared/corpus
 targets=${*:-s390x armhf}
-failed=0
+# shellcheck source-path=SCRIPTDIR source=../tests/lib.sh
+. "$top/tests/lib.sh"
 
 say() {
 	printf '%s\n' "$*"
-}
-fail() {
-	say "FAIL: $*"
-	failed=$((failed + 1))
 }
 
 # target TARGET: its GNU triplet in $tri, its qemu-user program in $qemu.
@@ -241,8 +238,8 @@ done
 if [ "$have_corpus" != 1 ]; then
 	say "*** corpus comparison SKIPPED: no corpus at $corpus ***"
 fi
-if [ "$failed" != 0 ]; then
-	say "cross-check: $failed check(s) failed"
+if [ "$fails" != 0 ]; then
+	say "cross-check: $fails check(s) failed"
 	exit 1
 fi
 say "cross-check: all checks passed on $targets"

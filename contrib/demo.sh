@@ -32,12 +32,12 @@ explain() {
 	printf '    %s\n' "$@"
 }
 
-die() {
+quit() {
 	printf '\ndemo: %s\n' "$*" >&2
 	exit 1
 }
 
-[ "$(id -u)" = 0 ] || die "must run as root (it creates network namespaces and loads firewall rules in them)"
+[ "$(id -u)" = 0 ] || quit "must run as root (it creates network namespaces and loads firewall rules in them)"
 
 # ---- dependencies and build --------------------------------------------
 if [ "${SKIP_DEPS:-0}" != 1 ]; then
@@ -55,10 +55,10 @@ fi
 mkdir -p "$build"
 if [ ! -f "$build/Makefile" ]; then
 	(cd "$build" && "$top/configure" -q) >"$build/demo-configure.log" 2>&1 ||
-		{ tail -n 30 "$build/demo-configure.log"; die "configure failed (see $build/demo-configure.log)"; }
+		{ tail -n 30 "$build/demo-configure.log"; quit "configure failed (see $build/demo-configure.log)"; }
 fi
 make -C "$build" -j"$jobs" >"$build/demo-build.log" 2>&1 ||
-	{ tail -n 30 "$build/demo-build.log"; die "build failed (see $build/demo-build.log)"; }
+	{ tail -n 30 "$build/demo-build.log"; quit "build failed (see $build/demo-build.log)"; }
 explain "built $build/src/btblockd and $build/nft/btblockd-firewall"
 
 BTBLOCKD="$build/src/btblockd"
@@ -96,10 +96,10 @@ demo_step_normal() {
 	say "Normal traffic: TCP and UDP over IPv4 and IPv6 from four client addresses"
 	for idx in 0 1 2 3; do
 		for fam in 4 6; do
-			out=$(lab_tcp "$idx" "$fam" 4000000 --timeout 15) || die "TCP failed: $out"
+			out=$(lab_tcp "$idx" "$fam" 4000000 --timeout 15) || quit "TCP failed: $out"
 			tcp=$((tcp + $(echo "$out" | sed -n 's/.* bytes=\([0-9]*\).*/\1/p')))
 			explain "$out"
-			out=$(lab_udp "$idx" "$fam" 100 --timeout 10) || die "UDP failed: $out"
+			out=$(lab_udp "$idx" "$fam" 100 --timeout 10) || quit "UDP failed: $out"
 			udp=$((udp + 100))
 			explain "$out"
 			n=$((n + 2))

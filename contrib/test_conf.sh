@@ -13,24 +13,16 @@ set -eu
 srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 BTBLOCKD=${BTBLOCKD:-src/btblockd}
 conf=$srcdir/contrib/btblockd.conf
-fails=0
-tmp=$(mktemp -d)
+# shellcheck source-path=SCRIPTDIR source=../tests/lib.sh
+. "$srcdir/tests/lib.sh"
 ns=
 daemon_pid=
 
 cleanup() {
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
 	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+tmpdir_trap cleanup
 
 "$BTBLOCKD" --help >"$tmp/help"
 grep -o -e '--[a-z][a-z-]*' "$tmp/help" | sort -u >"$tmp/options"

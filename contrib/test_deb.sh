@@ -30,15 +30,12 @@ set -eu
 
 srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${BTBLOCKD_BUILDDIR:-}
-
-skip() {
-	echo "*** SKIP: test_deb.sh: $* ***" >&2
-	exit 77
-}
-[ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ] && skip "BTBLOCKD_SKIP_KERNEL_TESTS=1"
-[ "${BTBLOCKD_SKIP_DEB_TEST:-0}" = 1 ] && skip "BTBLOCKD_SKIP_DEB_TEST=1"
+# shellcheck source-path=SCRIPTDIR source=../tests/lib.sh
+. "$srcdir/tests/lib.sh"
+[ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ] && skip "test_deb.sh: BTBLOCKD_SKIP_KERNEL_TESTS=1"
+[ "${BTBLOCKD_SKIP_DEB_TEST:-0}" = 1 ] && skip "test_deb.sh: BTBLOCKD_SKIP_DEB_TEST=1"
 # Inside dpkg-buildpackage (our own or any other): never recurse.
-[ -n "${DEB_BUILD_ARCH:-}${DH_INTERNAL_OPTIONS:-}" ] && skip "inside a package build"
+[ -n "${DEB_BUILD_ARCH:-}${DH_INTERNAL_OPTIONS:-}" ] && skip "test_deb.sh: inside a package build"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "test_deb.sh installs a package: run make check as root, or set BTBLOCKD_SKIP_DEB_TEST=1" >&2
@@ -53,15 +50,13 @@ done
 status=$(dpkg-query -W -f='${Status}' btblockd 2>/dev/null || true)
 case $status in
 *" not-installed" | "") ;;
-*) skip "a btblockd package is already installed ($status); not replacing it" ;;
+*) skip "test_deb.sh: a btblockd package is already installed ($status); not replacing it" ;;
 esac
 
-tmp=$(mktemp -d)
 installed=no
 policy=
 ns=
 daemon=
-fails=0
 
 cleanup() {
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
@@ -72,16 +67,8 @@ cleanup() {
 	for n in $ns; do
 		ip netns del "$n" 2>/dev/null
 	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+tmpdir_trap cleanup
 # check DESCRIPTION CMD...: ok or fail, by CMD's status.
 check() {
 	what=$1
@@ -165,7 +152,7 @@ fi
 # ruleset into the host's firewall): forbid that for this install.
 if [ -d /run/systemd/system ]; then
 	if [ -e /usr/sbin/policy-rc.d ]; then
-		skip "systemd is running and /usr/sbin/policy-rc.d exists: cannot keep the service from starting"
+		skip "test_deb.sh: systemd is running and /usr/sbin/policy-rc.d exists: cannot keep the service from starting"
 	fi
 	policy=/usr/sbin/policy-rc.d
 	printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -185,7 +172,8 @@ for f in /usr/sbin/btblockd /usr/sbin/btblockd-firewall /usr/bin/btblockctl; do
 done
 for f in /usr/share/man/man8/btblockd.8.gz /usr/share/man/man8/btblockctl.8.gz \
 	/usr/share/man/man8/btblockd-firewall.8.gz /usr/share/man/man5/btblockd.conf.5.gz \
-	/usr/share/btblockd/btblockd.nft /etc/btblockd.conf /etc/default/btblockd \
+	/usr/share/btblockd/btblockd.nft /usr/share/btblockd/btblockd-firewall-xtables.sh \
+	/etc/btblockd.conf /etc/default/btblockd \
 	/lib/systemd/system/btblockd.service /usr/share/doc/btblockd/copyright \
 	/etc/logrotate.d/btblockd; do
 	check "installed: $f" test -f "$f"
@@ -264,6 +252,13 @@ if ip netns exec "$ns" /usr/sbin/btblockd-firewall up --dry-run >"$tmp/dry" 2>&1
 	ok "btblockd-firewall up --dry-run renders /usr/share/btblockd/btblockd.nft"
 else
 	fail "btblockd-firewall up --dry-run: $(head -5 "$tmp/dry")"
+fi
+# ... and its installed xtables backend.
+if ip netns exec "$ns" /usr/sbin/btblockd-firewall up --dry-run --backend xt >"$tmp/dry" 2>&1 &&
+	grep -q -e '-j NFQUEUE' "$tmp/dry"; then
+	ok "btblockd-firewall up --dry-run --backend xt reads /usr/share/btblockd/btblockd-firewall-xtables.sh"
+else
+	fail "btblockd-firewall up --dry-run --backend xt: $(head -5 "$tmp/dry")"
 fi
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# Documentation= is checked with man(1) when it is installed.

@@ -16,10 +16,16 @@ export BTBLOCKD_RULESET
 BTBLOCKD_CONFIG=/dev/null
 export BTBLOCKD_CONFIG
 
+srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source-path=SCRIPTDIR source=../tests/lib.sh
+. "$srcdir/tests/lib.sh"
+# The xtables backend of the uninstalled helper: the source tree's.
+BTBLOCKD_FIREWALL_LIB=${BTBLOCKD_FIREWALL_LIB:-$srcdir/nft}
+export BTBLOCKD_FIREWALL_LIB
+
 if [ "$(id -u)" -ne 0 ]; then
 	if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then
-		echo "*** SKIP: test_firewall.sh needs root (BTBLOCKD_SKIP_KERNEL_TESTS=1) ***" >&2
-		exit 77
+		skip "test_firewall.sh needs root (BTBLOCKD_SKIP_KERNEL_TESTS=1)"
 	fi
 	echo "*** FAIL: test_firewall.sh needs root to create a network namespace." >&2
 	echo "*** Run make check as root, or set BTBLOCKD_SKIP_KERNEL_TESTS=1 to skip it. ***" >&2
@@ -34,31 +40,15 @@ for tool in ip nft iptables ip6tables; do
 done
 
 NS=btbfw-test-$$
-TMP=$(mktemp -d /tmp/btbfw-test.XXXXXX)
+cleanup() {
+	ip netns del "$NS" 2>/dev/null || true
+}
+tmpdir_trap cleanup /tmp/btbfw-test.XXXXXX
+TMP=$tmp
 # The bans down saves and up reads: here, not in the host's /var/lib.
 BTBLOCKD_STATE_DIR=$TMP/state
 export BTBLOCKD_STATE_DIR
-cleanup() {
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 ip netns add "$NS"
-
-failures=0
-checks=0
-
-pass() {
-	checks=$((checks + 1))
-	echo "ok   $*"
-}
-
-fail() {
-	checks=$((checks + 1))
-	failures=$((failures + 1))
-	echo "FAIL $*"
-}
 
 # Run a command inside the namespace.
 inns() {
@@ -75,7 +65,7 @@ fw() {
 # expect_rc WANT DESCRIPTION
 expect_rc() {
 	if [ "$rc" -eq "$1" ]; then
-		pass "$2 (exit $rc)"
+		ok "$2 (exit $rc)"
 	else
 		fail "$2: exit $rc, expected $1"
 		sed 's/^/     | /' "$TMP/out" "$TMP/err"
@@ -85,7 +75,7 @@ expect_rc() {
 # expect_in FILE PATTERN DESCRIPTION (grep -E pattern)
 expect_in() {
 	if grep -qE -e "$2" "$1"; then
-		pass "$3"
+		ok "$3"
 	else
 		fail "$3: /$2/ not found in:"
 		sed 's/^/     | /' "$1"
@@ -97,7 +87,7 @@ expect_not_in() {
 		fail "$3: /$2/ found in:"
 		sed 's/^/     | /' "$1"
 	else
-		pass "$3"
+		ok "$3"
 	fi
 }
 
@@ -114,7 +104,7 @@ ruleset() {
 expect_same_ruleset() {
 	ruleset >"$TMP/now"
 	if cmp -s "$1" "$TMP/now"; then
-		pass "$2"
+		ok "$2"
 	else
 		fail "$2: the ruleset differs:"
 		diff "$1" "$TMP/now" | sed 's/^/     | /' || true
@@ -128,7 +118,7 @@ count_xt() {
 
 expect_count() {
 	if [ "$1" -eq "$2" ]; then
-		pass "$3"
+		ok "$3"
 	else
 		fail "$3: $1, expected $2"
 	fi
@@ -195,7 +185,7 @@ for args in \
 	expect_rc 2 "bad arguments '${args%|*}'"
 	expect_in "$TMP/err" "$opt" "bad arguments '${args%|*}': message names $opt"
 	if [ "$(wc -l <"$TMP/err")" -le 2 ]; then
-		pass "bad arguments '${args%|*}': short message"
+		ok "bad arguments '${args%|*}': short message"
 	else
 		fail "bad arguments '${args%|*}': message too long"
 	fi
@@ -214,7 +204,7 @@ for val in "1h${nl}e" "${nl}1h" "1h${nl}" "" "$(printf '%040d' 1)h" "1h${nl}s/.*
 	if [ -s "$TMP/out" ]; then
 		fail "--ban-time '$shown': something was rendered"
 	else
-		pass "--ban-time '$shown': nothing rendered"
+		ok "--ban-time '$shown': nothing rendered"
 	fi
 done
 expect_same_ruleset "$TMP/empty" "bad arguments change nothing"
@@ -226,7 +216,7 @@ grep -o -e '--[a-z][a-z-]*' "$TMP/out" | sort -u >"$TMP/options"
 while read -r opt; do
 	# mdoc: ".It Fl \-queues ..." renders as --queues.
 	if grep -e '^\.It ' "$man_page" | grep -qF -e "Fl \\${opt#-}"; then
-		pass "$opt is documented in btblockd-firewall.8"
+		ok "$opt is documented in btblockd-firewall.8"
 	else
 		fail "$opt is in --help but has no .It entry in $man_page"
 	fi
@@ -300,7 +290,7 @@ expect_same_ruleset "$TMP/empty" "up without the payload test: nothing loaded"
 check_nft() {
 	if inns nft -c -f "$1" 2>"$TMP/nfterr"; then
 		if [ "$kernel_backend" = nft ]; then
-			pass "$2: nft -c accepts it"
+			ok "$2: nft -c accepts it"
 		else
 			fail "$2: nft -c accepted a queue rule on a kernel without nft queue"
 		fi
@@ -308,14 +298,14 @@ check_nft() {
 		grep -q 'No such file or directory' "$TMP/nfterr" &&
 		! grep -q 'syntax error' "$TMP/nfterr" &&
 		[ "$(grep -c 'Error:' "$TMP/nfterr")" -eq "$(grep -c '^[^#]*queue num' "$1")" ]; then
-		pass "$2: nft -c parses it and rejects only the queue statement"
+		ok "$2: nft -c parses it and rejects only the queue statement"
 	else
 		fail "$2: nft -c rejects it:"
 		sed 's/^/     | /' "$TMP/nfterr"
 	fi
 	sed '/^[[:space:]]*#/!s/[[:space:]]*queue num .*$//' "$1" >"$TMP/noqueue.nft"
 	if inns nft -c -f "$TMP/noqueue.nft" 2>"$TMP/nfterr"; then
-		pass "$2: nft -c accepts it without the queue statement"
+		ok "$2: nft -c accepts it without the queue statement"
 	else
 		fail "$2: nft -c rejects it without the queue statement:"
 		sed 's/^/     | /' "$TMP/nfterr"
@@ -406,7 +396,7 @@ bad_policy() {
 	fw "$1" --dry-run "$2" "$3"
 	expect_rc 2 "$1 $2 '$shown' is refused"
 	if grep -qF -e "invalid $2 value '${3%%"$nl"*}" "$TMP/err"; then
-		pass "$1 $2 '$shown': message names option and value"
+		ok "$1 $2 '$shown': message names option and value"
 	else
 		fail "$1 $2 '$shown': message does not name option and value:"
 		sed 's/^/     | /' "$TMP/err"
@@ -1025,7 +1015,7 @@ EOF
 	expect_count "$r1" 0 "[verdicts] held: a flow blocked on its first packet stays blocked without the daemon"
 	expect_count "$n" 2 "[verdicts] held: the flow is held in both orders"
 	if [ "$udp_timeouts" = "1m " ]; then
-		pass "[verdicts] held: a UDP flow is held for the daemon's idle time of a UDP flow (1m)"
+		ok "[verdicts] held: a UDP flow is held for the daemon's idle time of a UDP flow (1m)"
 	else
 		fail "[verdicts] held: the held UDP flow's timeouts are '$udp_timeouts', expected 1m"
 	fi
@@ -1093,7 +1083,7 @@ while IFS= read -r body; do
 	expect_rc 0 "[state] bad file $n: restore does not fail"
 	expect_in "$TMP/err" 'ban state file .* ignored: ' "[state] bad file $n reported: $(head -c 60 "$state.corrupt" 2>/dev/null | tr '\n' '|')"
 	if [ -e "$state.corrupt" ] && [ ! -e "$state" ]; then
-		pass "[state] bad file $n set aside"
+		ok "[state] bad file $n set aside"
 	else
 		fail "[state] bad file $n not set aside"
 	fi
@@ -1116,7 +1106,7 @@ btblockd-bans 1\nban4 192.0.2.1 198.51.100.1 $ends - extra\n
 EOF
 ruleset >"$TMP/state.after"
 if cmp -s "$TMP/state.before" "$TMP/state.after"; then
-	pass "[state] the bad files changed nothing in the kernel"
+	ok "[state] the bad files changed nothing in the kernel"
 else
 	fail "[state] the bad files changed the ruleset"
 fi
@@ -1134,7 +1124,7 @@ expect_in "$TMP/set4" '192\.0\.2\.1 \. 198\.51\.100\.1 expires' "[state] the IPv
 expect_not_in "$TMP/set4" '192\.0\.2\.2 ' "[state] the ban already over is not"
 expect_in "$TMP/set6" '2001:db8::1 \. ::ffff:192\.0\.2\.7 timeout 15m expires' "[state] the IPv6 ban is back with its own timeout"
 if [ ! -e "$state" ]; then
-	pass "[state] restore removed the file"
+	ok "[state] restore removed the file"
 else
 	fail "[state] restore left the file"
 fi
@@ -1147,5 +1137,5 @@ expect_count "$(grep -c -e '^ban4 192\.0\.2\.1 198\.51\.100\.1 [0-9]* -$' \
 expect_count "$([ "$mode" = 600 ] && echo 1 || echo 0)" 1 "[state] the state file has mode 600 ($mode)"
 rm -f "$state"
 
-echo "# $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+echo "# $checks checks, $fails failed"
+[ "$fails" -eq 0 ]

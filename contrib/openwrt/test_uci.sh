@@ -41,28 +41,20 @@ srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 owrt=$srcdir/contrib/openwrt
 BTBLOCKD=${BTBLOCKD:-src/btblockd}
 BTBLOCKCTL=${BTBLOCKCTL:-${BTBLOCKD_BUILDDIR:-.}/src/btblockctl}
-fails=0
-tmp=$(mktemp -d)
+# shellcheck source-path=SCRIPTDIR source=../../tests/lib.sh
+. "$srcdir/tests/lib.sh"
 ns=
 daemon_pid=
 
 cleanup() {
 	[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
 	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+tmpdir_trap cleanup
 
 # --- 1. shellcheck ----------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
-	if shellcheck "$owrt/files/btblockd.init" && shellcheck "$0"; then
+	if shellcheck "$owrt/files/btblockd.init" && shellcheck -x "$0"; then
 		ok "shellcheck: init script (ash), this test"
 	else
 		fail "shellcheck"

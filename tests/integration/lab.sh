@@ -15,57 +15,37 @@
 #   lab_sink_bytes tcp 10.71.1.10      # bytes that really arrived from a peer
 #   lab_daemon_kill -9
 #
-# Topology (every name carries $LAB_ID so parallel runs never clash):
-#
-#   client ns                 router ns                    server ns
-#   c0: 10.71.1.10-13/24  <-> r0: 10.71.1.1/24  r1: 10.71.2.1/24 <-> s0: 10.71.2.2/24
-#       fd00:71:1::10-13/64     fd00:71:1::1/64  fd00:71:2::1/64      fd00:71:2::2/64
-#
-# The addresses are namespace internal (RFC 1918 and ULA), so they can never
-# collide with the host's. The client has several addresses because the xt
-# NFQUEUE balance hashes addresses and protocol only, not ports.
+# The topology, the addresses and the functions the test VM shares are in
+# tests/lab-common.sh; every namespace name here carries $LAB_ID so that
+# parallel runs never clash.
 
 LAB_ID="btb$$"
 LAB_CLIENT="$LAB_ID-client"
 LAB_ROUTER="$LAB_ID-router"
 LAB_SERVER="$LAB_ID-server"
-LAB_CLIENT4="10.71.1.10 10.71.1.11 10.71.1.12 10.71.1.13"
-LAB_CLIENT6="fd00:71:1::10 fd00:71:1::11 fd00:71:1::12 fd00:71:1::13"
-LAB_SERVER4="10.71.2.2"
-LAB_SERVER6="fd00:71:2::2"
-LAB_PORT=5201
 LAB_TMP=""
-LAB_NS_CREATED=""
 LAB_DAEMON_PID=""
 LAB_DAEMON_STATUS=0
 LAB_SERVER_PID=""
 LAB_PIDS=""
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_TRAFFIC="$LAB_DIR/traffic.py"
+# The uninstalled btblockd-firewall reads its xtables backend from the source tree.
+BTBLOCKD_FIREWALL_LIB="${BTBLOCKD_FIREWALL_LIB:-$(cd "$LAB_DIR/../../nft" && pwd)}"
+export BTBLOCKD_FIREWALL_LIB
 LAB_PYTHON="${PYTHON:-python3}"
+# shellcheck source-path=SCRIPTDIR/.. source-path=SCRIPTDIR/../tests source=lab-common.sh
+. "$LAB_DIR/../lab-common.sh"
 
-lab_log() {
-	printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
-}
+# The test helpers (die, check_fail, field...) for the scripts that source
+# this library.
+# shellcheck source-path=SCRIPTDIR/.. source-path=SCRIPTDIR/../tests source=lib.sh
+. "$LAB_DIR/../lib.sh"
 
-# Test helpers shared by the scripts that source this library (a script may
+# fail MSG: in the lab's scripts the test cannot go on: die (a script may
 # define its own after sourcing).
-# fail MSG: the test cannot go on: loud reason, exit 1.
 fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
-
-# check_fail MSG: a failed measurement, reported at once; the script goes
-# on and fails at the end when $failures is not 0.
-check_fail() {
-	printf '*** CHECK FAILED: %s ***\n' "$*" >&2
-	failures=$((${failures:-0} + 1))
-}
-
-# field KEY: the value of " KEY=value" in a result line on stdin.
-field() {
-	sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p"
+	die "$@"
 }
 
 # Prints a loud reason and returns 1, or 77 when BTBLOCKD_SKIP_KERNEL_TESTS=1.
@@ -120,86 +100,13 @@ lab_require_kernel() {
 
 # Creates the temporary directory and the three namespaces with their links.
 lab_create() {
-	local ns i a
 	LAB_TMP="$(mktemp -d "${TMPDIR:-/tmp}/$LAB_ID.XXXXXX")"
 	# The bans btblockd-firewall down saves (and up reads) stay in the
 	# lab, never in the host's /var/lib/btblockd.
 	BTBLOCKD_STATE_DIR="$LAB_TMP/state"
 	export BTBLOCKD_STATE_DIR
-	for ns in "$LAB_CLIENT" "$LAB_ROUTER" "$LAB_SERVER"; do
-		ip netns add "$ns"
-		LAB_NS_CREATED="$LAB_NS_CREATED $ns"
-		ip -n "$ns" link set lo up
-		# No duplicate address detection on any interface created from
-		# now on, link-local addresses included: IPv6 works at once.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0
-	done
-	# Created straight inside the namespaces: no interface name ever
-	# appears in the host namespace, so parallel labs cannot clash.
-	ip -n "$LAB_CLIENT" link add c0 type veth peer name r0 netns "$LAB_ROUTER"
-	ip -n "$LAB_SERVER" link add s0 type veth peer name r1 netns "$LAB_ROUTER"
-
-	# nodad: IPv6 addresses are usable at once instead of after ~2 s of DAD.
-	ip -n "$LAB_ROUTER" addr add 10.71.1.1/24 dev r0
-	ip -n "$LAB_ROUTER" addr add fd00:71:1::1/64 dev r0 nodad
-	ip -n "$LAB_ROUTER" addr add 10.71.2.1/24 dev r1
-	ip -n "$LAB_ROUTER" addr add fd00:71:2::1/64 dev r1 nodad
-	for a in $LAB_CLIENT4; do
-		ip -n "$LAB_CLIENT" addr add "$a/24" dev c0
-	done
-	for a in $LAB_CLIENT6; do
-		ip -n "$LAB_CLIENT" addr add "$a/64" dev c0 nodad
-	done
-	ip -n "$LAB_SERVER" addr add "$LAB_SERVER4/24" dev s0
-	ip -n "$LAB_SERVER" addr add "$LAB_SERVER6/64" dev s0 nodad
-
-	for i in "$LAB_CLIENT:c0" "$LAB_ROUTER:r0" "$LAB_ROUTER:r1" "$LAB_SERVER:s0"; do
-		ip -n "${i%%:*}" link set "${i#*:}" up
-	done
-	ip -n "$LAB_CLIENT" route add default via 10.71.1.1
-	ip -n "$LAB_CLIENT" -6 route add default via fd00:71:1::1
-	ip -n "$LAB_SERVER" route add default via 10.71.2.1
-	ip -n "$LAB_SERVER" -6 route add default via fd00:71:2::1
-
-	ip netns exec "$LAB_ROUTER" sysctl -qw net.ipv4.ip_forward=1
-	ip netns exec "$LAB_ROUTER" sysctl -qw net.ipv6.conf.all.forwarding=1
-
-	lab_wait_links
+	lab_topology
 	lab_log "namespaces $LAB_CLIENT $LAB_ROUTER $LAB_SERVER up (tmp $LAB_TMP)"
-}
-
-# The kernel reports a veth's carrier through linkwatch, up to a second
-# late, and IPv6 ignores neighbour solicitations until then: wait (bounded)
-# for every link to be UP with no tentative address, so that the first
-# packets of a test are not lost to neighbour discovery.
-lab_wait_links() {
-	local n i ready
-	for n in $(seq 1 50); do
-		ready=1
-		for i in "$LAB_CLIENT:c0" "$LAB_ROUTER:r0" "$LAB_ROUTER:r1" "$LAB_SERVER:s0"; do
-			if ! ip -n "${i%%:*}" -o link show dev "${i#*:}" | grep -q 'state UP' ||
-			   [ -n "$(ip -n "${i%%:*}" -6 -o addr show dev "${i#*:}" tentative)" ]; then
-				ready=0
-				break
-			fi
-		done
-		[ "$ready" = 1 ] && return 0
-		[ "$n" = 50 ] || sleep 0.1
-	done
-	lab_log "links not ready after 5 s; continuing"
-}
-
-# Runs a command inside one of the namespaces: lab_exec client|router|server CMD...
-lab_exec() {
-	local ns
-	case "$1" in
-	client) ns="$LAB_CLIENT" ;;
-	router) ns="$LAB_ROUTER" ;;
-	server) ns="$LAB_SERVER" ;;
-	*) lab_log "lab_exec: unknown namespace '$1'"; return 2 ;;
-	esac
-	shift
-	ip netns exec "$ns" "$@"
 }
 
 # Starts the traffic server (TCP sink + UDP echo) in the server namespace.
@@ -232,38 +139,6 @@ lab_probe() {
 	done
 }
 
-# Prints the client address with index $1 (0-3) of family $2 (4 or 6).
-lab_client_addr() {
-	local list
-	if [ "$2" = 6 ]; then list="$LAB_CLIENT6"; else list="$LAB_CLIENT4"; fi
-	# shellcheck disable=SC2086 # word splitting of the address list is intended
-	set -- "$1" $list
-	shift "$(( $1 + 1 ))"
-	printf '%s\n' "$1"
-}
-
-lab_server_addr() {
-	if [ "$1" = 6 ]; then echo "$LAB_SERVER6"; else echo "$LAB_SERVER4"; fi
-}
-
-# lab_tcp INDEX FAMILY BYTES [traffic.py tcp options...]: one checked transfer.
-lab_tcp() {
-	local idx="$1" fam="$2" bytes="$3"
-	shift 3
-	ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" "$LAB_TRAFFIC" tcp \
-		--source "$(lab_client_addr "$idx" "$fam")" --dest "$(lab_server_addr "$fam")" \
-		--port "$LAB_PORT" --bytes "$bytes" --seed "$(( idx * 10 + fam ))" "$@"
-}
-
-# lab_udp INDEX FAMILY COUNT [traffic.py udp options...]: checked echo exchange.
-lab_udp() {
-	local idx="$1" fam="$2" count="$3"
-	shift 3
-	ip netns exec "$LAB_CLIENT" "$LAB_PYTHON" "$LAB_TRAFFIC" udp \
-		--source "$(lab_client_addr "$idx" "$fam")" --dest "$(lab_server_addr "$fam")" \
-		--port "$LAB_PORT" --count "$count" --seed "$(( idx * 10 + fam ))" "$@"
-}
-
 # lab_wait_file FILE PATTERN SECONDS PID: waits (bounded) until FILE has a
 # line matching PATTERN; fails early when process PID is gone.
 lab_wait_file() {
@@ -292,16 +167,6 @@ lab_sink_start() {
 	pid=$!
 	LAB_PIDS="$LAB_PIDS $pid"
 	lab_wait_file "$LAB_TMP/sink.log" '^sink ready' 5 "$pid"
-}
-
-# lab_sink_bytes PROTO PEER [PORT]: payload bytes the sink received from
-# address PEER over PROTO (tcp or udp), on PORT or on any port.
-lab_sink_bytes() {
-	awk -v proto="proto=$1" -v peer="peer=$2" -v port="${3:+port=$3}" '
-		$1 == "recv" && $2 == proto && $3 == peer && (port == "" || $4 == port) {
-			sub("bytes=", "", $5); n += $5
-		}
-		END { print n + 0 }' "$LAB_TMP/sink.log"
 }
 
 # lab_bt INDEX FAMILY PORT [traffic.py bt options...]: a BitTorrent
@@ -342,69 +207,6 @@ lab_ruleset() {
 	ip netns exec "$LAB_ROUTER" nft list tables | sort | while read -r _ family name; do
 		ip netns exec "$LAB_ROUTER" nft list table "$family" "$name" 2>/dev/null
 	done | sed 's/packets [0-9]* bytes [0-9]*/packets - bytes -/'
-}
-
-# lab_nft_counter NAME: packets of the named counter of table inet btblockd.
-lab_nft_counter() {
-	ip netns exec "$LAB_ROUTER" nft list counter inet btblockd "$1" |
-		sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p'
-}
-
-# Sends one control command to the daemon's socket and prints the reply line.
-lab_ctl() {
-	"$LAB_PYTHON" - "$LAB_TMP/btblockd.sock" "$1" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(2.0)
-try:
-    s.connect(sys.argv[1])
-    s.sendall(sys.argv[2].encode() + b"\n")
-    buf = b""
-    while b"\n" not in buf:
-        part = s.recv(65536)
-        if not part:
-            break
-        buf += part
-except OSError as e:
-    sys.stderr.write("control socket %s: %s\n" % (sys.argv[1], e))
-    sys.exit(1)
-line = buf.split(b"\n", 1)[0].decode()
-if not line:
-    sys.exit(1)
-print(line)
-EOF
-}
-
-lab_stats() {
-	lab_ctl stats
-}
-
-# Prints "queue packets bytes" per queue from a stats JSON document on stdin.
-lab_stats_queues() {
-	"$LAB_PYTHON" -c '
-import json, sys
-doc = json.load(sys.stdin)
-for q in doc["queues"]:
-    print(q["queue"], q["packets"], q["bytes"])
-'
-}
-
-# lab_jget KEY...: the value at that path in the JSON document on stdin:
-# object keys, or list indexes; 0 where the path leads nowhere; booleans
-# as true/false and null as null, as the shell compares them.
-lab_jget() {
-	"$LAB_PYTHON" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    if isinstance(v, list):
-        v = v[int(k)] if k.isdigit() and int(k) < len(v) else 0
-    elif isinstance(v, dict):
-        v = v.get(k, 0)
-    else:
-        v = 0
-print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)
-' "$@"
 }
 
 # Starts $BTBLOCKD in the router namespace in the foreground as a background

@@ -8,11 +8,14 @@
 # it, skipped (77) with BTBLOCKD_SKIP_KERNEL_TESTS=1.
 set -eu
 
+srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BTBLOCKD=${BTBLOCKD:-src/btblockd}
 BTBLOCKCTL=${BTBLOCKCTL:-${BTBLOCKD_BUILDDIR:-.}/src/btblockctl}
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$srcdir/tests/lib.sh"
 
 # Every option of --help is documented in the man page (no root needed).
-man=${BTBLOCKD_SRCDIR:-.}/man/btblockctl.8
+man=$srcdir/man/btblockctl.8
 for opt in $("$BTBLOCKCTL" --help | grep -o -e '--[a-z][a-z-]*' | sort -u); do
 	fl=${opt#-}	# mdoc writes --socket as "Fl -socket"
 	if ! grep -q -e "^\.It Fl.* Fl $fl\b\|^\.It Fl $fl\b" "$man"; then
@@ -22,8 +25,7 @@ for opt in $("$BTBLOCKCTL" --help | grep -o -e '--[a-z][a-z-]*' | sort -u); do
 done
 
 if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then
-	echo "*** SKIP: test_btblockctl.sh needs root and network namespaces (BTBLOCKD_SKIP_KERNEL_TESTS=1) ***" >&2
-	exit 77
+	skip "test_btblockctl.sh needs root and network namespaces (BTBLOCKD_SKIP_KERNEL_TESTS=1)"
 fi
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1; then
 	echo "*** test_btblockctl.sh needs root and ip(8); run make check as root, or set BTBLOCKD_SKIP_KERNEL_TESTS=1 to skip it. ***" >&2
@@ -31,25 +33,15 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1; then
 fi
 
 ns=btbctl-$$
-tmp=$(mktemp -d)
 daemon_pid=
 sleeper=
-fails=0
 
 cleanup() {
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
 	[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+tmpdir_trap cleanup
 
 # expect STATUS OUTFILE CMD...: run CMD, stdout+stderr to OUTFILE, check its status.
 expect() {

@@ -24,6 +24,8 @@ set -eu
 
 srcdir=${BTBLOCKD_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${BTBLOCKD_BUILDDIR:-.}
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$srcdir/tests/lib.sh"
 
 # name  compiler  how it runs  C library root  extra link flags
 TARGETS="
@@ -52,18 +54,10 @@ for tool in $(echo "$TARGETS" | awk 'NF { print $2; if ($3 != "native") print $3
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
-	echo "*** SKIP: test_seccomp_arch.sh: missing$missing (contrib/install-deps.sh installs the cross compilers and qemu-user) ***" >&2
-	exit 77
+	skip "test_seccomp_arch.sh: missing$missing (contrib/install-deps.sh installs the cross compilers and qemu-user)"
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
-fails=0
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+tmpdir_trap :
 
 # numbers CC NAME...: "NAME NUMBER" for each NAME the target defines.
 numbers() {

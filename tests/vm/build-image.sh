@@ -5,8 +5,8 @@
 #   OUTDIR    receives vmlinuz, initrd.gz and kernel-version (made anew)
 #   DEBCACHE  keeps the downloaded .deb files between builds
 # Environment: BTBLOCKD, BTBLOCKD_FIREWALL, BTBLOCKD_RULESET (the project's
-# files to test), BTBLOCKD_SRCDIR (for tests/vm/guest-init.sh and
-# tests/integration/traffic.py), VM_KERNEL_PKG (default: what Debian's
+# files to test), BTBLOCKD_SRCDIR (for tests/vm/guest-init.sh, the lab it
+# sources and tests/integration/traffic.py), VM_KERNEL_PKG (default: what Debian's
 # linux-image-cloud-amd64 meta package points to).
 #
 # Only Debian's archive is used: the kernel and busybox-static are fetched
@@ -157,11 +157,13 @@ copy_elf() {
 copy_elf "$BTBLOCKD" /usr/local/sbin/btblockd
 cp "$BTBLOCKD_FIREWALL" "$root"/usr/local/sbin/btblockd-firewall
 cp "$ruleset" "$root"/usr/share/btblockd/btblockd.nft
+cp "$BTBLOCKD_SRCDIR/nft/btblockd-firewall-xtables.sh" "$root"/usr/share/btblockd/
 copy_elf "$nft" /usr/sbin/nft
 copy_elf "$ipbin" /usr/sbin/ip
 copy_elf "$python" /usr/bin/python3
 mkdir -p "$root"/etc/iproute2
 cp "$BTBLOCKD_SRCDIR/tests/integration/traffic.py" "$root"/test/traffic.py
+cp "$BTBLOCKD_SRCDIR/tests/lib.sh" "$BTBLOCKD_SRCDIR/tests/lab-common.sh" "$root"/test/
 cp "$BTBLOCKD_SRCDIR/tests/vm/guest-init.sh" "$root"/init
 chmod 755 "$root"/init "$root"/usr/local/sbin/btblockd-firewall
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root"/etc/passwd

@@ -26,19 +26,28 @@
 # shellcheck disable=SC2016 # check's conditions are single-quoted on purpose: evaluated by check
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 BTBLOCKD_RULESET=/usr/share/btblockd/btblockd.nft
-export PATH BTBLOCKD_RULESET
+BTBLOCKD_FIREWALL_LIB=/usr/share/btblockd
+export PATH BTBLOCKD_RULESET BTBLOCKD_FIREWALL_LIB
+
+# The lab of the integration tests (build-image.sh copies it to /test),
+# with plain namespace names: the VM is the lab's alone.
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. /test/lib.sh
+# shellcheck source-path=SCRIPTDIR/.. source=lab-common.sh
+. /test/lab-common.sh
+LAB_CLIENT=client
+LAB_ROUTER=router
+LAB_SERVER=server
+LAB_TRAFFIC=/test/traffic.py
+LAB_PYTHON=py3                      # python3 -I -S, see setup_system
+LAB_SOCK=/run/btblockd.sock
+LAB_SINK_LOG=/tmp/sink.log
+LAB_CTL_TIMEOUT=5.0
+LAB_LINK_WAIT=10
 
 WATCHDOG=${btbvm_watchdog:-300}     # seconds; the kernel passes btbvm_* from the command line
-TRAFFIC=/test/traffic.py
-PY=py3                              # python3 -I -S, see setup_system
-CLIENT4="10.71.1.10 10.71.1.11 10.71.1.12 10.71.1.13"
-CLIENT6="fd00:71:1::10 fd00:71:1::11 fd00:71:1::12 fd00:71:1::13"
-SERVER4=10.71.2.2
-SERVER6=fd00:71:2::2
-PORT=5201
 BT_PORT=6881
 OTHER_PORT=6882
-SOCK=/run/btblockd.sock
 QUEUE_PACKETS=16
 checks=0
 failures=0
@@ -71,104 +80,10 @@ ip() {
 	/usr/sbin/ip "$@"
 }
 
-in_ns() {
-	ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
-
-# field KEY: value of " KEY=value" in the line on stdin.
-field() {
-	sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p"
-}
-
-addr_of() {
-	# addr_of INDEX FAMILY
-	# shellcheck disable=SC2086 # the address lists are split on purpose
-	if [ "$2" = 6 ]; then set -- "$1" $CLIENT6; else set -- "$1" $CLIENT4; fi
-	shift "$(( $1 + 1 ))"
-	echo "$1"
-}
-
-server_of() {
-	if [ "$1" = 6 ]; then echo "$SERVER6"; else echo "$SERVER4"; fi
-}
-
-# tcp INDEX FAMILY BYTES [options]: one checked transfer, result line on stdout.
-tcp() {
-	idx=$1
-	fam=$2
-	bytes=$3
-	shift 3
-	in_ns client "$PY" "$TRAFFIC" tcp --source "$(addr_of "$idx" "$fam")" \
-		--dest "$(server_of "$fam")" --port "$PORT" --bytes "$bytes" \
-		--seed "$((idx * 10 + fam))" "$@"
-}
-
-udp() {
-	idx=$1
-	fam=$2
-	count=$3
-	shift 3
-	in_ns client "$PY" "$TRAFFIC" udp --source "$(addr_of "$idx" "$fam")" \
-		--dest "$(server_of "$fam")" --port "$PORT" --count "$count" \
-		--seed "$((idx * 10 + fam))" "$@"
-}
-
-# ctl COMMAND: the daemon's one-line reply on its control socket.
-ctl() {
-	"$PY" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(5.0)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-buf = b""
-while b"\n" not in buf:
-    part = s.recv(65536)
-    if not part:
-        break
-    buf += part
-line = buf.split(b"\n", 1)[0].decode()
-if not line:
-    sys.exit(1)
-print(line)
-' "$SOCK" "$1"
-}
-
-# stats_get KEY...: a value from the stats JSON (0 if absent); QUEUES:
-# "queue packets" lines.
-stats_get() {
-	ctl stats | "$PY" -c '
-import json, sys
-doc = json.loads(sys.stdin.read())
-if sys.argv[1] == "QUEUES":
-    for q in doc.get("queues", []):
-        print(q.get("queue"), q.get("packets"))
-    sys.exit(0)
-v = doc
-for k in sys.argv[1:]:
-    v = v.get(k, 0) if isinstance(v, dict) else 0
-print(v)
-' "$@"
-}
-
-nft_counter() {
-	in_ns router nft list counter inet btblockd "$1" |
-		sed -n 's/.*packets \([0-9]*\) bytes.*/\1/p'
-}
-
 # Elements of a ban set, one "a . b" per line.
 ban_pairs() {
-	in_ns router nft list set inet btblockd "$1" |
+	lab_exec router nft list set inet btblockd "$1" |
 		awk '{ gsub(/[,{}]/, "\n"); print }' | sed -n 's/^[[:space:]]*\([0-9a-f:.]* \. [0-9a-f:.]*\).*/\1/p'
-}
-
-# sink_bytes PROTO PEER: payload bytes the sink got from PEER.
-sink_bytes() {
-	awk -v proto="proto=$1" -v peer="peer=$2" '
-		$1 == "recv" && $2 == proto && $3 == peer { sub("bytes=", "", $5); n += $5 }
-		END { print n + 0 }' /tmp/sink.log
 }
 
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s, bounded; gives
@@ -219,47 +134,12 @@ modules_loaded() {
 	result "$1=$(cut -d' ' -f1 /proc/modules | sort | paste -sd, -)"
 }
 
-lab_create() {
-	for ns in client router server; do
-		ip netns add "$ns" || return 1
-		ip -n "$ns" link set lo up
-		in_ns "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0
-	done
-	ip -n client link add c0 type veth peer name r0 netns router || return 1
-	ip -n server link add s0 type veth peer name r1 netns router || return 1
-	ip -n router addr add 10.71.1.1/24 dev r0
-	ip -n router addr add fd00:71:1::1/64 dev r0 nodad
-	ip -n router addr add 10.71.2.1/24 dev r1
-	ip -n router addr add fd00:71:2::1/64 dev r1 nodad
-	for a in $CLIENT4; do ip -n client addr add "$a/24" dev c0; done
-	for a in $CLIENT6; do ip -n client addr add "$a/64" dev c0 nodad; done
-	ip -n server addr add "$SERVER4/24" dev s0
-	ip -n server addr add "$SERVER6/64" dev s0 nodad
-	ip -n client link set c0 up
-	ip -n router link set r0 up
-	ip -n router link set r1 up
-	ip -n server link set s0 up
-	ip -n client route add default via 10.71.1.1
-	ip -n client -6 route add default via fd00:71:1::1
-	ip -n server route add default via 10.71.2.1
-	ip -n server -6 route add default via fd00:71:2::1
-	in_ns router sysctl -qw net.ipv4.ip_forward=1
-	in_ns router sysctl -qw net.ipv6.conf.all.forwarding=1
-	wait_for 10 links_up || echo "links not all up after 10 s; continuing"
-}
-
-links_up() {
-	for i in client:c0 router:r0 router:r1 server:s0; do
-		ip -n "${i%%:*}" -o link show dev "${i#*:}" | grep -q 'state UP' || return 1
-	done
-}
-
 start_servers() {
-	/usr/sbin/ip netns exec server "$PY" "$TRAFFIC" server --bind "$SERVER4" --bind "$SERVER6" \
-		--port "$PORT" --ready-file /tmp/server.ready --lifetime 600 \
+	/usr/sbin/ip netns exec server "$LAB_PYTHON" "$LAB_TRAFFIC" server --bind "$LAB_SERVER4" --bind "$LAB_SERVER6" \
+		--port "$LAB_PORT" --ready-file /tmp/server.ready --lifetime 600 \
 		>/tmp/server.log 2>&1 &
 	server_pid=$!
-	/usr/sbin/ip netns exec server "$PY" "$TRAFFIC" sink --bind "$SERVER4" --bind "$SERVER6" \
+	/usr/sbin/ip netns exec server "$LAB_PYTHON" "$LAB_TRAFFIC" sink --bind "$LAB_SERVER4" --bind "$LAB_SERVER6" \
 		--port "$BT_PORT" --port "$OTHER_PORT" --ready-file /tmp/sink.ready \
 		--lifetime 600 >/tmp/sink.log 2>&1 &
 	sink_pid=$!
@@ -274,33 +154,33 @@ servers_ready() {
 
 # ---- backend ---------------------------------------------------------
 test_backend() {
-	out=$(in_ns router btblockd-firewall up --backend auto --queues 0-1 2>&1)
+	out=$(lab_exec router btblockd-firewall up --backend auto --queues 0-1 2>&1)
 	echo "$out"
-	st=$(in_ns router btblockd-firewall status 2>&1)
+	st=$(lab_exec router btblockd-firewall status 2>&1)
 	echo "$st" | sed 's/^/  status| /'
 	auto=$(echo "$st" | sed -n 's/^backend: //p')
 	result "backend_auto=${auto:-none}"
 	check backend_auto "btblockd-firewall up --backend auto chose '${auto:-none}'" '[ "$auto" = nft ]'
-	in_ns router btblockd-firewall down
+	lab_exec router btblockd-firewall down
 
-	out=$(in_ns router btblockd-firewall up --backend nft --queues 0-1 2>&1)
+	out=$(lab_exec router btblockd-firewall up --backend nft --queues 0-1 2>&1)
 	rc=$?
 	echo "$out"
 	check firewall_up_nft "up --backend nft: exit $rc" '[ "$rc" = 0 ]'
-	st=$(in_ns router btblockd-firewall status 2>&1)
+	st=$(lab_exec router btblockd-firewall status 2>&1)
 	echo "$st" | sed 's/^/  status| /'
-	qline=$(in_ns router nft list chain inet btblockd decide |
+	qline=$(lab_exec router nft list chain inet btblockd decide |
 		grep -E '(^|[[:space:]])queue (num|flags|to) ' | sed 's/^[[:space:]]*//')
 	result "queue_rule=$(echo "$qline" | tr ' ' '_')"
 	result "backend=$(echo "$st" | sed -n 's/^backend: //p') queues=$(echo "$st" | sed -n 's/^queues: //p') mode=$(echo "$st" | sed -n 's/^mode: //p')"
 	modules_loaded modules_after_firewall
 	# Every hook loads with the queue statement on this kernel; then back
 	# to forward only (each "up" replaces the table in one transaction).
-	in_ns router btblockd-firewall up --backend nft --queues 0-1 --hooks forward,input,output >/dev/null 2>&1
+	lab_exec router btblockd-firewall up --backend nft --queues 0-1 --hooks forward,input,output >/dev/null 2>&1
 	rc=$?
-	hooks=$(in_ns router btblockd-firewall status 2>&1 | sed -n 's/^hooks: //p')
-	in_ns router btblockd-firewall up --backend nft --queues 0-1 >/dev/null 2>&1
-	hooks2=$(in_ns router btblockd-firewall status 2>&1 | sed -n 's/^hooks: //p')
+	hooks=$(lab_exec router btblockd-firewall status 2>&1 | sed -n 's/^hooks: //p')
+	lab_exec router btblockd-firewall up --backend nft --queues 0-1 >/dev/null 2>&1
+	hooks2=$(lab_exec router btblockd-firewall status 2>&1 | sed -n 's/^hooks: //p')
 	check hooks_all "up --hooks forward,input,output: exit $rc, hooks '$hooks'; then '$hooks2'" \
 		'[ "$rc" = 0 ] && [ "$hooks" = forward,input,output ] && [ "$hooks2" = forward ]'
 	check status_nft "status: $(echo "$st" | head -n 4 | tr '\n' ' ')" \
@@ -310,14 +190,14 @@ test_backend() {
 start_daemon() {
 	# Not through the ip() function: that would put a subshell between
 	# $! and the daemon; ip netns exec execs, so $! is btblockd itself.
-	/usr/sbin/ip netns exec router btblockd --queues 0-1 -f --control "$SOCK" \
+	/usr/sbin/ip netns exec router btblockd --queues 0-1 -f --control "$LAB_SOCK" \
 		--pidfile /run/btblockd.pid >/tmp/btblockd.log 2>&1 &
 	daemon_pid=$!
-	if wait_for 30 ctl stats; then
+	if wait_for 30 lab_ctl stats; then
 		ok daemon_start "pid $daemon_pid"
 		return 0
 	fi
-	bad daemon_start "no answer on $SOCK within 30 s"
+	bad daemon_start "no answer on $LAB_SOCK within 30 s"
 	sed 's/^/  btblockd| /' /tmp/btblockd.log
 	return 1
 }
@@ -328,18 +208,18 @@ test_spread() {
 	broken=0
 	for idx in 0 1 2 3; do
 		for fam in 4 6; do
-			out=$(tcp "$idx" "$fam" 300000 --timeout 30) || broken=$((broken + 1))
+			out=$(lab_tcp "$idx" "$fam" 300000 --timeout 30) || broken=$((broken + 1))
 			echo "$out"
-			out=$(udp "$idx" "$fam" 30 --timeout 20) || broken=$((broken + 1))
+			out=$(lab_udp "$idx" "$fam" 30 --timeout 20) || broken=$((broken + 1))
 			echo "$out"
 			flows=$((flows + 2))
 		done
 	done
 	check spread_intact "$flows flows, $broken broken" '[ "$broken" = 0 ]'
-	qs=$(stats_get QUEUES)
+	qs=$(lab_stats | lab_stats_queues)
 	empty=0
 	nq=0
-	while read -r q p; do
+	while read -r q p _; do
 		[ -n "$q" ] || continue
 		result "queue${q}_packets=$p"
 		nq=$((nq + 1))
@@ -347,9 +227,9 @@ test_spread() {
 	done <<EOF
 $qs
 EOF
-	in_ns router cat /proc/net/netfilter/nfnetlink_queue | sed 's/^/  nfnetlink_queue| /'
+	lab_exec router cat /proc/net/netfilter/nfnetlink_queue | sed 's/^/  nfnetlink_queue| /'
 	check spread_queues "$nq queues, $empty without packets" '[ "$nq" = 2 ] && [ "$empty" = 0 ]'
-	blocked=$(stats_get totals marked_block)
+	blocked=$(lab_stats | lab_jget totals marked_block)
 	result "spread_marked_block=$blocked"
 	check spread_no_drops "daemon marked $blocked packets of plain traffic to block" '[ "$blocked" = 0 ]'
 }
@@ -357,12 +237,12 @@ EOF
 # ---- block -----------------------------------------------------------
 test_block() {
 	for fam in 4 6; do
-		src=$(addr_of 3 "$fam")
-		dst=$(server_of "$fam")
-		out=$(in_ns client "$PY" "$TRAFFIC" bt --source "$src" --dest "$dst" \
+		src=$(lab_client_addr 3 "$fam")
+		dst=$(lab_server_addr "$fam")
+		out=$(lab_exec client "$LAB_PYTHON" "$LAB_TRAFFIC" bt --source "$src" --dest "$dst" \
 			--port "$BT_PORT" --hold 3 --timeout 15 2>&1)
 		echo "$out"
-		got=$(sink_bytes tcp "$src")
+		got=$(lab_sink_bytes tcp "$src")
 		result "blocked_flow_ipv$fam=$src->$dst:$BT_PORT sink_bytes=$got"
 		check "block_ipv$fam" "handshake bytes at the server: $got" '[ "$got" = 0 ]'
 		set=ban4
@@ -372,17 +252,17 @@ test_block() {
 		check "ban_pair_ipv$fam" "$set has '$src . $dst' and '$dst . $src'" \
 			'echo "$pairs" | grep -qx "$src \. $dst" && echo "$pairs" | grep -qx "$dst \. $src"'
 		# Another protocol and port between the banned pair: dropped.
-		out=$(in_ns client "$PY" "$TRAFFIC" udp --source "$src" --dest "$dst" \
+		out=$(lab_exec client "$LAB_PYTHON" "$LAB_TRAFFIC" udp --source "$src" --dest "$dst" \
 			--port "$OTHER_PORT" --count 3 --timeout 3 --retries 1 2>&1)
 		echo "$out"
-		got=$(sink_bytes udp "$src")
+		got=$(lab_sink_bytes udp "$src")
 		check "ban_udp_ipv$fam" "UDP bytes at the server from the banned pair: $got" '[ "$got" = 0 ]'
 	done
-	in_ns router nft list set inet btblockd ban4 | sed 's/^/  ban4| /'
-	blocked=$(nft_counter blocked)
-	banned=$(nft_counter banned)
-	bans=$(nft_counter bans)
-	decided=$(stats_get totals flows_decided_block)
+	lab_exec router nft list set inet btblockd ban4 | sed 's/^/  ban4| /'
+	blocked=$(lab_nft_counter blocked)
+	banned=$(lab_nft_counter banned)
+	bans=$(lab_nft_counter bans)
+	decided=$(lab_stats | lab_jget totals flows_decided_block)
 	result "nft_blocked=$blocked nft_banned=$banned nft_bans=$bans daemon_flows_blocked=$decided"
 	check block_counters "kernel blocked=$blocked banned=$banned bans=$bans, daemon blocked flows=$decided" \
 		'[ "${blocked:-0}" -gt 0 ] && [ "${bans:-0}" -ge 2 ] && [ "${decided:-0}" -ge 2 ]'
@@ -391,15 +271,15 @@ test_block() {
 # ---- offload ---------------------------------------------------------
 test_offload() {
 	bytes=${btbvm_offload_bytes:-16000000}
-	p0=$(stats_get totals packets)
-	q0=$(nft_counter queued)
-	f0=$(nft_counter forward)
-	out=$(tcp 1 4 "$bytes" --timeout 90)
+	p0=$(lab_stats | lab_jget totals packets)
+	q0=$(lab_nft_counter queued)
+	f0=$(lab_nft_counter forward)
+	out=$(lab_tcp 1 4 "$bytes" --timeout 90)
 	rc=$?
 	echo "$out"
-	p1=$(stats_get totals packets)
-	q1=$(nft_counter queued)
-	f1=$(nft_counter forward)
+	p1=$(lab_stats | lab_jget totals packets)
+	q1=$(lab_nft_counter queued)
+	f1=$(lab_nft_counter forward)
 	dp=$((p1 - p0))
 	dq=$((q1 - q0))
 	df=$((f1 - f0))
@@ -414,7 +294,7 @@ test_offload() {
 
 # ---- bypass ----------------------------------------------------------
 test_bypass() {
-	tcp 2 4 6000000 --rate 1500000 --timeout 60 >/tmp/slow.out 2>&1 &
+	lab_tcp 2 4 6000000 --rate 1500000 --timeout 60 >/tmp/slow.out 2>&1 &
 	slow=$!
 	sleep 1
 	if ! kill -0 "$slow" 2>/dev/null; then
@@ -425,17 +305,17 @@ test_bypass() {
 	st=$?
 	check bypass_killed "daemon exit status $st (137: SIGKILL)" '[ "$st" = 137 ]'
 	daemon_pid=""
-	bound=$(in_ns router cat /proc/net/netfilter/nfnetlink_queue | wc -l)
+	bound=$(lab_exec router cat /proc/net/netfilter/nfnetlink_queue | wc -l)
 	check bypass_unbound "$bound queues still bound" '[ "$bound" = 0 ]'
-	q0=$(nft_counter queued)
+	q0=$(lab_nft_counter queued)
 	newbad=0
 	for fam in 4 6; do
-		out=$(tcp 0 "$fam" 1000000 --timeout 30) || newbad=$((newbad + 1))
+		out=$(lab_tcp 0 "$fam" 1000000 --timeout 30) || newbad=$((newbad + 1))
 		echo "$out"
-		out=$(udp 1 "$fam" 20 --timeout 20) || newbad=$((newbad + 1))
+		out=$(lab_udp 1 "$fam" 20 --timeout 20) || newbad=$((newbad + 1))
 		echo "$out"
 	done
-	q1=$(nft_counter queued)
+	q1=$(lab_nft_counter queued)
 	wait "$slow"
 	sst=$?
 	cat /tmp/slow.out
@@ -447,13 +327,13 @@ test_bypass() {
 
 # ---- fail-closed and down --------------------------------------------
 test_fail_closed() {
-	in_ns router btblockd-firewall up --backend nft --queues 0-1 --fail-closed
-	mode=$(in_ns router btblockd-firewall status 2>&1 | sed -n 's/^mode: //p')
+	lab_exec router btblockd-firewall up --backend nft --queues 0-1 --fail-closed
+	mode=$(lab_exec router btblockd-firewall status 2>&1 | sed -n 's/^mode: //p')
 	check fail_closed_status "status mode '$mode'" '[ "$mode" = fail-closed ]'
 	# No daemon bound: new flows must not pass.
-	out=$(udp 0 4 3 --timeout 3 --retries 1 2>&1)
+	out=$(lab_udp 0 4 3 --timeout 3 --retries 1 2>&1)
 	urc=$?
-	out2=$(tcp 0 6 100000 --timeout 4 2>&1)
+	out2=$(lab_tcp 0 6 100000 --timeout 4 2>&1)
 	trc=$?
 	echo "$out"
 	echo "$out2"
@@ -462,7 +342,7 @@ test_fail_closed() {
 		'[ "$urc" != 0 ] && [ "$trc" != 0 ]'
 	# The daemon back (stale control socket of the killed one in place).
 	if start_daemon; then
-		out=$(tcp 0 4 200000 --timeout 20 2>&1)
+		out=$(lab_tcp 0 4 200000 --timeout 20 2>&1)
 		trc=$?
 		echo "$out"
 		check fail_closed_restart "new TCP flow with the daemon restarted: exit $trc" '[ "$trc" = 0 ]'
@@ -471,9 +351,9 @@ test_fail_closed() {
 		result "daemon_sigterm_exit=$?"
 		daemon_pid=""
 	fi
-	in_ns router btblockd-firewall down
-	left=$(in_ns router nft list ruleset 2>&1 | wc -l)
-	in_ns router btblockd-firewall status >/dev/null 2>&1
+	lab_exec router btblockd-firewall down
+	left=$(lab_exec router nft list ruleset 2>&1 | wc -l)
+	lab_exec router btblockd-firewall status >/dev/null 2>&1
 	src=$?
 	check down_clean "after down: $left ruleset lines, status exit $src (3: not loaded)" \
 		'[ "$left" = 0 ] && [ "$src" = 3 ]'
@@ -488,8 +368,8 @@ phase() {
 
 diagnostics() {
 	echo "---- diagnostics ----"
-	in_ns router btblockd-firewall status 2>&1 | sed 's/^/  status| /'
-	in_ns router nft list ruleset 2>&1 | sed 's/^/  ruleset| /'
+	lab_exec router btblockd-firewall status 2>&1 | sed 's/^/  status| /'
+	lab_exec router nft list ruleset 2>&1 | sed 's/^/  ruleset| /'
 	sed 's/^/  btblockd| /' /tmp/btblockd.log 2>/dev/null
 	sed 's/^/  server| /' /tmp/server.log 2>/dev/null
 	sed 's/^/  sink| /' /tmp/sink.log 2>/dev/null
@@ -501,7 +381,7 @@ main() {
 	phase_start=$start
 	setup_system
 	load_modules
-	if ! lab_create; then
+	if ! lab_topology; then
 		bad lab "namespaces could not be created"
 		return
 	fi
@@ -509,7 +389,7 @@ main() {
 		bad servers "traffic server did not start"
 		return
 	fi
-	out=$(udp 0 4 1 --timeout 20 --wait 0.5) && out6=$(udp 0 6 1 --timeout 20 --wait 0.5)
+	out=$(lab_udp 0 4 1 --timeout 20 --wait 0.5) && out6=$(lab_udp 0 6 1 --timeout 20 --wait 0.5)
 	check lab_routes "client to server without btblockd: $out ${out6:-}" '[ -n "${out6:-}" ]'
 	phase setup
 	test_backend

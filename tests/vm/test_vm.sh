@@ -22,11 +22,8 @@ set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 VM_TIMEOUT=${VM_TIMEOUT:-420}
 VM_SMP=${VM_SMP:-2}
-
-fail() {
-	printf '\n*** FAIL: %s ***\n\n' "$*" >&2
-	exit 1
-}
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "${BTBLOCKD_SRCDIR:-$here/../..}/tests/lib.sh"
 
 unavailable() {
 	if [ "${BTBLOCKD_SKIP_KERNEL_TESTS:-0}" = 1 ]; then
@@ -46,7 +43,7 @@ for var in BTBLOCKD BTBLOCKD_FIREWALL; do
 	eval "path=\${$var:-}"
 	# shellcheck disable=SC2154 # set by the eval above
 	if [ -z "$path" ] || [ ! -x "$path" ]; then
-		fail "$var is not set to an executable (got '$path'); run through 'make check' or export it"
+		die "$var is not set to an executable (got '$path'); run through 'make check' or export it"
 	fi
 done
 BTBLOCKD_SRCDIR=${BTBLOCKD_SRCDIR:-$(cd "$here/../.." && pwd)}
@@ -72,6 +69,8 @@ key=$( {
 		libpython3.11-stdlib libc6 busybox-static 2>/dev/null || true
 	sha256sum "$BTBLOCKD" "$BTBLOCKD_FIREWALL" "$BTBLOCKD_RULESET" \
 		"$here/build-image.sh" "$here/guest-init.sh" \
+		"$BTBLOCKD_SRCDIR/tests/lib.sh" "$BTBLOCKD_SRCDIR/tests/lab-common.sh" \
+		"$BTBLOCKD_SRCDIR/nft/btblockd-firewall-xtables.sh" \
 		"$BTBLOCKD_SRCDIR/tests/integration/traffic.py" | cut -d' ' -f1
 	} | sha256sum | cut -c1-16)
 image="$cache/image-$key"
@@ -79,7 +78,7 @@ built=cached
 if [ -z "$kpkg" ] || [ ! -s "$image/initrd.gz" ] || [ ! -s "$image/vmlinuz" ]; then
 	b0=$(date +%s)
 	rm -rf "$cache"/image-*
-	"$here/build-image.sh" "$image" "$cache/debs" || fail "building the VM image failed"
+	"$here/build-image.sh" "$image" "$cache/debs" || die "building the VM image failed"
 	built="built in $(( $(date +%s) - b0 )) s"
 fi
 echo "image: $image ($built); kernel $(cat "$image/kernel-version")"
@@ -110,10 +109,10 @@ dump() {
 
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	dump
-	fail "qemu did not finish within VM_TIMEOUT=${VM_TIMEOUT}s"
+	die "qemu did not finish within VM_TIMEOUT=${VM_TIMEOUT}s"
 fi
-[ "$rc" = 0 ] || { dump; fail "qemu exited with status $rc"; }
-grep -q '^VMRESULT end$' "$results" || { dump; fail "the guest did not finish its checks (no 'VMRESULT end')"; }
+[ "$rc" = 0 ] || { dump; die "qemu exited with status $rc"; }
+grep -q '^VMRESULT end$' "$results" || { dump; die "the guest did not finish its checks (no 'VMRESULT end')"; }
 
 res() {
 	sed -n "s/^VMRESULT \\(.* \\)\\{0,1\\}$1=\\([^ ]*\\).*/\\2/p" "$results" | head -n 1
@@ -139,6 +138,6 @@ echo "guest checks took $(res guest_seconds) s; qemu ran $boot_seconds s; test t
 failed=$(grep -c '^VMCHECK [^ ]* FAIL' "$results" || true)
 if [ "$failed" != 0 ] || ! grep -q '^VMRESULT status=pass$' "$results"; then
 	dump
-	fail "$failed check(s) failed in the guest"
+	die "$failed check(s) failed in the guest"
 fi
 echo "PASS: btblockd with the nft queue ruleset on $(res kernel)"

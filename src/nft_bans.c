@@ -333,46 +333,11 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 
 /* ---- the kernel ----------------------------------------------------- */
 
-static struct mnl_socket *open_socket(uint32_t *portid)
-{
-	struct timeval tv = { .tv_sec = NFT_BANS_RECV_TIMEOUT_MS / 1000 };
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-
-	if (!nl)
-		return NULL;
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		mnl_socket_close(nl);
-		errno = e;
-		return NULL;
-	}
-	*portid = mnl_socket_get_portid(nl);
-	return nl;
-}
-
 static int dump(struct mnl_socket *nl, uint32_t portid, uint32_t seq, const char *set,
 		char *buf, struct ban_list *l)
 {
-	struct nlmsghdr *nlh = nft_bans_dump_request(buf, set, seq);
-
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (long i = 0; i < NFT_BANS_MAX_DATAGRAMS; i++) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, NFT_BANS_BUF);
-		int r;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		r = nlwalk(buf, (size_t)n, seq, portid, nft_bans_parse, l);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
-	return -EMSGSIZE;
+	return nlwalk_dump(nl, portid, nft_bans_dump_request(buf, set, seq), buf, NFT_BANS_BUF,
+			   NFT_BANS_MAX_DATAGRAMS, nft_bans_parse, l);
 }
 
 int nft_bans_read(struct ban_list *l)
@@ -385,7 +350,7 @@ int nft_bans_read(struct ban_list *l)
 	memset(l, 0, sizeof(*l));
 	if (!buf)
 		return r;
-	nl = open_socket(&portid);
+	nl = nlwalk_socket(NFT_BANS_RECV_TIMEOUT_MS / 1000, &portid);
 	if (!nl) {
 		r = -errno;
 		free(buf);
@@ -461,7 +426,7 @@ int nft_bans_delete(const struct ban_list *l)
 
 	if (!buf)
 		return -ENOMEM;
-	nl = open_socket(&portid);
+	nl = nlwalk_socket(NFT_BANS_RECV_TIMEOUT_MS / 1000, &portid);
 	if (!nl) {
 		r = -errno;
 		free(buf);
@@ -525,7 +490,7 @@ size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size
 
 struct mnl_socket *nft_sets_socket(uint32_t *portid)
 {
-	return open_socket(portid);
+	return nlwalk_socket(NFT_BANS_RECV_TIMEOUT_MS / 1000, portid);
 }
 
 int nft_sets_flush(struct mnl_socket *nl, uint32_t portid, const char *const *sets, size_t n)

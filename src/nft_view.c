@@ -555,46 +555,10 @@ int nft_view_parse_rule(const struct nlmsghdr *nlh, void *arg)
 
 /* ---- the kernel ----------------------------------------------------- */
 
-static struct mnl_socket *open_socket(uint32_t *portid)
-{
-	struct timeval tv = { .tv_sec = NFT_VIEW_RECV_TIMEOUT_MS / 1000 };
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-
-	if (!nl)
-		return NULL;
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		mnl_socket_close(nl);
-		errno = e;
-		return NULL;
-	}
-	*portid = mnl_socket_get_portid(nl);
-	return nl;
-}
-
 static int dump(struct mnl_socket *nl, uint32_t portid, struct nlmsghdr *req, char *buf,
 		int (*parse)(const struct nlmsghdr *, void *), void *arg)
 {
-	uint32_t seq = req->nlmsg_seq;
-
-	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
-		return -errno;
-	for (long i = 0; i < NFT_VIEW_MAX_DATAGRAMS; i++) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, NFT_VIEW_BUF);
-		int r;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		r = nlwalk(buf, (size_t)n, seq, portid, parse, arg);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
-	return -EMSGSIZE;
+	return nlwalk_dump(nl, portid, req, buf, NFT_VIEW_BUF, NFT_VIEW_MAX_DATAGRAMS, parse, arg);
 }
 
 static int parse_counter(const struct nlmsghdr *nlh, void *arg)
@@ -650,7 +614,7 @@ int nft_view_read(struct nft_view *v)
 	memset(v, 0, sizeof(*v));
 	if (!buf)
 		return r;
-	nl = open_socket(&portid);
+	nl = nlwalk_socket(NFT_VIEW_RECV_TIMEOUT_MS / 1000, &portid);
 	if (!nl) {
 		r = -errno;
 		free(buf);

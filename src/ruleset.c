@@ -34,6 +34,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include "log.h"
 #include "nlattr.h"
+#include "nlwalk.h"
 #include "ruleset.h"
 
 /* Datagrams of one dump at most: a dump of one table's sets or counters
@@ -386,44 +387,26 @@ int ruleset_parse_xt_rule(const struct nlmsghdr *nlh, struct ruleset_view *v)
 	return 0;
 }
 
-/* Messages of an earlier request (a reply that came after its timeout)
- * are skipped. The walk is bounded here rather than with mnl_nlmsg_ok(),
- * which takes a length of 2^31 or more for a negative one and lets the
- * walk jump out of the datagram; and a message is parsed only when its
- * length rounded up to the attribute alignment still lies inside the
- * datagram, since libmnl walks attributes up to that rounded end. */
+/* A parser of this module, as nlwalk() calls it. */
+struct walk_parser {
+	int (*parse)(const struct nlmsghdr *, struct ruleset_view *);
+	struct ruleset_view *v;
+};
+
+static int walk_parse(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct walk_parser *w = arg;
+
+	return w->parse(nlh, w->v) < 0 ? -1 : 0;	/* any failure: -EBADMSG */
+}
+
 int ruleset_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid,
 		 int (*parse)(const struct nlmsghdr *, struct ruleset_view *),
 		 struct ruleset_view *v)
 {
-	const char *p = buf;
-	size_t remain = len;
+	struct walk_parser w = { parse, v };
 
-	while (remain >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)(const void *)p;
-		size_t step = NLMSG_ALIGN((size_t)nlh->nlmsg_len);
-		int fits = step <= remain;	/* with its padding */
-
-		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > remain)
-			return -EBADMSG;	/* cut or inconsistent: the rest is lost */
-		p += fits ? step : remain;
-		remain -= fits ? step : remain;
-		if (nlh->nlmsg_seq != seq || (nlh->nlmsg_pid && nlh->nlmsg_pid != portid))
-			continue;
-		if (nlh->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (nlh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e) || e->error > 0 ||
-			    e->error < -4095)
-				return -EBADMSG;
-			return e->error < 0 ? e->error : 1;
-		}
-		if (!fits || parse(nlh, v) < 0)
-			return -EBADMSG;
-	}
-	return 0;
+	return nlwalk(buf, len, seq, portid, walk_parse, &w);
 }
 
 /* Send the dump request in r->buf and walk its reply. */
@@ -431,24 +414,10 @@ static int read_reply(struct ruleset *r, const struct nlmsghdr *nlh,
 		      int (*parse)(const struct nlmsghdr *, struct ruleset_view *),
 		      struct ruleset_view *v)
 {
-	uint32_t seq = nlh->nlmsg_seq;
+	struct walk_parser w = { parse, v };
 
-	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (int i = 0; i < RULESET_MAX_DATAGRAMS; i++) {
-		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, sizeof(r->buf));
-		int ret;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		ret = ruleset_walk(r->buf, (size_t)n, seq, r->portid, parse, v);
-		if (ret != 0)
-			return ret < 0 ? ret : 0;
-	}
-	return -EMSGSIZE;
+	return nlwalk_dump(r->nl, r->portid, nlh, r->buf, sizeof(r->buf), RULESET_MAX_DATAGRAMS,
+			   walk_parse, &w);
 }
 
 static int read_dump(struct ruleset *r, uint16_t msg_type,

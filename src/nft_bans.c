@@ -11,11 +11,11 @@
 #include <endian.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
-#include "nlattr.h"
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include "nft_bans.h"
+#include "nftmsg.h"
 #include "nlwalk.h"
 
 #define NFT_BANS_MAX_DATAGRAMS	100000	/* per dump: a reading always ends */
@@ -34,17 +34,9 @@ static int set_index(const char *name)
 
 struct nlmsghdr *nft_bans_dump_request(char *buf, const char *set, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_dump_request(buf, set ? NFT_MSG_GETSETELEM : NFT_MSG_GETSET,
+						   NFPROTO_INET, seq);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) |
-				     (set ? NFT_MSG_GETSETELEM : NFT_MSG_GETSET));
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	if (set) {
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
@@ -78,25 +70,17 @@ static int parse_elem(const struct nlattr *nest, int si, struct ban_elem *e)
 		[NFTA_SET_ELEM_TIMEOUT] = MNL_TYPE_U64,
 		[NFTA_SET_ELEM_EXPIRATION] = MNL_TYPE_U64,
 	};
-	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
-		[NFTA_DATA_VALUE] = MNL_TYPE_BINARY,
-	};
 	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1] = { NULL };
-	const struct nlattr *key[NFTA_DATA_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_ELEM_MAX, elem_types, tb };
-	struct nlattr_table key_rule = { NFTA_DATA_MAX, data_types, key };
 	size_t field = si == 0 ? 4 : 16;
 	const uint8_t *k;
+	const void *key;
 
-	if (mnl_attr_get_type(nest) != NFTA_LIST_ELEM ||
-	    mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0 ||
-	    mnl_attr_parse_nested(nest, nlattr_table_cb, &rule) < 0 || !tb[NFTA_SET_ELEM_KEY] ||
-	    mnl_attr_parse_nested(tb[NFTA_SET_ELEM_KEY], nlattr_table_cb, &key_rule) < 0 ||
-	    !key[NFTA_DATA_VALUE] || mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]) != 2 * field)
+	if (nftmsg_list_elem(nest, NFTA_SET_ELEM_MAX, elem_types, tb) < 0 ||
+	    nftmsg_data_value(tb[NFTA_SET_ELEM_KEY], 2 * field, &key) < 0)
 		return -1;
 	memset(e, 0, sizeof(*e));
 	e->family = si == 0 ? 4 : 6;
-	k = mnl_attr_get_payload(key[NFTA_DATA_VALUE]);
+	k = key;
 	memcpy(e->a, k, field);
 	memcpy(e->b, k + field, field);
 	if (tb[NFTA_SET_ELEM_TIMEOUT]) {
@@ -118,10 +102,9 @@ static int parse_set(const struct nlmsghdr *nlh, const struct nfgenmsg *nfg, str
 		[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
 	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
 	int si;
 
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, set_types, tb) < 0)
 		return -1;
 	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_TABLE] || !tb[NFTA_SET_NAME] ||
 	    strcmp(mnl_attr_get_str(tb[NFTA_SET_TABLE]), NFT_BANS_TABLE) != 0 ||
@@ -134,28 +117,20 @@ static int parse_set(const struct nlmsghdr *nlh, const struct nfgenmsg *nfg, str
 
 int nft_bans_parse(const struct nlmsghdr *nlh, void *list)
 {
-	static const enum mnl_attr_data_type list_types[NFTA_SET_ELEM_LIST_MAX + 1] = {
-		[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
-	};
 	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_ELEM_LIST_MAX, list_types, tb };
 	struct ban_list *l = list;
 	const struct nfgenmsg *nfg;
 	const struct nlattr *a;
 	size_t start = l->n;
 	int si;
 
-	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
-		return 0;
-	nfg = mnl_nlmsg_get_payload(nlh);
-	if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWSET)
+	nfg = nftmsg_get(nlh, NFT_MSG_NEWSET);
+	if (nfg)
 		return parse_set(nlh, nfg, l);
-	if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWSETELEM)
+	nfg = nftmsg_get(nlh, NFT_MSG_NEWSETELEM);
+	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_ELEM_LIST_MAX, nftmsg_setelem_list_types, tb) < 0)
 		return -1;
 	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_ELEM_LIST_TABLE] ||
 	    !tb[NFTA_SET_ELEM_LIST_SET] ||
@@ -260,23 +235,6 @@ int nft_bans_select(const struct ban_list *l, const struct addrspec *spec, struc
 	return 0;
 }
 
-/* A header and nfgenmsg at buf: the batch markers and DELSETELEM. */
-static struct nlmsghdr *put_msg(char *buf, uint16_t type, uint16_t flags, uint8_t family,
-				uint16_t res_id, uint32_t seq)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = htons(res_id);
-	return nlh;
-}
-
 /* The most one more element (or the batch end) may take. */
 #define ELEM_ROOM	128
 #define MSG_ROOM	(256 + ELEM_ROOM)
@@ -290,7 +248,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 	*msgs = 0;
 	if (len < 2 * MSG_ROOM)
 		return 0;
-	nlh = put_msg(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
+	nlh = nftmsg_put(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
 		      NFNL_SUBSYS_NFTABLES, seq++);
 	off += NLMSG_ALIGN(nlh->nlmsg_len);
 	for (size_t i = 0; i < n;) {
@@ -302,7 +260,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 
 		if (len - off < MSG_ROOM + ELEM_ROOM)
 			return 0;
-		nlh = put_msg(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+		nlh = nftmsg_put(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
 			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set_names[si]);
@@ -325,7 +283,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		++*msgs;
 	}
-	nlh = put_msg(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
+	nlh = nftmsg_put(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
 		      NFNL_SUBSYS_NFTABLES, seq);
 	off += NLMSG_ALIGN(nlh->nlmsg_len);
 	return off;
@@ -469,20 +427,20 @@ size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size
 	*msgs = 0;
 	if (len < (n + 2) * MSG_ROOM)
 		return 0;
-	nlh = put_msg(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
+	nlh = nftmsg_put(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
 		      NFNL_SUBSYS_NFTABLES, seq++);
 	off += NLMSG_ALIGN(nlh->nlmsg_len);
 	for (size_t i = 0; i < n; i++) {
 		if (strlen(sets[i]) >= 64)
 			return 0;
-		nlh = put_msg(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+		nlh = nftmsg_put(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
 			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, sets[i]);
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		++*msgs;
 	}
-	nlh = put_msg(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
+	nlh = nftmsg_put(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
 		      NFNL_SUBSYS_NFTABLES, seq);
 	off += NLMSG_ALIGN(nlh->nlmsg_len);
 	return off;

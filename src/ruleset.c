@@ -33,7 +33,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include "log.h"
-#include "nlattr.h"
+#include "nftmsg.h"
 #include "nlwalk.h"
 #include "ruleset.h"
 
@@ -44,16 +44,8 @@
 static struct nlmsghdr *dump_request(char *buf, uint16_t msg_type, uint8_t family,
 				     const char *table, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_dump_request(buf, msg_type, family, seq);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	/* NFTA_SET_TABLE, NFTA_OBJ_TABLE, NFTA_CHAIN_TABLE and NFTA_RULE_TABLE
 	 * are all attribute 1: set, counter and rule dumps are filtered to
 	 * the table (a set dump fails with ENOENT without it); chain dumps
@@ -76,15 +68,6 @@ struct nlmsghdr *ruleset_dump_request_xt(char *buf, uint8_t family, uint32_t seq
 	return dump_request(buf, NFT_MSG_GETRULE, family, "mangle", seq);
 }
 
-/* The nfgenmsg of a message of ours, or NULL. */
-static const struct nfgenmsg *our_message(const struct nlmsghdr *nlh, uint16_t msg_type)
-{
-	if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | msg_type) ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
-		return NULL;
-	return mnl_nlmsg_get_payload(nlh);
-}
-
 static int is_our_table(const struct nfgenmsg *nfg, const struct nlattr *table)
 {
 	return nfg->nfgen_family == NFPROTO_INET && table &&
@@ -104,15 +87,13 @@ int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
 	const struct nlattr *desc[NFTA_SET_DESC_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
-	struct nlattr_table desc_rule = { NFTA_SET_DESC_MAX, desc_types, desc };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWSET);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWSET);
 	struct ruleset_set *set;
 	const char *name;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, set_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_SET_TABLE]) || !tb[NFTA_SET_NAME])
 		return 0;
@@ -127,7 +108,7 @@ int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 		set = &v->ban6;
 	else
 		return 0;
-	if (tb[NFTA_SET_DESC] && mnl_attr_parse_nested(tb[NFTA_SET_DESC], nlattr_table_cb, &desc_rule) < 0)
+	if (nftmsg_nested(tb[NFTA_SET_DESC], NFTA_SET_DESC_MAX, desc_types, desc) < 0)
 		return -1;
 	set->present = 1;
 	set->size = desc[NFTA_SET_DESC_SIZE] ? ntohl(mnl_attr_get_u32(desc[NFTA_SET_DESC_SIZE])) : 0;
@@ -148,20 +129,18 @@ int ruleset_parse_obj(const struct nlmsghdr *nlh, struct ruleset_view *v)
 	};
 	const struct nlattr *tb[NFTA_OBJ_MAX + 1] = { NULL };
 	const struct nlattr *ctr[NFTA_COUNTER_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_OBJ_MAX, obj_types, tb };
-	struct nlattr_table ctr_rule = { NFTA_COUNTER_MAX, counter_types, ctr };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWOBJ);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWOBJ);
 	const char *name;
 	uint64_t packets;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_OBJ_MAX, obj_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_OBJ_TABLE]) || !tb[NFTA_OBJ_NAME] || !tb[NFTA_OBJ_TYPE] ||
 	    ntohl(mnl_attr_get_u32(tb[NFTA_OBJ_TYPE])) != NFT_OBJECT_COUNTER || !tb[NFTA_OBJ_DATA])
 		return 0;
-	if (mnl_attr_parse_nested(tb[NFTA_OBJ_DATA], nlattr_table_cb, &ctr_rule) < 0)
+	if (nftmsg_nested(tb[NFTA_OBJ_DATA], NFTA_COUNTER_MAX, counter_types, ctr) < 0)
 		return -1;
 	if (!ctr[NFTA_COUNTER_PACKETS])
 		return 0;
@@ -184,12 +163,11 @@ int ruleset_parse_table(const struct nlmsghdr *nlh, struct ruleset_view *v)
 		[NFTA_TABLE_HANDLE] = MNL_TYPE_U64,
 	};
 	const struct nlattr *tb[NFTA_TABLE_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_TABLE_MAX, table_types, tb };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWTABLE);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWTABLE);
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_TABLE_MAX, table_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_TABLE_NAME]))
 		return 0;
@@ -211,20 +189,14 @@ static struct ruleset_chain *find_chain(struct ruleset_view *v, const char *name
 
 int ruleset_parse_chain(const struct nlmsghdr *nlh, struct ruleset_view *v)
 {
-	static const enum mnl_attr_data_type chain_types[NFTA_CHAIN_MAX + 1] = {
-		[NFTA_CHAIN_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_CHAIN_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
-	};
 	const struct nlattr *tb[NFTA_CHAIN_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_CHAIN_MAX, chain_types, tb };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWCHAIN);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWCHAIN);
 	struct ruleset_chain *c;
 	const char *name;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_CHAIN_MAX, nftmsg_chain_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_CHAIN_TABLE]) || !tb[NFTA_CHAIN_NAME])
 		return 0;
@@ -243,61 +215,24 @@ int ruleset_parse_chain(const struct nlmsghdr *nlh, struct ruleset_view *v)
 }
 
 /* One expression of a rule: its name, and for "immediate" the chain a
- * jump or goto leads to (NULL for anything else). */
+ * jump or goto leads to (NULL for anything else). Only an immediate that
+ * writes the verdict register has its data read. */
 static int parse_expr(const struct nlattr *elem, const char **name, const char **target)
 {
-	static const enum mnl_attr_data_type expr_types[NFTA_EXPR_MAX + 1] = {
-		[NFTA_EXPR_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_EXPR_DATA] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type imm_types[NFTA_IMMEDIATE_MAX + 1] = {
-		[NFTA_IMMEDIATE_DREG] = MNL_TYPE_U32,
-		[NFTA_IMMEDIATE_DATA] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
-		[NFTA_DATA_VERDICT] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type verdict_types[NFTA_VERDICT_MAX + 1] = {
-		[NFTA_VERDICT_CODE] = MNL_TYPE_U32,
-		[NFTA_VERDICT_CHAIN] = MNL_TYPE_NUL_STRING,
-	};
-	const struct nlattr *et[NFTA_EXPR_MAX + 1] = { NULL };
 	const struct nlattr *it[NFTA_IMMEDIATE_MAX + 1] = { NULL };
-	const struct nlattr *dt[NFTA_DATA_MAX + 1] = { NULL };
-	const struct nlattr *vt[NFTA_VERDICT_MAX + 1] = { NULL };
-	struct nlattr_table er = { NFTA_EXPR_MAX, expr_types, et };
-	struct nlattr_table ir = { NFTA_IMMEDIATE_MAX, imm_types, it };
-	struct nlattr_table dr = { NFTA_DATA_MAX, data_types, dt };
-	struct nlattr_table vr = { NFTA_VERDICT_MAX, verdict_types, vt };
-	uint32_t code;
+	const struct nlattr *data;
 
-	*name = *target = NULL;
-	if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM ||
-	    mnl_attr_validate(elem, MNL_TYPE_NESTED) < 0 ||
-	    mnl_attr_parse_nested(elem, nlattr_table_cb, &er) < 0)
+	*target = NULL;
+	if (nftmsg_expr(elem, name, &data) < 0)
 		return -1;
-	if (!et[NFTA_EXPR_NAME])
+	if (!*name || strcmp(*name, "immediate") != 0 || !data)
 		return 0;
-	*name = mnl_attr_get_str(et[NFTA_EXPR_NAME]);
-	if (strcmp(*name, "immediate") != 0 || !et[NFTA_EXPR_DATA])
-		return 0;
-	if (mnl_attr_parse_nested(et[NFTA_EXPR_DATA], nlattr_table_cb, &ir) < 0)
+	if (nftmsg_immediate(data, it) < 0)
 		return -1;
 	if (!it[NFTA_IMMEDIATE_DREG] || ntohl(mnl_attr_get_u32(it[NFTA_IMMEDIATE_DREG])) != NFT_REG_VERDICT ||
 	    !it[NFTA_IMMEDIATE_DATA])
 		return 0;
-	if (mnl_attr_parse_nested(it[NFTA_IMMEDIATE_DATA], nlattr_table_cb, &dr) < 0)
-		return -1;
-	if (!dt[NFTA_DATA_VERDICT])
-		return 0;
-	if (mnl_attr_parse_nested(dt[NFTA_DATA_VERDICT], nlattr_table_cb, &vr) < 0)
-		return -1;
-	if (!vt[NFTA_VERDICT_CODE] || !vt[NFTA_VERDICT_CHAIN])
-		return 0;
-	code = ntohl(mnl_attr_get_u32(vt[NFTA_VERDICT_CODE]));
-	if (code == (uint32_t)NFT_JUMP || code == (uint32_t)NFT_GOTO)
-		*target = mnl_attr_get_str(vt[NFTA_VERDICT_CHAIN]);
-	return 0;
+	return nftmsg_jump_target(it[NFTA_IMMEDIATE_DATA], target);
 }
 
 /* The rule's table, chain and expressions, validated; 0 with *chain NULL
@@ -311,14 +246,13 @@ static int parse_rule_head(const struct nlmsghdr *nlh, uint8_t family, const cha
 		[NFTA_RULE_EXPRESSIONS] = MNL_TYPE_NESTED,
 	};
 	const struct nlattr *tb[NFTA_RULE_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_RULE_MAX, rule_types, tb };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWRULE);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWRULE);
 
 	*chain = NULL;
 	*exprs = NULL;
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_RULE_MAX, rule_types, tb) < 0)
 		return -1;
 	if (nfg->nfgen_family != family || !tb[NFTA_RULE_TABLE] || !tb[NFTA_RULE_CHAIN] ||
 	    strcmp(mnl_attr_get_str(tb[NFTA_RULE_TABLE]), table) != 0)
@@ -356,7 +290,7 @@ int ruleset_parse_rule(const struct nlmsghdr *nlh, struct ruleset_view *v)
 
 int ruleset_parse_xt_rule(const struct nlmsghdr *nlh, struct ruleset_view *v)
 {
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWRULE);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWRULE);
 	const struct nlattr *exprs, *e;
 	const char *chain;
 	int f;

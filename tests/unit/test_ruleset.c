@@ -4,6 +4,7 @@
  * walk, the requests, the "ban set full" warning, the watch that notices
  * a lost table, and the JSON. */
 #include "../../src/ruleset.c"
+#include "../../src/nlattr.h"
 
 #include <stdarg.h>
 #include <setjmp.h>

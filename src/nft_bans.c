@@ -235,6 +235,18 @@ int nft_bans_select(const struct ban_list *l, const struct addrspec *spec, struc
 	return 0;
 }
 
+/* A DELSETELEM of set in table inet btblockd, to be acknowledged; without
+ * an element list it flushes the set. */
+static struct nlmsghdr *put_delsetelem(char *buf, const char *set, uint32_t seq)
+{
+	struct nlmsghdr *nlh = nftmsg_put(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+					  NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq);
+
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	return nlh;
+}
+
 /* The most one more element (or the batch end) may take. */
 #define ELEM_ROOM	128
 #define MSG_ROOM	(256 + ELEM_ROOM)
@@ -248,9 +260,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 	*msgs = 0;
 	if (len < 2 * MSG_ROOM)
 		return 0;
-	nlh = nftmsg_put(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq++);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf, NFNL_MSG_BATCH_BEGIN, seq++);
 	for (size_t i = 0; i < n;) {
 		int si = e[i].family == 4 ? 0 : 1;
 		size_t field = si == 0 ? 4 : 16;
@@ -260,10 +270,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 
 		if (len - off < MSG_ROOM + ELEM_ROOM)
 			return 0;
-		nlh = nftmsg_put(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
-			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set_names[si]);
+		nlh = put_delsetelem(buf + off, set_names[si], seq++);
 		elems = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		for (; i < n && e[i].family == e[first].family && k < NFT_BANS_PER_MSG &&
 		       off + nlh->nlmsg_len + ELEM_ROOM + MSG_ROOM <= len; i++, k++) {
@@ -283,9 +290,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		++*msgs;
 	}
-	nlh = nftmsg_put(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf + off, NFNL_MSG_BATCH_END, seq);
 	return off;
 }
 
@@ -427,22 +432,15 @@ size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size
 	*msgs = 0;
 	if (len < (n + 2) * MSG_ROOM)
 		return 0;
-	nlh = nftmsg_put(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq++);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf, NFNL_MSG_BATCH_BEGIN, seq++);
 	for (size_t i = 0; i < n; i++) {
 		if (strlen(sets[i]) >= 64)
 			return 0;
-		nlh = nftmsg_put(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
-			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, sets[i]);
+		nlh = put_delsetelem(buf + off, sets[i], seq++);
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		++*msgs;
 	}
-	nlh = nftmsg_put(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf + off, NFNL_MSG_BATCH_END, seq);
 	return off;
 }
 

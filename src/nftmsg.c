@@ -26,6 +26,14 @@ struct nlmsghdr *nftmsg_put(char *buf, uint16_t type, uint16_t flags, uint8_t fa
 	return nlh;
 }
 
+size_t nftmsg_batch_mark(char *buf, uint16_t type, uint32_t seq)
+{
+	struct nlmsghdr *nlh = nftmsg_put(buf, type, NLM_F_REQUEST, AF_UNSPEC,
+					  NFNL_SUBSYS_NFTABLES, seq);
+
+	return NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
 struct nlmsghdr *nftmsg_dump_request(char *buf, uint16_t msg_type, uint8_t family,
 				     uint32_t seq)
 {

@@ -13,6 +13,10 @@
 struct nlmsghdr *nftmsg_put(char *buf, uint16_t type, uint16_t flags, uint8_t family,
 			    uint16_t res_id, uint32_t seq);
 
+/* A batch marker (NFNL_MSG_BATCH_BEGIN or _END) of nftables messages at
+ * buf; the bytes it takes, with its padding. */
+size_t nftmsg_batch_mark(char *buf, uint16_t type, uint32_t seq);
+
 /* The header of a dump request for nftables message msg_type at buf;
  * the caller adds the attributes that filter it. */
 struct nlmsghdr *nftmsg_dump_request(char *buf, uint16_t msg_type, uint8_t family,

@@ -65,17 +65,12 @@ static int list_grow(struct ban_list *l)
 /* One NFTA_LIST_ELEM of set si into *e: 0, or -1. */
 static int parse_elem(const struct nlattr *nest, int si, struct ban_elem *e)
 {
-	static const enum mnl_attr_data_type elem_types[NFTA_SET_ELEM_MAX + 1] = {
-		[NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
-		[NFTA_SET_ELEM_TIMEOUT] = MNL_TYPE_U64,
-		[NFTA_SET_ELEM_EXPIRATION] = MNL_TYPE_U64,
-	};
 	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1] = { NULL };
 	size_t field = si == 0 ? 4 : 16;
 	const uint8_t *k;
 	const void *key;
 
-	if (nftmsg_list_elem(nest, NFTA_SET_ELEM_MAX, elem_types, tb) < 0 ||
+	if (nftmsg_list_elem(nest, NFTA_SET_ELEM_MAX, nftmsg_setelem_types, tb) < 0 ||
 	    nftmsg_data_value(tb[NFTA_SET_ELEM_KEY], 2 * field, &key) < 0)
 		return -1;
 	memset(e, 0, sizeof(*e));
@@ -96,18 +91,13 @@ static int parse_elem(const struct nlattr *nest, int si, struct ban_elem *e)
 
 static int parse_set(const struct nlmsghdr *nlh, const struct nfgenmsg *nfg, struct ban_list *l)
 {
-	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
-		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
-	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
 	int si;
 
-	if (nftmsg_attrs(nlh, NFTA_SET_MAX, set_types, tb) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, nftmsg_set_types, tb) < 0)
 		return -1;
-	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_TABLE] || !tb[NFTA_SET_NAME] ||
-	    strcmp(mnl_attr_get_str(tb[NFTA_SET_TABLE]), NFT_BANS_TABLE) != 0 ||
+	if (!nftmsg_in_table(nfg, tb[NFTA_SET_TABLE], NFPROTO_INET, NFT_BANS_TABLE) ||
+	    !tb[NFTA_SET_NAME] ||
 	    (si = set_index(mnl_attr_get_str(tb[NFTA_SET_NAME]))) < 0)
 		return 0;
 	l->set_timeout_ms[si] = tb[NFTA_SET_TIMEOUT] ?
@@ -132,9 +122,8 @@ int nft_bans_parse(const struct nlmsghdr *nlh, void *list)
 		return 0;
 	if (nftmsg_attrs(nlh, NFTA_SET_ELEM_LIST_MAX, nftmsg_setelem_list_types, tb) < 0)
 		return -1;
-	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_ELEM_LIST_TABLE] ||
+	if (!nftmsg_in_table(nfg, tb[NFTA_SET_ELEM_LIST_TABLE], NFPROTO_INET, NFT_BANS_TABLE) ||
 	    !tb[NFTA_SET_ELEM_LIST_SET] ||
-	    strcmp(mnl_attr_get_str(tb[NFTA_SET_ELEM_LIST_TABLE]), NFT_BANS_TABLE) != 0 ||
 	    (si = set_index(mnl_attr_get_str(tb[NFTA_SET_ELEM_LIST_SET]))) < 0 ||
 	    !tb[NFTA_SET_ELEM_LIST_ELEMENTS])
 		return 0;

@@ -51,8 +51,7 @@ struct nlmsghdr *nft_view_request(char *buf, uint16_t msg_type, uint8_t family,
 
 static int is_our_table(const struct nfgenmsg *nfg, const struct nlattr *table)
 {
-	return nfg->nfgen_family == NFPROTO_INET && table &&
-	       strcmp(mnl_attr_get_str(table), NFT_VIEW_TABLE) == 0;
+	return nftmsg_in_table(nfg, table, NFPROTO_INET, NFT_VIEW_TABLE);
 }
 
 static void copy_name(char *dst, const struct nlattr *a)
@@ -115,29 +114,19 @@ const struct nft_view_set *nft_view_set(const struct nft_view *v, const char *na
 
 int nft_view_parse_set(const struct nlmsghdr *nlh, void *arg)
 {
-	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
-		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_FLAGS] = MNL_TYPE_U32,
-		[NFTA_SET_KEY_LEN] = MNL_TYPE_U32,
-		[NFTA_SET_DESC] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type desc_types[NFTA_SET_DESC_MAX + 1] = {
-		[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32,
-	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
-	const struct nlattr *desc[NFTA_SET_DESC_MAX + 1] = { NULL };
 	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWSET);
 	struct nft_view *v = arg;
 	struct nft_view_set *s;
+	uint32_t size;
 
 	if (!nfg)
 		return 0;
-	if (nftmsg_attrs(nlh, NFTA_SET_MAX, set_types, tb) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, nftmsg_set_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_SET_TABLE]) || !tb[NFTA_SET_NAME])
 		return 0;
-	if (nftmsg_nested(tb[NFTA_SET_DESC], NFTA_SET_DESC_MAX, desc_types, desc) < 0)
+	if (nftmsg_set_size(tb[NFTA_SET_DESC], &size) < 0)
 		return -1;
 	if (strlen(mnl_attr_get_str(tb[NFTA_SET_NAME])) >= NFT_VIEW_NAME)
 		return 0;	/* not one of ours, and could not be found again */
@@ -153,7 +142,7 @@ int nft_view_parse_set(const struct nlmsghdr *nlh, void *arg)
 	copy_name(s->name, tb[NFTA_SET_NAME]);
 	s->flags = tb[NFTA_SET_FLAGS] ? get_be32(tb[NFTA_SET_FLAGS]) : 0;
 	s->key_len = tb[NFTA_SET_KEY_LEN] ? get_be32(tb[NFTA_SET_KEY_LEN]) : 0;
-	s->size = desc[NFTA_SET_DESC_SIZE] ? get_be32(desc[NFTA_SET_DESC_SIZE]) : 0;
+	s->size = size;
 	return 0;
 }
 
@@ -171,9 +160,6 @@ static int data_u32(const struct nlattr *nest, uint32_t *out)
 
 int nft_view_parse_setelem(const struct nlmsghdr *nlh, void *arg)
 {
-	static const enum mnl_attr_data_type elem_types[NFTA_SET_ELEM_MAX + 1] = {
-		[NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
-	};
 	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { NULL };
 	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWSETELEM);
 	struct nft_view *v = arg;
@@ -194,7 +180,7 @@ int nft_view_parse_setelem(const struct nlmsghdr *nlh, void *arg)
 		const struct nlattr *el[NFTA_SET_ELEM_MAX + 1] = { NULL };
 		uint32_t key;
 
-		if (nftmsg_list_elem(a, NFTA_SET_ELEM_MAX, elem_types, el) < 0)
+		if (nftmsg_list_elem(a, NFTA_SET_ELEM_MAX, nftmsg_setelem_types, el) < 0)
 			return -1;
 		s->elems++;
 		if (s->nkeys < NFT_VIEW_MAX_KEYS && data_u32(el[NFTA_SET_ELEM_KEY], &key) == 0)

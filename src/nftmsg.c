@@ -81,10 +81,48 @@ const enum mnl_attr_data_type nftmsg_chain_types[NFTA_CHAIN_MAX + 1] = {
 	[NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
 };
 
+int nftmsg_in_table(const struct nfgenmsg *nfg, const struct nlattr *attr, uint8_t family,
+		    const char *table)
+{
+	return nfg->nfgen_family == family && attr && strcmp(mnl_attr_get_str(attr), table) == 0;
+}
+
+const enum mnl_attr_data_type nftmsg_set_types[NFTA_SET_MAX + 1] = {
+	[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
+	[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
+	/* what btblockctl check compares */
+	[NFTA_SET_FLAGS] = MNL_TYPE_U32,
+	[NFTA_SET_KEY_LEN] = MNL_TYPE_U32,
+	[NFTA_SET_DESC] = MNL_TYPE_NESTED,	/* the size */
+	/* the timeout of an element that gives none */
+	[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
+};
+
+int nftmsg_set_size(const struct nlattr *desc, uint32_t *size)
+{
+	static const enum mnl_attr_data_type types[NFTA_SET_DESC_MAX + 1] = {
+		[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32,
+	};
+	const struct nlattr *tb[NFTA_SET_DESC_MAX + 1] = { NULL };
+
+	*size = 0;
+	if (nftmsg_nested(desc, NFTA_SET_DESC_MAX, types, tb) < 0)
+		return -1;
+	if (tb[NFTA_SET_DESC_SIZE])
+		*size = ntohl(mnl_attr_get_u32(tb[NFTA_SET_DESC_SIZE]));
+	return 0;
+}
+
 const enum mnl_attr_data_type nftmsg_setelem_list_types[NFTA_SET_ELEM_LIST_MAX + 1] = {
 	[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING,
 	[NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
 	[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
+};
+
+const enum mnl_attr_data_type nftmsg_setelem_types[NFTA_SET_ELEM_MAX + 1] = {
+	[NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
+	[NFTA_SET_ELEM_TIMEOUT] = MNL_TYPE_U64,
+	[NFTA_SET_ELEM_EXPIRATION] = MNL_TYPE_U64,
 };
 
 int nftmsg_expr(const struct nlattr *elem, const char **name, const struct nlattr **data)

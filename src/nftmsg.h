@@ -40,10 +40,24 @@ int nftmsg_nested(const struct nlattr *nest, uint16_t max,
 int nftmsg_list_elem(const struct nlattr *a, uint16_t max,
 		     const enum mnl_attr_data_type *types, const struct nlattr **tb);
 
-/* Chain messages: table, name, and the hook of a base chain. */
+/* 1 when a message is of family and its table attribute (NULL: none)
+ * names table, else 0. */
+int nftmsg_in_table(const struct nfgenmsg *nfg, const struct nlattr *attr, uint8_t family,
+		    const char *table);
+
+/* The types of the attributes the readers take from a message, one table
+ * a message kind: chain messages (table, name, the hook of a base chain),
+ * set messages (table, name, flags, key length, description, timeout),
+ * set element lists (table, set, elements) and their elements (key,
+ * timeout, expiration). */
 extern const enum mnl_attr_data_type nftmsg_chain_types[NFTA_CHAIN_MAX + 1];
-/* Set element messages: table, set, and the list of elements. */
+extern const enum mnl_attr_data_type nftmsg_set_types[NFTA_SET_MAX + 1];
 extern const enum mnl_attr_data_type nftmsg_setelem_list_types[NFTA_SET_ELEM_LIST_MAX + 1];
+extern const enum mnl_attr_data_type nftmsg_setelem_types[NFTA_SET_ELEM_MAX + 1];
+
+/* The size a set's NFTA_SET_DESC (NULL: none) gives, 0 when none; 0, or
+ * -1 when it is malformed. */
+int nftmsg_set_size(const struct nlattr *desc, uint32_t *size);
 
 /* One expression of a rule (an entry of NFTA_RULE_EXPRESSIONS): its name
  * (NULL when it has none) and its data (NULL when none); 0, or -1. */

@@ -70,30 +70,20 @@ struct nlmsghdr *ruleset_dump_request_xt(char *buf, uint8_t family, uint32_t seq
 
 static int is_our_table(const struct nfgenmsg *nfg, const struct nlattr *table)
 {
-	return nfg->nfgen_family == NFPROTO_INET && table &&
-	       strcmp(mnl_attr_get_str(table), RULESET_TABLE) == 0;
+	return nftmsg_in_table(nfg, table, NFPROTO_INET, RULESET_TABLE);
 }
 
 int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 {
-	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
-		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_DESC] = MNL_TYPE_NESTED,
-		[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
-	};
-	static const enum mnl_attr_data_type desc_types[NFTA_SET_DESC_MAX + 1] = {
-		[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32,
-	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
-	const struct nlattr *desc[NFTA_SET_DESC_MAX + 1] = { NULL };
 	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWSET);
 	struct ruleset_set *set;
 	const char *name;
+	uint32_t size;
 
 	if (!nfg)
 		return 0;
-	if (nftmsg_attrs(nlh, NFTA_SET_MAX, set_types, tb) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, nftmsg_set_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_SET_TABLE]) || !tb[NFTA_SET_NAME])
 		return 0;
@@ -108,10 +98,10 @@ int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 		set = &v->ban6;
 	else
 		return 0;
-	if (nftmsg_nested(tb[NFTA_SET_DESC], NFTA_SET_DESC_MAX, desc_types, desc) < 0)
+	if (nftmsg_set_size(tb[NFTA_SET_DESC], &size) < 0)
 		return -1;
 	set->present = 1;
-	set->size = desc[NFTA_SET_DESC_SIZE] ? ntohl(mnl_attr_get_u32(desc[NFTA_SET_DESC_SIZE])) : 0;
+	set->size = size;
 	set->timeout_ms = tb[NFTA_SET_TIMEOUT] ? be64toh(mnl_attr_get_u64(tb[NFTA_SET_TIMEOUT])) : 0;
 	return 0;
 }
@@ -254,8 +244,7 @@ static int parse_rule_head(const struct nlmsghdr *nlh, uint8_t family, const cha
 		return 0;
 	if (nftmsg_attrs(nlh, NFTA_RULE_MAX, rule_types, tb) < 0)
 		return -1;
-	if (nfg->nfgen_family != family || !tb[NFTA_RULE_TABLE] || !tb[NFTA_RULE_CHAIN] ||
-	    strcmp(mnl_attr_get_str(tb[NFTA_RULE_TABLE]), table) != 0)
+	if (!nftmsg_in_table(nfg, tb[NFTA_RULE_TABLE], family, table) || !tb[NFTA_RULE_CHAIN])
 		return 0;
 	*chain = mnl_attr_get_str(tb[NFTA_RULE_CHAIN]);
 	*exprs = tb[NFTA_RULE_EXPRESSIONS];

@@ -212,29 +212,11 @@ static int collect_cb(const struct nlmsghdr *nlh, void *arg)
 static int exchange(struct mnl_socket *nl, uint32_t portid, struct nlmsghdr *req, char *buf,
 		    struct collect *c)
 {
-	uint32_t seq = req->nlmsg_seq;
-
-	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
-		return -errno;
-	for (long i = 0; i < CT_MAX_DATAGRAMS; i++) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, CT_FLUSH_BUF);
-		int r;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		r = nlwalk(buf, (size_t)n, seq, portid, collect_cb, c);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
-	return -EMSGSIZE;
+	return nlwalk_dump(nl, portid, req, buf, CT_FLUSH_BUF, CT_MAX_DATAGRAMS, collect_cb, c);
 }
 
 long ct_flush(const struct ct_filter *f)
 {
-	struct timeval tv = { .tv_sec = CT_RECV_TIMEOUT_MS / 1000 };
 	struct collect c = { .f = f };
 	uint32_t portid, seq = (uint32_t)time(NULL);
 	struct mnl_socket *nl;
@@ -244,13 +226,11 @@ long ct_flush(const struct ct_filter *f)
 
 	if (!buf)
 		return -ENOMEM;
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl || setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	nl = nlwalk_socket(CT_RECV_TIMEOUT_MS / 1000, &portid);
+	if (!nl) {
 		r = -errno;
 		goto out;
 	}
-	portid = mnl_socket_get_portid(nl);
 	/* the whole dump first: no request may interleave with it */
 	r = exchange(nl, portid, ct_dump_request(buf, f->spec.family, seq++), buf, &c);
 	for (size_t i = 0; r == 0 && i < c.n; i++) {

@@ -11,11 +11,11 @@
 #include <endian.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
-#include "nlattr.h"
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include "nft_bans.h"
+#include "nftmsg.h"
 #include "nlwalk.h"
 
 #define NFT_BANS_MAX_DATAGRAMS	100000	/* per dump: a reading always ends */
@@ -34,17 +34,9 @@ static int set_index(const char *name)
 
 struct nlmsghdr *nft_bans_dump_request(char *buf, const char *set, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_dump_request(buf, set ? NFT_MSG_GETSETELEM : NFT_MSG_GETSET,
+						   NFPROTO_INET, seq);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) |
-				     (set ? NFT_MSG_GETSETELEM : NFT_MSG_GETSET));
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	if (set) {
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
@@ -73,30 +65,17 @@ static int list_grow(struct ban_list *l)
 /* One NFTA_LIST_ELEM of set si into *e: 0, or -1. */
 static int parse_elem(const struct nlattr *nest, int si, struct ban_elem *e)
 {
-	static const enum mnl_attr_data_type elem_types[NFTA_SET_ELEM_MAX + 1] = {
-		[NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
-		[NFTA_SET_ELEM_TIMEOUT] = MNL_TYPE_U64,
-		[NFTA_SET_ELEM_EXPIRATION] = MNL_TYPE_U64,
-	};
-	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
-		[NFTA_DATA_VALUE] = MNL_TYPE_BINARY,
-	};
 	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1] = { NULL };
-	const struct nlattr *key[NFTA_DATA_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_ELEM_MAX, elem_types, tb };
-	struct nlattr_table key_rule = { NFTA_DATA_MAX, data_types, key };
 	size_t field = si == 0 ? 4 : 16;
 	const uint8_t *k;
+	const void *key;
 
-	if (mnl_attr_get_type(nest) != NFTA_LIST_ELEM ||
-	    mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0 ||
-	    mnl_attr_parse_nested(nest, nlattr_table_cb, &rule) < 0 || !tb[NFTA_SET_ELEM_KEY] ||
-	    mnl_attr_parse_nested(tb[NFTA_SET_ELEM_KEY], nlattr_table_cb, &key_rule) < 0 ||
-	    !key[NFTA_DATA_VALUE] || mnl_attr_get_payload_len(key[NFTA_DATA_VALUE]) != 2 * field)
+	if (nftmsg_list_elem(nest, NFTA_SET_ELEM_MAX, nftmsg_setelem_types, tb) < 0 ||
+	    nftmsg_data_value(tb[NFTA_SET_ELEM_KEY], 2 * field, &key) < 0)
 		return -1;
 	memset(e, 0, sizeof(*e));
 	e->family = si == 0 ? 4 : 6;
-	k = mnl_attr_get_payload(key[NFTA_DATA_VALUE]);
+	k = key;
 	memcpy(e->a, k, field);
 	memcpy(e->b, k + field, field);
 	if (tb[NFTA_SET_ELEM_TIMEOUT]) {
@@ -112,19 +91,13 @@ static int parse_elem(const struct nlattr *nest, int si, struct ban_elem *e)
 
 static int parse_set(const struct nlmsghdr *nlh, const struct nfgenmsg *nfg, struct ban_list *l)
 {
-	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
-		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
-	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
 	int si;
 
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, nftmsg_set_types, tb) < 0)
 		return -1;
-	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_TABLE] || !tb[NFTA_SET_NAME] ||
-	    strcmp(mnl_attr_get_str(tb[NFTA_SET_TABLE]), NFT_BANS_TABLE) != 0 ||
+	if (!nftmsg_in_table(nfg, tb[NFTA_SET_TABLE], NFPROTO_INET, NFT_BANS_TABLE) ||
+	    !tb[NFTA_SET_NAME] ||
 	    (si = set_index(mnl_attr_get_str(tb[NFTA_SET_NAME]))) < 0)
 		return 0;
 	l->set_timeout_ms[si] = tb[NFTA_SET_TIMEOUT] ?
@@ -134,32 +107,23 @@ static int parse_set(const struct nlmsghdr *nlh, const struct nfgenmsg *nfg, str
 
 int nft_bans_parse(const struct nlmsghdr *nlh, void *list)
 {
-	static const enum mnl_attr_data_type list_types[NFTA_SET_ELEM_LIST_MAX + 1] = {
-		[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
-	};
 	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_ELEM_LIST_MAX, list_types, tb };
 	struct ban_list *l = list;
 	const struct nfgenmsg *nfg;
 	const struct nlattr *a;
 	size_t start = l->n;
 	int si;
 
-	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg))
-		return 0;
-	nfg = mnl_nlmsg_get_payload(nlh);
-	if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWSET)
+	nfg = nftmsg_get(nlh, NFT_MSG_NEWSET);
+	if (nfg)
 		return parse_set(nlh, nfg, l);
-	if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWSETELEM)
+	nfg = nftmsg_get(nlh, NFT_MSG_NEWSETELEM);
+	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_ELEM_LIST_MAX, nftmsg_setelem_list_types, tb) < 0)
 		return -1;
-	if (nfg->nfgen_family != NFPROTO_INET || !tb[NFTA_SET_ELEM_LIST_TABLE] ||
+	if (!nftmsg_in_table(nfg, tb[NFTA_SET_ELEM_LIST_TABLE], NFPROTO_INET, NFT_BANS_TABLE) ||
 	    !tb[NFTA_SET_ELEM_LIST_SET] ||
-	    strcmp(mnl_attr_get_str(tb[NFTA_SET_ELEM_LIST_TABLE]), NFT_BANS_TABLE) != 0 ||
 	    (si = set_index(mnl_attr_get_str(tb[NFTA_SET_ELEM_LIST_SET]))) < 0 ||
 	    !tb[NFTA_SET_ELEM_LIST_ELEMENTS])
 		return 0;
@@ -260,20 +224,15 @@ int nft_bans_select(const struct ban_list *l, const struct addrspec *spec, struc
 	return 0;
 }
 
-/* A header and nfgenmsg at buf: the batch markers and DELSETELEM. */
-static struct nlmsghdr *put_msg(char *buf, uint16_t type, uint16_t flags, uint8_t family,
-				uint16_t res_id, uint32_t seq)
+/* A DELSETELEM of set in table inet btblockd, to be acknowledged; without
+ * an element list it flushes the set. */
+static struct nlmsghdr *put_delsetelem(char *buf, const char *set, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_put(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
+					  NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq);
 
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = htons(res_id);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 	return nlh;
 }
 
@@ -290,9 +249,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 	*msgs = 0;
 	if (len < 2 * MSG_ROOM)
 		return 0;
-	nlh = put_msg(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq++);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf, NFNL_MSG_BATCH_BEGIN, seq++);
 	for (size_t i = 0; i < n;) {
 		int si = e[i].family == 4 ? 0 : 1;
 		size_t field = si == 0 ? 4 : 16;
@@ -302,10 +259,7 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 
 		if (len - off < MSG_ROOM + ELEM_ROOM)
 			return 0;
-		nlh = put_msg(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
-			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set_names[si]);
+		nlh = put_delsetelem(buf + off, set_names[si], seq++);
 		elems = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		for (; i < n && e[i].family == e[first].family && k < NFT_BANS_PER_MSG &&
 		       off + nlh->nlmsg_len + ELEM_ROOM + MSG_ROOM <= len; i++, k++) {
@@ -325,54 +279,17 @@ size_t nft_bans_delete_batch(char *buf, size_t len, const struct ban_elem *e, si
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		++*msgs;
 	}
-	nlh = put_msg(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf + off, NFNL_MSG_BATCH_END, seq);
 	return off;
 }
 
 /* ---- the kernel ----------------------------------------------------- */
 
-static struct mnl_socket *open_socket(uint32_t *portid)
-{
-	struct timeval tv = { .tv_sec = NFT_BANS_RECV_TIMEOUT_MS / 1000 };
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-
-	if (!nl)
-		return NULL;
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		mnl_socket_close(nl);
-		errno = e;
-		return NULL;
-	}
-	*portid = mnl_socket_get_portid(nl);
-	return nl;
-}
-
 static int dump(struct mnl_socket *nl, uint32_t portid, uint32_t seq, const char *set,
 		char *buf, struct ban_list *l)
 {
-	struct nlmsghdr *nlh = nft_bans_dump_request(buf, set, seq);
-
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (long i = 0; i < NFT_BANS_MAX_DATAGRAMS; i++) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, NFT_BANS_BUF);
-		int r;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		r = nlwalk(buf, (size_t)n, seq, portid, nft_bans_parse, l);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
-	return -EMSGSIZE;
+	return nlwalk_dump(nl, portid, nft_bans_dump_request(buf, set, seq), buf, NFT_BANS_BUF,
+			   NFT_BANS_MAX_DATAGRAMS, nft_bans_parse, l);
 }
 
 int nft_bans_read(struct ban_list *l)
@@ -385,7 +302,7 @@ int nft_bans_read(struct ban_list *l)
 	memset(l, 0, sizeof(*l));
 	if (!buf)
 		return r;
-	nl = open_socket(&portid);
+	nl = nlwalk_socket(NFT_BANS_RECV_TIMEOUT_MS / 1000, &portid);
 	if (!nl) {
 		r = -errno;
 		free(buf);
@@ -461,7 +378,7 @@ int nft_bans_delete(const struct ban_list *l)
 
 	if (!buf)
 		return -ENOMEM;
-	nl = open_socket(&portid);
+	nl = nlwalk_socket(NFT_BANS_RECV_TIMEOUT_MS / 1000, &portid);
 	if (!nl) {
 		r = -errno;
 		free(buf);
@@ -504,28 +421,21 @@ size_t nft_sets_flush_batch(char *buf, size_t len, const char *const *sets, size
 	*msgs = 0;
 	if (len < (n + 2) * MSG_ROOM)
 		return 0;
-	nlh = put_msg(buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq++);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf, NFNL_MSG_BATCH_BEGIN, seq++);
 	for (size_t i = 0; i < n; i++) {
 		if (strlen(sets[i]) >= 64)
 			return 0;
-		nlh = put_msg(buf + off, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM,
-			      NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, seq++);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, NFT_BANS_TABLE);
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, sets[i]);
+		nlh = put_delsetelem(buf + off, sets[i], seq++);
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		++*msgs;
 	}
-	nlh = put_msg(buf + off, NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC,
-		      NFNL_SUBSYS_NFTABLES, seq);
-	off += NLMSG_ALIGN(nlh->nlmsg_len);
+	off += nftmsg_batch_mark(buf + off, NFNL_MSG_BATCH_END, seq);
 	return off;
 }
 
 struct mnl_socket *nft_sets_socket(uint32_t *portid)
 {
-	return open_socket(portid);
+	return nlwalk_socket(NFT_BANS_RECV_TIMEOUT_MS / 1000, portid);
 }
 
 int nft_sets_flush(struct mnl_socket *nl, uint32_t portid, const char *const *sets, size_t n)

@@ -23,7 +23,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
-#include "nlattr.h"
+#include "nftmsg.h"
 #include "nlwalk.h"
 #include "nft_view.h"
 #include "ruleset.h"
@@ -38,16 +38,8 @@
 struct nlmsghdr *nft_view_request(char *buf, uint16_t msg_type, uint8_t family,
 				  const char *table, const char *set, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_dump_request(buf, msg_type, family, seq);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	/* The table is attribute 1 of chain, set, element and rule requests. */
 	if (table)
 		mnl_attr_put_strz(nlh, msg_type == NFT_MSG_GETSETELEM ? NFTA_SET_ELEM_LIST_TABLE :
@@ -57,19 +49,9 @@ struct nlmsghdr *nft_view_request(char *buf, uint16_t msg_type, uint8_t family,
 	return nlh;
 }
 
-/* The nfgenmsg of an nftables message of type msg_type, or NULL. */
-static const struct nfgenmsg *nft_message(const struct nlmsghdr *nlh, uint16_t msg_type)
-{
-	if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | msg_type) ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
-		return NULL;
-	return mnl_nlmsg_get_payload(nlh);
-}
-
 static int is_our_table(const struct nfgenmsg *nfg, const struct nlattr *table)
 {
-	return nfg->nfgen_family == NFPROTO_INET && table &&
-	       strcmp(mnl_attr_get_str(table), NFT_VIEW_TABLE) == 0;
+	return nftmsg_in_table(nfg, table, NFPROTO_INET, NFT_VIEW_TABLE);
 }
 
 static void copy_name(char *dst, const struct nlattr *a)
@@ -84,31 +66,24 @@ static uint32_t get_be32(const struct nlattr *a)
 
 int nft_view_parse_chain(const struct nlmsghdr *nlh, void *arg)
 {
-	static const enum mnl_attr_data_type chain_types[NFTA_CHAIN_MAX + 1] = {
-		[NFTA_CHAIN_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_CHAIN_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
-	};
 	static const enum mnl_attr_data_type hook_types[NFTA_HOOK_MAX + 1] = {
 		[NFTA_HOOK_HOOKNUM] = MNL_TYPE_U32,
 		[NFTA_HOOK_PRIORITY] = MNL_TYPE_U32,
 	};
 	const struct nlattr *tb[NFTA_CHAIN_MAX + 1] = { NULL };
 	const struct nlattr *hook[NFTA_HOOK_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_CHAIN_MAX, chain_types, tb };
-	struct nlattr_table hook_rule = { NFTA_HOOK_MAX, hook_types, hook };
-	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWCHAIN);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWCHAIN);
 	struct nft_view *v = arg;
 	struct nft_view_chain *c;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_CHAIN_MAX, nftmsg_chain_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_CHAIN_TABLE]) || !tb[NFTA_CHAIN_NAME] ||
 	    !tb[NFTA_CHAIN_HOOK])
 		return 0;	/* a regular chain: only reached by jumps */
-	if (mnl_attr_parse_nested(tb[NFTA_CHAIN_HOOK], nlattr_table_cb, &hook_rule) < 0)
+	if (nftmsg_nested(tb[NFTA_CHAIN_HOOK], NFTA_HOOK_MAX, hook_types, hook) < 0)
 		return -1;
 	if (!hook[NFTA_HOOK_HOOKNUM] || !hook[NFTA_HOOK_PRIORITY])
 		return 0;
@@ -139,32 +114,19 @@ const struct nft_view_set *nft_view_set(const struct nft_view *v, const char *na
 
 int nft_view_parse_set(const struct nlmsghdr *nlh, void *arg)
 {
-	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
-		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_FLAGS] = MNL_TYPE_U32,
-		[NFTA_SET_KEY_LEN] = MNL_TYPE_U32,
-		[NFTA_SET_DESC] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type desc_types[NFTA_SET_DESC_MAX + 1] = {
-		[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32,
-	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
-	const struct nlattr *desc[NFTA_SET_DESC_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
-	struct nlattr_table desc_rule = { NFTA_SET_DESC_MAX, desc_types, desc };
-	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWSET);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWSET);
 	struct nft_view *v = arg;
 	struct nft_view_set *s;
+	uint32_t size;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, nftmsg_set_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_SET_TABLE]) || !tb[NFTA_SET_NAME])
 		return 0;
-	if (tb[NFTA_SET_DESC] &&
-	    mnl_attr_parse_nested(tb[NFTA_SET_DESC], nlattr_table_cb, &desc_rule) < 0)
+	if (nftmsg_set_size(tb[NFTA_SET_DESC], &size) < 0)
 		return -1;
 	if (strlen(mnl_attr_get_str(tb[NFTA_SET_NAME])) >= NFT_VIEW_NAME)
 		return 0;	/* not one of ours, and could not be found again */
@@ -180,7 +142,7 @@ int nft_view_parse_set(const struct nlmsghdr *nlh, void *arg)
 	copy_name(s->name, tb[NFTA_SET_NAME]);
 	s->flags = tb[NFTA_SET_FLAGS] ? get_be32(tb[NFTA_SET_FLAGS]) : 0;
 	s->key_len = tb[NFTA_SET_KEY_LEN] ? get_be32(tb[NFTA_SET_KEY_LEN]) : 0;
-	s->size = desc[NFTA_SET_DESC_SIZE] ? get_be32(desc[NFTA_SET_DESC_SIZE]) : 0;
+	s->size = size;
 	return 0;
 }
 
@@ -188,39 +150,25 @@ int nft_view_parse_set(const struct nlmsghdr *nlh, void *arg)
  * 0, or -1 when there is none or it has another length. */
 static int data_u32(const struct nlattr *nest, uint32_t *out)
 {
-	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
-		[NFTA_DATA_VALUE] = MNL_TYPE_BINARY,
-	};
-	const struct nlattr *tb[NFTA_DATA_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_DATA_MAX, data_types, tb };
+	const void *value;
 
-	if (!nest || mnl_attr_parse_nested(nest, nlattr_table_cb, &rule) < 0 ||
-	    !tb[NFTA_DATA_VALUE] || mnl_attr_get_payload_len(tb[NFTA_DATA_VALUE]) != 4)
+	if (nftmsg_data_value(nest, 4, &value) < 0)
 		return -1;
-	memcpy(out, mnl_attr_get_payload(tb[NFTA_DATA_VALUE]), 4);
+	memcpy(out, value, 4);
 	return 0;
 }
 
 int nft_view_parse_setelem(const struct nlmsghdr *nlh, void *arg)
 {
-	static const enum mnl_attr_data_type list_types[NFTA_SET_ELEM_LIST_MAX + 1] = {
-		[NFTA_SET_ELEM_LIST_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_ELEM_LIST_SET] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_ELEM_LIST_ELEMENTS] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type elem_types[NFTA_SET_ELEM_MAX + 1] = {
-		[NFTA_SET_ELEM_KEY] = MNL_TYPE_NESTED,
-	};
 	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_ELEM_LIST_MAX, list_types, tb };
-	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWSETELEM);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWSETELEM);
 	struct nft_view *v = arg;
 	struct nft_view_set *s;
 	const struct nlattr *a;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_ELEM_LIST_MAX, nftmsg_setelem_list_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_SET_ELEM_LIST_TABLE]) || !tb[NFTA_SET_ELEM_LIST_SET] ||
 	    !tb[NFTA_SET_ELEM_LIST_ELEMENTS])
@@ -230,12 +178,9 @@ int nft_view_parse_setelem(const struct nlmsghdr *nlh, void *arg)
 		return 0;
 	mnl_attr_for_each_nested(a, tb[NFTA_SET_ELEM_LIST_ELEMENTS]) {
 		const struct nlattr *el[NFTA_SET_ELEM_MAX + 1] = { NULL };
-		struct nlattr_table el_rule = { NFTA_SET_ELEM_MAX, elem_types, el };
 		uint32_t key;
 
-		if (mnl_attr_get_type(a) != NFTA_LIST_ELEM ||
-		    mnl_attr_validate(a, MNL_TYPE_NESTED) < 0 ||
-		    mnl_attr_parse_nested(a, nlattr_table_cb, &el_rule) < 0)
+		if (nftmsg_list_elem(a, NFTA_SET_ELEM_MAX, nftmsg_setelem_types, el) < 0)
 			return -1;
 		s->elems++;
 		if (s->nkeys < NFT_VIEW_MAX_KEYS && data_u32(el[NFTA_SET_ELEM_KEY], &key) == 0)
@@ -263,14 +208,6 @@ struct rule_scan {
 	int gates_more;
 };
 
-static int expr_attrs(const struct nlattr *data, uint16_t max,
-		      const enum mnl_attr_data_type *types, const struct nlattr **tb)
-{
-	struct nlattr_table rule = { max, types, tb };
-
-	return data ? mnl_attr_parse_nested(data, nlattr_table_cb, &rule) : 0;
-}
-
 static int scan_load(struct rule_scan *r, const char *name, const struct nlattr *data)
 {
 	static const enum mnl_attr_data_type ct_types[NFTA_CT_MAX + 1] = {
@@ -287,7 +224,8 @@ static int scan_load(struct rule_scan *r, const char *name, const struct nlattr 
 	int ct = strcmp(name, "ct") == 0;
 	const struct nlattr *dreg, *key;
 
-	if (expr_attrs(data, ct ? NFTA_CT_MAX : NFTA_META_MAX, ct ? ct_types : meta_types, tb) < 0)
+	if (nftmsg_nested(data, ct ? NFTA_CT_MAX : NFTA_META_MAX, ct ? ct_types : meta_types,
+			  tb) < 0)
 		return -1;
 	dreg = tb[ct ? NFTA_CT_DREG : NFTA_META_DREG];
 	key = tb[ct ? NFTA_CT_KEY : NFTA_META_KEY];
@@ -317,7 +255,7 @@ static int scan_bitwise(struct rule_scan *r, const struct nlattr *data)
 	const struct nlattr *tb[NFTA_BITWISE_MAX + 1] = { NULL };
 	uint32_t mask, xor;
 
-	if (expr_attrs(data, NFTA_BITWISE_MAX, types, tb) < 0)
+	if (nftmsg_nested(data, NFTA_BITWISE_MAX, types, tb) < 0)
 		return -1;
 	if (!r->have_load || !tb[NFTA_BITWISE_SREG] || !tb[NFTA_BITWISE_DREG] ||
 	    get_be32(tb[NFTA_BITWISE_SREG]) != r->reg ||
@@ -343,7 +281,7 @@ static int scan_cmp(struct rule_scan *r, const struct nlattr *data)
 	const struct nlattr *tb[NFTA_CMP_MAX + 1] = { NULL };
 	uint32_t value;
 
-	if (expr_attrs(data, NFTA_CMP_MAX, types, tb) < 0)
+	if (nftmsg_nested(data, NFTA_CMP_MAX, types, tb) < 0)
 		return -1;
 	if (r->have_load && r->src == NFT_SRC_CT_MARK && tb[NFTA_CMP_SREG] && tb[NFTA_CMP_OP] &&
 	    get_be32(tb[NFTA_CMP_SREG]) == r->reg && get_be32(tb[NFTA_CMP_OP]) == NFT_CMP_EQ &&
@@ -368,7 +306,7 @@ static int scan_lookup(struct rule_scan *r, const struct nlattr *data)
 	struct nft_view *v = r->v;
 	const char *set;
 
-	if (expr_attrs(data, NFTA_LOOKUP_MAX, types, tb) < 0)
+	if (nftmsg_nested(data, NFTA_LOOKUP_MAX, types, tb) < 0)
 		return -1;
 	if (!r->ours || !tb[NFTA_LOOKUP_SET] || !tb[NFTA_LOOKUP_SREG])
 		goto out;
@@ -393,32 +331,15 @@ out:
 
 static int scan_immediate(struct rule_scan *r, const struct nlattr *data)
 {
-	static const enum mnl_attr_data_type types[NFTA_IMMEDIATE_MAX + 1] = {
-		[NFTA_IMMEDIATE_DREG] = MNL_TYPE_U32,
-		[NFTA_IMMEDIATE_DATA] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
-		[NFTA_DATA_VERDICT] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type verdict_types[NFTA_VERDICT_MAX + 1] = {
-		[NFTA_VERDICT_CODE] = MNL_TYPE_U32,
-		[NFTA_VERDICT_CHAIN] = MNL_TYPE_NUL_STRING,
-	};
 	const struct nlattr *tb[NFTA_IMMEDIATE_MAX + 1] = { NULL };
-	const struct nlattr *d[NFTA_DATA_MAX + 1] = { NULL };
-	const struct nlattr *vd[NFTA_VERDICT_MAX + 1] = { NULL };
-	int32_t code;
+	const char *target;
 
 	r->have_load = 0;
-	if (expr_attrs(data, NFTA_IMMEDIATE_MAX, types, tb) < 0 ||
-	    expr_attrs(tb[NFTA_IMMEDIATE_DATA], NFTA_DATA_MAX, data_types, d) < 0 ||
-	    expr_attrs(d[NFTA_DATA_VERDICT], NFTA_VERDICT_MAX, verdict_types, vd) < 0)
+	/* Its data is read whatever register it writes: malformed is refused. */
+	if (nftmsg_immediate(data, tb) < 0 ||
+	    nftmsg_jump_target(tb[NFTA_IMMEDIATE_DATA], &target) < 0)
 		return -1;
-	if (!r->base || !vd[NFTA_VERDICT_CODE] || !vd[NFTA_VERDICT_CHAIN])
-		return 0;
-	code = (int32_t)get_be32(vd[NFTA_VERDICT_CODE]);
-	if ((code == NFT_JUMP || code == NFT_GOTO) &&
-	    strcmp(mnl_attr_get_str(vd[NFTA_VERDICT_CHAIN]), "decide") == 0)
+	if (r->base && target && strcmp(target, "decide") == 0)
 		r->base->jumps_decide = 1;
 	return 0;
 }
@@ -436,7 +357,7 @@ static int scan_queue(struct rule_scan *r, const struct nlattr *data)
 	struct nft_view_queue *q;
 
 	r->have_load = 0;
-	if (expr_attrs(data, NFTA_QUEUE_MAX, types, tb) < 0)
+	if (nftmsg_nested(data, NFTA_QUEUE_MAX, types, tb) < 0)
 		return -1;
 	if (!r->ours)
 		return 0;
@@ -466,7 +387,7 @@ static int scan_offload(struct rule_scan *r, const struct nlattr *data, uint8_t 
 	struct nft_view_offload *o;
 
 	r->have_load = 0;
-	if (expr_attrs(data, NFTA_FLOW_MAX, types, tb) < 0)
+	if (nftmsg_nested(data, NFTA_FLOW_MAX, types, tb) < 0)
 		return -1;
 	if (v->noffloads >= NFT_VIEW_MAX_OFFLOADS) {
 		v->offloads_more++;
@@ -493,13 +414,8 @@ int nft_view_parse_rule(const struct nlmsghdr *nlh, void *arg)
 		[NFTA_RULE_HANDLE] = MNL_TYPE_U64,
 		[NFTA_RULE_EXPRESSIONS] = MNL_TYPE_NESTED,
 	};
-	static const enum mnl_attr_data_type expr_types[NFTA_EXPR_MAX + 1] = {
-		[NFTA_EXPR_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_EXPR_DATA] = MNL_TYPE_NESTED,
-	};
 	const struct nlattr *tb[NFTA_RULE_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_RULE_MAX, rule_types, tb };
-	const struct nfgenmsg *nfg = nft_message(nlh, NFT_MSG_NEWRULE);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWRULE);
 	struct nft_view *v = arg;
 	struct rule_scan r = { .v = v };
 	const char *table;
@@ -508,7 +424,7 @@ int nft_view_parse_rule(const struct nlmsghdr *nlh, void *arg)
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_RULE_MAX, rule_types, tb) < 0)
 		return -1;
 	if (!tb[NFTA_RULE_TABLE] || !tb[NFTA_RULE_CHAIN] || !tb[NFTA_RULE_EXPRESSIONS])
 		return 0;
@@ -521,30 +437,27 @@ int nft_view_parse_rule(const struct nlmsghdr *nlh, void *arg)
 		if (strcmp(v->chains[i].name, r.chain) == 0)
 			r.base = &v->chains[i];
 	mnl_attr_for_each_nested(a, tb[NFTA_RULE_EXPRESSIONS]) {
-		const struct nlattr *e[NFTA_EXPR_MAX + 1] = { NULL };
-		struct nlattr_table e_rule = { NFTA_EXPR_MAX, expr_types, e };
+		const struct nlattr *data;
 		const char *name;
 		int ret = 0;
 
-		if (mnl_attr_get_type(a) != NFTA_LIST_ELEM ||
-		    mnl_attr_validate(a, MNL_TYPE_NESTED) < 0 ||
-		    mnl_attr_parse_nested(a, nlattr_table_cb, &e_rule) < 0 || !e[NFTA_EXPR_NAME])
+		/* A nameless expression is refused here: nothing to read it by. */
+		if (nftmsg_expr(a, &name, &data) < 0 || !name)
 			return -1;
-		name = mnl_attr_get_str(e[NFTA_EXPR_NAME]);
 		if (strcmp(name, "ct") == 0 || strcmp(name, "meta") == 0)
-			ret = scan_load(&r, name, e[NFTA_EXPR_DATA]);
+			ret = scan_load(&r, name, data);
 		else if (strcmp(name, "bitwise") == 0)
-			ret = scan_bitwise(&r, e[NFTA_EXPR_DATA]);
+			ret = scan_bitwise(&r, data);
 		else if (strcmp(name, "cmp") == 0)
-			ret = scan_cmp(&r, e[NFTA_EXPR_DATA]);
+			ret = scan_cmp(&r, data);
 		else if (strcmp(name, "lookup") == 0)
-			ret = scan_lookup(&r, e[NFTA_EXPR_DATA]);
+			ret = scan_lookup(&r, data);
 		else if (strcmp(name, "immediate") == 0)
-			ret = scan_immediate(&r, e[NFTA_EXPR_DATA]);
+			ret = scan_immediate(&r, data);
 		else if (strcmp(name, "queue") == 0)
-			ret = scan_queue(&r, e[NFTA_EXPR_DATA]);
+			ret = scan_queue(&r, data);
 		else if (strcmp(name, "flow_offload") == 0)
-			ret = scan_offload(&r, e[NFTA_EXPR_DATA], nfg->nfgen_family, table, handle);
+			ret = scan_offload(&r, data, nfg->nfgen_family, table, handle);
 		else
 			r.have_load = 0;	/* counter, payload, ...: the register may change */
 		if (ret < 0)
@@ -555,46 +468,10 @@ int nft_view_parse_rule(const struct nlmsghdr *nlh, void *arg)
 
 /* ---- the kernel ----------------------------------------------------- */
 
-static struct mnl_socket *open_socket(uint32_t *portid)
-{
-	struct timeval tv = { .tv_sec = NFT_VIEW_RECV_TIMEOUT_MS / 1000 };
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-
-	if (!nl)
-		return NULL;
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		mnl_socket_close(nl);
-		errno = e;
-		return NULL;
-	}
-	*portid = mnl_socket_get_portid(nl);
-	return nl;
-}
-
 static int dump(struct mnl_socket *nl, uint32_t portid, struct nlmsghdr *req, char *buf,
 		int (*parse)(const struct nlmsghdr *, void *), void *arg)
 {
-	uint32_t seq = req->nlmsg_seq;
-
-	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
-		return -errno;
-	for (long i = 0; i < NFT_VIEW_MAX_DATAGRAMS; i++) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, NFT_VIEW_BUF);
-		int r;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		r = nlwalk(buf, (size_t)n, seq, portid, parse, arg);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
-	return -EMSGSIZE;
+	return nlwalk_dump(nl, portid, req, buf, NFT_VIEW_BUF, NFT_VIEW_MAX_DATAGRAMS, parse, arg);
 }
 
 static int parse_counter(const struct nlmsghdr *nlh, void *arg)
@@ -650,7 +527,7 @@ int nft_view_read(struct nft_view *v)
 	memset(v, 0, sizeof(*v));
 	if (!buf)
 		return r;
-	nl = open_socket(&portid);
+	nl = nlwalk_socket(NFT_VIEW_RECV_TIMEOUT_MS / 1000, &portid);
 	if (!nl) {
 		r = -errno;
 		free(buf);

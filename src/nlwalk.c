@@ -7,6 +7,7 @@
  * still lies inside the datagram, since libmnl walks attributes up to
  * that rounded end. */
 #include "sysincl.h"
+#include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include "nlwalk.h"
 
@@ -45,4 +46,47 @@ int nlwalk(const void *buf, size_t len, uint32_t seq, uint32_t portid,
 			return r == -1 ? -EBADMSG : r;
 	}
 	return 0;
+}
+
+int nlwalk_dump(struct mnl_socket *nl, uint32_t portid, const struct nlmsghdr *req,
+		void *buf, size_t buflen, long max_datagrams,
+		int (*parse)(const struct nlmsghdr *, void *), void *arg)
+{
+	uint32_t seq = req->nlmsg_seq;
+
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
+		return -errno;
+	for (long i = 0; i < max_datagrams; i++) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, buflen);
+		int r;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		}
+		r = nlwalk(buf, (size_t)n, seq, portid, parse, arg);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	return -EMSGSIZE;
+}
+
+struct mnl_socket *nlwalk_socket(unsigned timeout_s, uint32_t *portid)
+{
+	struct timeval tv = { .tv_sec = timeout_s };
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+
+	if (!nl)
+		return NULL;
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+
+		mnl_socket_close(nl);
+		errno = e;
+		return NULL;
+	}
+	*portid = mnl_socket_get_portid(nl);
+	return nl;
 }

@@ -33,7 +33,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include "log.h"
-#include "nlattr.h"
+#include "nftmsg.h"
+#include "nlwalk.h"
 #include "ruleset.h"
 
 /* Datagrams of one dump at most: a dump of one table's sets or counters
@@ -43,16 +44,8 @@
 static struct nlmsghdr *dump_request(char *buf, uint16_t msg_type, uint8_t family,
 				     const char *table, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_dump_request(buf, msg_type, family, seq);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	/* NFTA_SET_TABLE, NFTA_OBJ_TABLE, NFTA_CHAIN_TABLE and NFTA_RULE_TABLE
 	 * are all attribute 1: set, counter and rule dumps are filtered to
 	 * the table (a set dump fails with ENOENT without it); chain dumps
@@ -75,43 +68,22 @@ struct nlmsghdr *ruleset_dump_request_xt(char *buf, uint8_t family, uint32_t seq
 	return dump_request(buf, NFT_MSG_GETRULE, family, "mangle", seq);
 }
 
-/* The nfgenmsg of a message of ours, or NULL. */
-static const struct nfgenmsg *our_message(const struct nlmsghdr *nlh, uint16_t msg_type)
-{
-	if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | msg_type) ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg))
-		return NULL;
-	return mnl_nlmsg_get_payload(nlh);
-}
-
 static int is_our_table(const struct nfgenmsg *nfg, const struct nlattr *table)
 {
-	return nfg->nfgen_family == NFPROTO_INET && table &&
-	       strcmp(mnl_attr_get_str(table), RULESET_TABLE) == 0;
+	return nftmsg_in_table(nfg, table, NFPROTO_INET, RULESET_TABLE);
 }
 
 int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 {
-	static const enum mnl_attr_data_type set_types[NFTA_SET_MAX + 1] = {
-		[NFTA_SET_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_SET_DESC] = MNL_TYPE_NESTED,
-		[NFTA_SET_TIMEOUT] = MNL_TYPE_U64,
-	};
-	static const enum mnl_attr_data_type desc_types[NFTA_SET_DESC_MAX + 1] = {
-		[NFTA_SET_DESC_SIZE] = MNL_TYPE_U32,
-	};
 	const struct nlattr *tb[NFTA_SET_MAX + 1] = { NULL };
-	const struct nlattr *desc[NFTA_SET_DESC_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_SET_MAX, set_types, tb };
-	struct nlattr_table desc_rule = { NFTA_SET_DESC_MAX, desc_types, desc };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWSET);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWSET);
 	struct ruleset_set *set;
 	const char *name;
+	uint32_t size;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_SET_MAX, nftmsg_set_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_SET_TABLE]) || !tb[NFTA_SET_NAME])
 		return 0;
@@ -126,10 +98,10 @@ int ruleset_parse_set(const struct nlmsghdr *nlh, struct ruleset_view *v)
 		set = &v->ban6;
 	else
 		return 0;
-	if (tb[NFTA_SET_DESC] && mnl_attr_parse_nested(tb[NFTA_SET_DESC], nlattr_table_cb, &desc_rule) < 0)
+	if (nftmsg_set_size(tb[NFTA_SET_DESC], &size) < 0)
 		return -1;
 	set->present = 1;
-	set->size = desc[NFTA_SET_DESC_SIZE] ? ntohl(mnl_attr_get_u32(desc[NFTA_SET_DESC_SIZE])) : 0;
+	set->size = size;
 	set->timeout_ms = tb[NFTA_SET_TIMEOUT] ? be64toh(mnl_attr_get_u64(tb[NFTA_SET_TIMEOUT])) : 0;
 	return 0;
 }
@@ -147,20 +119,18 @@ int ruleset_parse_obj(const struct nlmsghdr *nlh, struct ruleset_view *v)
 	};
 	const struct nlattr *tb[NFTA_OBJ_MAX + 1] = { NULL };
 	const struct nlattr *ctr[NFTA_COUNTER_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_OBJ_MAX, obj_types, tb };
-	struct nlattr_table ctr_rule = { NFTA_COUNTER_MAX, counter_types, ctr };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWOBJ);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWOBJ);
 	const char *name;
 	uint64_t packets;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_OBJ_MAX, obj_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_OBJ_TABLE]) || !tb[NFTA_OBJ_NAME] || !tb[NFTA_OBJ_TYPE] ||
 	    ntohl(mnl_attr_get_u32(tb[NFTA_OBJ_TYPE])) != NFT_OBJECT_COUNTER || !tb[NFTA_OBJ_DATA])
 		return 0;
-	if (mnl_attr_parse_nested(tb[NFTA_OBJ_DATA], nlattr_table_cb, &ctr_rule) < 0)
+	if (nftmsg_nested(tb[NFTA_OBJ_DATA], NFTA_COUNTER_MAX, counter_types, ctr) < 0)
 		return -1;
 	if (!ctr[NFTA_COUNTER_PACKETS])
 		return 0;
@@ -183,12 +153,11 @@ int ruleset_parse_table(const struct nlmsghdr *nlh, struct ruleset_view *v)
 		[NFTA_TABLE_HANDLE] = MNL_TYPE_U64,
 	};
 	const struct nlattr *tb[NFTA_TABLE_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_TABLE_MAX, table_types, tb };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWTABLE);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWTABLE);
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_TABLE_MAX, table_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_TABLE_NAME]))
 		return 0;
@@ -210,20 +179,14 @@ static struct ruleset_chain *find_chain(struct ruleset_view *v, const char *name
 
 int ruleset_parse_chain(const struct nlmsghdr *nlh, struct ruleset_view *v)
 {
-	static const enum mnl_attr_data_type chain_types[NFTA_CHAIN_MAX + 1] = {
-		[NFTA_CHAIN_TABLE] = MNL_TYPE_NUL_STRING,
-		[NFTA_CHAIN_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_CHAIN_HOOK] = MNL_TYPE_NESTED,
-	};
 	const struct nlattr *tb[NFTA_CHAIN_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_CHAIN_MAX, chain_types, tb };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWCHAIN);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWCHAIN);
 	struct ruleset_chain *c;
 	const char *name;
 
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_CHAIN_MAX, nftmsg_chain_types, tb) < 0)
 		return -1;
 	if (!is_our_table(nfg, tb[NFTA_CHAIN_TABLE]) || !tb[NFTA_CHAIN_NAME])
 		return 0;
@@ -242,61 +205,24 @@ int ruleset_parse_chain(const struct nlmsghdr *nlh, struct ruleset_view *v)
 }
 
 /* One expression of a rule: its name, and for "immediate" the chain a
- * jump or goto leads to (NULL for anything else). */
+ * jump or goto leads to (NULL for anything else). Only an immediate that
+ * writes the verdict register has its data read. */
 static int parse_expr(const struct nlattr *elem, const char **name, const char **target)
 {
-	static const enum mnl_attr_data_type expr_types[NFTA_EXPR_MAX + 1] = {
-		[NFTA_EXPR_NAME] = MNL_TYPE_NUL_STRING,
-		[NFTA_EXPR_DATA] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type imm_types[NFTA_IMMEDIATE_MAX + 1] = {
-		[NFTA_IMMEDIATE_DREG] = MNL_TYPE_U32,
-		[NFTA_IMMEDIATE_DATA] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type data_types[NFTA_DATA_MAX + 1] = {
-		[NFTA_DATA_VERDICT] = MNL_TYPE_NESTED,
-	};
-	static const enum mnl_attr_data_type verdict_types[NFTA_VERDICT_MAX + 1] = {
-		[NFTA_VERDICT_CODE] = MNL_TYPE_U32,
-		[NFTA_VERDICT_CHAIN] = MNL_TYPE_NUL_STRING,
-	};
-	const struct nlattr *et[NFTA_EXPR_MAX + 1] = { NULL };
 	const struct nlattr *it[NFTA_IMMEDIATE_MAX + 1] = { NULL };
-	const struct nlattr *dt[NFTA_DATA_MAX + 1] = { NULL };
-	const struct nlattr *vt[NFTA_VERDICT_MAX + 1] = { NULL };
-	struct nlattr_table er = { NFTA_EXPR_MAX, expr_types, et };
-	struct nlattr_table ir = { NFTA_IMMEDIATE_MAX, imm_types, it };
-	struct nlattr_table dr = { NFTA_DATA_MAX, data_types, dt };
-	struct nlattr_table vr = { NFTA_VERDICT_MAX, verdict_types, vt };
-	uint32_t code;
+	const struct nlattr *data;
 
-	*name = *target = NULL;
-	if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM ||
-	    mnl_attr_validate(elem, MNL_TYPE_NESTED) < 0 ||
-	    mnl_attr_parse_nested(elem, nlattr_table_cb, &er) < 0)
+	*target = NULL;
+	if (nftmsg_expr(elem, name, &data) < 0)
 		return -1;
-	if (!et[NFTA_EXPR_NAME])
+	if (!*name || strcmp(*name, "immediate") != 0 || !data)
 		return 0;
-	*name = mnl_attr_get_str(et[NFTA_EXPR_NAME]);
-	if (strcmp(*name, "immediate") != 0 || !et[NFTA_EXPR_DATA])
-		return 0;
-	if (mnl_attr_parse_nested(et[NFTA_EXPR_DATA], nlattr_table_cb, &ir) < 0)
+	if (nftmsg_immediate(data, it) < 0)
 		return -1;
 	if (!it[NFTA_IMMEDIATE_DREG] || ntohl(mnl_attr_get_u32(it[NFTA_IMMEDIATE_DREG])) != NFT_REG_VERDICT ||
 	    !it[NFTA_IMMEDIATE_DATA])
 		return 0;
-	if (mnl_attr_parse_nested(it[NFTA_IMMEDIATE_DATA], nlattr_table_cb, &dr) < 0)
-		return -1;
-	if (!dt[NFTA_DATA_VERDICT])
-		return 0;
-	if (mnl_attr_parse_nested(dt[NFTA_DATA_VERDICT], nlattr_table_cb, &vr) < 0)
-		return -1;
-	if (!vt[NFTA_VERDICT_CODE] || !vt[NFTA_VERDICT_CHAIN])
-		return 0;
-	code = ntohl(mnl_attr_get_u32(vt[NFTA_VERDICT_CODE]));
-	if (code == (uint32_t)NFT_JUMP || code == (uint32_t)NFT_GOTO)
-		*target = mnl_attr_get_str(vt[NFTA_VERDICT_CHAIN]);
-	return 0;
+	return nftmsg_jump_target(it[NFTA_IMMEDIATE_DATA], target);
 }
 
 /* The rule's table, chain and expressions, validated; 0 with *chain NULL
@@ -310,17 +236,15 @@ static int parse_rule_head(const struct nlmsghdr *nlh, uint8_t family, const cha
 		[NFTA_RULE_EXPRESSIONS] = MNL_TYPE_NESTED,
 	};
 	const struct nlattr *tb[NFTA_RULE_MAX + 1] = { NULL };
-	struct nlattr_table rule = { NFTA_RULE_MAX, rule_types, tb };
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWRULE);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWRULE);
 
 	*chain = NULL;
 	*exprs = NULL;
 	if (!nfg)
 		return 0;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), nlattr_table_cb, &rule) < 0)
+	if (nftmsg_attrs(nlh, NFTA_RULE_MAX, rule_types, tb) < 0)
 		return -1;
-	if (nfg->nfgen_family != family || !tb[NFTA_RULE_TABLE] || !tb[NFTA_RULE_CHAIN] ||
-	    strcmp(mnl_attr_get_str(tb[NFTA_RULE_TABLE]), table) != 0)
+	if (!nftmsg_in_table(nfg, tb[NFTA_RULE_TABLE], family, table) || !tb[NFTA_RULE_CHAIN])
 		return 0;
 	*chain = mnl_attr_get_str(tb[NFTA_RULE_CHAIN]);
 	*exprs = tb[NFTA_RULE_EXPRESSIONS];
@@ -355,7 +279,7 @@ int ruleset_parse_rule(const struct nlmsghdr *nlh, struct ruleset_view *v)
 
 int ruleset_parse_xt_rule(const struct nlmsghdr *nlh, struct ruleset_view *v)
 {
-	const struct nfgenmsg *nfg = our_message(nlh, NFT_MSG_NEWRULE);
+	const struct nfgenmsg *nfg = nftmsg_get(nlh, NFT_MSG_NEWRULE);
 	const struct nlattr *exprs, *e;
 	const char *chain;
 	int f;
@@ -386,44 +310,26 @@ int ruleset_parse_xt_rule(const struct nlmsghdr *nlh, struct ruleset_view *v)
 	return 0;
 }
 
-/* Messages of an earlier request (a reply that came after its timeout)
- * are skipped. The walk is bounded here rather than with mnl_nlmsg_ok(),
- * which takes a length of 2^31 or more for a negative one and lets the
- * walk jump out of the datagram; and a message is parsed only when its
- * length rounded up to the attribute alignment still lies inside the
- * datagram, since libmnl walks attributes up to that rounded end. */
+/* A parser of this module, as nlwalk() calls it. */
+struct walk_parser {
+	int (*parse)(const struct nlmsghdr *, struct ruleset_view *);
+	struct ruleset_view *v;
+};
+
+static int walk_parse(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct walk_parser *w = arg;
+
+	return w->parse(nlh, w->v) < 0 ? -1 : 0;	/* any failure: -EBADMSG */
+}
+
 int ruleset_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid,
 		 int (*parse)(const struct nlmsghdr *, struct ruleset_view *),
 		 struct ruleset_view *v)
 {
-	const char *p = buf;
-	size_t remain = len;
+	struct walk_parser w = { parse, v };
 
-	while (remain >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)(const void *)p;
-		size_t step = NLMSG_ALIGN((size_t)nlh->nlmsg_len);
-		int fits = step <= remain;	/* with its padding */
-
-		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > remain)
-			return -EBADMSG;	/* cut or inconsistent: the rest is lost */
-		p += fits ? step : remain;
-		remain -= fits ? step : remain;
-		if (nlh->nlmsg_seq != seq || (nlh->nlmsg_pid && nlh->nlmsg_pid != portid))
-			continue;
-		if (nlh->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (nlh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-			if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e) || e->error > 0 ||
-			    e->error < -4095)
-				return -EBADMSG;
-			return e->error < 0 ? e->error : 1;
-		}
-		if (!fits || parse(nlh, v) < 0)
-			return -EBADMSG;
-	}
-	return 0;
+	return nlwalk(buf, len, seq, portid, walk_parse, &w);
 }
 
 /* Send the dump request in r->buf and walk its reply. */
@@ -431,24 +337,10 @@ static int read_reply(struct ruleset *r, const struct nlmsghdr *nlh,
 		      int (*parse)(const struct nlmsghdr *, struct ruleset_view *),
 		      struct ruleset_view *v)
 {
-	uint32_t seq = nlh->nlmsg_seq;
+	struct walk_parser w = { parse, v };
 
-	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (int i = 0; i < RULESET_MAX_DATAGRAMS; i++) {
-		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, sizeof(r->buf));
-		int ret;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-		}
-		ret = ruleset_walk(r->buf, (size_t)n, seq, r->portid, parse, v);
-		if (ret != 0)
-			return ret < 0 ? ret : 0;
-	}
-	return -EMSGSIZE;
+	return nlwalk_dump(r->nl, r->portid, nlh, r->buf, sizeof(r->buf), RULESET_MAX_DATAGRAMS,
+			   walk_parse, &w);
 }
 
 static int read_dump(struct ruleset *r, uint16_t msg_type,

@@ -12,22 +12,17 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include "../../src/nftmsg.h"
 
 #define MSG_SEQ 41
 #define MSG_PID 5
 
 static inline struct nlmsghdr *msg_start(char *buf, uint16_t msg_type, uint8_t family)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_put(buf, (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type),
+					  NLM_F_MULTI, family, 0, MSG_SEQ);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
-	nlh->nlmsg_flags = NLM_F_MULTI;
-	nlh->nlmsg_seq = MSG_SEQ;
 	nlh->nlmsg_pid = MSG_PID;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
 	return nlh;
 }
 

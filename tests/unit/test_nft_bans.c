@@ -15,16 +15,10 @@ static char buf[NFT_BANS_BUF];
 
 static struct nlmsghdr *put_dump_msg(char *b, uint16_t msg_type, uint8_t family)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_put(b, (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type),
+					  NLM_F_MULTI, family, 0, SEQ);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
-	nlh->nlmsg_flags = NLM_F_MULTI;
-	nlh->nlmsg_seq = SEQ;
 	nlh->nlmsg_pid = PID;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
 	return nlh;
 }
 

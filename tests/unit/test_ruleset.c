@@ -4,6 +4,7 @@
  * walk, the requests, the "ban set full" warning, the watch that notices
  * a lost table, and the JSON. */
 #include "../../src/ruleset.c"
+#include "../../src/nlattr.h"
 
 #include <stdarg.h>
 #include <setjmp.h>
@@ -14,16 +15,10 @@
 /* A NEWSET or NEWOBJ message as the kernel sends it in a dump. */
 static struct nlmsghdr *put_msg(char *buf, uint16_t msg_type, uint8_t family, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nftmsg_put(buf, (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type),
+					  NLM_F_MULTI, family, 0, seq);
 
-	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | msg_type);
-	nlh->nlmsg_flags = NLM_F_MULTI;
-	nlh->nlmsg_seq = seq;
 	nlh->nlmsg_pid = 7;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
 	return nlh;
 }
 

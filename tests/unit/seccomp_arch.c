@@ -40,6 +40,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+/* How long the daemon's part waits for the control client (qemu-user, load). */
+#define SERVE_WAIT_S 60
+
 static void die(const char *what)
 {
 	fprintf(stderr, "seccomp_arch: %s: %s\n", what, strerror(errno));
@@ -276,6 +279,8 @@ static int run(const char *dir, int enforce)
 	static struct leases leases;
 	FILE *lease_f;
 	const struct timespec tick = { .tv_nsec = 1000000 };
+	const struct timespec wait_tick = { .tv_nsec = 10000000 };
+	struct timespec t0;
 	struct worker_args wa = { .ring = &ring };
 	struct control_args ca = { .ring = &ring, .dlog = &dlog };
 	struct btb_config cfg;
@@ -366,8 +371,17 @@ static int run(const char *dir, int enforce)
 		LOG(LOG_WARNING, "no CPUs online?");
 	detect_log_reopen(&dlog);
 	notify(notify_path, "READY=1");
-	for (int i = 0; i < 10000 && !__atomic_load_n(&ca.served, __ATOMIC_ACQUIRE); i++)
-		sigtimedwait(&sigs, NULL, &tick);
+	/* Bounded by time, not by a count of waits: under qemu-user on a
+	 * loaded machine the client and the control thread may take seconds. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!__atomic_load_n(&ca.served, __ATOMIC_ACQUIRE)) {
+		struct timespec now;
+
+		sigtimedwait(&sigs, NULL, &wait_tick);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > SERVE_WAIT_S)
+			break;
+	}
 	/* shutdown_all() */
 	if (write(wake[1], "x", 1) < 0)
 		LOG(LOG_DEBUG, "wake failed");
@@ -388,9 +402,15 @@ static int run(const char *dir, int enforce)
 	LOG(LOG_NOTICE, "stopped");
 	log_fini();
 
-	if (!ca.served || dlog.rotations == 0 || dlog.written == 0) {
-		fprintf(stderr, "seccomp_arch: the control client was not served, or the "
-			"detection log was not written and rotated\n");
+	if (!ca.served) {
+		fprintf(stderr, "seccomp_arch: the control client was not served within %d s\n",
+			SERVE_WAIT_S);
+		return 1;
+	}
+	if (dlog.rotations == 0 || dlog.written == 0) {
+		fprintf(stderr, "seccomp_arch: the detection log was not written and rotated "
+			"(%llu lines, %llu rotations)\n", (unsigned long long)dlog.written,
+			(unsigned long long)dlog.rotations);
 		return 1;
 	}
 	if (enforce)

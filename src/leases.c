@@ -40,17 +40,6 @@ static int tok_is(const struct tok *t, const char *word)
 	return t->len == strlen(word) && memcmp(t->s, word, t->len) == 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "aa:bb:cc:dd:ee:ff", or ether_ntoa's "2:0:0:aa:bb:1". */
 static int parse_mac(const struct tok *t, uint8_t mac[6])
 {
@@ -59,8 +48,8 @@ static int parse_mac(const struct tok *t, uint8_t mac[6])
 	for (int g = 0; g < 6; g++) {
 		int v = 0, digits = 0;
 
-		while (i < t->len && hexval(t->s[i]) >= 0 && digits < 2) {
-			v = v * 16 + hexval(t->s[i++]);
+		while (i < t->len && hex_value(t->s[i]) >= 0 && digits < 2) {
+			v = v * 16 + hex_value(t->s[i++]);
 			digits++;
 		}
 		if (!digits)

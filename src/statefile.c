@@ -220,17 +220,6 @@ int statefile_parse(const uint8_t *buf, size_t len, struct state_doc *d, char *w
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int statefile_boot_id(const char *text, size_t len, uint8_t out[16])
 {
 	unsigned n = 0;
@@ -246,8 +235,8 @@ int statefile_boot_id(const char *text, size_t len, uint8_t out[16])
 				return 0;
 			continue;
 		}
-		hi = hexval(text[i]);
-		lo = i + 1 < 36 ? hexval(text[i + 1]) : -1;
+		hi = hex_value(text[i]);
+		lo = i + 1 < 36 ? hex_value(text[i + 1]) : -1;
 		if (hi < 0 || lo < 0)
 			return 0;
 		out[n++] = (uint8_t)(hi << 4 | lo);

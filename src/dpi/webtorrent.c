@@ -162,11 +162,6 @@ static void json_keys(const uint8_t *j, size_t n, struct json_keys *k)
 	}
 }
 
-static int hex(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* The characters of the JSON string at s[0..n) (past its opening quote)
  * up to its closing quote, when each is a byte value (U+0000 to U+00FF:
  * a binary string as JavaScript sends one) and there are at most max;
@@ -187,7 +182,7 @@ static int json_bytes(const uint8_t *s, size_t n, int max)
 			c = s[i + 1];
 			if (c == 'u') {
 				if (i + 6 > n || s[i + 2] != '0' || s[i + 3] != '0' ||
-				    !hex(s[i + 4]) || !hex(s[i + 5]))
+				    hex_value(s[i + 4]) < 0 || hex_value(s[i + 5]) < 0)
 					return -1;
 				i += 6;
 			} else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' ||

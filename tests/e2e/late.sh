@@ -197,7 +197,7 @@ late_up() {
 
 # late_run: the whole phase; records its result lines with `record late`.
 late_run() {
-	local c pid line t0 t1 bt_pids="" status
+	local c pid line t0 t1 bt_pids="" status rc
 	LATE_SNAP=""
 	late_shape "$LATE_RATE"
 	# Seeders limited to LATE_SEED_KBPS each: no case may finish before
@@ -220,7 +220,8 @@ late_run() {
 	late_ssh_start
 	late_udp_start || fail "phase late: the UDP receiver did not start"
 	for c in $BT_CASES; do
-		bt_run "$c" "$LATE_BT_LIMIT" >"$LAB_TMP/bt-late-$c.out" 2>>"$LAB_TMP/bt-late-$c.log" &
+		status_to "$LAB_TMP/bt-late-$c.rc" bt_run "$c" "$LATE_BT_LIMIT" \
+			>"$LAB_TMP/bt-late-$c.out" 2>>"$LAB_TMP/bt-late-$c.log" &
 		bt_pids="$bt_pids $!:$c"
 	done
 	BG_PIDS="$BG_PIDS $bt_pids $LATE_PIDS"
@@ -268,7 +269,9 @@ late_run() {
 
 	for pid in $bt_pids; do
 		c=${pid#*:}
-		wait "${pid%%:*}" || check_fail "phase late: BitTorrent case $c: lab error (bt_run failed)"
+		wait "${pid%%:*}" 2>/dev/null || true
+		rc=$(case_status "$LAB_TMP/bt-late-$c.rc")
+		[ "$rc" = 0 ] || check_fail "phase late: BitTorrent case $c: lab error (bt_run failed, status $rc)"
 		line=$(grep '^case=' "$LAB_TMP/bt-late-$c.out" | tail -n1 || true)
 		[ -n "$line" ] || { check_fail "phase late: BitTorrent case $c printed no result"; continue; }
 		record late "$line before=$(late_snap_get "$c" before) t0=$(late_snap_get "$c" t0) stopped=$(late_snap_get "$c" stopped) preflush=$(late_snap_get "$c" preflush) reloaded=$(late_snap_get "$c" reloaded) settled=$(late_snap_get "$c" settled)"

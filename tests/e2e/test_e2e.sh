@@ -38,7 +38,7 @@
 #      next to it (detect.jsonl).
 # Every figure is computed before the test fails, so one run shows them all.
 #
-# Run: make check TESTS=tests/e2e/test_e2e.sh (contrib/check.sh's "e2e"
+# Run: make check-e2e (contrib/check.sh's "e2e"
 # stage); a few minutes. Needs root and the packages contrib/install-deps.sh
 # installs; without them it fails loudly naming what is missing (77 only
 # for missing root/namespaces with BTBLOCKD_SKIP_KERNEL_TESTS=1).
@@ -96,6 +96,26 @@ case_fn() {
 	esac
 }
 
+# status_to FILE CMD...: runs CMD (errexit on, as everywhere here) and
+# writes its exit status to FILE. For commands run in the background: the
+# status `wait PID` gives is lost when the PID is reused by a later child
+# of this shell before the wait, which the lab's process churn does (bash
+# then says "pid N is not a child of this shell").
+status_to() {
+	local file="$1" rc
+	shift
+	set +e
+	(set -e; "$@")
+	rc=$?
+	set -e
+	echo "$rc" >"$file"
+}
+
+# case_status FILE: the status status_to wrote, or "none".
+case_status() {
+	cat "$1" 2>/dev/null || echo none
+}
+
 failures=0
 RESULTS=""          # one line per case and phase: phase=<p> case=... (key=value)
 BG_PIDS=""          # running BitTorrent cases, pid:case (subshells in this namespace)
@@ -145,15 +165,18 @@ run_normal_phase() {
 # concurrently): a blocked case spends its whole limit waiting, and the
 # phase takes as long as its slowest case, not the sum.
 run_bt() {
-	local phase="$1" limit="$2" c pid line
+	local phase="$1" limit="$2" c pid line rc
 	for c in $BT_CASES $WT_CASES $WT_PASS_CASES; do
-		case_fn run "$c" "$limit" >"$LAB_TMP/bt-$phase-$c.out" 2>>"$LAB_TMP/bt-$phase-$c.log" &
+		status_to "$LAB_TMP/bt-$phase-$c.rc" case_fn run "$c" "$limit" \
+			>"$LAB_TMP/bt-$phase-$c.out" 2>>"$LAB_TMP/bt-$phase-$c.log" &
 		BG_PIDS="$BG_PIDS $!:$c"
 	done
 	for pid in $BG_PIDS; do
 		c=${pid#*:}
-		if ! wait "${pid%%:*}"; then
-			check_fail "phase $phase: BitTorrent case $c: lab error (bt_run failed)"
+		wait "${pid%%:*}" 2>/dev/null || true
+		rc=$(case_status "$LAB_TMP/bt-$phase-$c.rc")
+		if [ "$rc" != 0 ]; then
+			check_fail "phase $phase: BitTorrent case $c: lab error (bt_run failed, status $rc)"
 			sed 's/^/  | /' "$LAB_TMP/bt-$phase-$c.log" >&2
 		fi
 		line=$(grep '^case=' "$LAB_TMP/bt-$phase-$c.out" | tail -n1 || true)
